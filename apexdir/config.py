@@ -1,0 +1,221 @@
+"""Configuration: one pydantic model per area, read from a TOML file then `APEXDIR_*` variables.
+
+Environment overrides use `__` between levels: `APEXDIR_LDAP__URIS='["ldap://a","ldap://b"]'`,
+`APEXDIR_SMTP__PORT=2525`. Relative paths are relative to the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from apexdir.errors import ConfigError
+
+DEFAULT_CONFIG = "apexdir.toml"
+ENV_PREFIX = "APEXDIR_"
+
+DEFAULT_CATEGORIES = [
+    "Notaires, Géomètres-Experts",
+    "Banques",
+    "Partenaires EDI",
+    "Tiers déclarants",
+    "Ministères",
+    "Organismes publics",
+    "Bailleurs, Administrateurs de biens",
+    "Economie collaborative et plateformes numériques",
+    "Acteurs de médiation numérique",
+    "Facturation électronique - Plateformes de dématérialisation partenaires",
+    "Lutte contre la fraude fiscale et le blanchiment",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LdapSettings(_Section):
+    uris: list[str] = Field(min_length=1, description="Directory servers, tried in order.")
+    base_dn: str = Field(description="Base DN of the APEX directory.")
+    bind_dn: str = Field(description="apexdir's own service account.")
+    bind_password: SecretStr | None = Field(None, description="Prefer bind_password_file.")
+    bind_password_file: Path | None = Field(None, description="File holding the bind password.")
+    starttls: bool = Field(False, description="Upgrade ldap:// connections with StartTLS.")
+    ca_file: Path | None = Field(None, description="CA certificates to verify the server with.")
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to open a connection.")
+    receive_timeout: float = Field(15.0, gt=0, description="Seconds to wait for an answer.")
+    page_size: int = Field(500, ge=1, description="Page size of paged searches.")
+
+    def password(self) -> str:
+        if self.bind_password is not None:
+            return self.bind_password.get_secret_value()
+        if self.bind_password_file is not None:
+            try:
+                return self.bind_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"ldap.bind_password_file: cannot read {self.bind_password_file}: "
+                    f"{exc.strerror}"
+                ) from exc
+        raise ConfigError("ldap: set bind_password_file (or bind_password)")
+
+
+class SmtpSettings(_Section):
+    host: str = Field("localhost", description="SMTP relay.")
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = Field("none", description="Transport security.")
+    username: str | None = None
+    password_file: Path | None = None
+    sender: str = Field("ne-pas-repondre@dgfip.finances.gouv.fr", description="From address.")
+    timeout: float = Field(10.0, gt=0)
+
+    def password(self) -> str | None:
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+
+class SmsSettings(_Section):
+    url: str | None = Field(None, description="HTTP gateway endpoint; unset disables SMS.")
+    method: Literal["POST", "PUT"] = "POST"
+    username: str | None = None
+    password_file: Path | None = None
+    body_template: str = Field(
+        '{"to": {{ to|tojson }}, "text": {{ text|tojson }}}',
+        description="jinja2 template of the request body; `to` and `text` are given.",
+    )
+    content_type: str = "application/json"
+    timeout: float = Field(10.0, gt=0)
+
+
+class StateSettings(_Section):
+    path: Path = Field(Path("var/state.db"), description="SQLite state store (spool, journal).")
+
+
+class PolicySettings(_Section):
+    password_min_length: int = 12
+    password_max_length: int = 20
+    password_history: int = 10
+    password_max_age_days: int = 90
+    password_expiry_warnings_days: list[int] = [15, 7, 1]
+    lockout_failures: int = 5
+    lockout_minutes: int = 15
+    invitation_validity_days: int = 7
+    invitation_reminder_days: int = 3
+    validator_reminder_days: int = 3
+    purge_after_days: int = 30
+    login_code_minutes: int = 10
+    login_code_attempts: int = 5
+    reset_validity_minutes: int = 15
+    reset_rate_per_identifier_per_hour: int = 5
+    reset_rate_global_per_minute: int = 60
+    journal_retention_days: int = 400
+
+
+class PortalSettings(_Section):
+    base_url: str = Field(
+        "https://apex-partenaires.dgfip.finances.gouv.fr",
+        description="Public address of the web portal; links in mails start with it.",
+    )
+
+
+class OutboxSettings(_Section):
+    max_attempts: int = 8
+    backoff_seconds: float = 30.0
+    batch_size: int = 200
+
+
+class DaemonSettings(_Section):
+    outbox_seconds: int = 10
+    expiry_cron: str = "0 6 * * *"
+    pending_cron: str = "30 6 * * *"
+    changes_seconds: int = 30
+    housekeeping_cron: str = "0 3 * * *"
+    lease_seconds: int = 60
+
+
+class Settings(_Section):
+    ldap: LdapSettings
+    smtp: SmtpSettings = SmtpSettings()
+    sms: SmsSettings = SmsSettings()
+    state: StateSettings = StateSettings()
+    policy: PolicySettings = PolicySettings()
+    portal: PortalSettings = PortalSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
+    source: Path | None = Field(None, exclude=True)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """APEXDIR_SECTION__KEY=value → {"section": {"key": value}}; JSON lists are decoded."""
+    import json
+
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "APEXDIR_CONFIG":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        value: Any = raw
+        if raw[:1] in "[{":
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_paths(settings: Settings, root: Path) -> None:
+    for section in (settings.ldap, settings.smtp, settings.sms, settings.state):
+        for name, value in section:
+            if isinstance(value, Path) and not value.is_absolute():
+                setattr(section, name, root / value)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    return Path(explicit or os.environ.get("APEXDIR_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Read and validate the configuration; every error names the file and the key."""
+    file = config_path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: configuration file not found (run `apexdir dev up`, or pass --config)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+    data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        ]
+        raise ConfigError(f"{file}: invalid configuration", details=problems) from None
+    settings.source = file.resolve()
+    _resolve_paths(settings, file.resolve().parent)
+    return settings

@@ -1,0 +1,183 @@
+"""The embedded default: a private slapd, an SMTP sink and an SMS sink under ./var/.
+
+`up` is idempotent (a second call reuses what runs) and recovers from a crashed earlier
+instance; it writes ./apexdir.toml pointing at what it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from apexdir.directory.server import DEFAULT_BASE_DN, SlapdInstance, pid_alive, port_open
+from apexdir.errors import Unavailable
+
+CONFIG_TEMPLATE = """\
+# Written by `apexdir dev up` for the local environment; see README.md for every key.
+[ldap]
+uris = ["{ldap_uri}"]
+base_dn = "{base_dn}"
+bind_dn = "{bind_dn}"
+bind_password_file = "{password_file}"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+sender = "ne-pas-repondre@dgfip.finances.gouv.fr"
+
+[sms]
+url = "http://127.0.0.1:{sms_port}/sms"
+
+[state]
+path = "{state_path}"
+
+[portal]
+base_url = "https://apex-partenaires.dgfip.finances.gouv.fr"
+"""
+
+
+@dataclass
+class DevEnv:
+    root: Path
+    base_dn: str = DEFAULT_BASE_DN
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
+
+    @property
+    def slapd(self) -> SlapdInstance:
+        return SlapdInstance(self.root / "slapd", base_dn=self.base_dn)
+
+    @property
+    def sinks_dir(self) -> Path:
+        return self.root / "sinks"
+
+    @property
+    def sinks_pidfile(self) -> Path:
+        return self.sinks_dir / "sinks.pid"
+
+    def sinks_ports(self) -> dict[str, int] | None:
+        try:
+            return json.loads((self.sinks_dir / "sinks.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def sinks_pid(self) -> int | None:
+        try:
+            pid = int(self.sinks_pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def sinks_running(self) -> bool:
+        ports = self.sinks_ports()
+        return bool(self.sinks_pid() and ports and port_open("127.0.0.1", int(ports["smtp_port"])))
+
+    def start_sinks(self, timeout: float = 10.0) -> dict[str, int]:
+        if self.sinks_running():
+            ports = self.sinks_ports()
+            assert ports is not None
+            return ports
+        pid = self.sinks_pid()
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+        for stale in (self.sinks_pidfile, self.sinks_dir / "sinks.json"):
+            stale.unlink(missing_ok=True)
+        self.sinks_dir.mkdir(parents=True, exist_ok=True)
+        previous = self._previous_ports()
+        with open(self.sinks_dir / "sinks.log", "ab") as log:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "apexdir.devsinks",
+                    "--dir",
+                    str(self.sinks_dir),
+                    "--smtp-port",
+                    str(previous.get("smtp_port", 0)),
+                    "--sms-port",
+                    str(previous.get("sms_port", 0)),
+                    "--pidfile",
+                    str(self.sinks_pidfile),
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sinks_running():
+                ports = self.sinks_ports()
+                assert ports is not None
+                (self.sinks_dir / "last_ports.json").write_text(json.dumps(ports))
+                return ports
+            time.sleep(0.05)
+        raise Unavailable(f"the SMTP/SMS sinks did not start (see {self.sinks_dir / 'sinks.log'})")
+
+    def _previous_ports(self) -> dict[str, int]:
+        """Keep the same ports across restarts when they are free, so apexdir.toml holds."""
+        try:
+            ports = json.loads((self.sinks_dir / "last_ports.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        if any(port_open("127.0.0.1", int(p)) for p in ports.values()):
+            return {}
+        return {k: int(v) for k, v in ports.items()}
+
+    def stop_sinks(self) -> None:
+        pid = self.sinks_pid()
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        self.sinks_pidfile.unlink(missing_ok=True)
+
+    def config_text(self, slapd: SlapdInstance, ports: dict[str, int]) -> str:
+        return CONFIG_TEMPLATE.format(
+            ldap_uri=slapd.uri,
+            base_dn=self.base_dn,
+            bind_dn=slapd.layout.apexdir_dn,
+            password_file=slapd.apexdir_password_file,
+            smtp_port=ports["smtp_port"],
+            sms_port=ports["sms_port"],
+            state_path=self.root / "state.db",
+        )
+
+    def up(self, config_file: Path) -> dict[str, object]:
+        slapd = self.slapd
+        slapd.start()
+        ports = self.start_sinks()
+        config_file.write_text(self.config_text(slapd, ports), encoding="utf-8")
+        return self.status()
+
+    def down(self) -> dict[str, object]:
+        self.slapd.stop()
+        self.stop_sinks()
+        return self.status()
+
+    def status(self) -> dict[str, object]:
+        slapd = self.slapd
+        ports = self.sinks_ports() or {}
+        running = slapd.running()
+        sinks = self.sinks_running()
+        return {
+            "running": running and sinks,
+            "ldap_uri": slapd.uri if slapd.port else None,
+            "base_dn": self.base_dn,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": ports.get("smtp_port"),
+            "sms_url": f"http://127.0.0.1:{ports['sms_port']}/sms" if "sms_port" in ports else None,
+            "slapd_running": running,
+            "sinks_running": sinks,
+            "root": str(self.root),
+        }

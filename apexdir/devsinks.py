@@ -1,0 +1,372 @@
+"""Development sinks: an SMTP server and an SMS HTTP gateway that keep what they receive.
+
+`apexdir dev up` runs them as a process (`python -m apexdir.devsinks`), the tests in-process
+(`Sinks(...).start()`). Both write to `DIR/sinks.db`, so `apexdir dev mails` / `dev sms` and the
+tests read captured messages the same way, from any process. `set_refusing(True)` makes both
+answer "try later" (SMTP 451, HTTP 503) to exercise the spool's retries; a recipient such as
+`nobody-refused@example.org` is always refused (550).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+DB_NAME = "sinks.db"
+PORTS_FILE = "sinks.json"
+# A file rather than an attribute, so that a test or an operator can make a sink running in
+# another process refuse too.
+REFUSING_FLAG = "refusing"
+# Recipients whose local part ends so (e.g. `nobody-refused@example.org`) get a permanent
+# 550, to exercise the refusal of one message among others.
+REFUSED_SUFFIX = "-refused"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mails (
+    id INTEGER PRIMARY KEY,
+    mail_from TEXT,
+    recipients TEXT NOT NULL,
+    subject TEXT,
+    body TEXT,
+    html TEXT,
+    message_id TEXT,
+    date TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sms (
+    id INTEGER PRIMARY KEY,
+    "to" TEXT NOT NULL,
+    body TEXT NOT NULL,
+    date TEXT NOT NULL
+);
+"""
+
+
+@contextlib.contextmanager
+def _connect(directory: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(str(Path(directory) / DB_NAME), timeout=10)
+    try:
+        conn.executescript(_SCHEMA)
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _refusing(directory: Path) -> bool:
+    return (Path(directory) / REFUSING_FLAG).exists()
+
+
+def set_refusing(directory: Path, refusing: bool) -> None:
+    flag = Path(directory) / REFUSING_FLAG
+    if refusing:
+        flag.touch()
+    else:
+        flag.unlink(missing_ok=True)
+
+
+# -- SMTP ---------------------------------------------------------------------------------
+
+
+def _parts(raw: bytes) -> dict[str, Any]:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    text = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    return {
+        # policy.default decodes RFC 2047 encoded words.
+        "subject": str(msg["Subject"] or ""),
+        "body": _content(text) or "",
+        "html": _content(html),
+        "message_id": str(msg["Message-ID"] or "") or None,
+    }
+
+
+def _content(part: object) -> str | None:
+    if not isinstance(part, EmailMessage):
+        return None
+    # Lines travel as CRLF on the wire; readers and tests compare with plain "\n" texts.
+    return str(part.get_content()).replace("\r\n", "\n")
+
+
+class _SmtpHandler:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:  # fmt: skip
+        if _refusing(self.directory):
+            return "451 4.3.0 Temporary failure: the development sink is refusing"
+        if address.partition("@")[0].lower().endswith(REFUSED_SUFFIX):
+            return "550 5.1.1 Mailbox unavailable (development sink)"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if _refusing(self.directory):
+            return "451 4.3.0 Temporary failure: the development sink is refusing"
+        raw = envelope.original_content or b""
+        parts = _parts(raw)
+        with _connect(self.directory) as conn:
+            conn.execute(
+                "INSERT INTO mails (mail_from, recipients, subject, body, html, message_id, date)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [envelope.mail_from, json.dumps(envelope.rcpt_tos), parts["subject"],
+                 parts["body"], parts["html"], parts["message_id"], _now()],
+            )  # fmt: skip
+        return "250 Message accepted for delivery"
+
+
+# -- SMS ----------------------------------------------------------------------------------
+
+
+def _sms_handler(directory: Path) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "apexdir-sms-sink"
+
+        def _answer(self, status: HTTPStatus, payload: dict[str, str]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _receive(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if _refusing(directory):
+                self._answer(HTTPStatus.SERVICE_UNAVAILABLE, {"status": "refused"})
+                return
+            try:
+                body = json.loads(raw)
+                to, text = body["to"], body["text"]
+                if not isinstance(to, str) or not isinstance(text, str) or not to:
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                error = 'expected {"to": str, "text": str}'
+                self._answer(HTTPStatus.BAD_REQUEST, {"status": "error", "error": error})
+                return
+            with _connect(directory) as conn:
+                conn.execute('INSERT INTO sms ("to", body, date) VALUES (?, ?, ?)',
+                             [to, text, _now()])  # fmt: skip
+            self._answer(HTTPStatus.OK, {"status": "accepted"})
+
+        do_POST = _receive
+        do_PUT = _receive
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Request lines would print every code sent; the sink's database is the record.
+            pass
+
+    return Handler
+
+
+# -- the pair -----------------------------------------------------------------------------
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class Sinks:
+    """The SMTP sink and the SMS gateway sink, in threads of the current process."""
+
+    def __init__(
+        self, directory: Path, smtp_port: int = 0, sms_port: int = 0, host: str = "127.0.0.1"
+    ) -> None:
+        self.directory = Path(directory)
+        self.host = host
+        self.smtp_port = smtp_port
+        self.sms_port = sms_port
+        self._controller: Controller | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._http_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with _connect(self.directory) as conn:
+            conn.execute("PRAGMA journal_mode = wal")
+        set_refusing(self.directory, False)
+        self._start_smtp()
+        try:
+            self._http = ThreadingHTTPServer(
+                (self.host, self.sms_port), _sms_handler(self.directory)
+            )
+        except OSError:
+            self._stop_smtp()
+            raise
+        self.sms_port = int(self._http.server_address[1])
+        # A short poll interval: `stop` waits for the loop to notice, and tests stop often.
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="sms-sink",
+            daemon=True,
+        )  # fmt: skip
+        self._http_thread.start()
+
+    def _start_smtp(self) -> None:
+        wanted = self.smtp_port
+        # aiosmtpd cannot listen on port 0 (it probes the port it was given), so pick a free
+        # one; another process may grab it in between, hence a few tries.
+        for _ in range(5 if wanted == 0 else 1):
+            port = wanted or _free_port(self.host)
+            controller = Controller(_SmtpHandler(self.directory), hostname=self.host, port=port)
+            try:
+                controller.start()
+            except OSError:
+                if wanted:
+                    raise
+                continue
+            self._controller, self.smtp_port = controller, port
+            return
+        raise OSError(f"no free port for the SMTP sink on {self.host}")
+
+    def _stop_smtp(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def stop(self) -> None:
+        self._stop_smtp()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        if self._http_thread is not None:
+            self._http_thread.join(timeout=5)
+            self._http_thread = None
+
+    def set_refusing(self, refusing: bool) -> None:
+        """Answer SMTP 451 and HTTP 503 to everything, until switched back."""
+        set_refusing(self.directory, refusing)
+
+    def __enter__(self) -> Sinks:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- reading what was captured ------------------------------------------------------------
+
+
+def captured_mails(directory: Path, to: str | None = None) -> list[dict[str, Any]]:
+    """Mails received, oldest first; `to` keeps those with that recipient (any case)."""
+    if not (Path(directory) / DB_NAME).exists():
+        return []
+    with _connect(directory) as conn:
+        rows = conn.execute(
+            "SELECT recipients, subject, body, date, message_id FROM mails ORDER BY id"
+        ).fetchall()
+    found = [
+        {"to": json.loads(r[0]), "subject": r[1], "body": r[2], "date": r[3], "message_id": r[4]}
+        for r in rows
+    ]
+    if to is not None:
+        wanted = to.strip().lower()
+        found = [m for m in found if wanted in (a.lower() for a in m["to"])]
+    return found
+
+
+def captured_sms(directory: Path, to: str | None = None) -> list[dict[str, Any]]:
+    """Text messages received, oldest first; `to` keeps those sent to that number."""
+    if not (Path(directory) / DB_NAME).exists():
+        return []
+    with _connect(directory) as conn:
+        rows = conn.execute('SELECT "to", body, date FROM sms ORDER BY id').fetchall()
+    found = [{"to": r[0], "body": r[1], "date": r[2]} for r in rows]
+    if to is not None:
+        found = [m for m in found if m["to"] == to.strip()]
+    return found
+
+
+def clear(directory: Path) -> None:
+    """Forget every captured message (and stop refusing)."""
+    set_refusing(directory, False)
+    if not (Path(directory) / DB_NAME).exists():
+        return
+    with _connect(directory) as conn:
+        conn.execute("DELETE FROM mails")
+        conn.execute("DELETE FROM sms")
+
+
+# -- process entry point ------------------------------------------------------------------
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # `apexdir dev up` polls these files: it must never read half of one.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m apexdir.devsinks",
+        description="Development SMTP sink and SMS gateway; runs until SIGTERM or SIGINT.",
+    )
+    parser.add_argument("--dir", required=True, type=Path, help="where sinks.db is written")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--smtp-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--sms-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--pidfile", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    sinks = Sinks(args.dir, smtp_port=args.smtp_port, sms_port=args.sms_port, host=args.host)
+    sinks.start()
+    ports_file = sinks.directory / PORTS_FILE
+    try:
+        if args.pidfile:
+            _write_atomically(args.pidfile, f"{os.getpid()}\n")
+        _write_atomically(ports_file, json.dumps({"smtp_port": sinks.smtp_port,
+                                                  "sms_port": sinks.sms_port}))  # fmt: skip
+        print(f"devsinks: SMTP {args.host}:{sinks.smtp_port}, SMS http://{args.host}:"
+              f"{sinks.sms_port}/, pid {os.getpid()}", flush=True)  # fmt: skip
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        sinks.stop()
+        ports_file.unlink(missing_ok=True)
+        if args.pidfile:
+            with contextlib.suppress(OSError, ValueError):
+                if int(args.pidfile.read_text().strip()) == os.getpid():
+                    args.pidfile.unlink()
+
+
+if __name__ == "__main__":
+    main()

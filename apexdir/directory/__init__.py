@@ -1,0 +1,1 @@
+"""Everything that talks to, configures or starts the LDAP directory."""

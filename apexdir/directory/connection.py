@@ -1,0 +1,282 @@
+"""The only module that calls ldap3: connections, searches, writes and binds.
+
+ldap3's exceptions stop here and leave as apexdir's named errors. Connections are SAFE_SYNC
+(thread-safe, one request at a time per call) over a ServerPool that fails over between
+the configured servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import ldap3
+from ldap3.core import exceptions as lx
+
+from apexdir.config import LdapSettings
+from apexdir.errors import (
+    ApexError,
+    AuthenticationFailed,
+    Conflict,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    Unavailable,
+)
+
+PAGED_OID = "1.2.840.113556.1.4.319"
+Changes = Mapping[str, list[tuple[str, list[Any]]]]
+
+
+@dataclass
+class Entry:
+    dn: str
+    attrs: dict[str, list[Any]] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = self.all(name)
+        return values[0] if values else default
+
+    def all(self, name: str) -> list[Any]:
+        for key, values in self.attrs.items():
+            if key.lower() == name.lower():
+                return values if isinstance(values, list) else [values]
+        return []
+
+
+_NETWORK_ERRORS = (
+    lx.LDAPSocketOpenError,
+    lx.LDAPSocketReceiveError,
+    lx.LDAPSocketSendError,
+    lx.LDAPSessionTerminatedByServerError,
+    lx.LDAPServerPoolExhaustedError,
+    lx.LDAPCommunicationError,
+    lx.LDAPStartTLSError,
+    lx.LDAPResponseTimeoutError,
+    lx.LDAPSocketCloseError,
+)
+
+
+def translate(exc: Exception, what: str) -> ApexError:
+    """One ldap3 exception → one named apexdir error, with a message for a person."""
+    if isinstance(exc, ApexError):
+        return exc
+    if isinstance(exc, _NETWORK_ERRORS):
+        return Unavailable(f"directory unavailable ({what}): {exc}")
+    if isinstance(exc, lx.LDAPInvalidCredentialsResult):
+        return AuthenticationFailed("invalid credentials")
+    if isinstance(exc, lx.LDAPInsufficientAccessRightsResult):
+        return NotAllowed(f"the directory refused {what}: insufficient access rights")
+    if isinstance(exc, lx.LDAPNoSuchObjectResult):
+        return NotFound(f"not found in the directory: {what}")
+    if isinstance(exc, lx.LDAPEntryAlreadyExistsResult):
+        return Conflict(f"already exists: {what}")
+    if isinstance(exc, lx.LDAPConstraintViolationResult | lx.LDAPAttributeOrValueExistsResult):
+        return Conflict(f"the directory refused {what}: {_message(exc)}")
+    if isinstance(exc, lx.LDAPObjectClassViolationResult | lx.LDAPInvalidAttributeSyntaxResult):
+        return Invalid(f"the directory refused {what}: {_message(exc)}")
+    if isinstance(exc, lx.LDAPBusyResult | lx.LDAPUnavailableResult):
+        return Unavailable(f"directory busy or unavailable ({what}): {_message(exc)}")
+    if isinstance(exc, lx.LDAPInvalidDNSyntaxResult):
+        return Invalid(f"invalid DN: {what}")
+    return ApexError(f"directory error ({what}): {_message(exc)}")
+
+
+def _message(exc: Exception) -> str:
+    message = getattr(exc, "message", "") or getattr(exc, "description", "") or str(exc)
+    return str(message).strip() or exc.__class__.__name__
+
+
+def _server(uri: str, settings: LdapSettings) -> ldap3.Server:
+    tls = None
+    if settings.ca_file or uri.startswith("ldaps://") or settings.starttls:
+        tls = ldap3.Tls(
+            validate=ssl.CERT_REQUIRED,
+            ca_certs_file=str(settings.ca_file) if settings.ca_file else None,
+        )
+    return ldap3.Server(uri, connect_timeout=settings.connect_timeout, tls=tls, get_info=ldap3.NONE)
+
+
+def server_pool(settings: LdapSettings) -> ldap3.ServerPool:
+    # FIRST + exhaust: the first configured server is the preferred one; a dead one is
+    # skipped for a while, and every server is tried twice before giving up.
+    return ldap3.ServerPool(
+        [_server(uri, settings) for uri in settings.uris],
+        ldap3.FIRST,
+        active=2,
+        exhaust=30,
+    )
+
+
+class Directory:
+    """A bound connection (apexdir's own account unless told otherwise)."""
+
+    def __init__(
+        self,
+        settings: LdapSettings,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        pool: ldap3.ServerPool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.user = user if user is not None else settings.bind_dn
+        self._password = password
+        self.pool = pool or server_pool(settings)
+        self._conn: ldap3.Connection | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    def _password_value(self) -> str:
+        return self._password if self._password is not None else self.settings.password()
+
+    def connection(self) -> ldap3.Connection:
+        if self._conn is None or self._conn.closed:
+            auto_bind = ldap3.AUTO_BIND_NO_TLS
+            if self.settings.starttls:
+                auto_bind = ldap3.AUTO_BIND_TLS_BEFORE_BIND
+            try:
+                self._conn = ldap3.Connection(
+                    self.pool,
+                    user=self.user,
+                    password=self._password_value(),
+                    client_strategy=ldap3.SAFE_SYNC,
+                    raise_exceptions=True,
+                    receive_timeout=math.ceil(self.settings.receive_timeout),  # ldap3 packs an int
+                    auto_bind=auto_bind,
+                    read_only=False,
+                )
+            except Exception as exc:
+                raise translate(exc, f"bind as {self.user}") from None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # a dead connection has nothing to save
+                self._conn.unbind()
+            self._conn = None
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        for attempt in (1, 2):
+            conn = self.connection()
+            try:
+                return getattr(conn, method)(*args, **kwargs)
+            except _NETWORK_ERRORS as exc:
+                # The server may have dropped an idle connection, or failed: reconnect once
+                # (the pool then tries the next server) before reporting it unavailable.
+                self._conn = None
+                if attempt == 2:
+                    raise translate(exc, what) from None
+            except Exception as exc:
+                raise translate(exc, what) from None
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ reads
+    def search(
+        self,
+        base: str,
+        ldap_filter: str = "(objectClass=*)",
+        attributes: list[str] | None = None,
+        *,
+        scope: str = "sub",
+        paged: bool = True,
+    ) -> list[Entry]:
+        return list(self.iter_search(base, ldap_filter, attributes, scope=scope, paged=paged))
+
+    def iter_search(
+        self,
+        base: str,
+        ldap_filter: str = "(objectClass=*)",
+        attributes: list[str] | None = None,
+        *,
+        scope: str = "sub",
+        paged: bool = True,
+    ) -> Iterator[Entry]:
+        ldap_scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "sub": ldap3.SUBTREE}[scope]
+        attrs = attributes if attributes is not None else [ldap3.ALL_ATTRIBUTES]
+        cookie: bytes | None = None
+        while True:
+            kwargs: dict[str, Any] = {}
+            if paged:
+                kwargs = {"paged_size": self.settings.page_size, "paged_cookie": cookie}
+            try:
+                _, result, response, _ = self._call(
+                    f"search {base}",
+                    "search",
+                    base,
+                    ldap_filter,
+                    ldap_scope,
+                    attributes=attrs,
+                    **kwargs,
+                )
+            except NotFound:
+                return
+            for item in response or []:
+                if item.get("type") == "searchResEntry":
+                    yield Entry(item["dn"], dict(item["attributes"]))
+            cookie = (
+                result.get("controls", {}).get(PAGED_OID, {}).get("value", {}).get("cookie")
+                if paged
+                else None
+            )
+            if not cookie:
+                return
+
+    def get(self, dn: str, attributes: list[str] | None = None) -> Entry | None:
+        found = self.search(dn, "(objectClass=*)", attributes, scope="base", paged=False)
+        return found[0] if found else None
+
+    def exists(self, dn: str) -> bool:
+        return self.get(dn, ["1.1"]) is not None
+
+    # ------------------------------------------------------------------ writes
+    def add(self, dn: str, attributes: Mapping[str, Any]) -> None:
+        clean = {k: v for k, v in attributes.items() if v not in (None, [], "")}
+        self._call(f"add {dn}", "add", dn, attributes=clean)
+
+    def modify(self, dn: str, changes: Changes) -> None:
+        mapped = {attr: [(_MOD[op], values) for op, values in ops] for attr, ops in changes.items()}
+        self._call(f"modify {dn}", "modify", dn, mapped)
+
+    def replace(self, dn: str, **values: Any) -> None:
+        """Replace attributes; None or [] removes the attribute."""
+        changes: dict[str, list[tuple[str, list[Any]]]] = {}
+        for attr, value in values.items():
+            if value is None or value == [] or value == "":
+                changes[attr] = [("replace", [])]
+            else:
+                changes[attr] = [("replace", value if isinstance(value, list) else [value])]
+        self.modify(dn, changes)
+
+    def delete(self, dn: str) -> None:
+        self._call(f"delete {dn}", "delete", dn)
+
+    def rename(self, dn: str, new_rdn: str, new_superior: str | None = None) -> None:
+        self._call(f"rename {dn}", "modify_dn", dn, new_rdn, new_superior=new_superior)
+
+    def password_modify(self, dn: str, new_password: str, old_password: str | None = None) -> None:
+        """RFC 3062: slapd hashes the password and ppolicy checks it."""
+        conn = self.connection()
+        try:
+            conn.extend.standard.modify_password(
+                user=dn, old_password=old_password, new_password=new_password
+            )
+        except Exception as exc:
+            raise translate(exc, f"password change of {dn}") from None
+
+
+_MOD = {
+    "add": ldap3.MODIFY_ADD,
+    "delete": ldap3.MODIFY_DELETE,
+    "replace": ldap3.MODIFY_REPLACE,
+    "increment": ldap3.MODIFY_INCREMENT,
+}

@@ -1,0 +1,141 @@
+"""The shape of the DIT: every DN apexdir reads or writes is built here, always escaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ldap3.utils.dn import escape_rdn
+
+
+def rdn(attr: str, value: str) -> str:
+    # escape_rdn leaves NUL as a raw byte after a backslash; RFC 4514 wants it as \\00.
+    return f"{attr}={escape_rdn(value).replace(chr(92) + chr(0), chr(92) + '00')}"
+
+
+def _unescape(value: str) -> str:
+    out, i = [], 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            nxt = value[i + 1 : i + 3]
+            if len(nxt) == 2 and all(c in "0123456789abcdefABCDEF" for c in nxt):
+                out.append(bytes.fromhex(nxt).decode("latin-1"))
+                i += 3
+                continue
+            out.append(value[i + 1])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    raw = "".join(out)
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
+
+
+def first_rdn_value(dn: str) -> str:
+    """Value of the first RDN with its escapes undone (RFC 4514)."""
+    i = 0
+    while i < len(dn) and dn[i] not in ",+":
+        i += 2 if dn[i] == "\\" else 1
+    _, _, value = dn[:i].partition("=")
+    return _unescape(value)
+
+
+@dataclass(frozen=True)
+class Layout:
+    base_dn: str
+
+    def _under(self, ou: str) -> str:
+        return f"ou={ou},{self.base_dn}"
+
+    @property
+    def system_dn(self) -> str:
+        return self._under("system")
+
+    @property
+    def apps_dn(self) -> str:
+        return f"ou=apps,{self.system_dn}"
+
+    @property
+    def apexdir_dn(self) -> str:
+        return f"cn=apexdir,{self.system_dn}"
+
+    @property
+    def lease_dn(self) -> str:
+        return f"cn=scheduler,{self.system_dn}"
+
+    @property
+    def structures_dn(self) -> str:
+        return self._under("structures")
+
+    @property
+    def people_dn(self) -> str:
+        return self._under("people")
+
+    @property
+    def applications_dn(self) -> str:
+        return self._under("applications")
+
+    @property
+    def requests_dn(self) -> str:
+        return self._under("requests")
+
+    @property
+    def policies_dn(self) -> str:
+        return self._under("policies")
+
+    @property
+    def default_policy_dn(self) -> str:
+        return f"cn=default,{self.policies_dn}"
+
+    @property
+    def system_policy_dn(self) -> str:
+        return f"cn=system,{self.policies_dn}"
+
+    @property
+    def admin_dn(self) -> str:
+        return f"cn=admin,{self.base_dn}"
+
+    def account_dn(self, identifier: str) -> str:
+        return f"{rdn('uid', identifier)},{self.people_dn}"
+
+    def structure_dn(self, siret: str) -> str:
+        return f"{rdn('apexSiret', siret)},{self.structures_dn}"
+
+    def service_dn(self, siret: str, service_id: str) -> str:
+        return f"{rdn('apexServiceId', service_id)},{self.structure_dn(siret)}"
+
+    def application_dn(self, code: str) -> str:
+        return f"{rdn('apexAppCode', code)},{self.applications_dn}"
+
+    def profile_dn(self, code: str, profile: str) -> str:
+        return f"{rdn('cn', profile)},{self.application_dn(code)}"
+
+    def request_dn(self, request_id: str) -> str:
+        return f"{rdn('apexRequestId', request_id)},{self.requests_dn}"
+
+    def app_account_dn(self, code: str) -> str:
+        return f"{rdn('cn', code)},{self.apps_dn}"
+
+    def template_vars(self) -> dict[str, str]:
+        names = [
+            "base_dn",
+            "system_dn",
+            "apps_dn",
+            "apexdir_dn",
+            "lease_dn",
+            "structures_dn",
+            "people_dn",
+            "applications_dn",
+            "requests_dn",
+            "policies_dn",
+            "default_policy_dn",
+            "system_policy_dn",
+            "admin_dn",
+        ]
+        out = {name: getattr(self, name) for name in names}
+        out["dc"] = first_rdn_value(self.base_dn) if self.base_dn.lower().startswith("dc=") else ""
+        out["policy_dn"] = self.default_policy_dn
+        return out

@@ -1,0 +1,205 @@
+"""The one map between the domain's names and LDAP attributes, and entry → model builders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from apexdir.clock import from_generalized_time
+from apexdir.directory.connection import Entry
+from apexdir.directory.layout import first_rdn_value
+from apexdir.models import (
+    Account,
+    Application,
+    CreationRequest,
+    Profile,
+    Service,
+    Structure,
+    habilitation,
+)
+
+STRUCTURE = {
+    "siret": "apexSiret",
+    "name": "o",
+    "category": "apexCategory",
+    "trade_name": "apexTradeName",
+    "street": "street",
+    "street2": "apexStreet2",
+    "postal_code": "postalCode",
+    "city": "l",
+    "country": "apexCountry",
+}
+SERVICE_ATTRS = ["apexServiceId", "cn"]
+ACCOUNT_ATTRS = [
+    "uid",
+    "sn",
+    "givenName",
+    "mail",
+    "mobile",
+    "apexAccountType",
+    "apexStructureRef",
+    "apexServiceRef",
+    "apexStatus",
+    "apexClientApplication",
+    "apexRequestedAt",
+    "apexValidatedAt",
+    "apexCreatedBy",
+    "memberOf",
+    "apexDelegatedProfile",
+    "authTimestamp",
+    "pwdChangedTime",
+    "pwdAccountLockedTime",
+]
+REQUEST_ATTRS = [
+    "apexRequestId",
+    "mail",
+    "apexAccountType",
+    "apexStructureRef",
+    "apexServiceRef",
+    "apexStatus",
+    "apexClientApplication",
+    "apexCreatedBy",
+    "apexRequestedAt",
+    "apexExpiresAt",
+    "apexSubmittedAt",
+    "apexDecidedAt",
+    "apexValidatedBy",
+    "apexReason",
+    "apexIdentifier",
+    "sn",
+    "givenName",
+    "mobile",
+    "apexTokenHash",
+    "apexNotice",
+]
+
+
+def _time(value: Any) -> datetime | None:
+    if value in (None, "", []):
+        return None
+    return from_generalized_time(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def profile_key(dn: str) -> str:
+    """cn=PROFILE,apexAppCode=APP,… → "APP/PROFILE"."""
+    rest = dn.split(",", 1)
+    profile = first_rdn_value(dn)
+    app = first_rdn_value(_after_first_rdn(dn)) if len(rest) == 2 else ""
+    return habilitation(app, profile)
+
+
+def _after_first_rdn(dn: str) -> str:
+    i = 0
+    while i < len(dn) and dn[i] != ",":
+        i += 2 if dn[i] == "\\" else 1
+    return dn[i + 1 :]
+
+
+def parent_dn(dn: str) -> str:
+    return _after_first_rdn(dn)
+
+
+def structure_from(entry: Entry) -> Structure:
+    values = {name: _text(entry.get(attr)) for name, attr in STRUCTURE.items()}
+    return Structure(dn=entry.dn, **values)  # type: ignore[arg-type]
+
+
+def structure_attrs(structure: Structure) -> dict[str, Any]:
+    return {attr: getattr(structure, name) for name, attr in STRUCTURE.items()}
+
+
+def service_from(entry: Entry) -> Service:
+    return Service(
+        id=str(entry.get("apexServiceId")),
+        name=str(entry.get("cn")),
+        siret=first_rdn_value(parent_dn(entry.dn)),
+        dn=entry.dn,
+    )
+
+
+def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> Account:
+    structure_dn = _text(entry.get("apexStructureRef")) or ""
+    service_dn = _text(entry.get("apexServiceRef"))
+    service_id = first_rdn_value(service_dn) if service_dn else None
+    return Account(
+        identifier=str(entry.get("uid")),
+        dn=entry.dn,
+        type=str(entry.get("apexAccountType", "")).lower(),
+        last_name=_text(entry.get("sn")) or "",
+        first_name=_text(entry.get("givenName")) or "",
+        mail=_text(entry.get("mail")) or "",
+        mobile=_text(entry.get("mobile")),
+        siret=first_rdn_value(structure_dn) if structure_dn else "",
+        structure_dn=structure_dn,
+        service_id=service_id,
+        service_dn=service_dn,
+        service=(service_names or {}).get(service_id or ""),
+        status=_text(entry.get("apexStatus")) or "active",
+        client_application=_text(entry.get("apexClientApplication")),
+        requested_at=_time(entry.get("apexRequestedAt")),
+        validated_at=_time(entry.get("apexValidatedAt")),
+        created_by=_text(entry.get("apexCreatedBy")),
+        last_login=_time(entry.get("authTimestamp")),
+        password_changed_at=_time(entry.get("pwdChangedTime")),
+        locked_at=_time(entry.get("pwdAccountLockedTime")),
+        habilitations=sorted(profile_key(dn) for dn in entry.all("memberOf")),
+        delegations=sorted(profile_key(dn) for dn in entry.all("apexDelegatedProfile")),
+    )
+
+
+def application_from(entry: Entry, profiles: list[str]) -> Application:
+    return Application(
+        code=str(entry.get("apexAppCode")),
+        name=str(entry.get("cn")),
+        dn=entry.dn,
+        profiles=sorted(profiles),
+    )
+
+
+def profile_from(entry: Entry) -> Profile:
+    return Profile(
+        app=str(entry.get("apexAppCode")),
+        name=str(entry.get("cn")),
+        dn=entry.dn,
+        members=[str(m) for m in entry.all("member")],
+    )
+
+
+def request_from(entry: Entry, service_names: dict[str, str] | None = None) -> CreationRequest:
+    structure_dn = _text(entry.get("apexStructureRef")) or ""
+    service_dn = _text(entry.get("apexServiceRef"))
+    service_id = first_rdn_value(service_dn) if service_dn else None
+    return CreationRequest(
+        id=str(entry.get("apexRequestId")),
+        mail=_text(entry.get("mail")) or "",
+        type=str(entry.get("apexAccountType", "")).lower(),
+        siret=first_rdn_value(structure_dn) if structure_dn else "",
+        structure_dn=structure_dn,
+        status=_text(entry.get("apexStatus")) or "",
+        dn=entry.dn,
+        service_id=service_id,
+        service_dn=service_dn,
+        service=(service_names or {}).get(service_id or ""),
+        client_application=_text(entry.get("apexClientApplication")),
+        created_by=_text(entry.get("apexCreatedBy")),
+        requested_at=_time(entry.get("apexRequestedAt")),
+        expires_at=_time(entry.get("apexExpiresAt")),
+        submitted_at=_time(entry.get("apexSubmittedAt")),
+        decided_at=_time(entry.get("apexDecidedAt")),
+        decided_by=_text(entry.get("apexValidatedBy")),
+        reason=_text(entry.get("apexReason")),
+        identifier=_text(entry.get("apexIdentifier")),
+        last_name=_text(entry.get("sn")),
+        first_name=_text(entry.get("givenName")),
+        mobile=_text(entry.get("mobile")),
+        token_hash=_text(entry.get("apexTokenHash")),
+        notices=[str(n) for n in entry.all("apexNotice")],
+    )

@@ -1,0 +1,105 @@
+"""`apexdir init`: base branches and password policies in the configured directory.
+
+Idempotent: what exists is kept (policies are brought in line with the configuration).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apexdir.config import PolicySettings
+from apexdir.directory import ldif
+from apexdir.directory.connection import Directory
+from apexdir.directory.layout import Layout
+from apexdir.directory.pwcheck import MODULE_NAME, module_arg
+from apexdir.errors import Unavailable
+from apexdir.resources import ldif_dir
+
+SCHEMA_MARKERS = ("apexAccount", "apexStructure", "apexProfile", "apexRequest")
+# Policy attributes earlier versions set and this one removes (see policy_entries).
+RETIRED_POLICY_ATTRS = ("pwdMaxLength",)
+
+
+def render(template: Path, layout: Layout, **extra: object) -> str:
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(template.read_text(encoding="utf-8")).render(
+        **layout.template_vars(), **extra
+    )
+
+
+def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str, list[str]]]:
+    """The ppolicy entries: the partners' policy (SPEC §4) and one for technical accounts."""
+    partners = {
+        "objectClass": ["organizationalRole", "pwdPolicy", "pwdPolicyChecker"],
+        "cn": ["default"],
+        "pwdAttribute": ["userPassword"],
+        # ppolicy counts bytes ("é" is two) and checks pwdMaxLength even on a hashed value:
+        # the character limits of SPEC §4 are the check module's (pwdCheckModuleArg).
+        "pwdMinLength": [str(policy.password_min_length)],
+        "pwdInHistory": [str(policy.password_history)],
+        "pwdMaxAge": [str(policy.password_max_age_days * 86400)],
+        "pwdExpireWarning": [str(max(policy.password_expiry_warnings_days, default=0) * 86400)],
+        "pwdGraceAuthNLimit": ["0"],
+        "pwdLockout": ["TRUE"],
+        "pwdMaxFailure": [str(policy.lockout_failures)],
+        "pwdLockoutDuration": [str(policy.lockout_minutes * 60)],
+        "pwdFailureCountInterval": [str(policy.lockout_minutes * 60)],
+        # 2: a value slapd cannot check (hashed by the client) is refused; the module
+        # (apexdir/directory/pwcheck) applies the rules of SPEC §4 to every cleartext.
+        "pwdCheckQuality": ["2"],
+        "pwdCheckModule": [MODULE_NAME],
+        "pwdCheckModuleArg": [
+            module_arg(policy.password_min_length, policy.password_max_length)
+        ],
+        "pwdAllowUserChange": ["TRUE"],
+        "pwdMustChange": ["FALSE"],
+        "pwdSafeModify": ["FALSE"],
+        "description": ["Politique de mot de passe des comptes partenaires (SPEC 4)"],
+    }
+    system = {
+        "objectClass": ["organizationalRole", "pwdPolicy"],
+        "cn": ["system"],
+        "pwdAttribute": ["userPassword"],
+        "pwdMaxAge": ["0"],
+        "pwdLockout": ["FALSE"],
+        "pwdInHistory": ["0"],
+        "pwdCheckQuality": ["0"],
+        "description": ["Comptes techniques: secrets aleatoires, sans expiration ni verrouillage"],
+    }
+    return {layout.default_policy_dn: partners, layout.system_policy_dn: system}
+
+
+def schema_present(directory: Directory) -> list[str]:
+    """The apexdir object classes missing from the server's schema (empty when loaded)."""
+    found = directory.search(
+        "cn=Subschema", "(objectClass=subschema)", ["objectClasses"], scope="base", paged=False
+    )
+    text = " ".join(str(v) for e in found for v in e.all("objectClasses"))
+    return [name for name in SCHEMA_MARKERS if f"'{name}'" not in text]
+
+
+def initialize(directory: Directory, layout: Layout, policy: PolicySettings) -> list[str]:
+    """Create what is missing; return the DNs created."""
+    missing = schema_present(directory)
+    if missing:
+        raise Unavailable(
+            "the apexdir schema is not loaded in the directory (missing "
+            + ", ".join(missing)
+            + "): load schema/apex.schema or schema/apex.ldif first"
+        )
+    created: list[str] = []
+    base = render(ldif_dir() / "base.ldif.j2", layout)
+    records = list(ldif.parse(base))
+    records += list(policy_entries(layout, policy).items())
+    for dn, attrs in records:
+        current = directory.get(dn, ["1.1"])
+        if current is None:
+            directory.add(dn, attrs)
+            created.append(dn)
+        elif dn.startswith("cn=") and dn.endswith(layout.policies_dn):
+            # objectClass too: an older policy lacks the auxiliary pwdPolicyChecker.
+            retired = {name: None for name in RETIRED_POLICY_ATTRS if name not in attrs}
+            directory.replace(dn, **attrs, **retired)
+    return created

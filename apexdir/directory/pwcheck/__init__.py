@@ -1,0 +1,74 @@
+"""Build slapd's password check module (apex_pwcheck.c) with the system's C compiler.
+
+ppolicy hands every cleartext password set on an account, by a plain modify or by the
+password-modify operation, to `check_password()` of the module named by the policy's
+`pwdCheckModule`; a refusal there is a refusal by slapd itself, whatever the client.
+
+The policy names the module without a directory (`apex_pwcheck.so`): slapd resolves it on its
+`modulepath`, so the same policy entry works on every server of a deployment — the private
+instances put their build folder on that path; a production server installs the file next
+to slapd's own modules (`/usr/lib/ldap`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from apexdir.errors import Unavailable
+
+MODULE_NAME = "apex_pwcheck.so"
+SOURCE = Path(__file__).with_name("apex_pwcheck.c")
+CFLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror"]
+COMPILER_HINT = "install a C compiler (`apt-get install -y gcc`) or set CC"
+
+
+def module_arg(min_length: int, max_length: int, min_digits: int = 2) -> str:
+    """The policy's pwdCheckModuleArg: the limits the module applies (SPEC §4)."""
+    return f"min={min_length} max={max_length} digits={min_digits}"
+
+
+def _compiler() -> str:
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        raise Unavailable(f"cannot build the slapd password check module: {COMPILER_HINT}")
+    return cc
+
+
+def _fingerprint() -> str:
+    return hashlib.sha256(SOURCE.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()
+
+
+def build(dest_dir: Path) -> Path:
+    """Compile the module into `dest_dir` (once per source version); return its path.
+
+    The new file replaces the old one by rename: a running slapd that has the old one
+    mapped keeps a valid copy, and no slapd ever loads a half-written file.
+    """
+    dest_dir = Path(dest_dir)
+    target = dest_dir / MODULE_NAME
+    stamp = dest_dir / (MODULE_NAME + ".sha256")
+    fingerprint = _fingerprint()
+    if target.exists() and stamp.exists() and stamp.read_text().strip() == fingerprint:
+        return target
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".apex_pwcheck.", suffix=".so", dir=dest_dir)
+    os.close(fd)
+    try:
+        result = subprocess.run(
+            [_compiler(), *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise Unavailable(
+                f"cannot build the slapd password check module: {result.stderr.strip()}"
+            )
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    stamp.write_text(fingerprint + "\n")
+    return target

@@ -1,0 +1,176 @@
+"""Reads of the domain from the directory, batched: one search per question, never N+1."""
+
+from __future__ import annotations
+
+from apexdir.directory import filters as f
+from apexdir.directory import mapping as m
+from apexdir.directory.connection import Directory
+from apexdir.directory.layout import Layout
+from apexdir.errors import NotFound
+from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
+
+ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
+
+
+class Repository:
+    def __init__(self, directory: Directory, layout: Layout) -> None:
+        self.directory = directory
+        self.layout = layout
+
+    # ------------------------------------------------------------------ structures
+    def structure(self, siret: str) -> Structure:
+        entry = self.directory.get(self.layout.structure_dn(siret), list(m.STRUCTURE.values()))
+        if entry is None:
+            raise NotFound(f"structure {siret} not found")
+        return m.structure_from(entry)
+
+    def structures(self) -> list[Structure]:
+        entries = self.directory.search(
+            self.layout.structures_dn,
+            f.eq("objectClass", "apexStructure"),
+            list(m.STRUCTURE.values()),
+            scope="one",
+        )
+        return sorted((m.structure_from(e) for e in entries), key=lambda s: s.siret)
+
+    # ------------------------------------------------------------------ services
+    def services(self, siret: str) -> list[Service]:
+        entries = self.directory.search(
+            self.layout.structure_dn(siret),
+            f.eq("objectClass", "apexService"),
+            m.SERVICE_ATTRS,
+            scope="one",
+        )
+        return sorted((m.service_from(e) for e in entries), key=lambda s: s.name.lower())
+
+    def service_names(self, siret: str | None = None) -> dict[str, str]:
+        base = self.layout.structure_dn(siret) if siret else self.layout.structures_dn
+        entries = self.directory.search(base, f.eq("objectClass", "apexService"), m.SERVICE_ATTRS)
+        return {str(e.get("apexServiceId")): str(e.get("cn")) for e in entries}
+
+    def service_by_name(self, siret: str, name: str) -> Service:
+        entries = self.directory.search(
+            self.layout.structure_dn(siret),
+            f.and_(f.eq("objectClass", "apexService"), f.eq("cn", name)),
+            m.SERVICE_ATTRS,
+            scope="one",
+        )
+        # cn matching ignores case; a service name is exact, so compare it here too.
+        exact = [e for e in entries if str(e.get("cn")).casefold() == name.casefold()]
+        if not exact:
+            raise NotFound(f"service {name!r} not found in structure {siret}")
+        return m.service_from(exact[0])
+
+    # ------------------------------------------------------------------ accounts
+    def account(self, identifier: str) -> Account:
+        entry = self.directory.get(self.layout.account_dn(identifier), m.ACCOUNT_ATTRS)
+        if entry is None or entry.get("apexAccountType") is None:
+            raise NotFound(f"account {identifier} not found")
+        account = m.account_from(entry)
+        if account.service_id:
+            account.service = self.service_names(account.siret).get(account.service_id)
+        return account
+
+    def accounts(
+        self,
+        *,
+        siret: str | None = None,
+        service_dn: str | None = None,
+        account_type: str | None = None,
+        status: str | None = None,
+        member_of: str | None = None,
+    ) -> list[Account]:
+        parts = [ACCOUNT_CLASS]
+        if siret:
+            parts.append(f.eq("apexStructureRef", self.layout.structure_dn(siret)))
+        if service_dn:
+            parts.append(f.eq("apexServiceRef", service_dn))
+        if account_type:
+            parts.append(f.eq("apexAccountType", account_type))
+        if status:
+            parts.append(f.eq("apexStatus", status))
+        if member_of:
+            parts.append(f.eq("memberOf", member_of))
+        entries = self.directory.search(
+            self.layout.people_dn, f.and_(*parts), m.ACCOUNT_ATTRS, scope="one"
+        )
+        names = self.service_names(siret) if entries else {}
+        accounts = [m.account_from(e, names) for e in entries]
+        return sorted(accounts, key=lambda a: a.identifier)
+
+    def taken_identifiers(self, stem: str) -> set[str]:
+        """Identifiers that could collide with `stem`: one search, `uid=stem*`."""
+        entries = self.directory.search(
+            self.layout.people_dn, f.starts("uid", stem), ["uid"], scope="one"
+        )
+        return {str(e.get("uid")).lower() for e in entries}
+
+    # ------------------------------------------------------------------ catalogue
+    def applications(self) -> list[Application]:
+        entries = self.directory.search(
+            self.layout.applications_dn,
+            f.or_(f.eq("objectClass", "apexApplication"), f.eq("objectClass", "apexProfile")),
+            ["apexAppCode", "cn", "objectClass"],
+        )
+        profiles: dict[str, list[str]] = {}
+        apps = []
+        for entry in entries:
+            classes = [str(c).lower() for c in entry.all("objectClass")]
+            if "apexprofile" in classes:
+                profiles.setdefault(str(entry.get("apexAppCode")).upper(), []).append(
+                    str(entry.get("cn"))
+                )
+            else:
+                apps.append(entry)
+        return sorted(
+            (
+                m.application_from(e, profiles.get(str(e.get("apexAppCode")).upper(), []))
+                for e in apps
+            ),
+            key=lambda a: a.code,
+        )
+
+    def application(self, code: str) -> Application:
+        entry = self.directory.get(self.layout.application_dn(code), ["apexAppCode", "cn"])
+        if entry is None:
+            raise NotFound(f"application {code} not found")
+        profiles = self.directory.search(
+            entry.dn, f.eq("objectClass", "apexProfile"), ["cn"], scope="one"
+        )
+        return m.application_from(entry, [str(p.get("cn")) for p in profiles])
+
+    def profile(self, app: str, name: str, *, members: bool = False) -> Profile:
+        attrs = ["cn", "apexAppCode"] + (["member"] if members else [])
+        entry = self.directory.get(self.layout.profile_dn(app, name), attrs)
+        if entry is None:
+            raise NotFound(f"profile {app}/{name} not found")
+        return m.profile_from(entry)
+
+    # ------------------------------------------------------------------ requests
+    def request(self, request_id: str) -> CreationRequest:
+        entry = self.directory.get(self.layout.request_dn(request_id), m.REQUEST_ATTRS)
+        if entry is None:
+            raise NotFound(f"creation request {request_id} not found")
+        req = m.request_from(entry)
+        if req.service_id:
+            req.service = self.service_names(req.siret).get(req.service_id)
+        return req
+
+    def requests(
+        self, *, siret: str | None = None, status: list[str] | None = None, extra_filter: str = ""
+    ) -> list[CreationRequest]:
+        parts = [f.eq("objectClass", "apexRequest")]
+        if siret:
+            parts.append(f.eq("apexStructureRef", self.layout.structure_dn(siret)))
+        if status:
+            parts.append(f.any_of("apexStatus", status))
+        if extra_filter:
+            parts.append(extra_filter)
+        entries = self.directory.search(
+            self.layout.requests_dn, f.and_(*parts), m.REQUEST_ATTRS, scope="one"
+        )
+        names = self.service_names(siret) if entries else {}
+        out = [m.request_from(e, names) for e in entries]
+        return sorted(
+            out, key=lambda r: (r.requested_at.isoformat() if r.requested_at else "", r.id)
+        )

@@ -1,0 +1,62 @@
+"""`apexdir config check`: one OK/KO line per dependency, never an exception."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from apexdir.errors import ApexError
+from apexdir.runtime import Runtime
+
+
+def run_checks(rt: Runtime) -> list[dict[str, Any]]:
+    results = []
+    for name, check in (
+        ("ldap-bind", _ldap_bind),
+        ("schema", _schema),
+        ("base", _base),
+        ("smtp", _smtp),
+        ("state-store", _state),
+    ):
+        try:
+            detail = check(rt)
+            results.append({"name": name, "ok": True, "detail": detail})
+        except (ApexError, OSError) as exc:
+            results.append({"name": name, "ok": False, "detail": str(exc)})
+    return results
+
+
+def _ldap_bind(rt: Runtime) -> str:
+    rt.directory.connection()
+    return f"bound as {rt.settings.ldap.bind_dn} on {', '.join(rt.settings.ldap.uris)}"
+
+
+def _schema(rt: Runtime) -> str:
+    from apexdir.directory.provision import schema_present
+
+    missing = schema_present(rt.directory)
+    if missing:
+        raise ApexError("missing object classes: " + ", ".join(missing))
+    return "apexdir schema loaded"
+
+
+def _base(rt: Runtime) -> str:
+    for dn in (rt.layout.people_dn, rt.layout.structures_dn, rt.layout.default_policy_dn):
+        if not rt.directory.exists(dn):
+            raise ApexError(f"{dn} is missing: run `apexdir init`")
+    return "base entries and password policy present"
+
+
+def _smtp(rt: Runtime) -> str:
+    smtp = rt.settings.smtp
+    with socket.create_connection((smtp.host, smtp.port), timeout=smtp.timeout) as sock:
+        banner = sock.recv(512).decode(errors="replace").strip()
+    if not banner.startswith("220"):
+        raise ApexError(f"unexpected SMTP greeting from {smtp.host}:{smtp.port}: {banner[:60]}")
+    return f"{smtp.host}:{smtp.port} answers"
+
+
+def _state(rt: Runtime) -> str:
+    rt.db.execute("create table if not exists _healthcheck (x)")
+    rt.db.execute("drop table _healthcheck")
+    return f"{rt.settings.state.path} writable"

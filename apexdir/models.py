@@ -1,0 +1,163 @@
+"""The domain as plain classes: no I/O. The directory adapter builds them from entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def habilitation(app: str, profile: str) -> str:
+    return f"{app}/{profile}"
+
+
+@dataclass
+class Structure:
+    siret: str
+    name: str
+    category: str
+    dn: str = ""
+    trade_name: str | None = None
+    street: str | None = None
+    street2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "siret": self.siret,
+            "name": self.name,
+            "category": self.category,
+            "trade_name": self.trade_name,
+            "street": self.street,
+            "street2": self.street2,
+            "postal_code": self.postal_code,
+            "city": self.city,
+            "country": self.country,
+        }
+
+
+@dataclass
+class Service:
+    id: str
+    name: str
+    siret: str
+    dn: str = ""
+
+
+@dataclass
+class Account:
+    identifier: str
+    dn: str
+    type: str
+    last_name: str
+    first_name: str
+    mail: str
+    siret: str
+    structure_dn: str
+    service_id: str | None = None
+    service_dn: str | None = None
+    service: str | None = None
+    mobile: str | None = None
+    status: str = "active"
+    client_application: str | None = None
+    requested_at: datetime | None = None
+    validated_at: datetime | None = None
+    created_by: str | None = None
+    last_login: datetime | None = None
+    password_changed_at: datetime | None = None
+    locked_at: datetime | None = None
+    habilitations: list[str] = field(default_factory=list)
+    delegations: list[str] = field(default_factory=list)
+
+    def public(self, *, with_mobile: bool = False, detail: bool = True) -> dict[str, Any]:
+        """The account as the consultation shows it: never the phone unless asked for."""
+        out: dict[str, Any] = {
+            "identifier": self.identifier,
+            "dn": self.dn,
+            "last_name": self.last_name,
+            "first_name": self.first_name,
+            "mail": self.mail,
+            "type": self.type,
+            "habilitations": sorted(self.habilitations),
+        }
+        if detail:
+            out.update(
+                siret=self.siret,
+                service=self.service,
+                status=self.status,
+                last_login=self.last_login.isoformat() if self.last_login else None,
+                delegations=sorted(self.delegations),
+                client_application=self.client_application,
+            )
+        if with_mobile:
+            out["mobile"] = self.mobile
+        return out
+
+
+@dataclass
+class Profile:
+    app: str
+    name: str
+    dn: str = ""
+    members: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return habilitation(self.app, self.name)
+
+
+@dataclass
+class Application:
+    code: str
+    name: str
+    dn: str = ""
+    profiles: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CreationRequest:
+    id: str
+    mail: str
+    type: str
+    siret: str
+    structure_dn: str
+    status: str
+    dn: str = ""
+    service_id: str | None = None
+    service_dn: str | None = None
+    service: str | None = None
+    client_application: str | None = None
+    created_by: str | None = None
+    requested_at: datetime | None = None
+    expires_at: datetime | None = None
+    submitted_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    identifier: str | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    mobile: str | None = None
+    token_hash: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "request_id": self.id,
+            "mail": self.mail,
+            "type": self.type,
+            "structure": self.siret,
+            "service": self.service,
+            "status": self.status,
+            "application": self.client_application,
+            "last_name": self.last_name,
+            "first_name": self.first_name,
+            "requested_at": self.requested_at.isoformat() if self.requested_at else None,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "submitted_at": self.submitted_at.isoformat() if self.submitted_at else None,
+            "created_by": self.created_by,
+            "identifier": self.identifier,
+            "reason": self.reason,
+        }

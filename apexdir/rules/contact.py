@@ -1,0 +1,118 @@
+"""E-mail addresses and mobile numbers of accounts (SPEC §2, §7)."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+
+from apexdir.errors import Invalid
+
+MAX_MAIL_LENGTH = 254  # RFC 5321: longest path an SMTP server must accept
+MAX_LOCAL_LENGTH = 64
+MAX_LABEL_LENGTH = 63
+
+DEFAULT_REGION = "FR"
+# Overseas departments and collectivities dial their mobiles nationally as 06… / 07… like
+# the mainland, but under their own country code (+262, +590…): a "0692 12 34 56" typed by
+# a partner in La Réunion is not a metropolitan number.
+OVERSEAS_REGIONS = ("RE", "YT", "GP", "MQ", "GF", "PM", "BL", "MF")
+_FRENCH_REGIONS = frozenset({DEFAULT_REGION, *OVERSEAS_REGIONS})
+_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+# Characters that RFC 5322 allows only quoted; a pragmatic check refuses them outright
+# rather than accept addresses that half of the mail chain would mangle.
+_LOCAL_FORBIDDEN = re.compile(r'[\s\x00-\x1f\x7f<>()\[\]\\,;:"@]')
+# Letters of any script are allowed so that internationalised domains typed in Unicode pass.
+_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-)*[^\W_])?")
+
+
+def validate_mail(value: str) -> str:
+    """The address with its domain in lower case, or `Invalid`.
+
+    Pragmatic, not RFC 5322: one "@", a non-empty local part, a domain of at least two
+    labels, no whitespace nor control characters, at most 254 characters. The local part
+    keeps its case: only the domain is case-insensitive by standard.
+    """
+    address = value.strip()
+    if not address:
+        raise Invalid("Adresse e-mail invalide: la valeur est vide")
+    if address.count("@") != 1:
+        raise Invalid(f"Adresse e-mail invalide: « {address} » doit contenir un seul « @ »")
+    if len(address) > MAX_MAIL_LENGTH:
+        raise Invalid(
+            f"Adresse e-mail invalide: elle dépasse {MAX_MAIL_LENGTH} caractères ({len(address)})"
+        )
+    local, domain = address.split("@")
+    if not local:
+        raise Invalid(f"Adresse e-mail invalide: « {address} » n'a rien avant le « @ »")
+    if len(local) > MAX_LOCAL_LENGTH or _LOCAL_FORBIDDEN.search(local):
+        raise Invalid(f"Adresse e-mail invalide: la partie avant le « @ » de « {address} »")
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise Invalid(f"Adresse e-mail invalide: points mal placés dans « {address} »")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(
+        len(label) <= MAX_LABEL_LENGTH and _LABEL.fullmatch(label) for label in labels
+    ):
+        raise Invalid(f"Adresse e-mail invalide: le domaine de « {address} » est incorrect")
+    return f"{local}@{domain.lower()}"
+
+
+def _parse(value: str, region: str) -> PhoneNumber | None:
+    try:
+        return phonenumbers.parse(value, region)
+    except NumberParseException:
+        return None
+
+
+def _is_mobile(number: PhoneNumber | None) -> bool:
+    return (
+        number is not None
+        and phonenumbers.is_valid_number(number)
+        and phonenumbers.number_type(number) in _MOBILE_TYPES
+    )
+
+
+def normalize_mobile(value: str) -> str:
+    """A mobile number in E.164 ("+33612345678"), or `Invalid`.
+
+    National numbers are read as French (then as overseas French when the mainland reading
+    is not a mobile); numbers in international form are accepted from any country, as long
+    as they are mobiles: the number exists to receive SMS codes.
+    """
+    text = value.strip()
+    if not text:
+        raise Invalid("Numéro de mobile invalide: la valeur est vide")
+    number = _parse(text, DEFAULT_REGION)
+    if number is None:
+        raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro de téléphone")
+    if not _is_mobile(number) and not text.startswith(("+", "00")):
+        for region in OVERSEAS_REGIONS:
+            overseas = _parse(text, region)
+            if _is_mobile(overseas):
+                number = overseas
+                break
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro valide")
+    if not _is_mobile(number):
+        raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro de mobile")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def mask_mobile(e164: str) -> str:
+    """The number as shown on the reset screen: "06-XX-XX-32-34" (SPEC §7).
+
+    French numbers, overseas included, keep their first two and last four national digits,
+    in pairs; other countries show "+<code> " then X for all but the last four digits.
+    """
+    number = _parse(e164, DEFAULT_REGION)
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise Invalid("Numéro de mobile invalide: impossible de le masquer")
+    significant = phonenumbers.national_significant_number(number)
+    region = phonenumbers.region_code_for_number(number)
+    if region in _FRENCH_REGIONS and len(significant) == 9:
+        national = "0" + significant
+        return f"{national[:2]}-XX-XX-{national[6:8]}-{national[8:]}"
+    hidden = "X" * (len(significant) - 4)
+    return f"+{number.country_code} {hidden}{significant[-4:]}"

@@ -1,0 +1,102 @@
+"""Login identifiers: `prenom.nom-px`, built from the names (SPEC §3).
+
+The identifier is computed once, when a creation is accepted, and never changes afterwards:
+applications store it. Everything here is pure; the caller looks up the identifiers already
+in use with ONE directory search and passes them in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from unidecode import unidecode
+
+from apexdir.errors import Invalid
+
+SUFFIX = "-px"
+SEPARATOR = "."
+FIRST_COLLISION_NUMBER = 2
+
+# Removed rather than turned into a hyphen: "d'Alembert" is "dalembert", not "d-alembert".
+# They go before transliteration because unidecode maps the typographic ones to "'" and
+# other characters of foreign scripts could map onto them too.
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u02bc\u2018`")
+_WHITESPACE = re.compile(r"\s+")
+_NOT_ALLOWED = re.compile(r"[^a-z0-9-]")
+_HYPHENS = re.compile(r"-{2,}")
+_PART = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+_IDENTIFIER = re.compile(rf"{_PART}\.{_PART}{re.escape(SUFFIX)}")
+
+
+def normalize_part(value: str, *, field: str = "nom") -> str:
+    """One half of the stem, under the rules of SPEC §3.
+
+    `field` names the input in the error raised when nothing usable is left.
+    """
+    text = value.translate(_APOSTROPHES)
+    text = unidecode(text).lower()
+    # After transliteration, so that the spaces unidecode puts between the syllables of a
+    # non-Latin script ("北京" → "Bei Jing ") separate words like typed spaces do.
+    text = _WHITESPACE.sub("-", text)
+    text = _NOT_ALLOWED.sub("", text)
+    text = _HYPHENS.sub("-", text).strip("-")
+    if not value.strip():
+        raise Invalid(f"Le {field} est vide: impossible de construire l'identifiant")
+    if not text:
+        raise Invalid(
+            f"Le {field} « {value.strip()} » ne contient aucune lettre ni aucun chiffre "
+            "utilisable pour construire l'identifiant"
+        )
+    return text
+
+
+def base_identifier(first_name: str, last_name: str) -> str:
+    """The stem without number nor suffix, e.g. "marie.martin" for Marie Martin."""
+    first = normalize_part(first_name, field="prénom")
+    last = normalize_part(last_name, field="nom")
+    return f"{first}{SEPARATOR}{last}"
+
+
+def candidates_pattern(stem: str) -> tuple[str, str]:
+    """The (prefix, suffix) of every identifier that could collide with `stem`.
+
+    The directory layer searches `(uid=<prefix>*<suffix>)`, escaping both halves, and passes
+    every value found to `identifier`. The pattern also matches unrelated identifiers
+    ("marie.martine-px"); `identifier` ignores them.
+    """
+    return stem, SUFFIX
+
+
+def numbered(stem: str, number: int) -> str:
+    """The identifier of the `number`-th holder of `stem`: 1 is the plain form."""
+    if number < 1:
+        raise ValueError(f"collision numbers start at 1, got {number}")
+    return f"{stem}{SUFFIX}" if number == 1 else f"{stem}{number}{SUFFIX}"
+
+
+def identifier(first_name: str, last_name: str, taken: Iterable[str] = ()) -> str:
+    """The first free identifier for these names: `stem-px`, then `stem2-px`, `stem3-px`…
+
+    `taken` holds the identifiers already in the directory (at least those matching
+    `candidates_pattern`); a number freed by a deleted account is given again, since only an
+    existing account's identifier must stay unique.
+    """
+    stem = base_identifier(first_name, last_name)
+    # uid matching is case-insensitive in LDAP: a v1 "Marie.Martin-px" blocks ours.
+    used = {value.lower() for value in taken}
+    candidate = numbered(stem, 1)
+    number = FIRST_COLLISION_NUMBER
+    while candidate in used:
+        candidate = numbered(stem, number)
+        number += 1
+    return candidate
+
+
+def is_valid_identifier(value: str) -> bool:
+    """Whether `value` has the shape of an identifier of SPEC §3 (`part.part[N]-px`).
+
+    Used to decide whether an identifier inherited from APEX v1 can be kept as is. The
+    optional collision number is part of the last name's characters and needs no own rule.
+    """
+    return _IDENTIFIER.fullmatch(value) is not None

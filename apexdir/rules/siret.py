@@ -1,0 +1,38 @@
+"""SIRET of a structure: 14 digits with a Luhn key, La Poste's own rule aside (SPEC §2)."""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.exceptions import ValidationError
+from stdnum.fr import siret as stdnum_siret
+
+from apexdir.errors import Invalid
+
+LENGTH = 14
+
+# Operators paste SIRETs as printed ("732 829 320 00074"), often with the non-breaking or
+# narrow non-breaking spaces of French typography; \s covers them all.
+_WHITESPACE = re.compile(r"\s+")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def validate_siret(value: str) -> str:
+    """The SIRET as 14 digits, or `Invalid` saying what is wrong with it.
+
+    Format and length are checked here so that the message is precise; the checksum, with
+    the exception for La Poste (SIREN 356000000), is python-stdnum's.
+    """
+    number = _WHITESPACE.sub("", value)
+    if not number:
+        raise Invalid("SIRET invalide: la valeur est vide")
+    # ASCII digits only: str.isdigit() would accept "٣" or "²", which stdnum then rejects
+    # with a less helpful message.
+    if not _DIGITS.fullmatch(number):
+        raise Invalid(f"SIRET invalide: « {value.strip()} » ne doit contenir que des chiffres")
+    if len(number) != LENGTH:
+        raise Invalid(f"SIRET invalide: {number} compte {len(number)} chiffres au lieu de {LENGTH}")
+    try:
+        return stdnum_siret.validate(number)
+    except ValidationError:
+        raise Invalid(f"SIRET invalide: la clé de contrôle de {number} est incorrecte") from None

@@ -1,0 +1,1 @@
+"""Text messages: a gateway interface and its HTTP backend."""

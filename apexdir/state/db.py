@@ -1,0 +1,171 @@
+"""Open the state store: one SQLite file shared by the CLI and the daemon.
+
+Both may write at the same moment, so the file runs in WAL mode (readers never block the
+writer), every connection waits up to `BUSY_TIMEOUT_MS` for the write lock instead of failing
+at once, and writers keep their transactions short. The schema is versioned with
+sqlite-utils' `Migrations`: add a new migration function, never edit an applied one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from apexdir.errors import Unavailable
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("apexdir.state")
+
+
+@migrations()
+def m001_outbox(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('mail', 'sms')),
+            recipients TEXT NOT NULL,
+            subject TEXT,
+            body_text TEXT,
+            body_html TEXT,
+            message_id TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'sending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            claimed_by TEXT,
+            claimed_until TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
+    # The claim checks for older pending messages to the same recipients (ordering).
+    db.execute("CREATE INDEX outbox_recipients ON outbox (recipients, id)")
+
+
+@migrations()
+def m002_journal(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE journal (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            operator TEXT,
+            actor TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX journal_at ON journal (at)")
+
+
+@migrations()
+def m003_job_state(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE job_state (
+            name TEXT PRIMARY KEY,
+            cursor TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+
+
+def iso(moment: datetime) -> str:
+    """The one text form of a moment in the store: UTC, to the second.
+
+    One fixed-width form is what makes `ORDER BY` and `<=` on these columns correct.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def store_path(db: sqlite_utils.Database) -> str:
+    try:
+        for row in db.conn.execute("PRAGMA database_list"):
+            if row[1] == "main":
+                return str(row[2]) or ":memory:"
+    except sqlite3.Error:
+        pass
+    return "state store"
+
+
+@contextmanager
+def guarded(db: sqlite_utils.Database, doing: str) -> Iterator[None]:
+    """Turn SQLite failures (locked too long, disk full, read-only…) into `Unavailable`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise Unavailable(f"state store {store_path(db)}: cannot {doing}: {exc}") from exc
+
+
+@contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock up front.
+
+    A deferred transaction that reads then writes can hit SQLITE_BUSY without waiting when
+    another process wrote in between; BEGIN IMMEDIATE waits (busy_timeout) and then sees a
+    stable state, which is what makes a claim atomic between the CLI and the daemon.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    else:
+        try:
+            db.conn.execute("COMMIT")
+        except BaseException:
+            db.rollback()
+            raise
+
+
+def open_store(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the state store at `path` and bring its schema up to date."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Unavailable(
+            f"state store {path}: cannot create {path.parent}: {exc.strerror}"
+        ) from exc
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise Unavailable(f"state store {path}: cannot open: {exc}") from exc
+    db = sqlite_utils.Database(conn)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.enable_wal()
+        # Without foreign keys or triggers there is nothing else to switch on; synchronous
+        # NORMAL is durable enough in WAL mode and avoids an fsync per spool write.
+        db.execute("PRAGMA synchronous = NORMAL")
+        _migrate(db)
+    except sqlite3.Error as exc:
+        db.close()
+        raise Unavailable(f"state store {path}: cannot open: {exc}") from exc
+    return db
+
+
+def _migrate(db: sqlite_utils.Database) -> None:
+    if not migrations.pending(db):
+        return
+    # Two processes may open a fresh file at once: holding the write lock while applying
+    # makes the second one wait, then find nothing left to apply.
+    with immediate(db):
+        migrations.apply(db)

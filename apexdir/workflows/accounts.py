@@ -1,0 +1,150 @@
+"""Accounts: consultation, deletion (guarded), identifier reminder, personal data (SPEC §6–§7)."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apexdir.directory.repository import Repository
+from apexdir.errors import Conflict, Invalid
+from apexdir.models import Account
+from apexdir.rules.contact import normalize_mobile, validate_mail
+from apexdir.rules.permissions import Action, Actor, ActorType, is_allowed, require
+from apexdir.rules.siret import validate_siret
+from apexdir.runtime import Runtime
+from apexdir.workflows.actors import target_for
+from apexdir.workflows.notify import queue_mail
+
+PARIS = ZoneInfo("Europe/Paris")
+PERSONAL_DATA_MESSAGE = "Vos données personnelles ont été modifiées."
+
+
+def show_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+    account = Repository(rt.directory, rt.layout).account(identifier)
+    require(actor, Action.ACCOUNT_VIEW, target_for(account))
+    return account.public(with_mobile=actor.type == ActorType.AGENT)
+
+
+def list_accounts(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    siret: str | None = None,
+    status: str | None = None,
+    account_type: str | None = None,
+) -> list[dict[str, Any]]:
+    if siret:
+        siret = validate_siret(siret)
+    if actor.type != ActorType.AGENT:
+        siret = actor.structure
+    found = Repository(rt.directory, rt.layout).accounts(
+        siret=siret, status=status, account_type=account_type
+    )
+    return [a.public() for a in found if is_allowed(actor, Action.ACCOUNT_VIEW, target_for(a))]
+
+
+def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+    """Allowed only once the account holds no habilitation; touches no other account."""
+    repo = Repository(rt.directory, rt.layout)
+    account = repo.account(identifier)
+    require(actor, Action.ACCOUNT_DELETE, target_for(account))
+    if actor.identifier and actor.identifier.lower() == account.identifier.lower():
+        raise Conflict("an account cannot delete itself")
+    if account.habilitations:
+        raise Conflict(
+            f"{identifier} still holds {len(account.habilitations)} habilitation(s) "
+            f"({', '.join(account.habilitations)}): revoke them first"
+        )
+    # refint drops the account from profile groups and from other entries' references.
+    rt.directory.delete(account.dn)
+    rt.journal.record(
+        "account.delete",
+        identifier,
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"type": account.type, "structure": account.siret},
+    )
+    return {"identifier": identifier, "deleted": True, "delegations_dropped": account.delegations}
+
+
+def resend_identifier(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+    account = Repository(rt.directory, rt.layout).account(identifier)
+    require(actor, Action.RESEND_IDENTIFIER, target_for(account))
+    queue_mail(rt, "identifier_reminder", [account.mail], identifiant=account.identifier)
+    rt.journal.record(
+        "account.resend-identifier", identifier, actor=actor.identifier, operator=rt.operator
+    )
+    return {"identifier": identifier, "mail": account.mail}
+
+
+def update_personal_data(
+    rt: Runtime,
+    actor: Actor,
+    identifier: str,
+    *,
+    last_name: str | None = None,
+    first_name: str | None = None,
+    mail: str | None = None,
+    mobile: str | None = None,
+) -> dict[str, Any]:
+    """Nom, prénom, e-mail, mobile; the identifier never changes. Confirmation mail to the
+    old address, and to the new one when the e-mail changes."""
+    repo = Repository(rt.directory, rt.layout)
+    account = repo.account(identifier)
+    require(actor, Action.SELF_UPDATE, target_for(account))
+    changes: dict[str, Any] = {}
+    if last_name is not None:
+        changes["sn"] = _name("Nom", last_name)
+    if first_name is not None:
+        changes["givenName"] = _name("Prénom", first_name)
+    if mail is not None:
+        changes["mail"] = validate_mail(mail)
+    if mobile is not None:
+        changes["mobile"] = normalize_mobile(mobile) if mobile.strip() else None
+    if not changes:
+        raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
+    if "sn" in changes or "givenName" in changes:
+        changes["cn"] = (
+            f"{changes.get('givenName', account.first_name)} {changes.get('sn', account.last_name)}"
+        )
+    rt.directory.replace(account.dn, **changes)
+    recipients = [account.mail]
+    if "mail" in changes and changes["mail"].lower() != account.mail.lower():
+        recipients.append(changes["mail"])
+    now = rt.clock().astimezone(PARIS)
+    for address in recipients:
+        queue_mail(
+            rt,
+            "personal_data",
+            [address],
+            date=now.strftime("%d/%m/%Y"),
+            heure=now.strftime("%H:%M:%S"),
+            identifiant=account.identifier,
+        )
+    rt.journal.record(
+        "account.update",
+        identifier,
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"fields": sorted(k for k in changes if k != "cn")},
+    )
+    updated = repo.account(identifier)
+    out = updated.public(with_mobile=True)
+    out["message"] = PERSONAL_DATA_MESSAGE
+    return out
+
+
+def _name(label: str, value: str) -> str:
+    text = " ".join(value.split())
+    if not text or len(text) > 64 or any(ord(c) < 32 for c in text):
+        raise Invalid(f"{label} : 1 à 64 caractères, sans caractère de contrôle")
+    return text
+
+
+def account_or_none(rt: Runtime, identifier: str) -> Account | None:
+    from apexdir.errors import NotFound
+
+    try:
+        return Repository(rt.directory, rt.layout).account(identifier)
+    except (NotFound, Invalid):
+        return None

@@ -1,0 +1,49 @@
+"""Who acts: a DGFiP agent (the operator, without --as) or a partner account (--as)."""
+
+from __future__ import annotations
+
+from apexdir.directory.repository import Repository
+from apexdir.errors import NotAllowed, NotFound
+from apexdir.models import Account
+from apexdir.rules.permissions import Actor, ActorType, Target
+from apexdir.runtime import Runtime
+
+AGENT = Actor(type=ActorType.AGENT, identifier=None, structure=None, service=None)
+
+
+def actor_for(account: Account) -> Actor:
+    return Actor(
+        type=ActorType(account.type),
+        identifier=account.identifier,
+        structure=account.siret,
+        service=account.service_id,
+    )
+
+
+def resolve_actor(rt: Runtime, identifier: str | None) -> Actor:
+    """The actor of a command; an account acted as must exist and be active."""
+    if not identifier:
+        return AGENT
+    try:
+        account = Repository(rt.directory, rt.layout).account(identifier)
+    except NotFound:
+        raise NotAllowed(f"--as {identifier}: no such account") from None
+    if account.status != "active":
+        raise NotAllowed(f"--as {identifier}: the account is {account.status}")
+    return actor_for(account)
+
+
+def target_for(account: Account) -> Target:
+    from apexdir.rules.permissions import AccountType
+
+    return Target(
+        account_type=AccountType(account.type),
+        structure=account.siret,
+        service=account.service_id,
+        identifier=account.identifier,
+    )
+
+
+def actor_label(actor: Actor) -> str | None:
+    """What the journal records as the account acted as (None for an agent)."""
+    return actor.identifier

@@ -1,0 +1,484 @@
+"""Login with a mailed code, forgotten password, reset and change (SPEC §4, §7).
+
+- The password is always checked by slapd (a bind), never by comparing hashes here; what
+  ppolicy decided (expired, locked, grace logins, expiring soon) reaches the user in French.
+- Codes and links are single use, short-lived and stored only as records of their hashes on
+  the account entry (`apexdir.rules.onetime`), so every node sees them.
+- Anonymous steps (login, verify, forgot, reset) answer an unknown identifier exactly as a
+  known one with a wrong secret: same text, same exit code.
+
+Forgotten password and enumeration. SPEC §7 shows the mobile masked (06-XX-XX-32-34) after
+the request, and also wants the same answer whether the identifier exists or not: showing a
+number proves that the account exists and has a mobile. The anonymous answer is therefore
+always the same generic text. The masked number is shown only where it reveals nothing the
+requester may not already see: to a DGFiP agent helping a partner (`actor` given and an
+agent: agents read the whole number with `account show`).
+
+Captcha. The web portal to come must pass its captcha verdict: `forgot(…, captcha_ok=…)`
+refuses to act on False. The CLI passes True: it runs on an operator's host, not on the
+Internet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apexdir.clock import to_generalized_time
+from apexdir.directory import ppolicy
+from apexdir.directory.hashing import ITERATIONS
+from apexdir.errors import ApexError, AuthenticationFailed, Conflict, Invalid
+from apexdir.models import Account
+from apexdir.rules import onetime
+from apexdir.rules.contact import mask_mobile
+from apexdir.rules.passwords import enforce_password
+from apexdir.rules.permissions import Actor, ActorType
+from apexdir.runtime import Runtime
+from apexdir.state import ratelimit
+from apexdir.workflows import tokens
+from apexdir.workflows.accounts import account_or_none
+from apexdir.workflows.notify import link, queue_mail, queue_sms, token_from
+
+PARIS = ZoneInfo("Europe/Paris")
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+RESET_PATH = "reinitialisation"
+MAX_IDENTIFIER = 128
+
+INVALID_CREDENTIALS = "Identifiant ou mot de passe incorrect."
+EXPIRED = "Votre mot de passe a expiré : choisissez-en un nouveau avec « Mot de passe oublié »."
+INACTIVE = "Votre compte n'est pas actif : contactez votre administrateur."
+RESTRICTED = "Votre mot de passe doit être changé avant de vous connecter."
+CODE_NONE = "Aucun code de vérification en attente : reconnectez-vous pour en recevoir un."
+CODE_EXPIRED = "Ce code de vérification a expiré : reconnectez-vous pour en recevoir un nouveau."
+FORGOT_ANSWER = (
+    "Si cet identifiant correspond à un compte actif, un code de sécurité a été envoyé par SMS "
+    "au numéro de mobile enregistré ou, à défaut, un lien de réinitialisation par e-mail. "
+    "Le code ou le lien est valable {minutes} minutes."
+)
+RESET_REFUSED = (
+    "Code ou lien de réinitialisation invalide ou expiré : faites une nouvelle demande "
+    "(mot de passe oublié)."
+)
+RESET_DONE = "Le mot de passe a été réinitialisé."
+CHANGE_DONE = "Votre mot de passe a été modifié."
+RATE_LIMITED = "Trop de demandes de réinitialisation : réessayez plus tard."
+CAPTCHA_REFUSED = "Le captcha n'a pas été validé."
+SMS_TEXT = "APEX Partenaires : votre code de sécurité est {code} (valable {minutes} minutes)."
+
+
+# ---------------------------------------------------------------------- pure helpers
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count > 1 else ''}"
+
+
+def format_last_login(moment: datetime | None) -> str:
+    """The text SPEC §7 shows, e.g. "Dernière connexion le 29 février 2024 à 14:07" (Paris)."""
+    if moment is None:
+        return "Première connexion"
+    local = moment.astimezone(PARIS)
+    day = "1er" if local.day == 1 else str(local.day)
+    return f"Dernière connexion le {day} {MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
+
+
+def expiry_warning(seconds: int) -> str:
+    days = seconds // 86400
+    if days < 1:
+        return "Votre mot de passe expire dans moins de 24 heures : changez-le dès maintenant."
+    return f"Votre mot de passe expire dans {plural(days, 'jour')} : pensez à le changer."
+
+
+def locked_message(locked_at: datetime | None, now: datetime, minutes: int) -> str:
+    left = minutes
+    if locked_at is not None:
+        remaining = (locked_at + timedelta(minutes=minutes) - now).total_seconds()
+        left = max(1, min(minutes, -(-int(remaining) // 60)))
+    return (
+        "Votre compte est verrouillé à la suite de plusieurs échecs de connexion : réessayez "
+        f"dans {plural(left, 'minute')}, ou réinitialisez votre mot de passe "
+        "(mot de passe oublié)."
+    )
+
+
+def clean_identifier(value: str) -> str | None:
+    """The identifier as stored (lower case), or None when it cannot be one (never looked up)."""
+    text = value.strip().lower()
+    if not text or len(text) > MAX_IDENTIFIER or any(ord(c) < 32 for c in text):
+        return None
+    return text
+
+
+def _equalize_cost(password: str) -> None:
+    # An unknown identifier must not answer faster than a wrong password, which costs slapd
+    # one PBKDF2 verification: spend the same here.
+    hashlib.pbkdf2_hmac("sha512", password.encode("utf-8", "replace"), os.urandom(16), ITERATIONS)
+
+
+# ---------------------------------------------------------------------- directory helpers
+def _active_account(rt: Runtime, identifier: str) -> Account | None:
+    clean = clean_identifier(identifier)
+    if clean is None:
+        return None
+    return account_or_none(rt, clean)
+
+
+def _read(rt: Runtime, dn: str, attribute: str) -> str | None:
+    entry = rt.directory.get(dn, [attribute])
+    value = entry.get(attribute) if entry else None
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return str(value) if value is not None else None
+
+
+def _swap(rt: Runtime, dn: str, attribute: str, old: str | None, new: str | None) -> bool:
+    """Compare-and-swap of a single-valued attribute: the delete of the exact old value fails
+    when another process changed it meanwhile, so concurrent tries cannot share one count."""
+    ops: list[tuple[str, list[Any]]] = []
+    if old is not None:
+        ops.append(("delete", [old]))
+    if new is not None:
+        ops.append(("add", [new]) if old is not None else ("replace", [new]))
+    if not ops:
+        return True
+    try:
+        rt.directory.modify(dn, {attribute: ops})
+    except ApexError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------- login
+def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
+    """Check the password with slapd, then mail a 6-digit code (valid, single use)."""
+    policy = rt.settings.policy
+    account = _active_account(rt, identifier)
+    if account is None:
+        _equalize_cost(password)
+        raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+    # lastbind moves authTimestamp at this very bind: keep the previous one for `verify`.
+    previous = account.last_login
+    outcome = ppolicy.authenticate(rt.settings.ldap, account.dn, password)
+    if not outcome.ok:
+        rt.journal.record(
+            "auth.login-refused",
+            account.identifier,
+            actor=account.identifier,
+            operator=rt.operator,
+            details={"reason": outcome.reason},
+        )
+        if outcome.reason == "locked":
+            raise AuthenticationFailed(
+                locked_message(account.locked_at, rt.clock(), policy.lockout_minutes),
+                reason="locked",
+            )
+        if outcome.reason == "expired":
+            raise AuthenticationFailed(EXPIRED, reason="expired")
+        raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+    if outcome.reason == "change_after_reset":
+        raise AuthenticationFailed(RESTRICTED, reason="change_after_reset")
+    if account.status != "active":
+        raise AuthenticationFailed(INACTIVE, reason="inactive")
+
+    code = onetime.new_code()
+    record = onetime.issue(
+        "login",
+        code,
+        now=rt.clock(),
+        validity=timedelta(minutes=policy.login_code_minutes),
+        tries=policy.login_code_attempts,
+        extra=to_generalized_time(previous) if previous else "-",
+    )
+    # One pending code per account: replacing the value voids any older code.
+    rt.directory.replace(account.dn, apexLoginCode=record.format())
+    queue_mail(rt, "code", [account.mail], code=code)
+    rt.journal.record(
+        "auth.login",
+        account.identifier,
+        actor=account.identifier,
+        operator=rt.operator,
+        details={"reason": outcome.reason},
+    )
+    warnings: list[str] = []
+    if outcome.reason == "grace" and outcome.grace_remaining is not None:
+        warnings.append(
+            "Votre mot de passe a expiré : il vous reste "
+            f"{plural(outcome.grace_remaining, 'connexion')} pour le changer."
+        )
+    if outcome.seconds_before_expiration is not None:
+        warnings.append(expiry_warning(outcome.seconds_before_expiration))
+    return {
+        "identifier": account.identifier,
+        "message": (
+            "Un code de vérification vous a été envoyé par e-mail ; il est valable "
+            f"{policy.login_code_minutes} minutes."
+        ),
+        "warnings": warnings,
+        "password_expires_in_days": (
+            outcome.seconds_before_expiration // 86400
+            if outcome.seconds_before_expiration is not None
+            else None
+        ),
+        "grace_logins_left": outcome.grace_remaining,
+    }
+
+
+def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
+    """Redeem the mailed code: the account's type and its previous login."""
+    policy = rt.settings.policy
+    account = _active_account(rt, identifier)
+    stored = _read(rt, account.dn, "apexLoginCode") if account else None
+    record = onetime.parse(stored)
+    if account is None or account.status != "active" or record is None or record.kind != "login":
+        raise AuthenticationFailed(CODE_NONE, reason="no_code")
+    verdict = onetime.check(record, onetime.normalize_code(code), rt.clock())
+    if verdict is onetime.Verdict.EXPIRED:
+        _swap(rt, account.dn, "apexLoginCode", stored, None)
+        raise AuthenticationFailed(CODE_EXPIRED, reason="expired")
+    if verdict is onetime.Verdict.WRONG:
+        left = onetime.after_failure(record)
+        _swap(rt, account.dn, "apexLoginCode", stored, left.format() if left else None)
+        rt.journal.record(
+            "auth.code-refused",
+            account.identifier,
+            actor=account.identifier,
+            operator=rt.operator,
+            details={"tries_left": left.tries if left else 0},
+        )
+        if left is None:
+            raise AuthenticationFailed(
+                "Code de vérification incorrect : ce code est annulé après "
+                f"{plural(policy.login_code_attempts, 'essai')} ; reconnectez-vous pour en "
+                "recevoir un nouveau.",
+                reason="exhausted",
+            )
+        raise AuthenticationFailed(
+            f"Code de vérification incorrect : il vous reste {plural(left.tries, 'essai')}.",
+            reason="wrong",
+        )
+    spent = verdict is not onetime.Verdict.OK
+    if spent or not _swap(rt, account.dn, "apexLoginCode", stored, None):
+        # Spent, or redeemed at the same moment by another request: single use wins.
+        raise AuthenticationFailed(CODE_NONE, reason="no_code")
+    rt.journal.record(
+        "auth.verified", account.identifier, actor=account.identifier, operator=rt.operator
+    )
+    last = record.extra_time
+    return {
+        "identifier": account.identifier,
+        "type": account.type,
+        "last_login": last.isoformat() if last else None,
+        "last_login_text": format_last_login(last),
+    }
+
+
+# ---------------------------------------------------------------------- forgotten password
+def forgot(
+    rt: Runtime, identifier: str, *, captcha_ok: bool, actor: Actor | None = None
+) -> dict[str, Any]:
+    """Send a reset code by SMS (mobile known) or a reset link by mail (SPEC §7).
+
+    `captcha_ok` is the verdict of the front end's captcha: nothing happens without it.
+    The answer is the same for every identifier; an agent (`actor`) also sees the channel
+    and the masked number.
+    """
+    if not captcha_ok:
+        raise Invalid(CAPTCHA_REFUSED)
+    policy = rt.settings.policy
+    now = rt.clock()
+    key = clean_identifier(identifier) or identifier[:MAX_IDENTIFIER]
+    # Counted per typed identifier, known or not, so that the limit itself reveals nothing.
+    limits = [
+        ratelimit.Limit(
+            f"reset:id:{key}", policy.reset_rate_per_identifier_per_hour, timedelta(hours=1)
+        ),
+        ratelimit.Limit("reset:all", policy.reset_rate_global_per_minute, timedelta(minutes=1)),
+    ]
+    if not ratelimit.allow(rt.db, limits, now):
+        raise Conflict(RATE_LIMITED)
+    minutes = policy.reset_validity_minutes
+    answer: dict[str, Any] = {"message": FORGOT_ANSWER.format(minutes=minutes)}
+    account = _active_account(rt, identifier)
+    if account is None or account.status != "active":
+        return answer
+    validity = timedelta(minutes=policy.reset_validity_minutes)
+    if account.mobile:
+        code = onetime.new_code()
+        record = onetime.issue(
+            "sms", code, now=now, validity=validity, tries=policy.login_code_attempts
+        )
+        rt.directory.replace(account.dn, apexResetSecret=record.format())
+        queue_sms(
+            rt, account.mobile, SMS_TEXT.format(code=code, minutes=policy.reset_validity_minutes)
+        )
+        channel = "sms"
+    else:
+        ident, secret = tokens.new_secret(6), tokens.new_secret()
+        record = onetime.issue(
+            "mail",
+            secret,
+            now=now,
+            validity=validity,
+            tries=policy.login_code_attempts,
+            ident=ident,
+        )
+        rt.directory.replace(account.dn, apexResetSecret=record.format())
+        queue_mail(rt, "reset", [account.mail], lien=link(rt, RESET_PATH, f"{ident}.{secret}"))
+        channel = "mail"
+    rt.journal.record(
+        "auth.reset-requested",
+        account.identifier,
+        actor=None,
+        operator=rt.operator,
+        details={"channel": channel},
+    )
+    if actor is not None and actor.type == ActorType.AGENT:
+        answer["channel"] = channel
+        if account.mobile:
+            answer["masked_mobile"] = mask_mobile(account.mobile)
+    return answer
+
+
+def _secret_of(record: onetime.Record, code_or_token: str) -> str | None:
+    if record.kind == "sms":
+        return onetime.normalize_code(code_or_token)
+    ident, secret = tokens.split(token_from(code_or_token))
+    return secret if ident == record.ident else None
+
+
+def reset(
+    rt: Runtime, identifier: str, code_or_token: str, new: str, confirmation: str
+) -> dict[str, Any]:
+    """Redeem the SMS code or the mailed link and set the new password.
+
+    The secret is checked first (a wrong one costs a try), then SPEC §4 here, then slapd
+    applies the change as apexdir's account (history, module); the secret is spent only once
+    the password is set, so a refused password can be chosen again with the same code.
+    Every failure to redeem gives the same answer, known identifier or not.
+    """
+    policy = rt.settings.policy
+    account = _active_account(rt, identifier)
+    stored = _read(rt, account.dn, "apexResetSecret") if account else None
+    record = onetime.parse(stored)
+    if (
+        account is None
+        or account.status != "active"
+        or record is None
+        or record.kind not in ("sms", "mail")
+    ):
+        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+    secret = _secret_of(record, code_or_token)
+    # A link whose public half names another record still costs a try (digest of "").
+    verdict = onetime.check(record, secret or "", rt.clock())
+    if verdict is onetime.Verdict.WRONG:
+        left = onetime.after_failure(record)
+        _swap(rt, account.dn, "apexResetSecret", stored, left.format() if left else None)
+    elif verdict is not onetime.Verdict.OK:
+        _swap(rt, account.dn, "apexResetSecret", stored, None)
+    if verdict is not onetime.Verdict.OK:
+        rt.journal.record(
+            "auth.reset-refused",
+            account.identifier,
+            actor=None,
+            operator=rt.operator,
+            details={"verdict": verdict.value},
+        )
+        raise AuthenticationFailed(RESET_REFUSED, reason=verdict.value)
+    enforce_password(
+        new,
+        confirmation,
+        min_length=policy.password_min_length,
+        max_length=policy.password_max_length,
+    )
+    ldap = rt.settings.ldap
+    refusal = ppolicy.change_password(
+        ldap,
+        as_dn=ldap.bind_dn,
+        as_password=ldap.password(),
+        target_dn=account.dn,
+        new_password=new,
+    )
+    if refusal is not None:
+        ppolicy.raise_for_refusal(refusal, policy.password_history)
+    # Single use: gone with the change (a concurrent redeemer may have removed it already).
+    _swap(rt, account.dn, "apexResetSecret", stored, None)
+    _notify_change(rt, account)
+    rt.journal.record(
+        "auth.password-reset",
+        account.identifier,
+        actor=None,
+        operator=rt.operator,
+        details={"channel": record.kind},
+    )
+    return {"identifier": account.identifier, "message": RESET_DONE}
+
+
+# ---------------------------------------------------------------------- change
+def change(
+    rt: Runtime, identifier: str, current: str, new: str, confirmation: str
+) -> dict[str, Any]:
+    """The partner changes his own password: bound as himself, with the current one."""
+    policy = rt.settings.policy
+    enforce_password(
+        new,
+        confirmation,
+        min_length=policy.password_min_length,
+        max_length=policy.password_max_length,
+    )
+    account = _active_account(rt, identifier)
+    if account is None:
+        _equalize_cost(current)
+        raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+    try:
+        refusal = ppolicy.change_password(
+            rt.settings.ldap,
+            as_dn=account.dn,
+            as_password=current,
+            target_dn=account.dn,
+            new_password=new,
+            old_password=current,
+        )
+    except AuthenticationFailed as exc:
+        if exc.reason == "locked":
+            raise AuthenticationFailed(
+                locked_message(account.locked_at, rt.clock(), policy.lockout_minutes),
+                reason="locked",
+            ) from None
+        if exc.reason == "expired":
+            raise AuthenticationFailed(EXPIRED, reason="expired") from None
+        raise AuthenticationFailed(INVALID_CREDENTIALS, reason=exc.reason) from None
+    if refusal is not None:
+        ppolicy.raise_for_refusal(refusal, policy.password_history)
+    _notify_change(rt, account)
+    rt.journal.record(
+        "auth.password-change", account.identifier, actor=account.identifier, operator=rt.operator
+    )
+    return {"identifier": account.identifier, "message": CHANGE_DONE}
+
+
+def _notify_change(rt: Runtime, account: Account) -> None:
+    """The personal-data confirmation (SPEC §7): tells the owner, who may not be the one who
+    changed it."""
+    now = rt.clock().astimezone(PARIS)
+    queue_mail(
+        rt,
+        "personal_data",
+        [account.mail],
+        date=now.strftime("%d/%m/%Y"),
+        heure=now.strftime("%H:%M:%S"),
+        identifiant=account.identifier,
+    )

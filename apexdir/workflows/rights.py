@@ -1,0 +1,120 @@
+"""Habilitations (profiles granted) and délégations (profiles a responsable may grant), SPEC §6."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apexdir.directory.repository import Repository
+from apexdir.errors import Conflict, Invalid, NotAllowed
+from apexdir.models import Account, habilitation
+from apexdir.rules.permissions import Action, Actor, ActorType, can_grant_profile, require
+from apexdir.runtime import Runtime
+from apexdir.workflows.actors import target_for
+from apexdir.workflows.catalogue import parse_habilitation
+from apexdir.workflows.notify import queue_mail
+
+
+def _actor_profiles(repo: Repository, actor: Actor) -> set[str]:
+    if actor.type == ActorType.AGENT or not actor.identifier:
+        return set()
+    own = repo.account(actor.identifier)
+    if actor.type == ActorType.RESPONSABLE:
+        return set(own.delegations)
+    return set(own.habilitations)
+
+
+def _check_can_hand(repo: Repository, actor: Actor, key: str) -> None:
+    if not can_grant_profile(actor.type, _actor_profiles(repo, actor), key):
+        held = "delegated to you" if actor.type == ActorType.RESPONSABLE else "you hold"
+        raise NotAllowed(f"you can only hand out profiles {held}; {key} is not one of them")
+
+
+def _setup(
+    rt: Runtime, actor: Actor, identifier: str, app: str, profile: str, action: Action
+) -> tuple[Repository, Account, str, str]:
+    app, profile = parse_habilitation(app, profile)
+    repo = Repository(rt.directory, rt.layout)
+    account = repo.account(identifier)
+    require(actor, action, target_for(account))
+    profile_dn = repo.profile(app, profile).dn
+    return repo, account, habilitation(app, profile), profile_dn
+
+
+def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
+    repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
+    _check_can_hand(repo, actor, key)
+    if key in account.habilitations:
+        raise Conflict(f"{identifier} already holds {key}")
+    rt.directory.modify(profile_dn, {"member": [("add", [account.dn])]})
+    application = repo.application(key.split("/")[0])
+    queue_mail(rt, "attribution", [account.mail], application=application.name)
+    rt.journal.record(
+        "grant", identifier, actor=actor.identifier, operator=rt.operator, details={"profile": key}
+    )
+    return {"identifier": identifier, "habilitation": key, "granted": True}
+
+
+def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
+    repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
+    _check_can_hand(repo, actor, key)
+    if key not in account.habilitations:
+        raise Conflict(f"{identifier} does not hold {key}")
+    rt.directory.modify(profile_dn, {"member": [("delete", [account.dn])]})
+    rt.journal.record(
+        "revoke", identifier, actor=actor.identifier, operator=rt.operator, details={"profile": key}
+    )
+    return {"identifier": identifier, "habilitation": key, "revoked": True}
+
+
+def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
+    repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.DELEGATE)
+    if account.type != "responsable":
+        raise Invalid("profiles are delegated to responsables only")
+    _check_can_hand(repo, actor, key)
+    if key in account.delegations:
+        raise Conflict(f"{key} is already delegated to {identifier}")
+    rt.directory.modify(account.dn, {"apexDelegatedProfile": [("add", [profile_dn])]})
+    application = repo.application(key.split("/")[0])
+    queue_mail(rt, "delegation", [account.mail], application=application.name)
+    rt.journal.record(
+        "delegate",
+        identifier,
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"profile": key},
+    )
+    return {"identifier": identifier, "delegation": key, "delegated": True}
+
+
+def undelegate(
+    rt: Runtime, actor: Actor, identifier: str, app: str, profile: str
+) -> dict[str, Any]:
+    """Withdraws the delegation; habilitations already granted with it stay, and are listed."""
+    repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.DELEGATE)
+    if key not in account.delegations:
+        raise Conflict(f"{key} is not delegated to {identifier}")
+    rt.directory.modify(account.dn, {"apexDelegatedProfile": [("delete", [profile_dn])]})
+    still = []
+    if account.service_dn:
+        still = [
+            a.identifier
+            for a in repo.accounts(
+                siret=account.siret,
+                service_dn=account.service_dn,
+                account_type="collaborateur",
+                member_of=profile_dn,
+            )
+        ]
+    rt.journal.record(
+        "undelegate",
+        identifier,
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"profile": key, "habilitations_kept": len(still)},
+    )
+    return {
+        "identifier": identifier,
+        "delegation": key,
+        "withdrawn": True,
+        "habilitations_kept": still,
+    }

@@ -1,0 +1,168 @@
+"""Services of a structure: create, rename, merge, delete; transfer accounts between them.
+
+Multi-write commands are ordered so that re-running a command interrupted half-way
+finishes it (merge moves accounts first and deletes the source last).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from apexdir.directory import filters as f
+from apexdir.directory.repository import Repository
+from apexdir.errors import Conflict, Invalid, NotFound
+from apexdir.models import Account, Service
+from apexdir.rules.permissions import Action, Actor, Target, require
+from apexdir.rules.siret import validate_siret
+from apexdir.runtime import Runtime
+from apexdir.workflows.actors import target_for
+
+OPEN_REQUESTS = ["invited", "submitted"]
+
+
+def _target(siret: str, service: Service | None = None) -> Target:
+    return Target(
+        account_type=None, structure=siret, service=service.id if service else None, identifier=None
+    )
+
+
+def _name(name: str) -> str:
+    text = " ".join(name.split())
+    if not text:
+        raise Invalid("service name: required")
+    if len(text) > 128:
+        raise Invalid("service name: at most 128 characters")
+    if any(ord(c) < 32 for c in text):
+        raise Invalid("service name: control characters are not allowed")
+    return text
+
+
+def _ensure_free(repo: Repository, siret: str, name: str) -> None:
+    try:
+        repo.service_by_name(siret, name)
+    except NotFound:
+        return
+    raise Conflict(f"a service named {name!r} already exists in structure {siret}")
+
+
+def create_service(rt: Runtime, actor: Actor, siret: str, name: str) -> Service:
+    siret = validate_siret(siret)
+    require(actor, Action.SERVICE_MANAGE, _target(siret))
+    name = _name(name)
+    repo = Repository(rt.directory, rt.layout)
+    repo.structure(siret)
+    _ensure_free(repo, siret, name)
+    service = Service(id=str(uuid.uuid4()), name=name, siret=siret)
+    service.dn = rt.layout.service_dn(siret, service.id)
+    rt.directory.add(
+        service.dn, {"objectClass": ["apexService"], "apexServiceId": service.id, "cn": name}
+    )
+    rt.journal.record(
+        "service.create", f"{siret}/{name}", actor=actor.identifier, operator=rt.operator
+    )
+    return service
+
+
+def rename_service(rt: Runtime, actor: Actor, siret: str, name: str, new_name: str) -> Service:
+    siret = validate_siret(siret)
+    repo = Repository(rt.directory, rt.layout)
+    service = repo.service_by_name(siret, name)
+    require(actor, Action.SERVICE_MANAGE, _target(siret, service))
+    new_name = _name(new_name)
+    if new_name.casefold() != service.name.casefold():
+        _ensure_free(repo, siret, new_name)
+    rt.directory.replace(service.dn, cn=new_name)
+    rt.journal.record(
+        "service.rename",
+        f"{siret}/{service.name}",
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"new_name": new_name},
+    )
+    service.name = new_name
+    return service
+
+
+def _attached(rt: Runtime, service: Service) -> tuple[list[str], list[str]]:
+    """DNs of the accounts and of the open creation requests attached to a service."""
+    accounts = rt.directory.search(
+        rt.layout.people_dn, f.eq("apexServiceRef", service.dn), ["1.1"], scope="one"
+    )
+    requests = rt.directory.search(
+        rt.layout.requests_dn,
+        f.and_(f.eq("apexServiceRef", service.dn), f.any_of("apexStatus", OPEN_REQUESTS)),
+        ["1.1"],
+        scope="one",
+    )
+    return [e.dn for e in accounts], [e.dn for e in requests]
+
+
+def merge_services(
+    rt: Runtime, actor: Actor, siret: str, source: str, target: str
+) -> dict[str, object]:
+    """Every account (and open request) of `source` moves to `target`; then `source` goes."""
+    siret = validate_siret(siret)
+    repo = Repository(rt.directory, rt.layout)
+    src = repo.service_by_name(siret, source)
+    dst = repo.service_by_name(siret, target)
+    require(actor, Action.SERVICE_MANAGE, _target(siret, src))
+    require(actor, Action.SERVICE_MANAGE, _target(siret, dst))
+    if src.id == dst.id:
+        raise Invalid("a service cannot be merged into itself")
+    accounts, requests = _attached(rt, src)
+    for dn in accounts + requests:
+        rt.directory.replace(dn, apexServiceRef=dst.dn)
+    rt.directory.delete(src.dn)
+    rt.journal.record(
+        "service.merge",
+        f"{siret}/{src.name}",
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"into": dst.name, "accounts": len(accounts)},
+    )
+    return {
+        "source": src.name,
+        "target": dst.name,
+        "moved": len(accounts),
+        "requests_moved": len(requests),
+    }
+
+
+def delete_service(rt: Runtime, actor: Actor, siret: str, name: str) -> None:
+    siret = validate_siret(siret)
+    repo = Repository(rt.directory, rt.layout)
+    service = repo.service_by_name(siret, name)
+    require(actor, Action.SERVICE_MANAGE, _target(siret, service))
+    accounts, requests = _attached(rt, service)
+    if accounts or requests:
+        raise Conflict(
+            f"service {service.name!r} still has {len(accounts)} account(s) and "
+            f"{len(requests)} open creation request(s): transfer or merge them first"
+        )
+    rt.directory.delete(service.dn)
+    rt.journal.record(
+        "service.delete", f"{siret}/{service.name}", actor=actor.identifier, operator=rt.operator
+    )
+
+
+def transfer_account(rt: Runtime, actor: Actor, identifier: str, service_name: str) -> Account:
+    """A responsable or collaborateur moves to another service of the same structure.
+
+    The account keeps its DN, identifier and habilitations: applications see no change.
+    """
+    repo = Repository(rt.directory, rt.layout)
+    account = repo.account(identifier)
+    require(actor, Action.ACCOUNT_TRANSFER, target_for(account))
+    if account.type == "administrateur":
+        raise Invalid("an administrator belongs to the structure, not to a service")
+    service = repo.service_by_name(account.siret, service_name)
+    if service.id != account.service_id:
+        rt.directory.replace(account.dn, apexServiceRef=service.dn)
+        rt.journal.record(
+            "account.transfer",
+            identifier,
+            actor=actor.identifier,
+            operator=rt.operator,
+            details={"from": account.service, "to": service.name},
+        )
+    return repo.account(identifier)

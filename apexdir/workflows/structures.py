@@ -1,0 +1,152 @@
+"""Structures (agents create them) and the consultation every partner type may see (SPEC §7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apexdir.directory import mapping as m
+from apexdir.directory.repository import Repository
+from apexdir.errors import Conflict, Invalid, NotAllowed
+from apexdir.models import Structure
+from apexdir.rules.permissions import Action, Actor, ActorType, Target, require
+from apexdir.rules.siret import validate_siret
+from apexdir.runtime import Runtime
+
+TEXT_LIMITS = {
+    "name": 256,
+    "trade_name": 256,
+    "street": 256,
+    "street2": 256,
+    "postal_code": 16,
+    "city": 128,
+    "country": 128,
+}
+
+
+def structure_target(siret: str) -> Target:
+    return Target(account_type=None, structure=siret, service=None, identifier=None)
+
+
+def _category(rt: Runtime, category: str) -> str:
+    wanted = category.strip().casefold()
+    for known in rt.settings.categories:
+        if known.casefold() == wanted:
+            return known
+    raise Invalid(f"unknown category {category!r}; known: " + " · ".join(rt.settings.categories))
+
+
+def _clean(field: str, value: str | None, *, required: bool = False) -> str | None:
+    text = " ".join(value.split()) if value else ""
+    if not text:
+        if required:
+            raise Invalid(f"{field}: required")
+        return None
+    if len(text) > TEXT_LIMITS[field]:
+        raise Invalid(f"{field}: at most {TEXT_LIMITS[field]} characters")
+    if any(ord(c) < 32 for c in text):
+        raise Invalid(f"{field}: control characters are not allowed")
+    return text
+
+
+def create_structure(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    siret: str,
+    category: str,
+    name: str,
+    trade_name: str | None = None,
+    street: str | None = None,
+    street2: str | None = None,
+    postal_code: str | None = None,
+    city: str | None = None,
+    country: str | None = None,
+) -> Structure:
+    require(actor, Action.STRUCTURE_CREATE, structure_target(siret))
+    structure = Structure(
+        siret=validate_siret(siret),
+        category=_category(rt, category),
+        name=_clean("name", name, required=True) or "",
+        trade_name=_clean("trade_name", trade_name),
+        street=_clean("street", street),
+        street2=_clean("street2", street2),
+        postal_code=_clean("postal_code", postal_code),
+        city=_clean("city", city),
+        country=_clean("country", country),
+    )
+    structure.dn = rt.layout.structure_dn(structure.siret)
+    if rt.directory.exists(structure.dn):
+        raise Conflict(f"structure {structure.siret} already exists")
+    rt.directory.add(
+        structure.dn, {"objectClass": ["apexStructure"], **m.structure_attrs(structure)}
+    )
+    rt.journal.record(
+        "structure.create", structure.siret, actor=actor.identifier, operator=rt.operator
+    )
+    return structure
+
+
+def update_structure(rt: Runtime, actor: Actor, siret: str, **changes: str | None) -> Structure:
+    """Change the désignation, category or address; the SIRET never changes."""
+    require(actor, Action.STRUCTURE_UPDATE, structure_target(siret))
+    repo = Repository(rt.directory, rt.layout)
+    structure = repo.structure(validate_siret(siret))
+    updates: dict[str, Any] = {}
+    for field, value in changes.items():
+        if value is None:
+            continue
+        if field == "category":
+            updates[m.STRUCTURE[field]] = _category(rt, value)
+        elif field == "name":
+            updates[m.STRUCTURE[field]] = _clean(field, value, required=True)
+        elif field in TEXT_LIMITS:
+            updates[m.STRUCTURE[field]] = _clean(field, value) or []
+        else:
+            raise Invalid(f"{field}: not a structure field")
+    if updates:
+        rt.directory.replace(structure.dn, **updates)
+        rt.journal.record(
+            "structure.update",
+            structure.siret,
+            actor=actor.identifier,
+            operator=rt.operator,
+            details={"fields": sorted(changes)},
+        )
+    return repo.structure(structure.siret)
+
+
+def list_structures(rt: Runtime, actor: Actor) -> list[Structure]:
+    repo = Repository(rt.directory, rt.layout)
+    if actor.type == ActorType.AGENT:
+        return repo.structures()
+    return [repo.structure(actor.structure or "")]
+
+
+def show_structure(rt: Runtime, actor: Actor, siret: str) -> dict[str, Any]:
+    """The consultation: structure, administrators, and per service its accounts — no phone."""
+    siret = validate_siret(siret)
+    require(actor, Action.STRUCTURE_VIEW, structure_target(siret))
+    repo = Repository(rt.directory, rt.layout)
+    structure = repo.structure(siret)
+    services = repo.services(siret)
+    accounts = repo.accounts(siret=siret)
+    by_service: dict[str, dict[str, list[dict[str, Any]]]] = {
+        s.id: {"responsables": [], "collaborateurs": []} for s in services
+    }
+    administrators = []
+    for account in accounts:
+        public = account.public(detail=False)
+        if account.type == "administrateur":
+            administrators.append(public)
+        elif account.service_id in by_service:
+            by_service[account.service_id][account.type + "s"].append(public)
+    return {
+        **structure.public(),
+        "administrators": administrators,
+        "services": [{"name": s.name, **by_service[s.id]} for s in services],
+    }
+
+
+def ensure_same_structure(actor: Actor, siret: str) -> None:
+    if actor.type != ActorType.AGENT and actor.structure != siret:
+        raise NotAllowed("this structure is not yours")

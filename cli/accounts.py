@@ -1,0 +1,241 @@
+"""`apexdir account …`: creation (invite, complete, validate, refuse) and management."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from apexdir.cli.context import CliContext, pass_cli, read_secrets
+
+TYPES = click.Choice(["administrateur", "responsable", "collaborateur"], case_sensitive=False)
+
+
+@click.group()
+def account() -> None:
+    """Invite, validate, show, transfer and delete accounts."""
+
+
+@account.command()
+@click.option("--structure", "siret", required=True, help="SIRET of the structure.")
+@click.option("--type", "account_type", required=True, type=TYPES, help="Account type.")
+@click.option("--mail", required=True, help="E-mail address of the invitee.")
+@click.option("--service", default=None, help="Service (responsable, collaborateur).")
+@click.option("--application", default=None, help="Application cliente (catalogue code).")
+@pass_cli
+def invite(
+    cli: CliContext,
+    siret: str,
+    account_type: str,
+    mail: str,
+    service: str | None,
+    application: str | None,
+) -> None:
+    """Start a creation: queues the pré-création mail with a single-use link."""
+    from apexdir.workflows.precreation import invite as run
+
+    result = run(
+        cli.runtime,
+        cli.actor(),
+        siret=siret,
+        account_type=account_type,
+        mail=mail,
+        service=service,
+        application=application,
+    )
+    cli.emit(result, f"request {result['request_id']}: invitation queued for {result['mail']}")
+
+
+SUMMARY = [
+    ("siret", "SIRET"),
+    ("name", "Désignation"),
+    ("trade_name", "Nom commercial"),
+    ("street", "Voie"),
+    ("street2", "Complément"),
+    ("city", "Ville"),
+    ("postal_code", "Code postal"),
+    ("country", "Pays"),
+    ("last_name", "Nom"),
+    ("first_name", "Prénom"),
+    ("mail", "E-mail"),
+    ("mobile", "Mobile"),
+    ("application", "Application cliente"),
+]
+
+
+@account.command()
+@click.argument("token")
+@click.option("--last-name", required=True, help="Nom.")
+@click.option("--first-name", required=True, help="Prénom.")
+@click.option("--mobile", default=None, help="Mobile (recommended: enables SMS reset).")
+@click.option("--yes", is_flag=True, help="Submit without the confirmation prompt.")
+@pass_cli
+def complete(
+    cli: CliContext, token: str, last_name: str, first_name: str, mobile: str | None, yes: bool
+) -> None:
+    """The invitee's form. TOKEN is the token or the whole link; password twice on stdin."""
+    from apexdir.rules.passwords import strength
+    from apexdir.workflows.precreation import complete as run
+
+    password, confirmation = read_secrets(2)
+    args: dict[str, Any] = {
+        "last_name": last_name,
+        "first_name": first_name,
+        "mobile": mobile,
+        "password": password,
+        "confirmation": confirmation,
+    }
+    summary = run(cli.runtime, token, submit=False, **args)
+    if not cli.as_json:
+        click.echo("Récapitulatif")
+        for key, label in SUMMARY:
+            click.echo(f"  {label:20} {summary.get(key) or ''}")
+        click.echo(f"  {'Mot de passe':20} robustesse {strength(password)}")
+    if not yes:
+        if not sys.stdin.isatty():
+            from apexdir.errors import UsageError
+
+            raise UsageError("not submitted: add --yes (no terminal to confirm on)")
+        click.confirm("Envoyer votre création de compte ?", abort=True)
+    result = run(cli.runtime, token, submit=True, **args)
+    cli.emit(
+        {
+            "request_id": result["request_id"],
+            "status": result["status"],
+            "message": result["message"],
+        },
+        result["message"],
+    )
+
+
+@account.command()
+@click.option("--structure", "siret", default=None, help="Only this structure.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["invited", "submitted", "accepted", "refused", "expired"]),
+    help="Statuses to list (default: invited and submitted).",
+)
+@pass_cli
+def pending(cli: CliContext, siret: str | None, statuses: tuple[str, ...]) -> None:
+    """Creation requests waiting for the invitee or for a validator."""
+    from apexdir.workflows.precreation import pending as run
+
+    rows = [
+        r.public()
+        for r in run(cli.runtime, cli.actor(), siret=siret, statuses=list(statuses) or None)
+    ]
+    keys = ["request_id", "mail", "type", "structure", "service", "status"]
+    cli.emit(
+        [{k: r[k] for k in keys} | {"requested_at": r["requested_at"]} for r in rows],
+        lambda data: cli.table(data, keys, "Demandes de création"),
+    )
+
+
+@account.command()
+@click.argument("request_id")
+@pass_cli
+def validate(cli: CliContext, request_id: str) -> None:
+    """Accept a submitted creation: assigns the identifier and creates the account."""
+    from apexdir.workflows.precreation import validate as run
+
+    result = run(cli.runtime, cli.actor(), request_id)
+    cli.emit(result, f"request {request_id} accepted: identifier {result['identifier']}")
+
+
+@account.command()
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why (mailed to the invitee).")
+@pass_cli
+def refuse(cli: CliContext, request_id: str, reason: str) -> None:
+    """Refuse a creation; the invitee gets the reason by mail."""
+    from apexdir.workflows.precreation import refuse as run
+
+    result = run(cli.runtime, cli.actor(), request_id, reason)
+    cli.emit(result, f"request {request_id} refused")
+
+
+@account.command()
+@click.argument("identifier")
+@pass_cli
+def show(cli: CliContext, identifier: str) -> None:
+    """One account (the mobile only for an agent)."""
+    from apexdir.workflows.accounts import show_account
+
+    cli.emit(show_account(cli.runtime, cli.actor(), identifier), _print_account)
+
+
+def _print_account(data: dict[str, Any]) -> None:
+    for key in (
+        "identifier",
+        "last_name",
+        "first_name",
+        "mail",
+        "mobile",
+        "type",
+        "siret",
+        "service",
+        "status",
+        "last_login",
+        "habilitations",
+        "delegations",
+    ):
+        if key in data:
+            value = data[key]
+            click.echo(f"{key:14} {', '.join(value) if isinstance(value, list) else value or ''}")
+
+
+@account.command("list")
+@click.option("--structure", "siret", default=None, help="Only this structure.")
+@click.option("--status", default=None, help="Only this status (active…).")
+@click.option("--type", "account_type", default=None, type=TYPES, help="Only this type.")
+@pass_cli
+def list_(cli: CliContext, siret: str | None, status: str | None, account_type: str | None) -> None:
+    """Accounts (an agent sees all, a partner those of his structure he may see)."""
+    from apexdir.workflows.accounts import list_accounts
+
+    rows = list_accounts(
+        cli.runtime, cli.actor(), siret=siret, status=status, account_type=account_type
+    )
+    cli.emit(
+        rows,
+        lambda r: cli.table(
+            r, ["identifier", "type", "last_name", "first_name", "siret", "service", "last_login"]
+        ),
+    )
+
+
+@account.command("resend-identifier")
+@click.argument("identifier")
+@pass_cli
+def resend_identifier(cli: CliContext, identifier: str) -> None:
+    """Mail the identifier again to the account's address."""
+    from apexdir.workflows.accounts import resend_identifier as run
+
+    result = run(cli.runtime, cli.actor(), identifier)
+    cli.emit(result, f"identifier mail queued for {identifier}")
+
+
+@account.command()
+@click.argument("identifier")
+@pass_cli
+def delete(cli: CliContext, identifier: str) -> None:
+    """Delete an account that holds no habilitation (no other account changes)."""
+    from apexdir.workflows.accounts import delete_account
+
+    result = delete_account(cli.runtime, cli.actor(), identifier)
+    cli.emit(result, f"account {identifier} deleted")
+
+
+@account.command()
+@click.argument("identifier")
+@click.option("--service", required=True, help="Target service, same structure.")
+@pass_cli
+def transfer(cli: CliContext, identifier: str, service: str) -> None:
+    """Move a responsable or collaborateur to another service (same DN, same rights)."""
+    from apexdir.workflows.services import transfer_account
+
+    moved = transfer_account(cli.runtime, cli.actor(), identifier, service)
+    cli.emit(moved.public(), f"{identifier} now in service {moved.service!r}")

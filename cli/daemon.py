@@ -1,0 +1,90 @@
+"""`apexdir daemon …`, `apexdir outbox …`, `apexdir journal`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from apexdir.cli.context import CliContext, pass_cli
+
+JOBS = ["outbox", "expiry", "pending", "changes", "housekeeping"]
+
+
+@click.group()
+def daemon() -> None:
+    """The scheduler: run it in the foreground, or one job once."""
+
+
+@daemon.command("run-once")
+@click.argument("job", type=click.Choice(JOBS))
+@pass_cli
+def run_once(cli: CliContext, job: str) -> None:
+    """One pass of JOB, then exit."""
+    import importlib
+
+    module = importlib.import_module(f"apexdir.daemon.jobs.{job}")
+    result = module.run_once(cli.runtime.settings)
+    cli.emit(result, f"{job}: " + ", ".join(f"{k}={v}" for k, v in result.items()))
+
+
+@daemon.command()
+@pass_cli
+def run(cli: CliContext) -> None:
+    """Foreground scheduler; stops cleanly on SIGTERM/SIGINT."""
+    from apexdir.daemon.app import run_forever
+
+    run_forever(cli.runtime.settings)
+
+
+@click.group()
+def outbox() -> None:
+    """Queued, sent and failed messages."""
+
+
+@outbox.command("list")
+@click.option("--status", default=None, type=click.Choice(["queued", "sending", "sent", "failed"]))
+@pass_cli
+def outbox_list(cli: CliContext, status: str | None) -> None:
+    """Messages in the spool (never their bodies)."""
+    rows = cli.runtime.outbox.list(status=status)
+    cli.emit(
+        rows,
+        lambda r: cli.table(
+            r, ["id", "kind", "to", "subject", "status", "attempts", "last_error"], "Outbox"
+        ),
+    )
+
+
+@outbox.command("retry")
+@click.argument("message_id", type=int)
+@pass_cli
+def outbox_retry(cli: CliContext, message_id: int) -> None:
+    """Queue a failed message again."""
+    cli.runtime.outbox.retry(message_id)
+    cli.runtime.journal.record(
+        "outbox.retry", str(message_id), actor=None, operator=cli.runtime.operator
+    )
+    cli.emit({"id": message_id, "status": "queued"}, f"message {message_id} queued again")
+
+
+@click.command()
+@click.option("--since", default=None, metavar="ISO8601", help="Only entries from this moment.")
+@pass_cli
+def journal(cli: CliContext, since: str | None) -> None:
+    """Who did what, when (agent)."""
+    from apexdir.errors import Invalid, NotAllowed
+    from apexdir.rules.permissions import ActorType
+
+    if cli.actor().type != ActorType.AGENT:
+        raise NotAllowed("the journal is for DGFiP agents")
+    moment = None
+    if since:
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            raise Invalid(f"--since {since!r}: not an ISO 8601 date") from None
+    rows = cli.runtime.journal.entries(since=moment)
+    cli.emit(
+        rows, lambda r: cli.table(r, ["at", "operator", "actor", "action", "target"], "Journal")
+    )

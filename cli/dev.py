@@ -1,0 +1,126 @@
+"""`apexdir dev …`, `apexdir init`, `apexdir config check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from apexdir.cli.context import CliContext, pass_cli
+
+
+def _env() -> "DevEnv":  # noqa: F821, UP037 - imported lazily
+    from apexdir.devenv import DevEnv
+
+    return DevEnv(Path("var"))
+
+
+@click.group()
+def dev() -> None:
+    """Local environment: a private slapd, an SMTP sink and an SMS sink under ./var/."""
+
+
+@dev.command()
+@pass_cli
+def up(cli: CliContext) -> None:
+    """Start (or reuse) the local directory and sinks, load the base, write ./apexdir.toml."""
+    from apexdir.config import load_settings
+    from apexdir.directory.connection import Directory
+    from apexdir.directory.layout import Layout
+    from apexdir.directory.provision import initialize
+
+    config_file = Path(cli.config_file or "apexdir.toml")
+    status = _env().up(config_file)
+    settings = load_settings(config_file)
+    with Directory(settings.ldap) as directory:
+        initialize(directory, Layout(settings.ldap.base_dn), settings.policy)
+    status["config"] = str(config_file.resolve())
+    cli.emit(status, lambda s: _print_status(s, "apexdir dev: up"))
+
+
+@dev.command()
+@pass_cli
+def down(cli: CliContext) -> None:
+    """Stop the local directory and sinks (data stays under ./var/)."""
+    cli.emit(_env().down(), lambda s: _print_status(s, "apexdir dev: down"))
+
+
+@dev.command()
+@pass_cli
+def status(cli: CliContext) -> None:
+    """Whether the local environment runs, and where."""
+    cli.emit(_env().status(), lambda s: _print_status(s, "apexdir dev: status"))
+
+
+def _print_status(status: dict[str, object], title: str) -> None:
+    click.echo(title)
+    for key in ("running", "ldap_uri", "base_dn", "smtp_host", "smtp_port", "sms_url", "config"):
+        if key in status:
+            click.echo(f"  {key:10} {status[key]}")
+
+
+@dev.command()
+@click.option("--to", "to", default=None, metavar="ADDR", help="Only mails to this address.")
+@pass_cli
+def mails(cli: CliContext, to: str | None) -> None:
+    """Mails the SMTP sink captured, oldest first."""
+    from apexdir.devsinks import captured_mails
+
+    found = captured_mails(_env().sinks_dir, to=to)
+    cli.emit(found, lambda rows: _print_mails(rows))
+
+
+def _print_mails(rows: list[dict[str, object]]) -> None:
+    if not rows:
+        click.echo("(no mail)")
+    for mail in rows:
+        click.echo(f"--- {mail['date']}  to: {', '.join(mail['to'])}")  # type: ignore[arg-type]
+        click.echo(f"Subject: {mail['subject']}\n")
+        click.echo(str(mail["body"]).rstrip() + "\n")
+
+
+@dev.command()
+@click.option("--to", "to", default=None, metavar="NUMBER", help="Only texts to this number.")
+@pass_cli
+def sms(cli: CliContext, to: str | None) -> None:
+    """Text messages the development SMS gateway captured, oldest first."""
+    from apexdir.devsinks import captured_sms
+
+    found = captured_sms(_env().sinks_dir, to=to)
+    cli.emit(found, lambda rows: cli.table(rows, ["date", "to", "body"]))
+
+
+@click.command()
+@pass_cli
+def init(cli: CliContext) -> None:
+    """Load the base entries and the default password policy into the configured directory."""
+    from apexdir.directory.provision import initialize
+
+    rt = cli.runtime
+    created = initialize(rt.directory, rt.layout, rt.settings.policy)
+    rt.journal.record("init", rt.settings.ldap.base_dn, actor=None, operator=rt.operator)
+    cli.emit({"created": created}, f"init: {len(created)} entries created, policies up to date")
+
+
+@click.group()
+def config() -> None:
+    """Configuration."""
+
+
+@config.command()
+@pass_cli
+def check(cli: CliContext) -> None:
+    """OK/KO per dependency: LDAP bind, schema present, SMTP reachable, state store writable."""
+    from apexdir.health import run_checks
+
+    results = run_checks(cli.runtime)
+    ok = all(r["ok"] for r in results)
+    cli.emit(
+        {"ok": ok, "checks": results},
+        lambda _: [
+            click.echo(f"{'OK' if r['ok'] else 'KO'}  {r['name']:12} {r['detail']}")
+            for r in results
+        ],
+    )
+    if not ok:
+        raise SystemExit(1)

@@ -1,0 +1,122 @@
+"""`apexdir`: the operators' CLI. Parses options, calls the library, maps errors to exit codes.
+
+Subcommands are imported only when they run, so `apexdir --help` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from apexdir.cli.context import CliContext, fail
+
+# name → (module, attribute, short help); the modules load only when the command runs.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "dev": ("apexdir.cli.dev", "dev", "Local environment: private slapd, SMTP sink, SMS sink."),
+    "init": ("apexdir.cli.dev", "init", "Load base entries and password policy (idempotent)."),
+    "config": ("apexdir.cli.dev", "config", "Check the configuration and its dependencies."),
+    "app": ("apexdir.cli.catalogue", "app", "Applications and their profiles (agent)."),
+    "structure": ("apexdir.cli.structures", "structure", "Structures and their consultation."),
+    "service": ("apexdir.cli.structures", "service", "Services of a structure."),
+    "account": ("apexdir.cli.accounts", "account", "Invite, validate, show and delete accounts."),
+    "grant": ("apexdir.cli.rights", "grant", "Grant a profile to an account."),
+    "revoke": ("apexdir.cli.rights", "revoke", "Revoke a profile from an account."),
+    "delegate": ("apexdir.cli.rights", "delegate", "Delegate a profile to a responsable."),
+    "undelegate": ("apexdir.cli.rights", "undelegate", "Withdraw a delegated profile."),
+    "login": ("apexdir.cli.auth", "login", "Log in: password, then the mailed code."),
+    "password": ("apexdir.cli.auth", "password", "Forgotten password, reset and change."),
+    "me": ("apexdir.cli.me", "me", "A partner's own personal data."),
+    "daemon": ("apexdir.cli.daemon", "daemon", "The scheduler: run it, or one job once."),
+    "outbox": ("apexdir.cli.daemon", "outbox", "Queued, sent and failed messages."),
+    "journal": ("apexdir.cli.daemon", "journal", "Who did what, when."),
+    "import": ("apexdir.cli.bulk", "import_", "Bulk import of structures and accounts."),
+    "migrate-v1": ("apexdir.cli.bulk", "migrate_v1", "Migrate an APEX v1 export."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._available(name))
+
+    def _available(self, name: str) -> bool:
+        module = COMMANDS[name][0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not self._available(cmd_name):
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Usage errors too leave as one `error:` line (exit 2), as CLI.md asks."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}".replace("\n", " "), err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from apexdir.errors import ApexError
+
+        try:
+            return super().invoke(ctx)
+        except ApexError as exc:
+            fail(exc)
+        finally:
+            obj = ctx.obj
+            if isinstance(obj, CliContext):
+                obj.close()
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    envvar="APEXDIR_CONFIG",
+    default=None,
+    metavar="FILE",
+    help="Configuration file (default ./apexdir.toml).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option(
+    "--as",
+    "acting_as",
+    metavar="IDENTIFIER",
+    default=None,
+    help="Act as this partner account, with exactly its rights.",
+)
+@click.version_option(package_name="apexdir")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, as_json: bool, acting_as: str | None) -> None:
+    """apexdir — the APEX Partenaires directory (DGFiP) around OpenLDAP.
+
+    Exit codes: 0 done, 1 refused by a rule, 2 usage, 3 not found, 4 not allowed,
+    5 directory, SMTP or state store unavailable.
+    """
+    ctx.obj = CliContext(config_file=config_file, as_json=as_json, acting_as=acting_as)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    cli(prog_name="apexdir")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""`apexdir structure …` and `apexdir service …`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from apexdir.cli.context import CliContext, pass_cli
+
+ADDRESS_OPTIONS = [
+    ("--trade-name", "trade_name", "Nom commercial."),
+    ("--street", "street", "Voie."),
+    ("--street2", "street2", "Complément d'adresse."),
+    ("--postal-code", "postal_code", "Code postal."),
+    ("--city", "city", "Ville."),
+    ("--country", "country", "Pays."),
+]
+
+
+def address_options(func: Any) -> Any:
+    for flag, dest, text in reversed(ADDRESS_OPTIONS):
+        func = click.option(flag, dest, default=None, help=text)(func)
+    return func
+
+
+@click.group()
+def structure() -> None:
+    """Structures (personnes morales) and their consultation."""
+
+
+@structure.command()
+@click.option("--siret", required=True, help="SIRET, 14 digits.")
+@click.option("--category", required=True, help="Category (CSP), from the configured list.")
+@click.option("--name", required=True, help="Désignation.")
+@address_options
+@pass_cli
+def create(cli: CliContext, siret: str, category: str, name: str, **address: str | None) -> None:
+    """Create a structure (agent)."""
+    from apexdir.workflows.structures import create_structure
+
+    created = create_structure(
+        cli.runtime, cli.actor(), siret=siret, category=category, name=name, **address
+    )
+    cli.emit(created.public(), f"structure {created.siret} created: {created.name}")
+
+
+@structure.command()
+@click.argument("siret")
+@click.option("--category", default=None, help="Category (CSP).")
+@click.option("--name", default=None, help="Désignation.")
+@address_options
+@pass_cli
+def update(cli: CliContext, siret: str, **changes: str | None) -> None:
+    """Change a structure's désignation, category or address (agent)."""
+    from apexdir.workflows.structures import update_structure
+
+    updated = update_structure(cli.runtime, cli.actor(), siret, **changes)
+    cli.emit(updated.public(), f"structure {updated.siret} updated")
+
+
+@structure.command("list")
+@pass_cli
+def list_(cli: CliContext) -> None:
+    """Structures (an agent sees all, a partner his own)."""
+    from apexdir.workflows.structures import list_structures
+
+    rows = [s.public() for s in list_structures(cli.runtime, cli.actor())]
+    cli.emit(rows, lambda r: cli.table(r, ["siret", "name", "category", "city"], "Structures"))
+
+
+@structure.command()
+@click.argument("siret")
+@pass_cli
+def show(cli: CliContext, siret: str) -> None:
+    """Consultation: the structure, its administrators and, per service, its accounts."""
+    from apexdir.workflows.structures import show_structure
+
+    cli.emit(show_structure(cli.runtime, cli.actor(), siret), _print_structure)
+
+
+def _print_structure(data: dict[str, Any]) -> None:
+    click.echo(f"{data['siret']}  {data['name']}  ({data['category']})")
+    click.echo("Administrateurs:")
+    for account in data["administrators"]:
+        click.echo(f"  {_line(account)}")
+    for service in data["services"]:
+        click.echo(f"Service {service['name']}:")
+        for kind in ("responsables", "collaborateurs"):
+            for account in service[kind]:
+                click.echo(f"  [{kind[:-1]}] {_line(account)}")
+
+
+def _line(account: dict[str, Any]) -> str:
+    habs = ", ".join(account["habilitations"]) or "-"
+    return (
+        f"{account['identifier']}  {account['first_name']} {account['last_name']}  "
+        f"<{account['mail']}>  {habs}"
+    )
+
+
+@click.group()
+def service() -> None:
+    """Services of a structure."""
+
+
+@service.command("create")
+@click.argument("siret")
+@click.argument("name")
+@pass_cli
+def service_create(cli: CliContext, siret: str, name: str) -> None:
+    """Create a service."""
+    from apexdir.workflows.services import create_service
+
+    created = create_service(cli.runtime, cli.actor(), siret, name)
+    cli.emit(
+        {"siret": created.siret, "name": created.name, "id": created.id},
+        f"service {created.name!r} created",
+    )
+
+
+@service.command("rename")
+@click.argument("siret")
+@click.argument("name")
+@click.argument("new_name")
+@pass_cli
+def service_rename(cli: CliContext, siret: str, name: str, new_name: str) -> None:
+    """Rename a service (its accounts keep their DN)."""
+    from apexdir.workflows.services import rename_service
+
+    renamed = rename_service(cli.runtime, cli.actor(), siret, name, new_name)
+    cli.emit(
+        {"siret": renamed.siret, "name": renamed.name, "id": renamed.id},
+        f"service renamed to {renamed.name!r}",
+    )
+
+
+@service.command("merge")
+@click.argument("siret")
+@click.argument("source")
+@click.argument("target")
+@pass_cli
+def service_merge(cli: CliContext, siret: str, source: str, target: str) -> None:
+    """Move every account of SOURCE into TARGET, then delete SOURCE."""
+    from apexdir.workflows.services import merge_services
+
+    result = merge_services(cli.runtime, cli.actor(), siret, source, target)
+    cli.emit(
+        result,
+        f"{result['moved']} account(s) moved from {source!r} to {target!r}; {source!r} deleted",
+    )
+
+
+@service.command("delete")
+@click.argument("siret")
+@click.argument("name")
+@pass_cli
+def service_delete(cli: CliContext, siret: str, name: str) -> None:
+    """Delete an empty service."""
+    from apexdir.workflows.services import delete_service
+
+    delete_service(cli.runtime, cli.actor(), siret, name)
+    cli.emit({"siret": siret, "name": name, "deleted": True}, f"service {name!r} deleted")
+
+
+@service.command("list")
+@click.argument("siret")
+@pass_cli
+def service_list(cli: CliContext, siret: str) -> None:
+    """Services of a structure."""
+    from apexdir.workflows.structures import show_structure
+
+    data = show_structure(cli.runtime, cli.actor(), siret)
+    rows = [
+        {
+            "name": s["name"],
+            "responsables": len(s["responsables"]),
+            "collaborateurs": len(s["collaborateurs"]),
+        }
+        for s in data["services"]
+    ]
+    cli.emit(rows, lambda r: cli.table(r, ["name", "responsables", "collaborateurs"]))

@@ -1,0 +1,1 @@
+"""The apexdir daemon (installed as `apexdir.daemon`): a scheduler over the jobs in `jobs/`."""

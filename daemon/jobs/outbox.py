@@ -1,0 +1,190 @@
+"""The outbox job: send what the spool holds, mails over one SMTP connection, texts by HTTP.
+
+Every claimed message ends the pass in exactly one state: sent (marked as soon as the server
+accepted it, so a crash right after never loses the fact), queued again with a counted
+attempt and a backoff (the server refused it, or is unreachable), or released untouched
+(held behind an older failed message to the same recipients, or the pass was interrupted).
+Messages are claimed in small chunks so that a lease never runs out while its messages are
+still being sent — an expired lease lets another worker send the same message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from typing import Any
+
+import sqlite_utils
+
+from apexdir.clock import Clock, system_clock
+from apexdir.config import Settings
+from apexdir.errors import Unavailable
+from apexdir.mail.render import RenderedMail, build_message
+from apexdir.mail.transport import DeliveryRefused, SmtpSession
+from apexdir.sms.gateway import SmsGateway, SmsRefused, gateway_from_settings
+from apexdir.state.db import open_store
+from apexdir.state.outbox import Outbox, OutboxMessage
+
+
+def _key(message: OutboxMessage) -> str:
+    return json.dumps(message.recipients)
+
+
+def worker_name(role: str) -> str:
+    """Who holds a claim, as shown in the spool: role, host and process."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}"
+
+
+class _Pass:
+    def __init__(self, settings: Settings, db: sqlite_utils.Database, clock: Clock, worker: str):
+        self.settings = settings
+        self.outbox = Outbox(db, clock)
+        self.clock = clock
+        self.worker = worker
+        self.counts = {"sent": 0, "retried": 0, "failed": 0}
+        # Recipients whose older message failed in this pass: their next ones wait for it.
+        self.held: set[str] = set()
+        # Why each kind's server was unreachable in this pass: later messages of that kind
+        # are counted as failed attempts without a new connection attempt each.
+        self.down: dict[str, str] = {}
+        self.stop = False
+        self._stack = contextlib.AsyncExitStack()
+        self._smtp: SmtpSession | None = None
+        self._gateway: SmsGateway | None = None
+        self._gateway_loaded = False
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def _sent(self, message: OutboxMessage, note: str | None = None) -> None:
+        self.outbox.mark_sent(message.id, note)
+        self.counts["sent"] += 1
+
+    def _retry(self, message: OutboxMessage, error: str) -> None:
+        status = self.outbox.mark_retry(
+            message.id, error, self.settings.outbox.max_attempts,
+            self.settings.outbox.backoff_seconds,
+        )  # fmt: skip
+        if status == "failed":
+            self.counts["failed"] += 1
+        else:
+            self.counts["retried"] += 1
+            # Later messages to these recipients must not overtake this one. Once it is given
+            # up there is nothing left to wait for.
+            self.held.add(_key(message))
+
+    def _chunk_size(self) -> int:
+        slowest = max(self.settings.smtp.timeout, self.settings.sms.timeout)
+        return max(1, int(self.settings.daemon.lease_seconds // (2 * slowest)))
+
+    # -- the pass ----------------------------------------------------------------------
+
+    async def run(self, limit: int) -> None:
+        seen: set[int] = set()
+        async with self._stack:
+            while limit > 0 and not self.stop:
+                chunk = self.outbox.claim_due(
+                    min(self._chunk_size(), limit), self.worker, self.settings.daemon.lease_seconds
+                )
+                if not chunk:
+                    break
+                limit -= len(chunk)
+                # A message due again within the same pass (zero backoff, or released
+                # behind a failure) waits for the next pass instead of looping here.
+                again = [m.id for m in chunk if m.id in seen]
+                if again:
+                    self.outbox.release(again)
+                    chunk = [m for m in chunk if m.id not in seen]
+                    self.stop = True
+                seen.update(m.id for m in chunk)
+                await self._deliver(chunk)
+
+    async def _deliver(self, chunk: list[OutboxMessage]) -> None:
+        remaining = list(chunk)
+        try:
+            while remaining:
+                await self._one(remaining[0])
+                remaining.pop(0)
+        except BaseException:
+            # Interrupted (signal, bug, configuration): give back what was not handled.
+            self.outbox.release([m.id for m in remaining])
+            raise
+
+    async def _one(self, message: OutboxMessage) -> None:
+        if _key(message) in self.held:
+            self.outbox.release([message.id])
+            return
+        if message.kind in self.down:
+            self._retry(message, self.down[message.kind])
+            return
+        try:
+            if message.kind == "mail":
+                note = await self._send_mail(message)
+            else:
+                note = await self._send_sms(message)
+        except (DeliveryRefused, SmsRefused) as exc:
+            self._retry(message, str(exc))
+        except Unavailable as exc:
+            self.down[message.kind] = str(exc)
+            self._retry(message, str(exc))
+        else:
+            self._sent(message, note)
+
+    async def _send_mail(self, message: OutboxMessage) -> str | None:
+        if self._smtp is None:
+            self._smtp = await self._stack.enter_async_context(SmtpSession(self.settings.smtp))
+        try:
+            msg = build_message(
+                RenderedMail(message.subject or "", message.body_text, message.body_html or ""),
+                message.recipients, self.settings.smtp.sender, message.message_id,
+                sent_at=self.clock(),
+            )  # fmt: skip
+        except (ValueError, TypeError) as exc:
+            raise DeliveryRefused(f"cannot build the message: {exc}", code=None) from exc
+        try:
+            refused = await self._smtp.send(msg)
+        except Unavailable:
+            self._smtp = None
+            raise
+        if refused:
+            return "accepted except for " + "; ".join(f"{a}: {r}" for a, r in refused.items())
+        return None
+
+    async def _send_sms(self, message: OutboxMessage) -> str | None:
+        if not self._gateway_loaded:
+            self._gateway = gateway_from_settings(self.settings.sms)
+            self._gateway_loaded = True
+        if self._gateway is None:
+            raise SmsRefused("SMS disabled: sms.url is not set", status=0)
+        # urllib blocks: a thread keeps the event loop (and the scheduler) responsive.
+        await asyncio.to_thread(self._gateway.send, message.recipients[0], message.body_text)
+        return None
+
+
+async def deliver(
+    settings: Settings,
+    db: sqlite_utils.Database,
+    clock: Clock = system_clock,
+    *,
+    worker: str = "cli",
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """One delivery pass over due messages (at most `limit`, default `outbox.batch_size`).
+
+    Returns counts: `sent`, `retried` (queued again), `failed` (gave up after
+    `outbox.max_attempts`), `remaining` (still queued or being sent, due or not).
+    """
+    run = _Pass(settings, db, clock, worker)
+    await run.run(limit if limit is not None else settings.outbox.batch_size)
+    return {**run.counts, "remaining": run.outbox.pending_count()}
+
+
+def run_once(settings: Settings, clock: Clock = system_clock) -> dict[str, Any]:
+    """`apexdir daemon run-once outbox`: one pass with a store of its own."""
+    db = open_store(settings.state.path)
+    try:
+        return asyncio.run(deliver(settings, db, clock, worker=worker_name("cli")))
+    finally:
+        db.close()

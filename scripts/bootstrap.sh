@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what apexdir needs on a Debian machine: slapd and the LDAP tools from Debian's
+# packages (only when missing), a virtualenv in .venv and the package with its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ] || [ ! -e /usr/lib/ldap/pw-pbkdf2.so ] || ! command -v ldapsearch >/dev/null 2>&1; then
+    echo "==> installing slapd, slapd-contrib and ldap-utils from Debian's packages"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    # The package's own slapd instance is not used (apexdir runs private ones): keep it off.
+    echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq slapd slapd-contrib ldap-utils >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating the virtualenv .venv"
+    "$PYTHON" -m venv .venv
+fi
+if ! .venv/bin/python -c "import apexdir, pytest, xdist" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
+    echo "==> installing apexdir and its dependencies"
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    touch .venv/.installed
+fi

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A short walk through APEX Partenaires on the embedded default (run `apexdir dev up` first):
+# catalogue, structure, administrator invited → form completed → validated, a collaborateur
+# invited by the administrator, a profile granted, the consultation, and the mails received.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+A=".venv/bin/apexdir"
+PASSWORD='Demo-Passw0rd!42'
+SIRET=73282932000074
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+last_link() {  # the link of the last mail sent to $1
+    $A daemon run-once outbox >/dev/null
+    $A --json dev mails --to "$1" | .venv/bin/python -c \
+        'import json,re,sys; print(re.findall(r"URL : (\S+)", json.load(sys.stdin)[-1]["body"])[0])'
+}
+# A demo run twice must not trip on its own data: use a fresh SIRET-free mailbox suffix.
+RUN=$(date +%s)
+
+step "Catalogue: an application and two profiles (agent)"
+$A app add FICOBA --name "Fichier des comptes bancaires" 2>/dev/null || echo "(already there)"
+$A app profile-add FICOBA CONSULTATION 2>/dev/null || true
+$A app profile-add FICOBA ADMINISTRATION 2>/dev/null || true
+$A app list
+
+step "A structure and a service (agent)"
+$A structure create --siret $SIRET --category Banques --name "Banque Exemple" \
+    --street "1 rue de la Paix" --postal-code 75002 --city Paris --country France 2>/dev/null \
+    || echo "(structure already there)"
+$A service create $SIRET "Service contentieux" 2>/dev/null || echo "(service already there)"
+
+step "The agent invites an administrator: the pré-création mail"
+ADMIN_MAIL="marie.martin.$RUN@banque-exemple.fr"
+REQ=$($A --json account invite --structure $SIRET --type administrateur --mail "$ADMIN_MAIL" \
+      | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+LINK=$(last_link "$ADMIN_MAIL")
+echo "link in the mail: $LINK"
+
+step "The invitee completes the form (password twice on stdin)"
+printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" | \
+    $A account complete "$LINK" --last-name Martin --first-name Marie --mobile "06 12 34 56 78" --yes
+
+step "The agent validates: the identifier is assigned and mailed"
+ADMIN=$($A --json account validate "$REQ" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["identifier"])')
+echo "identifier: $ADMIN"
+$A grant "$ADMIN" FICOBA CONSULTATION
+
+step "The administrator invites a collaborateur of his service, who completes the form"
+COLLAB_MAIL="cathy.noel.$RUN@banque-exemple.fr"
+REQ2=$($A --json --as "$ADMIN" account invite --structure $SIRET --type collaborateur \
+       --service "Service contentieux" --mail "$COLLAB_MAIL" \
+       | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" | \
+    $A account complete "$(last_link "$COLLAB_MAIL")" --last-name Noël --first-name Cathy --yes
+COLLAB=$($A --json --as "$ADMIN" account validate "$REQ2" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["identifier"])')
+$A --as "$ADMIN" grant "$COLLAB" FICOBA CONSULTATION
+
+step "Consultation of the structure (never a phone number)"
+$A --as "$COLLAB" structure show $SIRET
+
+if $A login --help >/dev/null 2>&1; then
+    step "The collaborateur logs in: password, then the code received by mail"
+    printf '%s\n' "$PASSWORD" | $A login "$COLLAB"
+    $A daemon run-once outbox >/dev/null
+    CODE=$($A --json dev mails --to "$COLLAB_MAIL" | .venv/bin/python -c \
+        'import json,re,sys; print(re.findall(r"code de vérification (\d{6})", json.load(sys.stdin)[-1]["body"])[0])')
+    $A login verify "$COLLAB" "$CODE"
+fi
+
+step "Mails received by the collaborateur"
+$A daemon run-once outbox >/dev/null
+$A dev mails --to "$COLLAB_MAIL"
+
+step "Journal (last entries)"
+$A journal | tail -n 14

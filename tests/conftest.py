@@ -1,0 +1,153 @@
+"""Fixtures: a real slapd per test session (per xdist worker), real SMTP/SMS sinks, a runtime.
+
+Every test starts from an empty tree (base entries and policies only) and empty sinks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apexdir.config import LdapSettings, Settings
+from apexdir.directory.connection import Directory
+from apexdir.directory.provision import initialize
+from apexdir.directory.server import SlapdInstance
+from apexdir.runtime import Runtime
+
+BASE_DN = "dc=apex,dc=dgfip,dc=finances,dc=gouv,dc=fr"
+BRANCHES = ("structures", "people", "applications", "requests")
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdInstance]:
+    # dbnosync: the tests do not need durable writes, and fsync per write dominates them.
+    instance = SlapdInstance(
+        tmp_path_factory.mktemp("slapd"), base_dn=BASE_DN, dbnosync=True, lastbind_precision=0
+    )
+    instance.start()
+    yield instance
+    instance.destroy()
+
+
+@pytest.fixture(scope="session")
+def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from apexdir.devsinks import Sinks
+
+    sink = Sinks(tmp_path_factory.mktemp("sinks"))
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def make_settings(slapd: SlapdInstance, sinks: Any, state: Path, **overrides: Any) -> Settings:
+    data: dict[str, Any] = {
+        "ldap": {
+            "uris": [slapd.uri],
+            "base_dn": slapd.base_dn,
+            "bind_dn": slapd.layout.apexdir_dn,
+            "bind_password_file": str(slapd.apexdir_password_file),
+        },
+        "smtp": {"host": "127.0.0.1", "port": sinks.smtp_port},
+        "sms": {"url": f"http://127.0.0.1:{sinks.sms_port}/sms"},
+        "state": {"path": str(state)},
+    }
+    for key, value in overrides.items():
+        data.setdefault(key, {}).update(value)
+    return Settings.model_validate(data)
+
+
+def admin(slapd: SlapdInstance) -> Directory:
+    """A rootdn connection, for fixtures only: tests act through apexdir's own account."""
+    ldap = LdapSettings(
+        uris=[slapd.uri],
+        base_dn=slapd.base_dn,
+        bind_dn=slapd.layout.admin_dn,
+        bind_password=slapd.admin_password(),
+    )
+    return Directory(ldap)
+
+
+def wipe(slapd: SlapdInstance) -> None:
+    with admin(slapd) as directory:
+        doomed: list[str] = []
+        for branch in BRANCHES:
+            base = f"ou={branch},{slapd.base_dn}"
+            doomed += [
+                e.dn for e in directory.search(base, "(objectClass=*)", ["1.1"]) if e.dn != base
+            ]
+        for dn in sorted(doomed, key=lambda d: d.count(","), reverse=True):
+            directory.delete(dn)
+
+
+@pytest.fixture(scope="session")
+def _initialized(
+    slapd: SlapdInstance, sinks: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = make_settings(slapd, sinks, tmp_path_factory.mktemp("init") / "state.db")
+    with Directory(settings.ldap) as directory:
+        initialize(directory, Runtime(settings).layout, settings.policy)
+
+
+@pytest.fixture
+def settings(
+    slapd: SlapdInstance, sinks: Any, tmp_path: Path, _initialized: None
+) -> Iterator[Settings]:
+    from apexdir.devsinks import clear
+
+    yield make_settings(slapd, sinks, tmp_path / "state.db")
+    wipe(slapd)
+    clear(sinks.directory)
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime(settings, operator="tester")
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def config_file(settings: Settings, tmp_path: Path) -> Path:
+    """A TOML file equal to `settings`, for CLI tests."""
+    path = tmp_path / "apexdir.toml"
+    ldap = settings.ldap
+    path.write_text(
+        f"""[ldap]
+uris = ["{ldap.uris[0]}"]
+base_dn = "{ldap.base_dn}"
+bind_dn = "{ldap.bind_dn}"
+bind_password_file = "{ldap.bind_password_file}"
+
+[smtp]
+host = "{settings.smtp.host}"
+port = {settings.smtp.port}
+
+[sms]
+url = "{settings.sms.url}"
+
+[state]
+path = "{settings.state.path}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("APEXDIR_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def app_cli(config_file: Path, sinks: Any) -> Any:
+    """The CLI bound to the test directory and sinks."""
+    from tests.helpers import Cli, register_sinks
+
+    register_sinks(config_file, sinks.directory)
+    return Cli(config_file)

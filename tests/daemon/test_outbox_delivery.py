@@ -1,0 +1,273 @@
+"""The outbox job against real SMTP and SMS sinks: delivered once, in order, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+from apexdir.daemon.jobs.outbox import deliver, run_once
+
+from apexdir.clock import FrozenClock
+from apexdir.config import Settings, SmsSettings
+from apexdir.devsinks import Sinks, captured_mails, captured_sms
+from apexdir.errors import ConfigError, Unavailable
+from apexdir.mail.render import render
+from apexdir.sms.gateway import HttpSmsGateway, SmsRefused, gateway_from_settings
+from apexdir.state.db import open_store
+from apexdir.state.outbox import Outbox
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[Sinks]:
+    sinks = Sinks(tmp_path / "sinks")
+    sinks.start()
+    yield sinks
+    sinks.stop()
+
+
+def make_settings(tmp_path: Path, sink: Sinks, **sections: dict[str, Any]) -> Settings:
+    data: dict[str, Any] = {
+        "ldap": {"uris": ["ldap://127.0.0.1:1"], "base_dn": "dc=x", "bind_dn": "cn=x",
+                 "bind_password": "x"},
+        "smtp": {"host": "127.0.0.1", "port": sink.smtp_port, "timeout": 5},
+        "sms": {"url": f"http://127.0.0.1:{sink.sms_port}/sms", "timeout": 5},
+        "state": {"path": str(tmp_path / "state.db")},
+        "outbox": {"max_attempts": 3, "backoff_seconds": 30},
+    }  # fmt: skip
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return Settings.model_validate(data)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sink: Sinks) -> Settings:
+    return make_settings(tmp_path, sink)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[sqlite_utils.Database]:
+    store = open_store(settings.state.path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def outbox(db: sqlite_utils.Database, clock: FrozenClock) -> Outbox:
+    return Outbox(db, clock)
+
+
+def queue(outbox: Outbox, to: str, name: str = "code", **context: Any) -> int:
+    rendered = render(name, **(context or {"code": "123456"}))
+    return outbox.enqueue_mail([to], rendered.subject, rendered.text, rendered.html)
+
+
+def run(settings: Settings, db: sqlite_utils.Database, clock: FrozenClock) -> dict[str, Any]:
+    return asyncio.run(deliver(settings, db, clock, worker="test"))
+
+
+def test_mails_reach_the_sink_exactly(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """Three queued mails arrive with their exact subject, text and recipients."""
+    queue(outbox, "marie.martin@example.org", "validation", identifiant="marie.martin-px")
+    queue(outbox, "paul@example.org", "code", code="397110")
+    outbox.enqueue_mail(
+        ["a@example.org", "b@example.org"], *_parts("attribution", application="App")
+    )
+    assert run(settings, db, clock) == {"sent": 3, "retried": 0, "failed": 0, "remaining": 0}
+    mails = captured_mails(sink.directory)
+    assert [m["to"] for m in mails] == [
+        ["marie.martin@example.org"], ["paul@example.org"], ["a@example.org", "b@example.org"],
+    ]  # fmt: skip
+    assert mails[0]["subject"] == "APEX Partenaires – Validation de création de votre compte"
+    assert mails[0]["body"] == render("validation", identifiant="marie.martin-px").text
+    assert mails[1]["body"] == render("code", code="397110").text
+    assert mails[2]["subject"] == "APEX Partenaires – Attribution de profils applicatifs"
+    spooled = {row["id"]: row["message_id"] for row in db["outbox"].rows}
+    assert [m["message_id"] for m in mails] == [spooled[i] for i in sorted(spooled)]
+    assert captured_mails(sink.directory, to="PAUL@example.org")[0]["body"] == mails[1]["body"]
+    assert all(r["status"] == "sent" for r in outbox.list())
+    assert run(settings, db, clock)["sent"] == 0, "nothing is sent twice"
+
+
+def _parts(name: str, **context: Any) -> tuple[str, str, str]:
+    rendered = render(name, **context)
+    return rendered.subject, rendered.text, rendered.html
+
+
+def test_refusing_server_loses_nothing_and_keeps_order(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """451 everywhere: nothing lost; then all delivered once, in order per recipient.
+
+    The first mail to each address counts an attempt; the later ones to that address wait
+    behind it untried, so that a retry never lets them overtake it.
+    """
+    ids = [queue(outbox, "a@example.org", code=code) for code in ("111111", "222222", "333333")]
+    other = queue(outbox, "b@example.org", code="444444")
+    sink.set_refusing(True)
+    assert run(settings, db, clock) == {"sent": 0, "retried": 2, "failed": 0, "remaining": 4}
+    assert captured_mails(sink.directory) == []
+    rows = {r["id"]: r for r in outbox.list()}
+    assert {r["status"] for r in rows.values()} == {"queued"}
+    assert [rows[i]["attempts"] for i in [*ids, other]] == [1, 0, 0, 1]
+    assert "451" in rows[ids[0]]["last_error"] and "451" in rows[other]["last_error"]
+    sink.set_refusing(False)
+    assert run(settings, db, clock)["sent"] == 0, "not due before the backoff"
+    clock.advance(seconds=30)
+    assert run(settings, db, clock) == {"sent": 4, "retried": 0, "failed": 0, "remaining": 0}
+    bodies = [m["body"] for m in captured_mails(sink.directory, to="a@example.org")]
+    assert [c for b in bodies for c in ("111111", "222222", "333333") if c in b] == [
+        "111111", "222222", "333333",
+    ]  # fmt: skip
+    assert len(captured_mails(sink.directory)) == 4
+    clock.advance(hours=1)
+    assert run(settings, db, clock)["sent"] == 0
+
+
+def test_smtp_server_down(tmp_path: Path, sink: Sinks, clock: FrozenClock) -> None:
+    """No SMTP server: every claimed mail goes back with a retry and the error."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings = make_settings(tmp_path, sink, smtp={"port": closed_port})
+    db = open_store(settings.state.path)
+    outbox = Outbox(db, clock)
+    for i in range(3):
+        queue(outbox, f"u{i}@example.org")
+    outbox.enqueue_sms("+33612345678", "Code 123456")
+    result = run(settings, db, clock)
+    assert result == {"sent": 1, "retried": 3, "failed": 0, "remaining": 3}
+    mails = outbox.list()[:3]
+    assert {(r["status"], r["attempts"]) for r in mails} == {("queued", 1)}
+    assert all(f"127.0.0.1:{closed_port}: cannot connect" in r["last_error"] for r in mails)
+    assert len(captured_sms(sink.directory)) == 1, "texts do not wait for the mail server"
+    db.close()
+
+
+def test_permanent_refusal_holds_back_later_mails_to_the_same_address(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """A refused mail is retried; the next one to that address waits behind it, others go."""
+    first = queue(outbox, "nobody-refused@example.org", code="111111")
+    second = queue(outbox, "nobody-refused@example.org", code="222222")
+    queue(outbox, "c@example.org", code="333333")
+    assert run(settings, db, clock) == {"sent": 1, "retried": 1, "failed": 0, "remaining": 2}
+    rows = {r["id"]: r for r in outbox.list()}
+    assert rows[first]["attempts"] == 1 and "550" in rows[first]["last_error"]
+    assert (rows[second]["status"], rows[second]["attempts"]) == ("queued", 0)
+    for _ in range(2):
+        clock.advance(hours=1)
+        run(settings, db, clock)
+    rows = {r["id"]: r for r in outbox.list()}
+    assert rows[first]["status"] == "failed"
+    assert rows[second]["attempts"] >= 1, "once the first is given up, the second is tried"
+
+
+def test_max_attempts_then_operator_retry(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """After `max_attempts` the message is failed; `retry` queues it and it goes out once."""
+    message = queue(outbox, "a@example.org")
+    sink.set_refusing(True)
+    results = []
+    for _ in range(3):
+        results.append(run(settings, db, clock))
+        clock.advance(hours=1)
+    assert [r["failed"] for r in results] == [0, 0, 1]
+    [row] = outbox.list()
+    assert (row["status"], row["attempts"]) == ("failed", 3)
+    assert run(settings, db, clock) == {"sent": 0, "retried": 0, "failed": 0, "remaining": 0}
+    sink.set_refusing(False)
+    outbox.retry(message)
+    assert run(settings, db, clock)["sent"] == 1
+    assert len(captured_mails(sink.directory)) == 1
+
+
+def test_claims_of_a_dead_worker_are_delivered_after_the_lease(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """A daemon killed mid-batch: its claimed messages go out once its lease expires."""
+    queue(outbox, "a@example.org")
+    queue(outbox, "b@example.org")
+    assert len(outbox.claim_due(10, "killed", settings.daemon.lease_seconds)) == 2
+    assert run(settings, db, clock)["sent"] == 0
+    clock.advance(seconds=settings.daemon.lease_seconds)
+    assert run(settings, db, clock)["sent"] == 2
+    assert len(captured_mails(sink.directory)) == 2
+
+
+def test_sms_through_the_http_gateway(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """Queued texts reach the SMS sink; a refusing gateway means a retry."""
+    outbox.enqueue_sms("+33612345678", "Votre code de sécurité APEX Partenaires : 123456")
+    assert run(settings, db, clock)["sent"] == 1
+    assert [(s["to"], s["body"]) for s in captured_sms(sink.directory)] == [
+        ("+33612345678", "Votre code de sécurité APEX Partenaires : 123456"),
+    ]
+    assert captured_sms(sink.directory, to="+33600000000") == []
+    sink.set_refusing(True)
+    outbox.enqueue_sms("+33612345678", "again")
+    assert run(settings, db, clock)["retried"] == 1
+    assert "HTTP 503" in outbox.list()[-1]["last_error"]
+
+
+def test_http_gateway_auth_template_and_refusal(tmp_path: Path, sink: Sinks) -> None:
+    """Basic auth and a custom body go through; a body the gateway rejects is SmsRefused."""
+    secret = tmp_path / "sms.secret"
+    secret.write_text("s3cret\n")
+    url = f"http://127.0.0.1:{sink.sms_port}/api/send"
+    template = '{"to": {{ to|tojson }}, "text": {{ (text ~ "!")|tojson }}}'
+    custom = SmsSettings(
+        url=url, method="PUT", username="apex", password_file=secret, body_template=template
+    )
+    gateway = gateway_from_settings(custom)
+    assert isinstance(gateway, HttpSmsGateway)
+    assert gateway._headers()["Authorization"] == "Basic YXBleDpzM2NyZXQ="
+    gateway.send("+33612345678", "salut")
+    assert captured_sms(sink.directory)[-1]["body"] == "salut!"
+    broken = HttpSmsGateway(SmsSettings(url=url, body_template="{{ to }}"))
+    with pytest.raises(SmsRefused, match="HTTP 400"):
+        broken.send("+33612345678", "x")
+    assert gateway_from_settings(SmsSettings()) is None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with pytest.raises(Unavailable, match="cannot connect"):
+        HttpSmsGateway(SmsSettings(url=f"http://127.0.0.1:{closed}/", timeout=2)).send("1", "x")
+
+
+def test_run_once_opens_its_own_store(settings: Settings, sink: Sinks) -> None:
+    """`apexdir daemon run-once outbox`: the store comes from the settings."""
+    db = open_store(settings.state.path)
+    queue(Outbox(db), "a@example.org")
+    db.close()
+    assert run_once(settings) == {"sent": 1, "retried": 0, "failed": 0, "remaining": 0}
+    assert captured_mails(sink.directory)[0]["to"] == ["a@example.org"]
+
+
+def test_configuration_error_gives_the_claims_back(
+    tmp_path: Path, sink: Sinks, clock: FrozenClock
+) -> None:
+    """An unreadable SMTP password file stops the pass loudly, and nothing stays claimed."""
+    settings = make_settings(
+        tmp_path, sink, smtp={"username": "apex", "password_file": str(tmp_path / "missing")}
+    )
+    db = open_store(settings.state.path)
+    outbox = Outbox(db, clock)
+    queue(outbox, "a@example.org")
+    with pytest.raises(ConfigError, match=r"smtp\.password_file"):
+        run(settings, db, clock)
+    assert [(r["status"], r["attempts"]) for r in outbox.list()] == [("queued", 0)]
+    db.close()

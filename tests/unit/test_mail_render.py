@@ -1,0 +1,188 @@
+"""Mail templates: the exact wording of SPEC §8, strict variables, escaped HTML."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import jinja2
+import pytest
+
+from apexdir.mail.render import CATALOGUE, SUBJECTS, TEMPLATES, build_message, render
+
+SIGNATURE = "\n\nBien cordialement,\nLa Direction générale des Finances publiques\n"
+
+# Bodies exactly as SPEC §8 writes them (placeholders filled), signature appended.
+EXPECTED: dict[str, tuple[dict[str, Any], str, str]] = {
+    "precreation": (
+        {"lien": "https://apex.example/precreation/TOKEN"},
+        "APEX Partenaires – Informations complémentaires concernant la création de votre "
+        "compte personnel",
+        "Bonjour,\n\nLa création d'un compte a été initiée afin de vous permettre d'accéder à "
+        "des applications de la DGFIP.\n\nVeuillez cliquer sur le lien ci-dessous pour compléter "
+        "et finaliser la création de votre compte :\n\nURL : https://apex.example/precreation/"
+        "TOKEN\n\nSi vous n'êtes pas concerné par ce mail, veuillez l'ignorer.",
+    ),
+    "validation": (
+        {"identifiant": "marie.martin-px"},
+        "APEX Partenaires – Validation de création de votre compte",
+        "Bonjour,\n\nVotre demande de création de compte a été acceptée.\n\nVeuillez trouver "
+        "ci-joint votre identifiant de connexion : marie.martin-px\n\nPour rappel, votre mot de "
+        "passe est celui que vous avez défini lorsque vous avez complété la demande de création "
+        "de votre compte.",
+    ),
+    "attribution": (
+        {"application": "App DGFIP"},
+        "APEX Partenaires – Attribution de profils applicatifs",
+        'Bonjour,\n\nUn nouveau profil applicatif sur l\'application "App DGFIP" vous a été '
+        "attribué.\n\nSi vous n'êtes pas responsable de ce mail, merci de l'ignorer.",
+    ),
+    "code": (
+        {"code": "397110"},
+        "APEX Partenaires – Code de vérification",
+        "Bonjour,\n\nSaisissez ce code de vérification 397110 pour vous connecter à Apex "
+        "partenaires.\n\nSi vous n'êtes pas destinataire de ce mail, merci de l'ignorer.",
+    ),
+    "reset": (
+        {"lien": "https://apex.example/reset/TOKEN"},
+        "APEX Partenaires – Réinitialisation de votre mot de passe",
+        "Bonjour,\n\nSuite à votre demande, nous vous invitons à cliquer sur le lien ci-dessous "
+        "afin de réinitialiser en toute sécurité le mot de passe de votre espace Partenaires :"
+        "\n\nURL : https://apex.example/reset/TOKEN\n\nSi vous n'êtes pas concerné par ce mail, "
+        "veuillez l'ignorer.",
+    ),
+    "personal_data": (
+        {"date": "13/02/2024", "heure": "09:43:41", "identifiant": "marie.martin-px"},
+        "APEX Partenaires - Confirmation modification de vos données personnelles",
+        "Bonjour,\n\nUne modification de vos informations personnelles a été effectuée sur votre "
+        "espace Apex Partenaires le 13/02/2024 à 09:43:41 (marie.martin-px).\n\nSi vous n'êtes "
+        "pas à l'origine de cette demande, veuillez vous rapprocher dans les plus bref délais de "
+        "l'assistance.",
+    ),
+}
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "refusal": {"motif": "Structure inconnue"},
+    "identifier_reminder": {"identifiant": "marie.martin-px"},
+    "delegation": {"application": "App DGFIP"},
+    "invitation_reminder": {"lien": "https://apex.example/p/T", "date_expiration": "22/01/2026"},
+    "invitation_expired": {"mail": "paul@example.org", "date": date(2026, 1, 8)},
+    "validator_reminder": {"count": 2, "mails": ["a@example.org", "b@example.org"]},
+    "password_expiry_warning": {
+        "identifiant": "marie.martin-px",
+        "jours": 7,
+        "date_expiration": "22/01/2026",
+    },
+    "password_expired": {"identifiant": "marie.martin-px"},
+    "migration_invite": {"identifiant": "marie.martin-px", "lien": "https://apex.example/m/T"},
+    **{name: context for name, (context, _, _) in EXPECTED.items()},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_spec_texts_are_exact(name: str) -> None:
+    """Subject and text body of each SPEC §8 mail, character for character."""
+    context, subject, body = EXPECTED[name]
+    rendered = render(name, **context)
+    assert rendered.subject == subject
+    assert rendered.text == body + SIGNATURE
+
+
+def test_subject_dashes() -> None:
+    """Every subject uses an en dash except the personal-data one, as in the guide."""
+    for name, subject in SUBJECTS.items():
+        dash = "-" if name == "personal_data" else "–"
+        assert subject.startswith(f"APEX Partenaires {dash} "), name
+
+
+def test_catalogue_and_templates_match() -> None:
+    """Each mail has its .txt and .html; no template is left outside the catalogue."""
+    names = {p.stem for p in TEMPLATES.iterdir() if not p.name.startswith("_")}
+    assert names == set(CATALOGUE) == set(SAMPLES)
+    for name in CATALOGUE:
+        assert (TEMPLATES / f"{name}.txt").is_file() and (TEMPLATES / f"{name}.html").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_mail_renders_in_the_same_voice(name: str) -> None:
+    """Greeting, signature, declared variables present in both bodies."""
+    rendered = render(name, **SAMPLES[name])
+    assert rendered.subject == CATALOGUE[name].subject
+    assert rendered.text.startswith("Bonjour,\n\n")
+    assert rendered.text.endswith(SIGNATURE)
+    assert "\n\n\n" not in rendered.text
+    assert "<p>Bonjour,</p>" in rendered.html
+    assert "La Direction générale des Finances publiques</p>" in rendered.html
+    for variable in CATALOGUE[name].variables:
+        value = SAMPLES[name][variable]
+        if isinstance(value, str):
+            assert value in rendered.text and value in rendered.html, variable
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_missing_variable_raises(name: str) -> None:
+    """StrictUndefined: a forgotten variable is an error, never a blank in a sent mail."""
+    context = dict(SAMPLES[name])
+    context.pop(CATALOGUE[name].variables[0])
+    with pytest.raises(jinja2.UndefinedError):
+        render(name, **context)
+
+
+def test_unknown_mail() -> None:
+    """A name outside the catalogue is refused with the list of known names."""
+    with pytest.raises(ValueError, match=r"unknown mail 'nope'.*precreation"):
+        render("nope")
+
+
+def test_html_is_escaped_text_is_not() -> None:
+    """Values are escaped in the HTML body and kept verbatim in the text body."""
+    motif = 'SIRET <b>"faux"</b> & co'
+    rendered = render("refusal", motif=motif)
+    assert f"Motif du refus : {motif}\n" in rendered.text
+    assert "SIRET &lt;b&gt;&#34;faux&#34;&lt;/b&gt; &amp; co" in rendered.html
+    assert "<b>" not in rendered.html
+    link = render("reset", lien="https://apex.example/r?a=1&b=2")
+    assert 'href="https://apex.example/r?a=1&amp;b=2"' in link.html
+
+
+def test_plural_and_dates() -> None:
+    """One pending request / one day read in the singular; dates print as jj/mm/aaaa."""
+    one = render("validator_reminder", count=1, mails=["a@example.org"])
+    assert "Une demande de création de compte est en attente de votre validation" in one.text
+    assert "\n\n- a@example.org\n\n" in one.text
+    many = render("validator_reminder", **SAMPLES["validator_reminder"])
+    assert "2 demandes de création de compte sont en attente" in many.text
+    day = render("password_expiry_warning", identifiant="x-px", jours=1,
+                 date_expiration=datetime(2026, 1, 15, 23, 30, tzinfo=UTC))  # fmt: skip
+    # 23:30 UTC is already the 16th in Paris.
+    assert "expirera dans 1 jour, le 16/01/2026." in day.text
+    expired = render("invitation_expired", **SAMPLES["invitation_expired"])
+    assert "initiée le 08/01/2026 pour l'adresse paul@example.org" in expired.text
+
+
+def test_build_message() -> None:
+    """multipart/alternative, UTF-8, the headers a relay and a mail client expect."""
+    rendered = render("code", code="123456")
+    when = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    sender = "ne-pas-repondre@dgfip.finances.gouv.fr"
+    msg = build_message(rendered, ["a@example.org", "b@example.org"], sender, "<abc@apexdir>", when)
+    assert msg.get_content_type() == "multipart/alternative"
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    raw.decode("ascii")  # 7-bit on the wire: any relay takes it
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert parsed["Subject"] == "APEX Partenaires – Code de vérification"
+    assert parsed["From"] == "ne-pas-repondre@dgfip.finances.gouv.fr"
+    assert parsed["To"] == "a@example.org, b@example.org"
+    assert parsed["Message-ID"] == "<abc@apexdir>"
+    assert parsed["Date"] == "Thu, 15 Jan 2026 09:00:00 +0000"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    plain = parsed.get_body(("plain",))
+    html = parsed.get_body(("html",))
+    assert plain is not None and html is not None
+    assert plain.get_content().replace("\r\n", "\n") == rendered.text
+    assert plain.get_content_charset() == "utf-8"
+    assert "<strong>123456</strong>" in html.get_content()

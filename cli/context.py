@@ -71,16 +71,20 @@ class CliContext:
         else:
             click.echo(json.dumps(data, ensure_ascii=False, default=_default, indent=2))
 
-    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "") -> None:
+    def table(
+        self, rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = ""
+    ) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        # Piped output is read by people too (runbooks, logs): do not squeeze it to 80 columns.
+        width = None if sys.stdout.isatty() else 200
         table = Table(title=title or None)
         for column in columns:
             table.add_column(column)
         for row in rows:
             table.add_row(*[_cell(row.get(c)) for c in columns])
-        Console().print(table)
+        Console(width=width).print(table)
 
 
 def _cell(value: Any) -> str:
@@ -102,7 +106,9 @@ def read_secrets(count: int, prompt: str = "Mot de passe") -> list[str]:
         return head + ([first] * 2 if count >= 2 else [first])
     lines = sys.stdin.read().splitlines()
     if len(lines) < count:
-        raise UsageError(f"expected {count} line(s) on standard input (passwords are never arguments)")
+        raise UsageError(
+            f"expected {count} line(s) on standard input (passwords are never arguments)"
+        )
     return lines[:count]
 
 

@@ -124,3 +124,48 @@ def check(cli: CliContext) -> None:
     )
     if not ok:
         raise SystemExit(1)
+
+
+@config.command("cn-config")
+@click.option("--base-dn", default=None, help="Base DN (default: the configured one).")
+@click.option("--data-dir", default="/var/lib/ldap/apex", show_default=True)
+@click.option("--module-dir", default="/usr/local/lib/apexdir", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
+@pass_cli
+def cn_config(
+    cli: CliContext, base_dn: str | None, data_dir: str, module_dir: str, output: str | None
+) -> None:
+    """The slapd configuration as cn=config LDIF, for an existing OpenLDAP."""
+    from apexdir.directory.cnconfig import export
+
+    if base_dn is None:
+        base_dn = cli.runtime.settings.ldap.base_dn
+    text = export(base_dn, data_dir=Path(data_dir), module_dir=Path(module_dir))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@config.command("bootstrap-ldif")
+@click.option("--base-dn", default=None, help="Base DN (default: the configured one).")
+@click.option(
+    "--password-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the password apexdir's account will have.",
+)
+@pass_cli
+def bootstrap_ldif(cli: CliContext, base_dn: str | None, password_file: str) -> None:
+    """The entries to load once as the rootdn before `apexdir init`: base, ou=system, apexdir."""
+    from apexdir.directory.hashing import ssha
+    from apexdir.directory.layout import Layout
+    from apexdir.directory.provision import render
+    from apexdir.resources import ldif_dir
+
+    layout = Layout(base_dn or cli.runtime.settings.ldap.base_dn)
+    secret = Path(password_file).read_text(encoding="utf-8").strip()
+    click.echo(
+        render(ldif_dir() / "bootstrap.ldif.j2", layout, apexdir_hash=ssha(secret)), nl=False
+    )

@@ -195,10 +195,14 @@ class BindPool:
         try:
             yield conn
         except ApexError:
-            pass  # a refusal told in apexdir's terms: the connection itself is sound
+            self._release(conn)  # a refusal told in apexdir's terms: the connection is sound
+            raise
         except BaseException:
             self._discard(conn)  # its state is unknown: never hand it out again
             raise
+        self._release(conn)
+
+    def _release(self, conn: ldap3.Connection) -> None:
         if conn.closed:
             return
         try:

@@ -96,10 +96,15 @@ def format_last_login(moment: datetime | None) -> str:
     return f"Dernière connexion le {day} {MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
 
 
+def days_left(seconds: int) -> int:
+    """Whole days, rounded up: 14 days and 3 hours left is "dans 15 jours"."""
+    return -(-seconds // 86400)
+
+
 def expiry_warning(seconds: int) -> str:
-    days = seconds // 86400
-    if days < 1:
+    if seconds < 86400:
         return "Votre mot de passe expire dans moins de 24 heures : changez-le dès maintenant."
+    days = days_left(seconds)
     return f"Votre mot de passe expire dans {plural(days, 'jour')} : pensez à le changer."
 
 
@@ -229,7 +234,7 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         ),
         "warnings": warnings,
         "password_expires_in_days": (
-            outcome.seconds_before_expiration // 86400
+            days_left(outcome.seconds_before_expiration)
             if outcome.seconds_before_expiration is not None
             else None
         ),

@@ -77,6 +77,9 @@ def translate(exc: Exception, what: str) -> ApexError:
         return Conflict(f"already exists: {what}")
     if isinstance(exc, lx.LDAPConstraintViolationResult | lx.LDAPAttributeOrValueExistsResult):
         return Conflict(f"the directory refused {what}: {_message(exc)}")
+    if isinstance(exc, lx.LDAPNoSuchAttributeResult):
+        # A compare-and-swap modify (delete the exact old value, add the new one) lost a race.
+        return Conflict(f"changed meanwhile ({what}): {_message(exc)}")
     if isinstance(exc, lx.LDAPObjectClassViolationResult | lx.LDAPInvalidAttributeSyntaxResult):
         return Invalid(f"the directory refused {what}: {_message(exc)}")
     if isinstance(exc, lx.LDAPBusyResult | lx.LDAPUnavailableResult):
@@ -103,12 +106,15 @@ def _server(uri: str, settings: LdapSettings) -> ldap3.Server:
 
 def server_pool(settings: LdapSettings) -> ldap3.ServerPool:
     # FIRST + exhaust: the first configured server is the preferred one; a dead one is
-    # skipped for a while, and every server is tried twice before giving up.
+    # skipped for 10 s, then tried again. One pass over the servers (active=1), and ldap3's
+    # pause after a failed pass cut from 10 s to 1 s: an operator facing a dead directory
+    # wants exit 5 now.
+    ldap3.set_config_parameter("POOLING_LOOP_TIMEOUT", 1)
     return ldap3.ServerPool(
         [_server(uri, settings) for uri in settings.uris],
         ldap3.FIRST,
-        active=2,
-        exhaust=30,
+        active=1,
+        exhaust=10,
     )
 
 

@@ -18,8 +18,13 @@ from apexdir.directory.server import free_port, pid_alive
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("apexdir")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "APEXDIR_CONFIG": ""})  # fmt: skip
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "APEXDIR_CONFIG": ""},
+    )
 
 
 def test_missing_config_names_the_file(tmp_path: Path) -> None:
@@ -46,8 +51,10 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 
     path = tmp_path / "apexdir.toml"
     path.write_text('[ldap]\nuris = ["ldap://a"]\nbase_dn = "dc=x"\nbind_dn = "cn=x"\n')
-    settings = load_settings(path, environ={"APEXDIR_SMTP__PORT": "2525",
-                                            "APEXDIR_LDAP__URIS": '["ldap://b","ldap://c"]'})  # fmt: skip
+    settings = load_settings(
+        path,
+        environ={"APEXDIR_SMTP__PORT": "2525", "APEXDIR_LDAP__URIS": '["ldap://b","ldap://c"]'},
+    )
     assert settings.smtp.port == 2525
     assert settings.ldap.uris == ["ldap://b", "ldap://c"]
 
@@ -95,7 +102,7 @@ def test_every_command_has_help_text() -> None:
 
 
 def test_dev_up_status_down(tmp_path: Path) -> None:
-    """dev up starts slapd and the sinks and writes apexdir.toml; up again reuses; down stops all."""
+    """dev up starts slapd and sinks, writes apexdir.toml; up again reuses; down stops all."""
     up = run("--json", "dev", "up", cwd=tmp_path)
     assert up.returncode == 0, up.stderr
     first = json.loads(up.stdout)
@@ -111,8 +118,10 @@ def test_dev_up_status_down(tmp_path: Path) -> None:
         check = run("config", "check", cwd=tmp_path)
         assert check.returncode == 0, check.stdout
         assert check.stdout.count("OK") == 5
-        pids = [int((tmp_path / "var/slapd/run/slapd.pid").read_text()),
-                int((tmp_path / "var/sinks/sinks.pid").read_text())]  # fmt: skip
+        pids = [
+            int((tmp_path / "var/slapd/run/slapd.pid").read_text()),
+            int((tmp_path / "var/sinks/sinks.pid").read_text()),
+        ]
     finally:
         down = run("--json", "dev", "down", cwd=tmp_path)
     assert down.returncode == 0
@@ -125,9 +134,9 @@ def test_help_is_light(args: list[str]) -> None:
     """--help answers without loading the directory, mail or scheduler libraries."""
     code = (
         "import sys; from apexdir.cli.main import cli\n"
-        "try:\n    cli.main(%r, prog_name='apexdir')\nexcept SystemExit:\n    pass\n"
+        f"try:\n    cli.main({args!r}, prog_name='apexdir')\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('ldap3', 'apscheduler', 'aiosmtplib', 'sqlite_utils', 'jinja2')"
         " if m in sys.modules]\nprint(heavy, file=sys.stderr)"
-    ) % (args,)
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stderr.strip().splitlines()[-1] == "[]"

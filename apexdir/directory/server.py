@@ -86,7 +86,8 @@ class SlapdInstance:
     loglevel: str = "none"
     lastbind_precision: int = 60
     maxsize: int = 8 * 1024**3
-    extra_conf: str = ""
+    extra_conf: str = ""  # appended: lands in the main database section (syncrepl…)
+    global_conf: str = ""  # global directives before the databases (serverID…)
     layout: Layout = field(init=False)
 
     def __post_init__(self) -> None:
@@ -202,6 +203,7 @@ class SlapdInstance:
             password_hash=hashing.SCHEME,
             crypt_salt_format="",
             extra_modules=["pw-pbkdf2"],
+            global_conf=self.global_conf,
             # Debian's modules first; then ours, found by the bare name the policy gives.
             module_path=f"/usr/lib/ldap:{self.module_dir}",
         )

@@ -169,3 +169,40 @@ def bootstrap_ldif(cli: CliContext, base_dn: str | None, password_file: str) -> 
     click.echo(
         render(ldif_dir() / "bootstrap.ldif.j2", layout, apexdir_hash=ssha(secret)), nl=False
     )
+
+
+@dev.command()
+@pass_cli
+def seed(cli: CliContext) -> None:
+    """Load the demo data (catalogue, one structure, two services); idempotent."""
+    from apexdir.directory import ldif
+    from apexdir.directory.provision import render
+    from apexdir.resources import ldif_dir
+
+    rt = cli.runtime
+    layout = rt.layout
+    text = render(
+        ldif_dir() / "demo.ldif.j2",
+        layout,
+        application_dn=layout.application_dn,
+        profile_dn=layout.profile_dn,
+        structure_dn=layout.structure_dn,
+        service_dn=layout.service_dn,
+    )
+    from apexdir.directory.mapping import parent_dn
+
+    created = []
+    for dn, attrs in ldif.parse(text):
+        if "apexService" in attrs.get("objectClass", []):
+            siblings = rt.directory.search(
+                parent_dn(dn), "(objectClass=apexService)", ["cn"], scope="one"
+            )
+            if any(str(e.get("cn")).casefold() == attrs["cn"][0].casefold() for e in siblings):
+                continue  # the service names of a structure are unique
+        if not rt.directory.exists(dn):
+            rt.directory.add(dn, attrs)
+            created.append(dn)
+    rt.journal.record(
+        "dev.seed", "demo data", actor=None, operator=rt.operator, details={"created": len(created)}
+    )
+    cli.emit({"created": created}, f"demo data: {len(created)} entries created")

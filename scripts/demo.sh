@@ -16,21 +16,15 @@ last_link() {  # the link of the last mail sent to $1
 # A demo run twice must not trip on its own data: use a fresh SIRET-free mailbox suffix.
 RUN=$(date +%s)
 
-step "Catalogue: an application and two profiles (agent)"
-$A app add FICOBA --name "Fichier des comptes bancaires" 2>/dev/null || echo "(already there)"
-$A app profile-add FICOBA CONSULTATION 2>/dev/null || true
-$A app profile-add FICOBA ADMINISTRATION 2>/dev/null || true
+step "Demo data (ldif/demo.ldif.j2): a catalogue, a structure and its services"
+$A dev seed
 $A app list
-
-step "A structure and a service (agent)"
-$A structure create --siret $SIRET --category Banques --name "Banque Exemple" \
-    --street "1 rue de la Paix" --postal-code 75002 --city Paris --country France 2>/dev/null \
-    || echo "(structure already there)"
-$A service create $SIRET "Service contentieux" 2>/dev/null || echo "(service already there)"
+$A app profile-add FICOBA CONTROLE 2>/dev/null || echo "(profile FICOBA/CONTROLE already there)"
+$A service create $SIRET "Service juridique" 2>/dev/null || echo "(service already there)"
 
 step "The agent invites an administrator: the pré-création mail"
 ADMIN_MAIL="marie.martin.$RUN@banque-exemple.fr"
-REQ=$($A --json account invite --structure $SIRET --type administrateur --mail "$ADMIN_MAIL" \
+REQ=$($A --json account invite --structure $SIRET --type administrateur --mail "$ADMIN_MAIL" --application FICOBA \
       | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
 LINK=$(last_link "$ADMIN_MAIL")
 echo "link in the mail: $LINK"

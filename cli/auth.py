@@ -28,7 +28,7 @@ def _show_login(result: dict[str, Any]) -> None:
         click.echo(warning)
 
 
-@click.group(cls=_LoginGroup)
+@click.group(cls=_LoginGroup, subcommand_metavar="IDENTIFIER | verify IDENTIFIER CODE")
 def login() -> None:
     """Log in: `apexdir login IDENTIFIER` (password on stdin) mails a 6-digit code, then
     `apexdir login verify IDENTIFIER CODE` completes the login."""

@@ -50,3 +50,12 @@ def list_(cli: CliContext) -> None:
         for a in list_applications(cli.runtime)
     ]
     cli.emit(apps, lambda rows: cli.table(rows, ["code", "name", "profiles"], "Applications"))
+
+
+def _attach_credentials() -> None:
+    from apexdir.cli.appcreds import credentials
+
+    app.add_command(credentials)
+
+
+_attach_credentials()

@@ -74,8 +74,7 @@ def admin(slapd: SlapdInstance) -> Directory:
 def wipe(slapd: SlapdInstance) -> None:
     with admin(slapd) as directory:
         doomed: list[str] = []
-        for branch in BRANCHES:
-            base = f"ou={branch},{slapd.base_dn}"
+        for base in [*(f"ou={b},{slapd.base_dn}" for b in BRANCHES), slapd.layout.apps_dn]:
             doomed += [
                 e.dn for e in directory.search(base, "(objectClass=*)", ["1.1"]) if e.dn != base
             ]

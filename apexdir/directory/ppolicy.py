@@ -254,6 +254,10 @@ _RETRYABLE = (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSocketSe
               lx.LDAPSessionTerminatedByServerError, lx.LDAPSocketCloseError)  # fmt: skip
 
 
+# busy, unavailable, other, no answer: the server's trouble, not a verdict on the password
+_SERVER_TROUBLE = (51, 52, 80, -1)
+
+
 def _bind(conn: ldap3.Connection, dn: str, password: str) -> tuple[int, PolicyResponse]:
     conn.user, conn.password = dn, password
     conn.bind(read_server_info=False, controls=[(PPOLICY_OID, False, None)])
@@ -290,12 +294,13 @@ def authenticate(settings: LdapSettings, dn: str, password: str) -> BindOutcome:
 
     def run(conn: ldap3.Connection) -> BindOutcome:
         code, response = _bind(conn, dn, password)
-        if code not in (0, 49):  # 49: invalidCredentials, ppolicy's refusals included
+        if code in _SERVER_TROUBLE:
             result = conn.result or {}
             raise Unavailable(
-                f"directory refused the bind of {dn}: {result.get('description')} "
+                f"directory cannot check the bind of {dn}: {result.get('description')} "
                 f"{result.get('message') or ''}".strip()
             )
+        # Any other refusal (49 invalidCredentials, ppolicy's included) is the user's.
         return outcome_of(code, response)
 
     outcome: BindOutcome = _with_retry(settings, f"bind as {dn}", run)
@@ -325,6 +330,9 @@ def change_password(
     slapd hashes the new password and ppolicy checks it (check module, history, length). A
     bind failure of `as_dn` raises `AuthenticationFailed` with the ppolicy reason.
     """
+
+    if not as_password:  # an empty password would make an anonymous bind (RFC 4513)
+        raise AuthenticationFailed("bind refused", reason="invalid")
 
     def run(conn: ldap3.Connection) -> ChangeRefusal | None:
         code, response = _bind(conn, as_dn, as_password)

@@ -50,9 +50,7 @@ def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str
         # (apexdir/directory/pwcheck) applies the rules of SPEC §4 to every cleartext.
         "pwdCheckQuality": ["2"],
         "pwdCheckModule": [MODULE_NAME],
-        "pwdCheckModuleArg": [
-            module_arg(policy.password_min_length, policy.password_max_length)
-        ],
+        "pwdCheckModuleArg": [module_arg(policy.password_min_length, policy.password_max_length)],
         "pwdAllowUserChange": ["TRUE"],
         "pwdMustChange": ["FALSE"],
         "pwdSafeModify": ["FALSE"],

@@ -4,8 +4,13 @@
   ppolicy decided (expired, locked, grace logins, expiring soon) reaches the user in French.
 - Codes and links are single use, short-lived and stored only as records of their hashes on
   the account entry (`apexdir.rules.onetime`), so every node sees them.
+- Every answer to a code or link spends a try *before* it is judged (compare-and-swap on
+  the entry): parallel guesses get no more tries than sequential ones.
 - Anonymous steps (login, verify, forgot, reset) answer an unknown identifier exactly as a
-  known one with a wrong secret: same text, same exit code.
+  known one with a wrong secret: same text, same exit code, and about the same time (an
+  unknown identifier costs one PBKDF2, as slapd's check of a wrong password does). One
+  exception, by design: "locked" is told even for a wrong password, since ppolicy refuses a
+  locked account before checking; it takes 5 failures on an existing account to see it.
 
 Forgotten password and enumeration. SPEC §7 shows the mobile masked (06-XX-XX-32-34) after
 the request, and also wants the same answer whether the identifier exists or not: showing a
@@ -59,6 +64,7 @@ MONTHS = (
 )
 RESET_PATH = "reinitialisation"
 MAX_IDENTIFIER = 128
+CAS_ROUNDS = 8  # compare-and-swap retries under contention before refusing
 
 INVALID_CREDENTIALS = "Identifiant ou mot de passe incorrect."
 EXPIRED = "Votre mot de passe a expiré : choisissez-en un nouveau avec « Mot de passe oublié »."
@@ -135,7 +141,7 @@ def _equalize_cost(password: str) -> None:
 
 
 # ---------------------------------------------------------------------- directory helpers
-def _active_account(rt: Runtime, identifier: str) -> Account | None:
+def _account(rt: Runtime, identifier: str) -> Account | None:
     clean = clean_identifier(identifier)
     if clean is None:
         return None
@@ -151,13 +157,14 @@ def _read(rt: Runtime, dn: str, attribute: str) -> str | None:
 
 
 def _swap(rt: Runtime, dn: str, attribute: str, old: str | None, new: str | None) -> bool:
-    """Compare-and-swap of a single-valued attribute: the delete of the exact old value fails
-    when another process changed it meanwhile, so concurrent tries cannot share one count."""
+    """Compare-and-swap of a single-valued attribute in one LDAP modify: deleting the exact
+    old value fails if another request changed it meanwhile, and adding to a single-valued
+    attribute fails if one is already there."""
     ops: list[tuple[str, list[Any]]] = []
     if old is not None:
         ops.append(("delete", [old]))
     if new is not None:
-        ops.append(("add", [new]) if old is not None else ("replace", [new]))
+        ops.append(("add", [new]))
     if not ops:
         return True
     try:
@@ -167,11 +174,41 @@ def _swap(rt: Runtime, dn: str, attribute: str, old: str | None, new: str | None
     return True
 
 
+def _take_try(rt: Runtime, dn: str, attribute: str) -> onetime.Record | None:
+    """Spend one try of the pending record *before* the answer is judged, and return the
+    record as it was: however many requests race, a record is judged at most `tries` times
+    (a failed swap means another request took a try first: read again)."""
+    for _ in range(CAS_ROUNDS):
+        stored = _read(rt, dn, attribute)
+        record = onetime.parse(stored)
+        if record is None:
+            return None
+        left = onetime.after_failure(record)
+        if _swap(rt, dn, attribute, stored, left.format() if left else None):
+            return record
+    return None  # endless contention: refuse rather than judge uncounted
+
+
+def _consume(rt: Runtime, dn: str, attribute: str, record: onetime.Record) -> bool:
+    """Remove a redeemed record (known by its salt); False when another request redeemed
+    or replaced it first — single use wins over a race."""
+    if record.tries <= 1:
+        return True  # our try was its last: `_take_try` removed it already
+    for _ in range(CAS_ROUNDS):
+        stored = _read(rt, dn, attribute)
+        current = onetime.parse(stored)
+        if current is None or current.salt != record.salt:
+            return False
+        if _swap(rt, dn, attribute, stored, None):
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------- login
 def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
     """Check the password with slapd, then mail a 6-digit code (valid, single use)."""
     policy = rt.settings.policy
-    account = _active_account(rt, identifier)
+    account = _account(rt, identifier)
     if account is None:
         _equalize_cost(password)
         raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
@@ -245,26 +282,21 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
 def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
     """Redeem the mailed code: the account's type and its previous login."""
     policy = rt.settings.policy
-    account = _active_account(rt, identifier)
-    stored = _read(rt, account.dn, "apexLoginCode") if account else None
-    record = onetime.parse(stored)
-    if account is None or account.status != "active" or record is None or record.kind != "login":
+    account = _account(rt, identifier)
+    if account is None or account.status != "active":
+        raise AuthenticationFailed(CODE_NONE, reason="no_code")
+    record = _take_try(rt, account.dn, "apexLoginCode")
+    if record is None or record.kind != "login":
         raise AuthenticationFailed(CODE_NONE, reason="no_code")
     verdict = onetime.check(record, onetime.normalize_code(code), rt.clock())
     if verdict is onetime.Verdict.EXPIRED:
-        _swap(rt, account.dn, "apexLoginCode", stored, None)
+        _consume(rt, account.dn, "apexLoginCode", record)
         raise AuthenticationFailed(CODE_EXPIRED, reason="expired")
     if verdict is onetime.Verdict.WRONG:
-        left = onetime.after_failure(record)
-        _swap(rt, account.dn, "apexLoginCode", stored, left.format() if left else None)
-        rt.journal.record(
-            "auth.code-refused",
-            account.identifier,
-            actor=account.identifier,
-            operator=rt.operator,
-            details={"tries_left": left.tries if left else 0},
-        )
-        if left is None:
+        left = record.tries - 1
+        rt.journal.record("auth.code-refused", account.identifier, actor=account.identifier,
+                          operator=rt.operator, details={"tries_left": left})  # fmt: skip
+        if left <= 0:
             raise AuthenticationFailed(
                 "Code de vérification incorrect : ce code est annulé après "
                 f"{plural(policy.login_code_attempts, 'essai')} ; reconnectez-vous pour en "
@@ -272,16 +304,13 @@ def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
                 reason="exhausted",
             )
         raise AuthenticationFailed(
-            f"Code de vérification incorrect : il vous reste {plural(left.tries, 'essai')}.",
+            f"Code de vérification incorrect : il vous reste {plural(left, 'essai')}.",
             reason="wrong",
         )
-    spent = verdict is not onetime.Verdict.OK
-    if spent or not _swap(rt, account.dn, "apexLoginCode", stored, None):
-        # Spent, or redeemed at the same moment by another request: single use wins.
+    if verdict is not onetime.Verdict.OK or not _consume(rt, account.dn, "apexLoginCode", record):
         raise AuthenticationFailed(CODE_NONE, reason="no_code")
-    rt.journal.record(
-        "auth.verified", account.identifier, actor=account.identifier, operator=rt.operator
-    )
+    rt.journal.record("auth.verified", account.identifier, actor=account.identifier,
+                      operator=rt.operator)  # fmt: skip
     last = record.extra_time
     return {
         "identifier": account.identifier,
@@ -317,7 +346,7 @@ def forgot(
         raise Conflict(RATE_LIMITED)
     minutes = policy.reset_validity_minutes
     answer: dict[str, Any] = {"message": FORGOT_ANSWER.format(minutes=minutes)}
-    account = _active_account(rt, identifier)
+    account = _account(rt, identifier)
     if account is None or account.status != "active":
         return answer
     validity = timedelta(minutes=policy.reset_validity_minutes)
@@ -370,65 +399,41 @@ def reset(
 ) -> dict[str, Any]:
     """Redeem the SMS code or the mailed link and set the new password.
 
-    The secret is checked first (a wrong one costs a try), then SPEC §4 here, then slapd
-    applies the change as apexdir's account (history, module); the secret is spent only once
-    the password is set, so a refused password can be chosen again with the same code.
-    Every failure to redeem gives the same answer, known identifier or not.
+    SPEC §4 is checked first, before the secret: a refused password costs no try. Then one
+    try is spent and the secret judged; a right one is spent at once (single use even under
+    a race) and slapd applies the change as apexdir's account (module, history). Should
+    slapd refuse, the secret is put back with the tries it has left, so that another
+    password can be chosen with the same code. Every failure to redeem gives the same
+    answer, known identifier or not.
     """
     policy = rt.settings.policy
-    account = _active_account(rt, identifier)
-    stored = _read(rt, account.dn, "apexResetSecret") if account else None
-    record = onetime.parse(stored)
-    if (
-        account is None
-        or account.status != "active"
-        or record is None
-        or record.kind not in ("sms", "mail")
-    ):
+    enforce_password(new, confirmation, min_length=policy.password_min_length,
+                     max_length=policy.password_max_length)  # fmt: skip
+    account = _account(rt, identifier)
+    if account is None or account.status != "active":
         raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
-    secret = _secret_of(record, code_or_token)
-    # A link whose public half names another record still costs a try (digest of "").
-    verdict = onetime.check(record, secret or "", rt.clock())
-    if verdict is onetime.Verdict.WRONG:
-        left = onetime.after_failure(record)
-        _swap(rt, account.dn, "apexResetSecret", stored, left.format() if left else None)
-    elif verdict is not onetime.Verdict.OK:
-        _swap(rt, account.dn, "apexResetSecret", stored, None)
-    if verdict is not onetime.Verdict.OK:
-        rt.journal.record(
-            "auth.reset-refused",
-            account.identifier,
-            actor=None,
-            operator=rt.operator,
-            details={"verdict": verdict.value},
-        )
+    record = _take_try(rt, account.dn, "apexResetSecret")
+    if record is None or record.kind not in ("sms", "mail"):
+        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+    # A link whose public half names another record is judged too (digest of ""): a try.
+    verdict = onetime.check(record, _secret_of(record, code_or_token) or "", rt.clock())
+    if verdict is onetime.Verdict.EXPIRED:
+        _consume(rt, account.dn, "apexResetSecret", record)
+    if verdict is not onetime.Verdict.OK or not _consume(rt, account.dn, "apexResetSecret", record):
+        rt.journal.record("auth.reset-refused", account.identifier, actor=None,
+                          operator=rt.operator, details={"verdict": verdict.value})  # fmt: skip
         raise AuthenticationFailed(RESET_REFUSED, reason=verdict.value)
-    enforce_password(
-        new,
-        confirmation,
-        min_length=policy.password_min_length,
-        max_length=policy.password_max_length,
-    )
     ldap = rt.settings.ldap
-    refusal = ppolicy.change_password(
-        ldap,
-        as_dn=ldap.bind_dn,
-        as_password=ldap.password(),
-        target_dn=account.dn,
-        new_password=new,
-    )
+    refusal = ppolicy.change_password(ldap, as_dn=ldap.bind_dn, as_password=ldap.password(),
+                                      target_dn=account.dn, new_password=new)  # fmt: skip
     if refusal is not None:
+        left = onetime.after_failure(record)
+        if left is not None:  # unless a newer request put a fresh secret there meanwhile
+            _swap(rt, account.dn, "apexResetSecret", None, left.format())
         ppolicy.raise_for_refusal(refusal, policy.password_history)
-    # Single use: gone with the change (a concurrent redeemer may have removed it already).
-    _swap(rt, account.dn, "apexResetSecret", stored, None)
     _notify_change(rt, account)
-    rt.journal.record(
-        "auth.password-reset",
-        account.identifier,
-        actor=None,
-        operator=rt.operator,
-        details={"channel": record.kind},
-    )
+    rt.journal.record("auth.password-reset", account.identifier, actor=None,
+                      operator=rt.operator, details={"channel": record.kind})  # fmt: skip
     return {"identifier": account.identifier, "message": RESET_DONE}
 
 
@@ -444,7 +449,7 @@ def change(
         min_length=policy.password_min_length,
         max_length=policy.password_max_length,
     )
-    account = _active_account(rt, identifier)
+    account = _account(rt, identifier)
     if account is None:
         _equalize_cost(current)
         raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")

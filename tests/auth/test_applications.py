@@ -18,14 +18,16 @@ import pytest
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
 from tests.auth.conftest import Partner
+from tests.conftest import admin
 from tests.helpers import PASSWORD, SIRET, Cli
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "application_auth.py"
 
 
 @pytest.fixture(autouse=True)
-def app_credentials_command() -> Iterator[None]:
-    """`app credentials`, attached here until the lead wires it into `app`."""
+def app_credentials_command(slapd: SlapdInstance) -> Iterator[None]:
+    """`app credentials`, attached here until the lead wires it into `app`; the service
+    accounts made are removed afterwards (the shared wipe spares ou=system)."""
     from apexdir.cli.appcreds import credentials
     from apexdir.cli.catalogue import app
 
@@ -35,6 +37,10 @@ def app_credentials_command() -> Iterator[None]:
     yield
     if added:
         app.commands.pop("credentials", None)
+    with admin(slapd) as directory:
+        apps = slapd.layout.apps_dn
+        for entry in directory.search(apps, "(objectClass=*)", ["1.1"], scope="one"):
+            directory.delete(entry.dn)
 
 
 @pytest.fixture
@@ -73,7 +79,8 @@ def test_credentials_create_then_rotate(app_cli: Cli, slapd: SlapdInstance, rt: 
 def test_credentials_to_a_file(app_cli: Cli, slapd: SlapdInstance, catalogue: Partner,
                                tmp_path: Path) -> None:  # fmt: skip
     """--output: mode 600, the password only there."""
-    target = tmp_path / "impot.pw"
+    target = tmp_path / "secrets" / "impot.pw"
+    target.parent.mkdir()
     target.write_text("old\n")
     os.chmod(target, 0o644)
     result = app_cli.run("--json", "app", "credentials", "IMPOT", "--output", str(target))
@@ -82,7 +89,7 @@ def test_credentials_to_a_file(app_cli: Cli, slapd: SlapdInstance, catalogue: Pa
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert secret not in result.stdout and "password" not in json.loads(result.stdout)
     assert bind(slapd, f"cn=IMPOT,ou=apps,ou=system,{slapd.base_dn}", secret)
-    assert [p.name for p in tmp_path.iterdir()] == ["impot.pw"]  # no temporary left
+    assert [p.name for p in target.parent.iterdir()] == ["impot.pw"]  # no temporary left
 
 
 def test_credentials_refusals(app_cli: Cli, catalogue: Partner, tmp_path: Path) -> None:
@@ -104,8 +111,8 @@ def test_the_application_contract(app_cli: Cli, slapd: SlapdInstance, catalogue:
                "--mail", "pending@example.org", "--service", "Comptabilité")  # fmt: skip
     app = bind(slapd, creds["dn"], creds["password"])
     assert app is not None
-    app.search(f"ou=people,{slapd.base_dn}", f"(uid={catalogue.identifier})",
-               attributes=["uid", "memberOf", "mobile", "mail", "apexStatus", "userPassword"])  # fmt: skip
+    wanted = ["uid", "memberOf", "mobile", "mail", "apexStatus", "userPassword"]
+    app.search(f"ou=people,{slapd.base_dn}", f"(uid={catalogue.identifier})", attributes=wanted)
     (entry,) = app.response
     attrs = entry["attributes"]
     assert entry["dn"] == catalogue.dn
@@ -140,8 +147,12 @@ def test_example_script_authenticates_and_lists_profiles(
     creds = app_cli.ok("app", "credentials", "IMPOT")
     ok = run_example(slapd, creds, catalogue.identifier, PASSWORD, tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout) == {"identifier": catalogue.identifier, "dn": catalogue.dn,
-                                     "type": "collaborateur", "profiles": ["IMPOT/LECTURE"]}  # fmt: skip
+    assert json.loads(ok.stdout) == {
+        "identifier": catalogue.identifier,
+        "dn": catalogue.dn,
+        "type": "collaborateur",
+        "profiles": ["IMPOT/LECTURE"],
+    }
     wrong = run_example(slapd, creds, catalogue.identifier, "Wr0ng-Passw0rd!", tmp_path)
     assert wrong.returncode == 1 and "invalid credentials" in wrong.stderr
     injected = run_example(slapd, creds, "*", PASSWORD, tmp_path)
@@ -167,8 +178,9 @@ def test_locked_expired_deleted_and_pending_accounts_cannot_bind(
     assert bind(slapd, deleted.dn, PASSWORD) is None
     assert "unknown" in run_example(slapd, creds, deleted.identifier, PASSWORD, tmp_path).stderr
     # Pending: the form is completed (the password chosen), not yet validated.
-    request = app_cli.ok("account", "invite", "--structure", SIRET, "--type", "collaborateur",
-                         "--mail", "claire.roux@example.org", "--service", "Comptabilité")  # fmt: skip
+    invite = ["account", "invite", "--structure", SIRET, "--type", "collaborateur",
+              "--mail", "claire.roux@example.org", "--service", "Comptabilité"]  # fmt: skip
+    request = app_cli.ok(*invite)
     link = app_cli.link_for("claire.roux@example.org")
     app_cli.ok("account", "complete", link, "--last-name", "Roux", "--first-name", "Claire",
                "--yes", input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip

@@ -39,12 +39,16 @@ def test_login_mails_a_code_and_verify_returns_type_and_last_login(
 
     time.sleep(1.1)  # authTimestamp has a one-second resolution
     app_cli.ok("login", partner.identifier, input=f"{PASSWORD}\n")
-    second = app_cli.ok("login", "verify", partner.identifier, codes_mailed(app_cli, partner.mail)[-1])
+    second = app_cli.ok(
+        "login", "verify", partner.identifier, codes_mailed(app_cli, partner.mail)[-1]
+    )
     assert second["last_login"] is not None
     assert LAST_LOGIN.match(second["last_login_text"]), second["last_login_text"]
 
 
-def test_last_login_is_the_one_before_this_login(app_cli: Cli, partner: Partner, rt: Runtime) -> None:
+def test_last_login_is_the_one_before_this_login(
+    app_cli: Cli, partner: Partner, rt: Runtime
+) -> None:
     """lastbind moves authTimestamp at every bind: verify reports the previous login."""
     app_cli.ok("login", partner.identifier, input=f"{PASSWORD}\n")
     app_cli.ok("login", "verify", partner.identifier, codes_mailed(app_cli, partner.mail)[-1])
@@ -56,7 +60,9 @@ def test_last_login_is_the_one_before_this_login(app_cli: Cli, partner: Partner,
     app_cli.ok("login", partner.identifier, input=f"{PASSWORD}\n")
     now = Repository(rt.directory, rt.layout).account(partner.identifier).last_login
     assert now is not None and now > before
-    shown = app_cli.ok("login", "verify", partner.identifier, codes_mailed(app_cli, partner.mail)[-1])
+    shown = app_cli.ok(
+        "login", "verify", partner.identifier, codes_mailed(app_cli, partner.mail)[-1]
+    )
     assert shown["last_login"] == before.isoformat()
 
 

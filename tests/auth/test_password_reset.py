@@ -94,7 +94,9 @@ def test_reset_applies_policy_rules_in_french(app_cli: Cli, partner: Partner) ->
     app_cli.ok("password", "reset", partner.identifier, link, input=f"{NEW}\n{NEW}\n")
 
 
-def test_reset_refuses_a_previous_password_with_slapds_reason(app_cli: Cli, partner: Partner) -> None:
+def test_reset_refuses_a_previous_password_with_slapds_reason(
+    app_cli: Cli, partner: Partner
+) -> None:
     """History (slapd's ppolicy): the current password is refused, and the code survives."""
     app_cli.ok("password", "forgot", partner.identifier)
     (link,) = reset_links(app_cli, partner.mail)
@@ -121,7 +123,9 @@ def test_reset_unlocks_a_locked_account(
     assert not entry.all("pwdFailureTime")
 
 
-def test_change_needs_the_current_password(app_cli: Cli, partner: Partner, slapd: SlapdInstance) -> None:
+def test_change_needs_the_current_password(
+    app_cli: Cli, partner: Partner, slapd: SlapdInstance
+) -> None:
     """Current password, then the new one twice; slapd checks it as the user himself."""
     err = app_cli.fails(1, "password", "change", partner.identifier,
                         input=f"Wr0ng-Passw0rd!\n{NEW}\n{NEW}\n")  # fmt: skip

@@ -80,7 +80,9 @@ def test_password_modify_operation_by_the_user_is_checked(
     assert can_bind(slapd, partner, STRONG)
 
 
-def test_accented_passwords_count_characters_not_bytes(slapd: SlapdInstance, partner: Partner) -> None:
+def test_accented_passwords_count_characters_not_bytes(
+    slapd: SlapdInstance, partner: Partner
+) -> None:
     """20 characters of which some are two bytes in UTF-8: accepted, as apexdir accepts it."""
     accented = "Éléphant-Bleu-àé-42!"
     assert len(accented) == 20 and len(accented.encode()) > 20
@@ -215,11 +217,22 @@ def test_module_agrees_with_apexdir(module: Callable[[str], list[str]], password
 @given(st.text(alphabet=st.characters(codec="utf-8", categories=["Lu", "Ll", "Nd", "Po", "Pd",
                                                                   "Sm", "Zs", "Cc"],
                                       max_codepoint=0x4FF), max_size=24))  # fmt: skip
-def test_module_agrees_on_latin_greek_cyrillic(module: Callable[[str], list[str]], password: str) -> None:
+def test_module_agrees_on_latin_greek_cyrillic(
+    module: Callable[[str], list[str]], password: str
+) -> None:
     """Generated passwords (Latin, Greek, Cyrillic, digits, punctuation, controls)."""
     if "\x00" in password:  # slapd hands the module a C string: NUL cannot reach it
         return
     assert module(password) == check_password(password)
+
+
+def test_module_compiles_without_warnings(tmp_path: Path) -> None:
+    """-Wall -Wextra -Werror: the set-up build drops -Werror, the source must not need it."""
+    from apexdir.directory.pwcheck import CFLAGS, SOURCE
+
+    out = subprocess.run(["gcc", *CFLAGS, "-Werror", "-o", str(tmp_path / "m.so"), str(SOURCE)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
 
 
 def test_module_is_built_into_the_instance(slapd: SlapdInstance) -> None:

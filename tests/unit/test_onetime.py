@@ -42,9 +42,13 @@ def test_record_round_trips_and_never_holds_the_secret() -> None:
     assert record.extra_time == datetime(2024, 2, 29, 13, 7, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("value", [None, "", "garbage", "v2;login;-;a;b;20260101000000Z;5;-",
-                                   "v1;other;-;a;b;20260101000000Z;5;-",
-                                   "v1;login;-;a;b;notatime;5;-", "v1;login;-;a;b;20260101000000Z;x;-"])  # fmt: skip
+MALFORMED = [
+    None, "", "garbage", "v2;login;-;a;b;20260101000000Z;5;-", "v1;other;-;a;b;20260101000000Z;5;-",
+    "v1;login;-;a;b;notatime;5;-", "v1;login;-;a;b;20260101000000Z;x;-",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", MALFORMED)
 def test_malformed_records_are_no_record(value: str | None) -> None:
     """Anything unexpected parses to None (refused), never to an exception."""
     assert onetime.parse(value) is None

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <locale.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,12 +150,19 @@ static void add_message(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Case tables of every alphabet: the C locale knows only ASCII. C.UTF-8 ships with glibc;
+ * without it non-ASCII letters count as neither case, the stricter reading. slapd calls the
+ * module from many threads at once: the locale is opened once, under pthread_once. */
+static locale_t utf8 = (locale_t)0;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void open_utf8(void)
+{
+	utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
 int check_password(char *pPasswd, char **ppErrStr, Entry *pEntry, void *pArg)
 {
-	/* Case tables of every alphabet: the C locale knows only ASCII. C.UTF-8 ships with
-	 * glibc; without it non-ASCII letters count as neither case, the stricter reading. */
-	static locale_t utf8 = (locale_t)0;
-	static int tried = 0;
 	struct limits lim;
 	const unsigned char *p = (const unsigned char *)pPasswd;
 	long length = 0, digits = 0;
@@ -162,10 +170,7 @@ int check_password(char *pPasswd, char **ppErrStr, Entry *pEntry, void *pArg)
 	char message[1024] = "";
 
 	(void)pEntry;
-	if (!tried) {
-		utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-		tried = 1;
-	}
+	pthread_once(&utf8_once, open_utf8);
 	parse_limits((const struct apex_berval *)pArg, &lim);
 	if (p == NULL)
 		p = (const unsigned char *)"";

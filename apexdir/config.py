@@ -135,6 +135,11 @@ class DaemonSettings(_Section):
     changes_seconds: int = 30
     housekeeping_cron: str = "0 3 * * *"
     lease_seconds: int = 60
+    agents_mail: str | None = Field(
+        None,
+        description="Mailbox of the DGFiP agents who validate administrators: reminded of "
+        "administrator creations waiting for validation; unset means journal only.",
+    )
 
 
 class Settings(_Section):

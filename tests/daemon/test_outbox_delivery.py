@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import sqlite_utils
-from apexdir.daemon.jobs.outbox import deliver, run_once
 
 from apexdir.clock import FrozenClock
 from apexdir.config import Settings, SmsSettings
+from apexdir.daemon.jobs.outbox import deliver, run_once
 from apexdir.devsinks import Sinks, captured_mails, captured_sms
 from apexdir.errors import ConfigError, Unavailable
 from apexdir.mail.render import render

@@ -1,0 +1,263 @@
+"""`apexdir daemon run`: the scheduler, a thin shell over the jobs in `jobs/`.
+
+- APScheduler 3.x `AsyncIOScheduler` on one event loop. The outbox job is asynchronous
+  (aiosmtplib) and runs on the loop; the directory jobs (expiry, pending, changes,
+  housekeeping) block on LDAP and run in threads (`asyncio.to_thread`), each pass with a
+  runtime of its own. Schedules come from `[daemon]`: `outbox_seconds` and `changes_seconds`
+  are intervals, `expiry_cron`, `pending_cron`, `housekeeping_cron` are crontab lines in the
+  host's local time. A job never overlaps itself; missed runs are coalesced into one.
+- One active scheduler across nodes (lease.py): the directory jobs (changes, expiry, pending,
+  housekeeping) run only while this daemon holds the lease; a waiting daemon polls and takes
+  over when the holder stops renewing. On taking the lease, the change feed runs at once.
+  The outbox runs on every node from the start: each node's spool is its own (SPEC §9).
+- SIGTERM / SIGINT: no new job starts; the outbox pass finishes the chunk of messages in hand
+  (at most a lease's worth, see jobs/outbox.py) and stops, the directory jobs stop between
+  two items, then the lease is released so a waiting daemon takes over at once. Whatever a
+  job did not reach stays queued or due: nothing is half-marked. A second signal interrupts
+  the outbox pass at once (its unsent claims are released).
+- Logging to stderr: one line per job run (what it did, how long it took), one per lease
+  change. APScheduler's own chatter is silenced below warnings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from apexdir.clock import Clock, system_clock
+from apexdir.config import Settings
+from apexdir.daemon.jobs.common import summary
+from apexdir.daemon.lease import Lease
+from apexdir.errors import ApexError, ConfigError
+
+log = logging.getLogger("apexdir.daemon")
+
+# Jobs that act on the shared directory: they run only on the node holding the lease.
+DIRECTORY_JOBS = ("changes", "expiry", "pending", "housekeeping")
+# Interval jobs run as soon as the lease is taken; cron jobs keep to their schedule.
+KICKED = ("outbox", "changes")
+# A cron run delayed by a busy loop or a lease hand-over still runs within this delay.
+CRON_GRACE_SECONDS = 3600
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.thread_stop = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._outbox_pass: Any = None
+        self._outbox_task: asyncio.Task[Any] | None = None
+        self._db: Any = None
+        self.lease: Lease | None = None
+
+    # -------------------------------------------------------------------- signals
+    def request_stop(self, signame: str = "stop") -> None:
+        assert self._stopping is not None
+        if self._outbox_pass is not None:
+            self._outbox_pass.stop = True
+        self.thread_stop.set()
+        if self._stopping.is_set():
+            log.warning("%s again: interrupting the jobs in hand", signame)
+            for task in list(self.tasks):
+                task.cancel()
+            return
+        log.info("%s: finishing the jobs in hand, then stopping", signame)
+        self._stopping.set()
+
+    # -------------------------------------------------------------------- jobs
+    async def _outbox(self) -> dict[str, Any]:
+        from apexdir.daemon.jobs.outbox import _Pass, worker_name
+
+        # deliver() without its wrapper, to reach the pass's stop flag on SIGTERM.
+        run = _Pass(self.settings, self._db, self.clock, worker_name("daemon"))
+        self._outbox_pass = run
+        try:
+            if not self.thread_stop.is_set():
+                await run.run(self.settings.outbox.batch_size)
+        finally:
+            self._outbox_pass = None
+        return {**run.counts, "remaining": run.outbox.pending_count()}
+
+    async def _directory_job(self, name: str) -> dict[str, Any]:
+        module = importlib.import_module(f"apexdir.daemon.jobs.{name}")
+        result: dict[str, Any] = await asyncio.to_thread(
+            module.run_once, self.settings, self.clock, stop=self.thread_stop.is_set
+        )
+        return result
+
+    def _job(self, name: str) -> Any:
+        async def job() -> None:
+            if self.thread_stop.is_set():
+                return  # started in the instant between the stop signal and the pause
+            task = asyncio.current_task()
+            assert task is not None
+            self.tasks.add(task)
+            if name == "outbox":
+                self._outbox_task = task
+            started = time.monotonic()
+            try:
+                if name == "outbox":
+                    result = await self._outbox()
+                else:
+                    result = await self._directory_job(name)
+            except asyncio.CancelledError:
+                log.warning("job %s: interrupted after %.2f s", name, time.monotonic() - started)
+                raise
+            except ApexError as exc:
+                log.error("job %s: failed after %.2f s: %s", name, time.monotonic() - started, exc)
+            except Exception:
+                log.exception("job %s: crashed after %.2f s", name, time.monotonic() - started)
+            else:
+                log.info("job %s: %s (%.2f s)", name, summary(result), time.monotonic() - started)
+            finally:
+                self.tasks.discard(task)
+
+        job.__name__ = f"job_{name}"
+        return job
+
+    def _scheduler(self) -> Any:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        d = self.settings.daemon
+        scheduler = AsyncIOScheduler()
+        common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
+        for name, seconds in (("outbox", d.outbox_seconds), ("changes", d.changes_seconds)):
+            if seconds <= 0:
+                raise ConfigError(f"daemon.{name}_seconds: must be positive")
+            scheduler.add_job(
+                self._job(name), IntervalTrigger(seconds=seconds), id=name, name=name,
+                misfire_grace_time=max(1, seconds), **common,
+            )  # fmt: skip
+        for name, expression in (
+            ("expiry", d.expiry_cron),
+            ("pending", d.pending_cron),
+            ("housekeeping", d.housekeeping_cron),
+        ):
+            try:
+                trigger = CronTrigger.from_crontab(expression)
+            except ValueError as exc:
+                raise ConfigError(f"daemon.{name}_cron: {expression!r}: {exc}") from None
+            scheduler.add_job(
+                self._job(name), trigger, id=name, name=name,
+                misfire_grace_time=CRON_GRACE_SECONDS, **common,
+            )  # fmt: skip
+        return scheduler
+
+    # -------------------------------------------------------------------- the loop
+    async def run(self) -> None:
+        from apexdir.directory.connection import Directory
+        from apexdir.directory.layout import Layout
+        from apexdir.state.db import open_store
+
+        loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        scheduler = self._scheduler()
+        self._db = open_store(self.settings.state.path)
+        directory = Directory(self.settings.ldap)
+        lease = self.lease = Lease(
+            directory,
+            Layout(self.settings.ldap.base_dn).lease_dn,
+            seconds=self.settings.daemon.lease_seconds,
+        )
+        log.info("daemon %s starting (lease of %s s)", lease.holder, lease.seconds)
+        # The spool is node-local (SPEC §9): every node delivers its own, lease or not.
+        # Only the directory jobs wait for the lease.
+        for name in DIRECTORY_JOBS:
+            scheduler.pause_job(name)
+        scheduler.start()
+        active = False
+        last_seen = None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    held = await asyncio.to_thread(lease.acquire)
+                except ApexError as exc:
+                    log.error("lease: %s", exc)
+                    held = False
+                if held and not active:
+                    log.info("lease taken: running the directory jobs")
+                    for name in DIRECTORY_JOBS:
+                        scheduler.resume_job(name)
+                    self._kick(scheduler)
+                    active = True
+                elif not held and active:
+                    log.warning("lease lost: directory jobs paused")
+                    for name in DIRECTORY_JOBS:
+                        scheduler.pause_job(name)
+                    active = False
+                if not held and lease.seen and lease.seen.holder != last_seen:
+                    last_seen = lease.seen.holder
+                    log.info(
+                        "lease held by %s until %s: waiting",
+                        lease.seen.holder,
+                        lease.seen.expires_at.isoformat(),
+                    )
+                wait = lease.renew_seconds if held else lease.poll_seconds
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+        finally:
+            with contextlib.suppress(Exception):
+                scheduler.pause()
+            await self._drain()
+            with contextlib.suppress(Exception):
+                scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)
+            if active or lease.valid_until is not None:
+                await asyncio.to_thread(lease.release)
+            directory.close()
+            self._db.close()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            log.info("daemon %s stopped", lease.holder)
+
+    def _kick(self, scheduler: Any) -> None:
+        now = datetime.now(scheduler.timezone)
+        for name in KICKED:
+            scheduler.modify_job(name, next_run_time=now)
+
+    def _grace_seconds(self) -> float:
+        # An outbox chunk is sized to end within half a lease (jobs/outbox.py).
+        return self.settings.daemon.lease_seconds / 2 + self.settings.smtp.timeout
+
+    async def _drain(self) -> None:
+        """Wait for the jobs in hand; interrupt the outbox pass only past the grace delay."""
+        if not self.tasks:
+            return
+        log.info("waiting for %d job(s) in hand", len(self.tasks))
+        _, late = await asyncio.wait(set(self.tasks), timeout=self._grace_seconds())
+        if self._outbox_task in late:
+            # Its unsent claims are released by the pass itself (jobs/outbox.py).
+            self._outbox_task.cancel()
+        if late:
+            # A directory job stops at its next item; its LDAP call is bounded by a timeout.
+            await asyncio.wait(late)
+
+
+def run_forever(settings: Settings, clock: Clock = system_clock) -> None:
+    """Run the scheduler until SIGTERM or SIGINT."""
+    setup_logging()
+    asyncio.run(Daemon(settings, clock).run())

@@ -1,0 +1,100 @@
+"""The housekeeping job: forget what has expired, trim what is kept, compact the store.
+
+- one-time secrets on accounts (`apexLoginCode`, `apexResetSecret`, records of
+  apexdir/rules/onetime.py) past their expiry or out of tries are removed, each with a
+  compare-and-swap on its exact value so that a code issued meanwhile is never removed;
+  a value this version cannot read is removed only if an expiry can still be found in it
+  (a record of a later format is left alone);
+- password notices (`apexNotice` expiry-…/expired:…) of a former password are removed;
+- the journal keeps `policy.journal_retention_days`; sent and failed spool rows (which no
+  longer hold their bodies) are kept as long, then purged;
+- the state store is vacuumed and its write-ahead log truncated.
+
+Invitation links are voided by the pending job when they expire (it also tells the creator).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from apexdir.clock import Clock, from_generalized_time, system_clock
+from apexdir.config import Settings
+from apexdir.daemon.jobs.common import Record, Stop, commit, never, one_pass, swap, text
+from apexdir.directory import filters as f
+from apexdir.rules import onetime
+from apexdir.runtime import Runtime
+from apexdir.state.db import guarded
+
+SECRETS = ("apexLoginCode", "apexResetSecret")
+PASSWORD_NOTICES = ("expiry-", "expired:")
+
+
+def expired_secret(value: str, now: datetime) -> bool:
+    """Whether a stored one-time secret can go: expired, out of tries, or void."""
+    record = onetime.parse(value)
+    if record is not None:
+        return record.tries <= 0 or record.expires_at <= now
+    for part in value.split(";"):
+        with contextlib.suppress(ValueError):
+            if len(part) >= 15 and part.endswith("Z"):
+                return from_generalized_time(part) <= now
+    return False
+
+
+def stale_notices(notices: list[str], changed: str | None) -> list[str]:
+    """Password notices that name another pwdChangedTime than the current one."""
+    return [
+        n
+        for n in notices
+        if n.startswith(PASSWORD_NOTICES) and n.split(":", 1)[-1] != (changed or "")
+    ]
+
+
+def clean_accounts(rt: Runtime, now: datetime, stop: Stop) -> dict[str, int]:
+    counts = {"secrets_removed": 0, "notices_removed": 0}
+    entries = rt.directory.search(
+        rt.layout.people_dn,
+        f.and_(
+            f.eq("objectClass", "apexAccount"),
+            f.or_(*(f.present(a) for a in (*SECRETS, "apexNotice"))),
+        ),
+        [*SECRETS, "apexNotice", "pwdChangedTime"],
+        scope="one",
+    )
+    for entry in entries:
+        if stop():
+            break
+        for attr in SECRETS:
+            value = text(entry.get(attr))
+            # The exact value is deleted: a code issued since this search stays.
+            removable = bool(value) and expired_secret(value or "", now)
+            if removable and swap(rt, entry.dn, {attr: [("delete", [value])]}):
+                counts["secrets_removed"] += 1
+        notices = [text(n) or "" for n in entry.all("apexNotice")]
+        stale = stale_notices(notices, text(entry.get("pwdChangedTime")))
+        if stale and swap(rt, entry.dn, {"apexNotice": [("delete", stale)]}):
+            counts["notices_removed"] += len(stale)
+    return counts
+
+
+def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
+    now = rt.clock()
+    counts: dict[str, Any] = clean_accounts(rt, now, stop)
+    keep = timedelta(days=rt.settings.policy.journal_retention_days)
+    counts["journal_trimmed"] = rt.journal.trim(now - keep)
+    counts["outbox_purged"] = rt.outbox.purge(now - keep)
+    if counts["secrets_removed"] or counts["notices_removed"]:
+        commit(rt, [], [Record("housekeeping", None, counts)])
+    with guarded(rt.db, "vacuum the state store"):
+        rt.db.execute("VACUUM")
+        rt.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return counts
+
+
+def run_once(
+    settings: Settings, clock: Clock = system_clock, *, stop: Stop | None = None
+) -> dict[str, Any]:
+    """`apexdir daemon run-once housekeeping`."""
+    return one_pass(settings, clock, run, stop)

@@ -157,7 +157,12 @@ class Repository:
         return req
 
     def requests(
-        self, *, siret: str | None = None, status: list[str] | None = None, extra_filter: str = ""
+        self,
+        *,
+        siret: str | None = None,
+        status: list[str] | None = None,
+        extra_filter: str = "",
+        with_services: bool = True,
     ) -> list[CreationRequest]:
         parts = [f.eq("objectClass", "apexRequest")]
         if siret:
@@ -169,7 +174,7 @@ class Repository:
         entries = self.directory.search(
             self.layout.requests_dn, f.and_(*parts), m.REQUEST_ATTRS, scope="one"
         )
-        names = self.service_names(siret) if entries else {}
+        names = self.service_names(siret) if entries and with_services else {}
         out = [m.request_from(e, names) for e in entries]
         return sorted(
             out, key=lambda r: (r.requested_at.isoformat() if r.requested_at else "", r.id)

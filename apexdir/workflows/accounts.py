@@ -6,14 +6,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apexdir.directory.repository import Repository
-from apexdir.errors import Conflict, Invalid
+from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.permissions import Action, Actor, ActorType, is_allowed, require
 from apexdir.rules.siret import validate_siret
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
-from apexdir.workflows.notify import queue_mail
+from apexdir.workflows.notify import queue_mail, queue_mail_or_undo
 
 PARIS = ZoneInfo("Europe/Paris")
 PERSONAL_DATA_MESSAGE = "Vos données personnelles ont été modifiées."
@@ -33,9 +33,11 @@ def list_accounts(
     status: str | None = None,
     account_type: str | None = None,
 ) -> list[dict[str, Any]]:
-    if siret:
+    if siret is not None:
         siret = validate_siret(siret)
     if actor.type != ActorType.AGENT:
+        if siret and siret != actor.structure:
+            raise NotAllowed("Action non autorisée: consulter les comptes d'une autre structure")
         siret = actor.structure
     found = Repository(rt.directory, rt.layout).accounts(
         siret=siret, status=status, account_type=account_type
@@ -107,14 +109,24 @@ def update_personal_data(
         changes["cn"] = (
             f"{changes.get('givenName', account.first_name)} {changes.get('sn', account.last_name)}"
         )
-    rt.directory.replace(account.dn, **changes)
     recipients = [account.mail]
     if "mail" in changes and changes["mail"].lower() != account.mail.lower():
         recipients.append(changes["mail"])
+    previous = {
+        "sn": account.last_name,
+        "givenName": account.first_name,
+        "cn": f"{account.first_name} {account.last_name}",
+        "mail": account.mail,
+        "mobile": account.mobile,
+    }
+    rt.directory.replace(account.dn, **changes)
     now = rt.clock().astimezone(PARIS)
     for address in recipients:
-        queue_mail(
+        # The confirmation is a safeguard (someone else may have done it): no change
+        # without it.
+        queue_mail_or_undo(
             rt,
+            lambda: rt.directory.replace(account.dn, **{k: previous[k] for k in changes}),
             "personal_data",
             [address],
             date=now.strftime("%d/%m/%Y"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from apexdir.runtime import Runtime
@@ -12,6 +14,19 @@ def queue_mail(rt: Runtime, template: str, to: list[str], **context: Any) -> int
 
     rendered = render(template, **context)
     return rt.outbox.enqueue_mail(to, rendered.subject, rendered.text, rendered.html)
+
+
+def queue_mail_or_undo(
+    rt: Runtime, undo: Callable[[], object], template: str, to: list[str], **context: Any
+) -> int:
+    """Queue the mail that announces a write just made; if the spool cannot take it, undo
+    the write and re-raise, so that nothing is half-done and the command can run again."""
+    try:
+        return queue_mail(rt, template, to, **context)
+    except Exception:
+        with contextlib.suppress(Exception):  # the original error is the one to report
+            undo()
+        raise
 
 
 def queue_sms(rt: Runtime, to: str, text: str) -> int:

@@ -7,19 +7,20 @@ as the hash that userPassword will carry, and the link's secret only as a SHA-25
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from apexdir.clock import to_generalized_time
+from apexdir.clock import from_generalized_time, to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory.hashing import pbkdf2_sha512
 from apexdir.directory.repository import Repository
-from apexdir.errors import Conflict, Invalid, NotFound
+from apexdir.errors import ApexError, Conflict, Invalid, NotAllowed, NotFound, Unavailable
 from apexdir.models import CreationRequest
 from apexdir.rules import identifiers
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.passwords import enforce_password
 from apexdir.rules.permissions import (
+    RULES,
     AccountType,
     Action,
     Actor,
@@ -32,7 +33,7 @@ from apexdir.rules.siret import validate_siret
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.catalogue import normalize_code
-from apexdir.workflows.notify import link, queue_mail, token_from
+from apexdir.workflows.notify import link, queue_mail_or_undo, token_from
 
 OPEN = ["invited", "submitted"]
 SUBMITTED_MESSAGE = "Le formulaire de pré-création a été transmis pour validation."
@@ -61,6 +62,21 @@ def _request_target(req: CreationRequest) -> Target:
     )
 
 
+def _reach(actor: Actor, kind: AccountType, siret: str) -> Target:
+    """A target as close to the actor as the type allows: checks type and structure only."""
+    return Target(account_type=kind, structure=siret, service=actor.service, identifier=None)
+
+
+def _link_expired(req: CreationRequest, now: datetime) -> bool:
+    return req.status == "invited" and req.expires_at is not None and req.expires_at <= now
+
+
+def effective_status(req: CreationRequest, now: datetime) -> str:
+    """The status as a person sees it: an invitation past its date that the daemon has not
+    closed yet is already "expired"."""
+    return "expired" if _link_expired(req, now) else req.status
+
+
 # ---------------------------------------------------------------------- invite
 def invite(
     rt: Runtime,
@@ -75,6 +91,9 @@ def invite(
     siret = validate_siret(siret)
     kind = _account_type(account_type)
     mail = validate_mail(mail)
+    # Who may invite this type into this structure is known before any lookup: an actor
+    # out of reach learns nothing about the structure's services (4, not 3).
+    require(actor, Action.INVITE, _reach(actor, kind, siret))
     repo = Repository(rt.directory, rt.layout)
     repo.structure(siret)
     service_entry = None
@@ -99,22 +118,18 @@ def invite(
     if application:
         app = normalize_code(application)
         repo.application(app)
-    existing = rt.directory.search(
-        rt.layout.requests_dn,
-        f.and_(
-            f.eq("mail", mail),
-            f.eq("apexStructureRef", rt.layout.structure_dn(siret)),
-            f.any_of("apexStatus", OPEN),
-        ),
-        ["apexRequestId"],
-        scope="one",
-    )
+    now = rt.clock()
+    existing = [
+        r
+        for r in repo.requests(
+            siret=siret, status=OPEN, extra_filter=f.eq("mail", mail), with_services=False
+        )
+        if not _link_expired(r, now)  # an invitation nobody answered in time blocks nothing
+    ]
     if existing:
         raise Conflict(
-            f"a creation for {mail} is already open in structure {siret} "
-            f"(request {existing[0].get('apexRequestId')})"
+            f"a creation for {mail} is already open in structure {siret} (request {existing[0].id})"
         )
-    now = rt.clock()
     request_id = secrets.token_hex(6)
     secret = tokens.new_secret()
     expires = now + timedelta(days=rt.settings.policy.invitation_validity_days)
@@ -132,9 +147,17 @@ def invite(
         "apexRequestedAt": to_generalized_time(now),
         "apexCreatedBy": creator_label(rt, actor),
     }
-    rt.directory.add(rt.layout.request_dn(request_id), attrs)
     url = link(rt, LINK_PATH, f"{request_id}.{secret}")
-    queue_mail(rt, "precreation", [mail], lien=url)
+    rt.directory.add(rt.layout.request_dn(request_id), attrs)
+    # Nobody would ever receive this link: without the mail, no request (running the
+    # command again is then not refused as a duplicate).
+    queue_mail_or_undo(
+        rt,
+        lambda: rt.directory.delete(rt.layout.request_dn(request_id)),
+        "precreation",
+        [mail],
+        lien=url,
+    )
     rt.journal.record(
         "account.invite",
         request_id,
@@ -153,10 +176,14 @@ def invite(
 
 
 # ---------------------------------------------------------------------- the form
+def _refused_link() -> Invalid:
+    return Invalid("ce lien de création de compte n'est pas valide ou a déjà été utilisé")
+
+
 def _open_request(rt: Runtime, token_or_link: str) -> CreationRequest:
     """The request a link points at, if the link is genuine, unused and not expired."""
     request_id, secret = tokens.split(token_from(token_or_link))
-    refused = Invalid("ce lien de création de compte n'est pas valide ou a déjà été utilisé")
+    refused = _refused_link()
     if not request_id:
         raise refused
     try:
@@ -229,16 +256,25 @@ def complete(
     }
     if not submit:
         return summary
-    rt.directory.replace(
-        req.dn,
-        sn=last,
-        givenName=first,
-        mobile=phone,
-        apexPendingPassword=pbkdf2_sha512(password),
-        apexSubmittedAt=to_generalized_time(rt.clock()),
-        apexStatus="submitted",
-        apexTokenHash=None,  # single use: the secret is gone with it
-    )
+    # One atomic modify, conditional on the request still being "invited" with this very
+    # link: two submissions of the same link, or a submission racing with the daemon that
+    # expires the link or swaps it for a reminder, cannot both succeed.
+    assert req.token_hash
+    changes: dict[str, list[tuple[str, list[Any]]]] = {
+        "apexStatus": [("delete", ["invited"]), ("add", ["submitted"])],
+        "apexTokenHash": [("delete", [req.token_hash])],  # single use: the secret goes
+        "sn": [("replace", [last])],
+        "givenName": [("replace", [first])],
+        "mobile": [("replace", [phone] if phone else [])],
+        "apexPendingPassword": [("replace", [pbkdf2_sha512(password)])],
+        "apexSubmittedAt": [("replace", [to_generalized_time(rt.clock())])],
+    }
+    try:
+        rt.directory.modify(req.dn, changes)
+    except (Unavailable, Invalid):
+        raise
+    except ApexError:
+        raise _refused_link() from None
     rt.journal.record("account.complete", req.id, actor=None, operator=rt.operator)
     summary["status"] = "submitted"
     summary["message"] = SUBMITTED_MESSAGE
@@ -249,93 +285,207 @@ def complete(
 def pending(
     rt: Runtime, actor: Actor, *, siret: str | None = None, statuses: list[str] | None = None
 ) -> list[CreationRequest]:
-    """Requests this actor may validate (or, for a responsable, that concern his service)."""
-    if siret:
+    """Requests this actor may validate (or, for a responsable, that concern his service).
+
+    The status shown is the effective one: an invitation past its date is "expired" even
+    before the daemon closes it.
+    """
+    if siret is not None:
         siret = validate_siret(siret)
     if actor.type != ActorType.AGENT:
+        if not any(actor.type in RULES[a] for a in (Action.VALIDATE, Action.INVITE)):
+            raise NotAllowed(
+                "Action non autorisée: un collaborateur ne consulte pas les créations en attente"
+            )
+        if siret and siret != actor.structure:
+            raise NotAllowed(
+                "Action non autorisée: consulter les créations en attente d'une autre structure"
+            )
         siret = actor.structure
-    found = Repository(rt.directory, rt.layout).requests(siret=siret, status=statuses or OPEN)
-    return [
-        r
-        for r in found
-        if is_allowed(actor, Action.VALIDATE, _request_target(r))
-        or is_allowed(actor, Action.INVITE, _request_target(r))
-    ]
+    wanted = statuses or OPEN
+    query = sorted(set(wanted) | ({"invited"} if "expired" in wanted else set()))
+    now = rt.clock()
+    found = Repository(rt.directory, rt.layout).requests(siret=siret, status=query)
+    out = []
+    for req in found:
+        req.status = effective_status(req, now)
+        if req.status not in wanted:
+            continue
+        target = _request_target(req)
+        if is_allowed(actor, Action.VALIDATE, target) or is_allowed(actor, Action.INVITE, target):
+            out.append(req)
+    return out
 
 
 def _own_account(rt: Runtime, req: CreationRequest) -> bool:
-    """Whether the account named by req.identifier is the one this request created."""
+    """Whether the account named by req.identifier is the one this request created.
+
+    An interrupted validation (or a concurrent one) may have created it already; another
+    person's account with that identifier has another address, structure, type or date.
+    """
     if not req.identifier:
         return False
-    entry = rt.directory.get(rt.layout.account_dn(req.identifier), ["mail", "apexStructureRef"])
-    return bool(entry) and str(entry.get("mail")).lower() == req.mail.lower()  # type: ignore[union-attr]
+    entry = rt.directory.get(
+        rt.layout.account_dn(req.identifier),
+        ["mail", "apexStructureRef", "apexAccountType", "apexRequestedAt"],
+    )
+    if entry is None:
+        return False
+    requested = entry.get("apexRequestedAt")
+    return (
+        str(entry.get("mail", "")).lower() == req.mail.lower()
+        and str(entry.get("apexStructureRef", "")).lower() == req.structure_dn.lower()
+        and str(entry.get("apexAccountType", "")).lower() == req.type
+        and (
+            req.requested_at is None
+            or (requested is not None and from_generalized_time(requested) == req.requested_at)
+        )
+    )
+
+
+class _Raced(Conflict):
+    """Another validator changed the request between our read and our write."""
+
+
+def _reserve(rt: Runtime, req: CreationRequest, identifier: str) -> None:
+    """Write the identifier on the request before the account exists: a re-run reuses it.
+
+    A compare-and-set (add when absent, delete the old value and add the new one otherwise):
+    slapd refuses it when another validator changed the reservation meanwhile.
+    """
+    if req.identifier == identifier:
+        return
+    ops: list[tuple[str, list[Any]]] = [("add", [identifier])]
+    if req.identifier:
+        ops.insert(0, ("delete", [req.identifier]))
+    try:
+        rt.directory.modify(req.dn, {"apexIdentifier": ops})
+    except Unavailable:
+        raise
+    except ApexError:
+        raise _Raced(f"request {req.id} is being validated by someone else") from None
+    req.identifier = identifier
+
+
+def _create_account(
+    rt: Runtime, actor: Actor, req: CreationRequest, password_hash: str, now: datetime
+) -> None:
+    repo = Repository(rt.directory, rt.layout)
+    first, last = req.first_name or "", req.last_name or ""
+    stem = identifiers.base_identifier(first, last)
+    for _ in range(5):
+        taken = repo.taken_identifiers(stem)
+        if req.identifier and req.identifier.lower() not in taken:
+            identifier = req.identifier  # reserved by an interrupted run: the same one
+        else:
+            identifier = identifiers.identifier(first, last, taken)
+        _reserve(rt, req, identifier)
+        dn = rt.layout.account_dn(identifier)
+        try:
+            rt.directory.add(
+                dn,
+                {
+                    "objectClass": ["inetOrgPerson", "apexAccount"],
+                    "uid": identifier,
+                    "cn": f"{first} {last}",
+                    "sn": last,
+                    "givenName": first,
+                    "mail": req.mail,
+                    "mobile": req.mobile,
+                    "userPassword": password_hash,
+                    "apexAccountType": req.type,
+                    "apexStructureRef": req.structure_dn,
+                    "apexServiceRef": req.service_dn,
+                    "apexClientApplication": req.client_application,
+                    "apexStatus": "active",
+                    "apexRequestedAt": to_generalized_time(req.requested_at or now),
+                    "apexValidatedAt": to_generalized_time(now),
+                    "apexCreatedBy": req.created_by,
+                    "apexValidatedBy": creator_label(rt, actor),
+                },
+            )
+            return
+        except Conflict:
+            if _own_account(rt, req):
+                return  # a concurrent validation of this very request created it
+            if not rt.directory.exists(dn):
+                raise  # refused for another reason than a taken identifier
+            # taken meanwhile by another creation: the next number
+    raise Conflict("could not assign an identifier: too many concurrent creations, run again")
+
+
+def _pending_hash(rt: Runtime, req: CreationRequest) -> str | None:
+    entry = rt.directory.get(req.dn, ["apexPendingPassword"])
+    value = entry.get("apexPendingPassword") if entry else None
+    if isinstance(value, bytes):
+        value = value.decode()
+    return str(value) if value else None
+
+
+def _accepted(req: CreationRequest) -> dict[str, Any]:
+    return {"request_id": req.id, "identifier": req.identifier, "status": "accepted"}
 
 
 def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
     """Accept: assign the identifier, create the account with the chosen password, mail it.
 
-    Re-running after a failure half-way finishes the job with the same identifier.
+    Writes, in order: the identifier reserved on the request, the account, the request
+    accepted (a compare-and-set from "submitted"), then the mail — if the spool cannot take
+    it, the request goes back to "submitted". Re-running after a failure anywhere finishes
+    the job with the same identifier and one account. Two validators racing end with one
+    account; a refusal that wins the race leaves no account behind.
     """
     repo = Repository(rt.directory, rt.layout)
-    req = repo.request(request_id)
-    require(actor, Action.VALIDATE, _request_target(req))
-    if req.status == "accepted" and req.identifier:
-        return {"request_id": req.id, "identifier": req.identifier, "status": "accepted"}
-    if req.status != "submitted":
-        raise Conflict(f"request {req.id} is {req.status}: only a submitted form can be accepted")
-    entry = rt.directory.get(req.dn, ["apexPendingPassword"])
-    pending_hash = entry.get("apexPendingPassword") if entry else None
-    if isinstance(pending_hash, bytes):
-        pending_hash = pending_hash.decode()
-    now = rt.clock()
-    if not _own_account(rt, req):
-        if not pending_hash:
-            raise Conflict(f"request {req.id} holds no password: the form must be completed again")
-        for _ in range(3):
-            stem = identifiers.base_identifier(req.first_name or "", req.last_name or "")
-            identifier = identifiers.identifier(
-                req.first_name or "", req.last_name or "", repo.taken_identifiers(stem)
+    for _ in range(3):
+        req = repo.request(request_id)
+        require(actor, Action.VALIDATE, _request_target(req))
+        if req.status == "accepted" and req.identifier:
+            return _accepted(req)
+        if req.status != "submitted":
+            raise Conflict(
+                f"request {req.id} is {req.status}: only a submitted form can be accepted"
             )
-            # Reserve first: a re-run after a failure uses the same identifier.
-            rt.directory.replace(req.dn, apexIdentifier=identifier)
-            req.identifier = identifier
-            try:
-                rt.directory.add(
-                    rt.layout.account_dn(identifier),
-                    {
-                        "objectClass": ["inetOrgPerson", "apexAccount"],
-                        "uid": identifier,
-                        "cn": f"{req.first_name} {req.last_name}",
-                        "sn": req.last_name,
-                        "givenName": req.first_name,
-                        "mail": req.mail,
-                        "mobile": req.mobile,
-                        "userPassword": pending_hash,
-                        "apexAccountType": req.type,
-                        "apexStructureRef": req.structure_dn,
-                        "apexServiceRef": req.service_dn,
-                        "apexClientApplication": req.client_application,
-                        "apexStatus": "active",
-                        "apexRequestedAt": to_generalized_time(req.requested_at or now),
-                        "apexValidatedAt": to_generalized_time(now),
-                        "apexCreatedBy": req.created_by,
-                        "apexValidatedBy": creator_label(rt, actor),
-                    },
-                )
-                break
-            except Conflict:
-                continue  # taken meanwhile by another validation: next number
-        else:
-            raise Conflict("could not assign an identifier: too many concurrent creations")
+        pending_hash = _pending_hash(rt, req)
+        now = rt.clock()
+        try:
+            if not _own_account(rt, req):
+                if not pending_hash:
+                    raise Conflict(
+                        f"request {req.id} holds no password: the form must be completed again"
+                    )
+                _create_account(rt, actor, req, pending_hash, now)
+        except _Raced:
+            continue  # another validator moved the reservation: read the request again
+        break
+    else:
+        raise Conflict(f"request {request_id} is being validated by someone else: run again")
     assert req.identifier
-    queue_mail(rt, "validation", [req.mail], identifiant=req.identifier)
-    rt.directory.replace(
-        req.dn,
-        apexStatus="accepted",
-        apexDecidedAt=to_generalized_time(now),
-        apexValidatedBy=creator_label(rt, actor),
-        apexPendingPassword=None,
-        mobile=None,
+    accept: dict[str, list[tuple[str, list[Any]]]] = {
+        "apexStatus": [("delete", ["submitted"]), ("add", ["accepted"])],
+        "apexDecidedAt": [("replace", [to_generalized_time(now)])],
+        "apexValidatedBy": [("replace", [creator_label(rt, actor)])],
+        "apexPendingPassword": [("replace", [])],
+        "mobile": [("replace", [])],
+    }
+    try:
+        rt.directory.modify(req.dn, accept)
+    except Unavailable:
+        raise
+    except ApexError:
+        return _lost_race(rt, repo, req)
+    back: dict[str, list[tuple[str, list[Any]]]] = {
+        "apexStatus": [("delete", ["accepted"]), ("add", ["submitted"])],
+        "apexDecidedAt": [("replace", [])],
+        "apexValidatedBy": [("replace", [])],
+        "apexPendingPassword": [("replace", [pending_hash] if pending_hash else [])],
+        "mobile": [("replace", [req.mobile] if req.mobile else [])],
+    }
+    queue_mail_or_undo(
+        rt,
+        lambda: rt.directory.modify(req.dn, back),
+        "validation",
+        [req.mail],
+        identifiant=req.identifier,
     )
     rt.journal.record(
         "account.validate",
@@ -344,10 +494,25 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
         operator=rt.operator,
         details={"request_id": req.id},
     )
-    return {"request_id": req.id, "identifier": req.identifier, "status": "accepted"}
+    return _accepted(req)
+
+
+def _lost_race(rt: Runtime, repo: Repository, req: CreationRequest) -> dict[str, Any]:
+    """The request left "submitted" while we created its account."""
+    current = repo.request(req.id)
+    if current.status == "accepted" and current.identifier:
+        return _accepted(current)  # another validator finished it (and mailed)
+    if _own_account(rt, req):  # refused meanwhile: no account may stay for it
+        rt.directory.delete(rt.layout.account_dn(req.identifier or ""))
+    raise Conflict(f"request {req.id} was {current.status} meanwhile: no account created")
 
 
 def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str, Any]:
+    """Refuse with a reason, mailed to the invitee; the link and the password go.
+
+    One compare-and-set write from the status read (a validation racing with it cannot
+    both win); if the spool cannot take the mail, the request is put back as it was.
+    """
     text = " ".join((reason or "").split())
     if not text:
         raise Invalid("a refusal needs a reason (--reason)")
@@ -358,16 +523,34 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     require(actor, Action.VALIDATE, _request_target(req))
     if req.status not in OPEN:
         raise Conflict(f"request {req.id} is {req.status}: it cannot be refused")
-    queue_mail(rt, "refusal", [req.mail], motif=text)
-    rt.directory.replace(
-        req.dn,
-        apexStatus="refused",
-        apexReason=text,
-        apexDecidedAt=to_generalized_time(rt.clock()),
-        apexValidatedBy=creator_label(rt, actor),
-        apexPendingPassword=None,
-        apexTokenHash=None,
-        mobile=None,
+    pending_hash = _pending_hash(rt, req)
+    changes: dict[str, list[tuple[str, list[Any]]]] = {
+        "apexStatus": [("delete", [req.status]), ("add", ["refused"])],
+        "apexReason": [("replace", [text])],
+        "apexDecidedAt": [("replace", [to_generalized_time(rt.clock())])],
+        "apexValidatedBy": [("replace", [creator_label(rt, actor)])],
+        "apexPendingPassword": [("replace", [])],
+        "apexTokenHash": [("replace", [])],
+        "mobile": [("replace", [])],
+    }
+    try:
+        rt.directory.modify(req.dn, changes)
+    except Unavailable:
+        raise
+    except ApexError:
+        current = repo.request(req.id)
+        raise Conflict(f"request {req.id} is {current.status}: it cannot be refused") from None
+    back: dict[str, list[tuple[str, list[Any]]]] = {
+        "apexStatus": [("delete", ["refused"]), ("add", [req.status])],
+        "apexReason": [("replace", [])],
+        "apexDecidedAt": [("replace", [])],
+        "apexValidatedBy": [("replace", [])],
+        "apexPendingPassword": [("replace", [pending_hash] if pending_hash else [])],
+        "apexTokenHash": [("replace", [req.token_hash] if req.token_hash else [])],
+        "mobile": [("replace", [req.mobile] if req.mobile else [])],
+    }
+    queue_mail_or_undo(
+        rt, lambda: rt.directory.modify(req.dn, back), "refusal", [req.mail], motif=text
     )
     rt.journal.record("account.refuse", req.id, actor=actor.identifier, operator=rt.operator)
     return {"request_id": req.id, "status": "refused", "reason": text}

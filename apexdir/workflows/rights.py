@@ -11,7 +11,7 @@ from apexdir.rules.permissions import Action, Actor, ActorType, can_grant_profil
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
 from apexdir.workflows.catalogue import parse_habilitation
-from apexdir.workflows.notify import queue_mail
+from apexdir.workflows.notify import queue_mail_or_undo
 
 
 def _actor_profiles(repo: Repository, actor: Actor) -> set[str]:
@@ -27,6 +27,15 @@ def _check_can_hand(repo: Repository, actor: Actor, key: str) -> None:
     if not can_grant_profile(actor.type, _actor_profiles(repo, actor), key):
         held = "delegated to you" if actor.type == ActorType.RESPONSABLE else "you hold"
         raise NotAllowed(f"you can only hand out profiles {held}; {key} is not one of them")
+
+
+def _check_can_take(repo: Repository, actor: Actor, key: str) -> None:
+    """Taking a profile away is never an escalation: an administrator revokes any profile
+    from the accounts in his reach (he must be able to empty an account before its deletion,
+    even of a profile he no longer holds); a responsable only the profiles delegated to him,
+    as for granting (the others are his administrator's)."""
+    if actor.type == ActorType.RESPONSABLE:
+        _check_can_hand(repo, actor, key)
 
 
 def _setup(
@@ -45,9 +54,15 @@ def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) ->
     _check_can_hand(repo, actor, key)
     if key in account.habilitations:
         raise Conflict(f"{identifier} already holds {key}")
-    rt.directory.modify(profile_dn, {"member": [("add", [account.dn])]})
     application = repo.application(key.split("/")[0])
-    queue_mail(rt, "attribution", [account.mail], application=application.name)
+    rt.directory.modify(profile_dn, {"member": [("add", [account.dn])]})
+    queue_mail_or_undo(
+        rt,
+        lambda: rt.directory.modify(profile_dn, {"member": [("delete", [account.dn])]}),
+        "attribution",
+        [account.mail],
+        application=application.name,
+    )
     rt.journal.record(
         "grant", identifier, actor=actor.identifier, operator=rt.operator, details={"profile": key}
     )
@@ -56,7 +71,7 @@ def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) ->
 
 def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
-    _check_can_hand(repo, actor, key)
+    _check_can_take(repo, actor, key)
     if key not in account.habilitations:
         raise Conflict(f"{identifier} does not hold {key}")
     rt.directory.modify(profile_dn, {"member": [("delete", [account.dn])]})
@@ -73,9 +88,17 @@ def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str)
     _check_can_hand(repo, actor, key)
     if key in account.delegations:
         raise Conflict(f"{key} is already delegated to {identifier}")
-    rt.directory.modify(account.dn, {"apexDelegatedProfile": [("add", [profile_dn])]})
     application = repo.application(key.split("/")[0])
-    queue_mail(rt, "delegation", [account.mail], application=application.name)
+    rt.directory.modify(account.dn, {"apexDelegatedProfile": [("add", [profile_dn])]})
+    queue_mail_or_undo(
+        rt,
+        lambda: rt.directory.modify(
+            account.dn, {"apexDelegatedProfile": [("delete", [profile_dn])]}
+        ),
+        "delegation",
+        [account.mail],
+        application=application.name,
+    )
     rt.journal.record(
         "delegate",
         identifier,

@@ -65,10 +65,11 @@ def create_service(rt: Runtime, actor: Actor, siret: str, name: str) -> Service:
 
 def rename_service(rt: Runtime, actor: Actor, siret: str, name: str, new_name: str) -> Service:
     siret = validate_siret(siret)
+    require(actor, Action.SERVICE_MANAGE, _target(siret))
+    new_name = _name(new_name)
     repo = Repository(rt.directory, rt.layout)
     service = repo.service_by_name(siret, name)
     require(actor, Action.SERVICE_MANAGE, _target(siret, service))
-    new_name = _name(new_name)
     if new_name.casefold() != service.name.casefold():
         _ensure_free(repo, siret, new_name)
     rt.directory.replace(service.dn, cn=new_name)
@@ -102,6 +103,7 @@ def merge_services(
 ) -> dict[str, object]:
     """Every account (and open request) of `source` moves to `target`; then `source` goes."""
     siret = validate_siret(siret)
+    require(actor, Action.SERVICE_MANAGE, _target(siret))
     repo = Repository(rt.directory, rt.layout)
     src = repo.service_by_name(siret, source)
     dst = repo.service_by_name(siret, target)
@@ -110,26 +112,33 @@ def merge_services(
     if src.id == dst.id:
         raise Invalid("a service cannot be merged into itself")
     accounts, requests = _attached(rt, src)
-    for dn in accounts + requests:
-        rt.directory.replace(dn, apexServiceRef=dst.dn)
+    moved, moved_requests = len(accounts), len(requests)
+    while accounts or requests:
+        for dn in accounts + requests:
+            rt.directory.replace(dn, apexServiceRef=dst.dn)
+        # Anything attached meanwhile (a validation, an invitation) follows before the
+        # source goes: refint would otherwise strip its service reference.
+        accounts, requests = _attached(rt, src)
+        moved, moved_requests = moved + len(accounts), moved_requests + len(requests)
     rt.directory.delete(src.dn)
     rt.journal.record(
         "service.merge",
         f"{siret}/{src.name}",
         actor=actor.identifier,
         operator=rt.operator,
-        details={"into": dst.name, "accounts": len(accounts)},
+        details={"into": dst.name, "accounts": moved, "requests": moved_requests},
     )
     return {
         "source": src.name,
         "target": dst.name,
-        "moved": len(accounts),
-        "requests_moved": len(requests),
+        "moved": moved,
+        "requests_moved": moved_requests,
     }
 
 
 def delete_service(rt: Runtime, actor: Actor, siret: str, name: str) -> None:
     siret = validate_siret(siret)
+    require(actor, Action.SERVICE_MANAGE, _target(siret))
     repo = Repository(rt.directory, rt.layout)
     service = repo.service_by_name(siret, name)
     require(actor, Action.SERVICE_MANAGE, _target(siret, service))

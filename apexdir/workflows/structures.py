@@ -110,7 +110,7 @@ def update_structure(rt: Runtime, actor: Actor, siret: str, **changes: str | Non
             structure.siret,
             actor=actor.identifier,
             operator=rt.operator,
-            details={"fields": sorted(changes)},
+            details={"fields": sorted(k for k, v in changes.items() if v is not None)},
         )
     return repo.structure(structure.siret)
 

@@ -60,6 +60,24 @@ if $A login --help >/dev/null 2>&1; then
     $A login verify "$COLLAB" "$CODE"
 fi
 
+step "The administrator forgot his password: a code by SMS (his mobile is known)"
+$A password forgot "$ADMIN"
+$A daemon run-once outbox >/dev/null
+$A --json dev sms --to +33612345678 | .venv/bin/python -c \
+    'import json,sys; m=json.load(sys.stdin)[-1]; print(m["to"], "←", m["body"])'
+SMS_CODE=$($A --json dev sms --to +33612345678 | .venv/bin/python -c \
+    'import json,re,sys; print(re.findall(r"\b(\d{6})\b", json.load(sys.stdin)[-1]["body"])[0])')
+NEW_PASSWORD='Nouveau-Passw0rd!7'
+printf '%s\n%s\n' "$NEW_PASSWORD" "$NEW_PASSWORD" | $A password reset "$ADMIN" "$SMS_CODE"
+
+step "slapd itself refuses a weak password, even from a plain LDAP client"
+URI=$($A --json dev status | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["ldap_uri"])')
+ldappasswd -x -H "$URI" -D "uid=$ADMIN,ou=people,dc=apex,dc=dgfip,dc=finances,dc=gouv,dc=fr" \
+    -w "$NEW_PASSWORD" -s 'faible' 2>&1 | head -n 3 || true
+
+step "The daemon's jobs, once each"
+for job in pending expiry changes housekeeping; do $A daemon run-once $job; done
+
 step "Mails received by the collaborateur"
 $A daemon run-once outbox >/dev/null
 $A dev mails --to "$COLLAB_MAIL"

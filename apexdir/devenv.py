@@ -1,7 +1,9 @@
 """The embedded default: a private slapd, an SMTP sink and an SMS sink under ./var/.
 
 `up` is idempotent (a second call reuses what runs) and recovers from a crashed earlier
-instance; it writes ./apexdir.toml pointing at what it started.
+instance; it writes ./apexdir.toml pointing at what it started. With `replicas` > 1 it starts
+that many slapd providers in multi-provider replication (apexdir/directory/replication.py),
+and apexdir.toml lists them all.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from apexdir.directory.replication import ReplicaSet, instance_dirs
 from apexdir.directory.server import DEFAULT_BASE_DN, SlapdInstance, pid_alive, port_open
 from apexdir.errors import Unavailable
 
 CONFIG_TEMPLATE = """\
 # Written by `apexdir dev up` for the local environment; see README.md for every key.
 [ldap]
-uris = ["{ldap_uri}"]
+uris = [{ldap_uris}]
 base_dn = "{base_dn}"
 bind_dn = "{bind_dn}"
 bind_password_file = "{password_file}"
@@ -46,6 +49,7 @@ base_url = "https://apex-partenaires.dgfip.finances.gouv.fr"
 class DevEnv:
     root: Path
     base_dn: str = DEFAULT_BASE_DN
+    replicas: int = 1  # slapd providers `up` starts
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -53,6 +57,26 @@ class DevEnv:
     @property
     def slapd(self) -> SlapdInstance:
         return SlapdInstance(self.root / "slapd", base_dn=self.base_dn)
+
+    def replica_set(self, count: int | None = None) -> ReplicaSet:
+        """The providers: `count`, or as many as the last `up` started."""
+        return ReplicaSet(self.root, base_dn=self.base_dn, count=count or self.recorded_replicas())
+
+    @property
+    def replicas_file(self) -> Path:
+        return self.root / "replicas.json"
+
+    def recorded_replicas(self) -> int:
+        try:
+            return max(1, int(json.loads(self.replicas_file.read_text())["count"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return 1
+
+    def wait_converged(self, timeout: float = 30.0) -> None:
+        """With several providers: until each has every change of the others."""
+        replicas = self.replica_set()
+        if len(replicas.instances) > 1:
+            replicas.wait_converged(timeout)
 
     @property
     def sinks_dir(self) -> Path:
@@ -142,9 +166,11 @@ class DevEnv:
                 os.kill(pid, signal.SIGKILL)
         self.sinks_pidfile.unlink(missing_ok=True)
 
-    def config_text(self, slapd: SlapdInstance, ports: dict[str, int]) -> str:
+    def config_text(
+        self, slapd: SlapdInstance, ports: dict[str, int], uris: list[str] | None = None
+    ) -> str:
         return CONFIG_TEMPLATE.format(
-            ldap_uri=slapd.uri,
+            ldap_uris=", ".join(f'"{uri}"' for uri in uris or [slapd.uri]),
             base_dn=self.base_dn,
             bind_dn=slapd.layout.apexdir_dn,
             password_file=slapd.apexdir_password_file,
@@ -154,22 +180,36 @@ class DevEnv:
         )
 
     def up(self, config_file: Path) -> dict[str, object]:
-        slapd = self.slapd
-        slapd.start()
+        replicas = self.replica_set(self.replicas)
+        for extra in instance_dirs(self.root)[self.replicas :]:  # left by a larger `up`
+            SlapdInstance(extra, base_dn=self.base_dn).stop()
+        replicas.start()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.replicas_file.write_text(json.dumps({"count": self.replicas}))
         ports = self.start_sinks()
-        config_file.write_text(self.config_text(slapd, ports), encoding="utf-8")
+        text = self.config_text(replicas.instances[0], ports, replicas.uris)
+        config_file.write_text(text, encoding="utf-8")
         return self.status()
 
     def down(self) -> dict[str, object]:
-        self.slapd.stop()
+        for folder in instance_dirs(self.root) or [self.slapd.root]:
+            SlapdInstance(folder, base_dn=self.base_dn).stop()
         self.stop_sinks()
         return self.status()
 
     def status(self) -> dict[str, object]:
-        slapd = self.slapd
+        providers = self.replica_set().instances
+        slapd = providers[0]
         ports = self.sinks_ports() or {}
-        running = slapd.running()
+        running = all(provider.running() for provider in providers)
         sinks = self.sinks_running()
+        extra: dict[str, object] = {}
+        if len(providers) > 1:
+            extra["ldap_uris"] = [p.uri if p.port else None for p in providers]
+            extra["providers"] = [
+                {"server_id": n, "uri": p.uri if p.port else None, "running": p.running()}
+                for n, p in enumerate(providers, start=1)
+            ]
         return {
             "running": running and sinks,
             "ldap_uri": slapd.uri if slapd.port else None,
@@ -180,4 +220,5 @@ class DevEnv:
             "slapd_running": running,
             "sinks_running": sinks,
             "root": str(self.root),
+            **extra,
         }

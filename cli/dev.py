@@ -9,10 +9,10 @@ import click
 from apexdir.cli.context import CliContext, pass_cli
 
 
-def _env() -> "DevEnv":  # noqa: F821, UP037 - imported lazily
+def _env(replicas: int = 1) -> "DevEnv":  # noqa: F821, UP037 - imported lazily
     from apexdir.devenv import DevEnv
 
-    return DevEnv(Path("var"))
+    return DevEnv(Path("var"), replicas=replicas)
 
 
 @click.group()
@@ -21,8 +21,15 @@ def dev() -> None:
 
 
 @dev.command()
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="slapd providers in multi-provider replication; apexdir.toml lists them all.",
+)
 @pass_cli
-def up(cli: CliContext) -> None:
+def up(cli: CliContext, replicas: int) -> None:
     """Start (or reuse) the local directory and sinks, load the base, write ./apexdir.toml."""
     from apexdir.config import load_settings
     from apexdir.directory.connection import Directory
@@ -30,10 +37,12 @@ def up(cli: CliContext) -> None:
     from apexdir.directory.provision import initialize
 
     config_file = Path(cli.config_file or "apexdir.toml")
-    status = _env().up(config_file)
+    env = _env(replicas)
+    status = env.up(config_file)
     settings = load_settings(config_file)
     with Directory(settings.ldap) as directory:
         initialize(directory, Layout(settings.ldap.base_dn), settings.policy)
+    env.wait_converged()  # every provider has the base before the first command
     status["config"] = str(config_file.resolve())
     cli.emit(status, lambda s: _print_status(s, "apexdir dev: up"))
 
@@ -54,7 +63,8 @@ def status(cli: CliContext) -> None:
 
 def _print_status(status: dict[str, object], title: str) -> None:
     click.echo(title)
-    for key in ("running", "ldap_uri", "base_dn", "smtp_host", "smtp_port", "sms_url", "config"):
+    keys = ("running", "ldap_uri", "ldap_uris", "base_dn", "smtp_host", "smtp_port", "sms_url")
+    for key in (*keys, "config"):
         if key in status:
             click.echo(f"  {key:10} {status[key]}")
 

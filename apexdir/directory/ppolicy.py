@@ -267,13 +267,16 @@ def _bind(conn: ldap3.Connection, dn: str, password: str) -> tuple[int, PolicyRe
 
 def _with_retry(settings: LdapSettings, what: str, action: Any) -> Any:
     """Run `action(conn)` on a pooled connection; once more on a fresh one if the network
-    failed (an idle connection may have been dropped by the server meanwhile)."""
+    failed (the server dropped idle connections, or died and another one takes over)."""
     pool = pool_for(settings)
     for attempt in (1, 2):
         try:
             with pool.connection() as conn:
                 return action(conn)
         except _RETRYABLE as exc:
+            # The other idle connections most likely lead to the same dead server: drop them
+            # all, so the retry opens a fresh one and the server pool fails over.
+            pool.close()
             if attempt == 2:
                 raise Unavailable(f"directory unavailable ({what}): {exc}") from None
         except ApexError:

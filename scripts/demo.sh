@@ -48,6 +48,27 @@ printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" | \
 COLLAB=$($A --json --as "$ADMIN" account validate "$REQ2" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["identifier"])')
 $A --as "$ADMIN" grant "$COLLAB" FICOBA CONSULTATION
 
+step "A responsable of the service; the administrator delegates him a profile he holds"
+RESP_MAIL="michel.bruyere.$RUN@banque-exemple.fr"
+REQ3=$($A --json --as "$ADMIN" account invite --structure $SIRET --type responsable \
+       --service "Service contentieux" --mail "$RESP_MAIL" \
+       | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" | \
+    $A account complete "$(last_link "$RESP_MAIL")" --last-name "de la Bruyère" --first-name Michel --yes >/dev/null
+RESP=$($A --json --as "$ADMIN" account validate "$REQ3" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["identifier"])')
+echo "identifier: $RESP"
+$A --as "$ADMIN" delegate "$RESP" FICOBA CONSULTATION
+echo "-- a profile the administrator does not hold cannot be delegated (exit 4):"
+$A --as "$ADMIN" delegate "$RESP" PATRIM CONSULTATION || true
+echo "-- the responsable cannot validate creations (exit 4):"
+$A --as "$RESP" account pending --structure $SIRET >/dev/null && \
+    $A --as "$RESP" account validate "$REQ3" || true
+
+step "Personal data: the collaborateur changes his e-mail (confirmation to both addresses)"
+NEW_MAIL="cathy.noel.new.$RUN@banque-exemple.fr"
+$A --as "$COLLAB" me update "$COLLAB" --mail "$NEW_MAIL"
+COLLAB_MAIL_OLD="$COLLAB_MAIL"
+
 step "Consultation of the structure (never a phone number)"
 $A --as "$COLLAB" structure show $SIRET
 
@@ -55,7 +76,7 @@ if $A login --help >/dev/null 2>&1; then
     step "The collaborateur logs in: password, then the code received by mail"
     printf '%s\n' "$PASSWORD" | $A login "$COLLAB"
     $A daemon run-once outbox >/dev/null
-    CODE=$($A --json dev mails --to "$COLLAB_MAIL" | .venv/bin/python -c \
+    CODE=$($A --json dev mails --to "$NEW_MAIL" | .venv/bin/python -c \
         'import json,re,sys; print(re.findall(r"code de vérification (\d{6})", json.load(sys.stdin)[-1]["body"])[0])')
     $A login verify "$COLLAB" "$CODE"
 fi
@@ -78,9 +99,10 @@ ldappasswd -x -H "$URI" -D "uid=$ADMIN,ou=people,dc=apex,dc=dgfip,dc=finances,dc
 step "The daemon's jobs, once each"
 for job in pending expiry changes housekeeping; do $A daemon run-once $job; done
 
-step "Mails received by the collaborateur"
+step "Mails received by the collaborateur (old address, then new)"
 $A daemon run-once outbox >/dev/null
-$A dev mails --to "$COLLAB_MAIL"
+$A dev mails --to "$COLLAB_MAIL_OLD"
+$A dev mails --to "$NEW_MAIL"
 
 step "Journal (last entries)"
 $A journal | tail -n 14

@@ -55,6 +55,42 @@ class Cli:
         assert links, f"no link mailed to {mail}"
         return links[-1]
 
+    def invite(
+        self,
+        siret: str,
+        kind: str,
+        mail: str,
+        service: str | None = None,
+        as_: str | None = None,
+        application: str | None = None,
+    ) -> str:
+        """Start a creation; the request id."""
+        args = ["account", "invite", "--structure", siret, "--type", kind, "--mail", mail]
+        if service:
+            args += ["--service", service]
+        if application:
+            args += ["--application", application]
+        return str(self.ok(*args, as_=as_)["request_id"])
+
+    def complete(
+        self, mail: str, first: str, last: str, mobile: str | None = None
+    ) -> dict[str, Any]:
+        """The invitee fills the form from the link mailed to `mail`."""
+        form = [
+            "account",
+            "complete",
+            self.link_for(mail),
+            "--last-name",
+            last,
+            "--first-name",
+            first,
+            "--yes",
+        ]
+        if mobile:
+            form += ["--mobile", mobile]
+        result: dict[str, Any] = self.ok(*form, input=f"{PASSWORD}\n{PASSWORD}\n")
+        return result
+
     def create_account(
         self,
         siret: str,
@@ -66,17 +102,11 @@ class Cli:
         as_: str | None = None,
         mobile: str | None = None,
     ) -> str:
-        args = ["account", "invite", "--structure", siret, "--type", kind, "--mail", mail]
-        if service:
-            args += ["--service", service]
-        request = self.ok(*args, as_=as_)["request_id"]
-        link = self.link_for(mail)
-        form = ["account", "complete", link, "--last-name", last, "--first-name", first, "--yes"]
-        if mobile:
-            form += ["--mobile", mobile]
-        self.ok(*form, input=f"{PASSWORD}\n{PASSWORD}\n")
+        """A validated account (validated by `as_`, or by an agent for an administrator)."""
+        request = self.invite(siret, kind, mail, service, as_=as_)
+        self.complete(mail, first, last, mobile)
         validator = as_ if kind != "administrateur" else None
-        return self.ok("account", "validate", request, as_=validator)["identifier"]
+        return str(self.ok("account", "validate", request, as_=validator)["identifier"])
 
 
 _SINKS: dict[str, Path] = {}

@@ -77,31 +77,13 @@ def invite(
     as_: str | None = None,
     application: str | None = None,
 ) -> str:
-    args = ["account", "invite", "--structure", siret, "--type", kind, "--mail", mail]
-    if service:
-        args += ["--service", service]
-    if application:
-        args += ["--application", application]
-    return str(cli.ok(*args, as_=as_)["request_id"])
+    return cli.invite(siret, kind, mail, service, as_=as_, application=application)
 
 
 def complete(
     cli: Cli, mail: str, first: str, last: str, mobile: str | None = None
 ) -> dict[str, Any]:
-    form = [
-        "account",
-        "complete",
-        cli.link_for(mail),
-        "--last-name",
-        last,
-        "--first-name",
-        first,
-        "--yes",
-    ]
-    if mobile:
-        form += ["--mobile", mobile]
-    result: dict[str, Any] = cli.ok(*form, input=f"{PASSWORD}\n{PASSWORD}\n")
-    return result
+    return cli.complete(mail, first, last, mobile)
 
 
 def account(

@@ -1,0 +1,82 @@
+"""How the benchmark prints: one line per figure (value, reference, ratio, target, verdict),
+then what bounds it; the machine it ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    reference: float | None = None
+    reference_label: str = ""
+    target: str = ""
+    ok: bool | None = None
+    higher_is_better: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.reference or not self.value:
+            return None
+        return self.value / self.reference if self.higher_is_better else self.reference / self.value
+
+    def lines(self) -> list[str]:
+        value = _fmt(self.value, self.unit)
+        ref = f"{self.reference_label} {_fmt(self.reference, self.unit)}" if self.reference else ""
+        ratio = f"{self.ratio:.0%}" if self.ratio is not None else "—"
+        verdict = {True: "OK", False: "MISSED", None: ""}[self.ok]
+        head = f"{self.name:<44} {value:>16}   ref: {ref or '—':<30} ratio {ratio:>5}"
+        if self.target:
+            head += f"   target {self.target}: {verdict}"
+        return [head] + [f"    {note}" for note in self.notes]
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "s":
+        return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s"
+    return f"{value:,.0f} {unit}"
+
+
+def importtime(command: list[str], top: int = 8) -> list[str]:
+    """The slowest imports of a command (python -X importtime), cumulative."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    rows = []
+    for line in result.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    rows.sort(reverse=True)
+    return ["slowest imports (cumulative):"] + [
+        f"{us / 1000:7.1f} ms {name}" for us, name in rows[:top]
+    ]
+
+
+def machine() -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
+    slapd = subprocess.run(["/usr/sbin/slapd", "-VV"], capture_output=True, text=True)
+    version = (slapd.stderr or slapd.stdout).splitlines()[0].strip() if slapd else "?"
+    load = os.getloadavg()
+    return [
+        f"machine: {os.cpu_count()} CPU(s), {cpu}; {platform.platform()}",
+        f"slapd: {version}",
+        f"python {platform.python_version()}, load average at start "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+    ]

@@ -278,19 +278,6 @@ class Directory:
     def delete(self, dn: str) -> None:
         self._call(f"delete {dn}", "delete", dn)
 
-    def rename(self, dn: str, new_rdn: str, new_superior: str | None = None) -> None:
-        self._call(f"rename {dn}", "modify_dn", dn, new_rdn, new_superior=new_superior)
-
-    def password_modify(self, dn: str, new_password: str, old_password: str | None = None) -> None:
-        """RFC 3062: slapd hashes the password and ppolicy checks it."""
-        try:
-            with self._lock:
-                self.connection().extend.standard.modify_password(
-                    user=dn, old_password=old_password, new_password=new_password
-                )
-        except Exception as exc:
-            raise translate(exc, f"password change of {dn}") from None
-
 
 _MOD = {
     "add": ldap3.MODIFY_ADD,

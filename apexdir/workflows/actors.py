@@ -42,8 +42,3 @@ def target_for(account: Account) -> Target:
         service=account.service_id,
         identifier=account.identifier,
     )
-
-
-def actor_label(actor: Actor) -> str | None:
-    """What the journal records as the account acted as (None for an agent)."""
-    return actor.identifier

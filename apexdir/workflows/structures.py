@@ -6,7 +6,7 @@ from typing import Any
 
 from apexdir.directory import mapping as m
 from apexdir.directory.repository import Repository
-from apexdir.errors import Conflict, Invalid, NotAllowed
+from apexdir.errors import Conflict, Invalid
 from apexdir.models import Structure
 from apexdir.rules.permissions import Action, Actor, ActorType, Target, require
 from apexdir.rules.siret import validate_siret
@@ -145,8 +145,3 @@ def show_structure(rt: Runtime, actor: Actor, siret: str) -> dict[str, Any]:
         "administrators": administrators,
         "services": [{"name": s.name, **by_service[s.id]} for s in services],
     }
-
-
-def ensure_same_structure(actor: Actor, siret: str) -> None:
-    if actor.type != ActorType.AGENT and actor.structure != siret:
-        raise NotAllowed("this structure is not yours")

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from apexdir.errors import ConfigError
 
@@ -109,6 +109,9 @@ class PolicySettings(_Section):
     purge_after_days: int = 30
     login_code_minutes: int = 10
     login_code_attempts: int = 5
+    login_codes_per_window: int = 3  # codes issued to one account …
+    login_code_window_minutes: int = 15  # … within this window, then a pause
+    login_code_wrong_per_day: int = 10  # wrong codes for one account in 24 h, then a pause
     reset_validity_minutes: int = 15
     reset_rate_per_identifier_per_hour: int = 5
     reset_rate_global_per_minute: int = 60
@@ -120,6 +123,55 @@ class PortalSettings(_Section):
         "https://apex-partenaires.dgfip.finances.gouv.fr",
         description="Public address of the web portal; links in mails start with it.",
     )
+    secret_key_file: Path | None = Field(
+        None,
+        description="File holding the key that signs session cookies and keys the captcha "
+        "hashes (at least 32 characters); the same on every node.",
+    )
+    session_idle_minutes: int = Field(15, ge=1, description="Idle time-out of a session.")
+    session_max_hours: int = Field(8, ge=1, description="Absolute time-out of a session.")
+    captcha_minutes: int = Field(5, ge=1, description="Validity of a captcha challenge.")
+    trusted_proxies: int = Field(
+        0, ge=0, le=5, description="Reverse proxies in front of the portal (X-Forwarded-*)."
+    )
+    rate_per_client_per_minute: int = Field(
+        60, ge=1, description="Anonymous POSTs (and captchas) one client address may make."
+    )
+    rate_global_per_minute: int = Field(
+        600, ge=1, description="Anonymous POSTs all clients together may make, per node."
+    )
+    dev_sinks_dir: Path | None = Field(
+        None,
+        description="Development only: where captcha answers are handed to the dev sinks. "
+        "Refused unless base_url is a loopback http:// address.",
+    )
+
+    @model_validator(mode="after")
+    def _dev_only(self) -> PortalSettings:
+        if self.dev_sinks_dir is not None and not is_loopback_url(self.base_url):
+            raise ValueError("dev_sinks_dir is for the development environment only")
+        return self
+
+    def secret_key(self) -> str:
+        if self.secret_key_file is None:
+            raise ConfigError("portal: set secret_key_file")
+        try:
+            key = self.secret_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"portal.secret_key_file: cannot read {self.secret_key_file}: {exc.strerror}"
+            ) from exc
+        if len(key) < 32:
+            raise ConfigError("portal.secret_key_file: the key must hold 32 characters or more")
+        return key
+
+
+def is_loopback_url(url: str) -> bool:
+    """An http:// address on this machine: the only place where dev conveniences may run."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 class OutboxSettings(_Section):
@@ -188,7 +240,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resolve_paths(settings: Settings, root: Path) -> None:
-    for section in (settings.ldap, settings.smtp, settings.sms, settings.state):
+    for section in (settings.ldap, settings.smtp, settings.sms, settings.state, settings.portal):
         for name, value in section:
             if isinstance(value, Path) and not value.is_absolute():
                 setattr(section, name, root / value)

@@ -40,8 +40,13 @@ url = "http://127.0.0.1:{sms_port}/sms"
 [state]
 path = "{state_path}"
 
+[daemon]
+outbox_seconds = 2
+
 [portal]
-base_url = "https://apex-partenaires.dgfip.finances.gouv.fr"
+base_url = "http://127.0.0.1:{portal_port}"
+secret_key_file = "{portal_key}"
+dev_sinks_dir = "{sinks_dir}"
 """
 
 
@@ -177,6 +182,9 @@ class DevEnv:
             smtp_port=ports["smtp_port"],
             sms_port=ports["sms_port"],
             state_path=self.root / "state.db",
+            portal_port=ports["portal_port"],
+            portal_key=self.portal_key_file,
+            sinks_dir=self.sinks_dir,
         )
 
     def up(self, config_file: Path) -> dict[str, object]:
@@ -186,16 +194,136 @@ class DevEnv:
         replicas.start()
         self.root.mkdir(parents=True, exist_ok=True)
         self.replicas_file.write_text(json.dumps({"count": self.replicas}))
-        ports = self.start_sinks()
+        ports = {**self.start_sinks(), "portal_port": self.portal_port()}
+        self._ensure_portal_key()
         text = self.config_text(replicas.instances[0], ports, replicas.uris)
         config_file.write_text(text, encoding="utf-8")
         return self.status()
 
     def down(self) -> dict[str, object]:
+        self.stop_portal()
+        self.stop_daemon()
         for folder in instance_dirs(self.root) or [self.slapd.root]:
             SlapdInstance(folder, base_dn=self.base_dn).stop()
         self.stop_sinks()
         return self.status()
+
+    # ------------------------------------------------------------------ the portal
+    @property
+    def portal_dir(self) -> Path:
+        return self.root / "portal"
+
+    @property
+    def portal_key_file(self) -> Path:
+        return self.portal_dir / "secret.key"
+
+    def _ensure_portal_key(self) -> None:
+        import secrets
+
+        self.portal_dir.mkdir(parents=True, exist_ok=True)
+        if not self.portal_key_file.exists():
+            fd = os.open(self.portal_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as key:
+                key.write(secrets.token_urlsafe(48))
+
+    def portal_port(self) -> int:
+        """The port of the last `up` when it is free (mailed links keep working), else a new one."""
+        from apexdir.devsinks import _free_port
+
+        try:
+            port = int((self.portal_dir / "port").read_text())
+        except (OSError, ValueError):
+            port = 0
+        if port and (self.portal_pid() or not port_open("127.0.0.1", port)):
+            return port
+        port = _free_port("127.0.0.1")
+        self.portal_dir.mkdir(parents=True, exist_ok=True)
+        (self.portal_dir / "port").write_text(str(port))
+        return port
+
+    def portal_pid(self) -> int | None:
+        try:
+            pid = int((self.portal_dir / "gunicorn.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def recorded_portal_port(self) -> int | None:
+        try:
+            return int((self.portal_dir / "port").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def portal_running(self) -> bool:
+        port = self.recorded_portal_port()
+        return bool(port and self.portal_pid() and port_open("127.0.0.1", port))
+
+    def start_portal(self, config_file: Path, workers: int = 2, timeout: float = 20.0) -> None:
+        """gunicorn, as in production; restarted so that it reads the configuration anew."""
+        self.stop_portal()
+        port = self.portal_port()
+        with open(self.portal_dir / "portal.log", "ab") as log:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "apexdir.portal.server",
+                    "--config",
+                    str(config_file.resolve()),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(workers),
+                    "--pidfile",
+                    str(self.portal_dir / "gunicorn.pid"),
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.portal_running():
+                return
+            time.sleep(0.1)
+        raise Unavailable(f"the portal did not start (see {self.portal_dir / 'portal.log'})")
+
+    # ------------------------------------------------------------------ the daemon
+    @property
+    def daemon_pidfile(self) -> Path:
+        return self.root / "daemon" / "daemon.pid"
+
+    def daemon_pid(self) -> int | None:
+        try:
+            pid = int(self.daemon_pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def start_daemon(self, config_file: Path) -> None:
+        """The scheduler in the background, so that mails reach the sink as a person uses the
+        portal (the outbox every 2 s); restarted to read the configuration anew."""
+        self.stop_daemon()
+        self.daemon_pidfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.daemon_pidfile.parent / "daemon.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "apexdir.cli.main", "--config", str(config_file.resolve()),
+                 "daemon", "run"],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        self.daemon_pidfile.write_text(str(process.pid))
+
+    def stop_daemon(self) -> None:
+        _terminate(self.daemon_pid())
+        self.daemon_pidfile.unlink(missing_ok=True)
+
+    def stop_portal(self) -> None:
+        _terminate(self.portal_pid())
+        (self.portal_dir / "gunicorn.pid").unlink(missing_ok=True)
 
     def status(self) -> dict[str, object]:
         providers = self.replica_set().instances
@@ -203,6 +331,7 @@ class DevEnv:
         ports = self.sinks_ports() or {}
         running = all(provider.running() for provider in providers)
         sinks = self.sinks_running()
+        portal = self.portal_running()
         extra: dict[str, object] = {}
         if len(providers) > 1:
             extra["ldap_uris"] = [p.uri if p.port else None for p in providers]
@@ -219,6 +348,21 @@ class DevEnv:
             "sms_url": f"http://127.0.0.1:{ports['sms_port']}/sms" if "sms_port" in ports else None,
             "slapd_running": running,
             "sinks_running": sinks,
+            "portal_url": f"http://127.0.0.1:{self.recorded_portal_port()}" if portal else None,
+            "portal_running": portal,
+            "daemon_running": self.daemon_pid() is not None,
             "root": str(self.root),
             **extra,
         }
+
+
+def _terminate(pid: int | None, grace: float = 15.0) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL past the grace period."""
+    if not pid:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)

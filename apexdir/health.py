@@ -17,6 +17,7 @@ def run_checks(rt: Runtime) -> list[dict[str, Any]]:
         ("base", _base),
         ("smtp", _smtp),
         ("state-store", _state),
+        ("portal-key", _portal_key),
     ):
         try:
             detail = check(rt)
@@ -60,3 +61,18 @@ def _state(rt: Runtime) -> str:
     rt.db.execute("create table if not exists _healthcheck (x)")
     rt.db.execute("drop table _healthcheck")
     return f"{rt.settings.state.path} writable"
+
+
+def _portal_key(rt: Runtime) -> str:
+    """A node may run without the portal (daemon only); a key that is set must be usable and
+    readable by its owner alone, since it signs every session."""
+    portal = rt.settings.portal
+    if portal.secret_key_file is None:
+        return "portal.secret_key_file not set: this node cannot serve the portal"
+    portal.secret_key()
+    mode = portal.secret_key_file.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ApexError(
+            f"{portal.secret_key_file} is readable by others (mode {mode:o}): chmod 600 it"
+        )
+    return f"{portal.secret_key_file} usable, owner-only"

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from apexdir.cli.context import CliContext, pass_cli
+from apexdir.cli.context import CliContext, error_line, one_line, pass_cli
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 MAX_LISTED = 1000
@@ -118,9 +118,9 @@ def _options(cli: CliContext, **kwargs: Any) -> Any:
 
 
 def _fail(cli: CliContext, message: str, lines: list[str]) -> None:
-    click.echo(f"error: {message}", err=True)
-    for line in lines[:MAX_LISTED]:
-        click.echo(f"  {line}", err=True)
+    error_line(message)
+    for line in lines[:MAX_LISTED]:  # values read from the file: escaped and cut like it
+        click.echo(f"  {one_line(line)}", err=True)
     if len(lines) > MAX_LISTED:
         click.echo(f"  … and {len(lines) - MAX_LISTED} more (--json lists them all)", err=True)
     cli.close()

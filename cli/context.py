@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,10 +18,48 @@ if TYPE_CHECKING:
     from apexdir.runtime import Runtime
 
 
+# A value quoted in an error line is cut past this length, and the line past MAX_LINE: an
+# operator's terminal or a log line should not receive 10,000 characters of an argument.
+MAX_VALUE = 120
+MAX_LINE = 1000
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _escape(char: str) -> str:
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of the command line that was not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with every control, format or undecodable character written as an escape:
+    a value cannot move the cursor, rewrite the line or forge a second `error:` line."""
+    return "".join(_escape(c) if unicodedata.category(c) in _UNPRINTABLE else c for c in str(text))
+
+
+def _cut(word: str) -> str:
+    return word if len(word) <= MAX_VALUE else f"{word[: MAX_VALUE - 20]}…{word[-10:]}"
+
+
+def one_line(message: str) -> str:
+    """A message as one short, printable line: escaped, long words and the line cut."""
+    text = " ".join(_cut(word) for word in printable(message).split(" "))
+    if len(text) > MAX_LINE:
+        text = f"{text[: MAX_LINE - 200]} … {text[-190:]}"
+    return text
+
+
+def error_line(message: str) -> None:
+    click.echo(f"error: {one_line(message)}", err=True)
+
+
 def fail(exc: ApexError) -> NoReturn:
     """The one place where an apexdir error becomes an `error:` line and an exit code."""
-    message = str(exc).replace("\n", " ")
-    click.echo(f"error: {message}", err=True)
+    error_line(str(exc))
     sys.exit(exc.exit_code)
 
 
@@ -104,12 +143,28 @@ def read_secrets(count: int, prompt: str = "Mot de passe") -> list[str]:
         head = [click.prompt("Mot de passe actuel", hide_input=True)] if count == 3 else []
         first = click.prompt(prompt, hide_input=True, confirmation_prompt=count >= 2)
         return head + ([first] * 2 if count >= 2 else [first])
-    lines = sys.stdin.read().splitlines()
+    try:
+        text = sys.stdin.read()
+    except UnicodeDecodeError:
+        raise UsageError("standard input is not valid UTF-8 text") from None
+    if not is_text(text):  # read with surrogateescape (C locale): the same refusal
+        raise UsageError("standard input is not valid UTF-8 text")
+    lines = text.splitlines()
     if len(lines) < count:
         raise UsageError(
             f"expected {count} line(s) on standard input (passwords are never arguments)"
         )
     return lines[:count]
+
+
+def is_text(value: str) -> bool:
+    """Whether `value` came from valid UTF-8: Python decodes the bytes of the command line
+    (and of a C-locale stdin) that are not as lone surrogates, which nothing can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 pass_cli = click.make_pass_decorator(CliContext)

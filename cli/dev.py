@@ -43,6 +43,9 @@ def up(cli: CliContext, replicas: int) -> None:
     with Directory(settings.ldap) as directory:
         initialize(directory, Layout(settings.ldap.base_dn), settings.policy)
     env.wait_converged()  # every provider has the base before the first command
+    env.start_portal(config_file)
+    env.start_daemon(config_file)
+    status = env.status()
     status["config"] = str(config_file.resolve())
     cli.emit(status, lambda s: _print_status(s, "apexdir dev: up"))
 
@@ -63,10 +66,24 @@ def status(cli: CliContext) -> None:
 
 def _print_status(status: dict[str, object], title: str) -> None:
     click.echo(title)
-    keys = ("running", "ldap_uri", "ldap_uris", "base_dn", "smtp_host", "smtp_port", "sms_url")
+    keys = ("running", "ldap_uri", "ldap_uris", "base_dn", "smtp_host", "smtp_port", "sms_url",
+            "portal_url")  # fmt: skip
     for key in (*keys, "config"):
         if key in status:
             click.echo(f"  {key:10} {status[key]}")
+
+
+@dev.command()
+@pass_cli
+def captcha(cli: CliContext) -> None:
+    """The answer of the portal's latest captcha (the development environment only)."""
+    from apexdir.errors import NotFound
+    from apexdir.portal.captcha import latest_dev_answer
+
+    found = latest_dev_answer(_env().sinks_dir)
+    if found is None:
+        raise NotFound("no captcha shown yet by the development portal")
+    cli.emit({"answer": found["answer"], "at": found["at"]}, f"captcha: {found['answer']}")
 
 
 @dev.command()

@@ -6,12 +6,14 @@ Subcommands are imported only when they run, so `apexdir --help` stays light.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from apexdir.cli.context import CliContext, fail
+from apexdir.cli.context import CliContext, error_line, fail, is_text
 
 # name → (module, attribute, short help); the modules load only when the command runs.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -34,7 +36,20 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "journal": ("apexdir.cli.daemon", "journal", "Who did what, when."),
     "import": ("apexdir.cli.bulk", "import_", "Bulk import of structures and accounts."),
     "migrate-v1": ("apexdir.cli.bulk", "migrate_v1", "Migrate an APEX v1 export."),
+    "serve": ("apexdir.cli.serve", "serve", "Serve the partners' web portal (gunicorn)."),
 }
+
+
+def _check_text(argv: list[str]) -> None:
+    """Refuse a command-line argument that is not UTF-8 (exit 2) before anything uses it.
+
+    Python hands such bytes over as lone surrogates, which every later step (LDAP, SQLite,
+    hashing) would fail to encode, each in its own way. The name of an existing file is
+    the file system's bytes, not text: it stays allowed.
+    """
+    for value in argv:
+        if not is_text(value) and not os.path.lexists(value):
+            raise click.UsageError(f"argument '{value}' is not valid UTF-8 text")
 
 
 class LazyGroup(click.Group):
@@ -59,17 +74,21 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True, **kw: Any
+    ) -> Any:
         """Usage errors too leave as one `error:` line (exit 2), as CLI.md asks."""
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, *rest, standalone_mode=False, **kw)
+        argv = list(sys.argv[1:] if args is None else args)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            _check_text(argv)
+            code = super().main(argv, *rest, standalone_mode=False, **kw)
         except click.exceptions.Abort:
-            click.echo("error: aborted", err=True)
+            error_line("aborted")
             sys.exit(1)
         except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}".replace("\n", " "), err=True)
+            error_line(exc.format_message())
             sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -111,6 +130,9 @@ def cli(ctx: click.Context, config_file: str | None, as_json: bool, acting_as: s
     Exit codes: 0 done, 1 refused by a rule, 2 usage, 3 not found, 4 not allowed,
     5 directory, SMTP or state store unavailable.
     """
+    if acting_as is not None and not acting_as.strip():
+        # An empty --as must not fall back to acting as a DGFiP agent, the widest rights.
+        raise click.BadParameter("an identifier is required", param_hint="'--as'")
     ctx.obj = CliContext(config_file=config_file, as_json=as_json, acting_as=acting_as)
 
 

@@ -14,12 +14,21 @@ if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ] || [ ! -e /usr
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq slapd slapd-contrib ldap-utils >/dev/null
 fi
 
+# The browser journeys of the tests drive Debian's chromium (`bootstrap.sh --browser`).
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing chromium from Debian's packages (browser tests)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     echo "==> creating the virtualenv .venv"
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import apexdir, pytest, xdist" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
+if ! .venv/bin/python -c "import apexdir, pytest, xdist, flask, playwright" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
     echo "==> installing apexdir and its dependencies"
     .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
     touch .venv/.installed

@@ -106,3 +106,24 @@ $A dev mails --to "$NEW_MAIL"
 
 step "Journal (last entries)"
 $A journal | tail -n 14
+
+step "A pending invitation, to complete in the browser"
+INVITE_MAIL="louise.durand.$RUN@banque-exemple.fr"
+$A --as "$ADMIN" account invite --structure $SIRET --type collaborateur \
+    --service "Service contentieux" --mail "$INVITE_MAIL" >/dev/null
+INVITE_LINK=$(last_link "$INVITE_MAIL")
+
+PORTAL=$($A --json dev status | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["portal_url"])')
+cat <<TXT
+
+« Mon espace APEX Partenaires » runs under gunicorn; the daemon delivers mails every 2 s.
+Demo accounts (the verification code arrives by mail: .venv/bin/apexdir dev mails --to ADDRESS):
+  collaborateur  $COLLAB   $PASSWORD   (mail $NEW_MAIL)
+  responsable    $RESP   $PASSWORD   (mail $RESP_MAIL)
+  administrateur $ADMIN   $NEW_PASSWORD   (mail $ADMIN_MAIL, mobile 06 12 34 56 78)
+Pré-création to complete: $INVITE_LINK
+Forgotten password: the captcha's answer with .venv/bin/apexdir dev captcha,
+  the SMS code with .venv/bin/apexdir dev sms.
+
+Portal: $PORTAL
+TXT

@@ -18,6 +18,7 @@ from typing import Any
 
 from apexdir.errors import Invalid
 from apexdir.rules.contact import normalize_mobile, validate_mail
+from apexdir.rules.text import control_character
 from apexdir.workflows.precreation import _name as person_name
 
 
@@ -33,6 +34,16 @@ Contact = tuple[str, str, str, str | None]
 PARALLEL_FROM = 20_000
 
 
+def _person(label: str, value: str) -> str:
+    """A nom or prénom: the form's rule, and nothing slapd's DirectoryString would refuse
+    (the form's rule lets C1 controls and undecodable characters through)."""
+    text = person_name(label, value)
+    bad = control_character(text)
+    if bad:
+        raise Invalid(f"{label} : caractère de contrôle ou invalide ({bad})")
+    return text
+
+
 def _contacts(rows: list[tuple[str, str, str, str | None]]) -> list[Contact | str]:
     """(sn, givenName, mail, mobile) normalized, or the first rule broken, per row."""
     out: list[Contact | str] = []
@@ -40,8 +51,8 @@ def _contacts(rows: list[tuple[str, str, str, str | None]]) -> list[Contact | st
         try:
             out.append(
                 (
-                    person_name("Nom", last),
-                    person_name("Prénom", first),
+                    _person("Nom", last),
+                    _person("Prénom", first),
                     validate_mail(mail),
                     normalize_mobile(mobile) if mobile else None,
                 )

@@ -37,6 +37,7 @@ from apexdir.errors import Invalid
 from apexdir.models import Structure
 from apexdir.rules import identifiers
 from apexdir.rules.siret import validate_siret
+from apexdir.rules.text import directory_string, generalized_time, single_value
 from apexdir.runtime import Runtime
 from apexdir.workflows.catalogue import normalize_code, parse_habilitation
 from apexdir.workflows.services import _name as service_name
@@ -44,6 +45,41 @@ from apexdir.workflows.structures import _category, _clean
 
 ACCOUNT_TYPES = ("administrateur", "responsable", "collaborateur")
 DIGITS = "0123456789"
+APP_NAME_LENGTH = 128  # cn of an application, as `apexdir app add` allows
+SERVICE_ID_LENGTH = 64  # apexServiceId {64}
+# LDIF attributes passed on to a new account as they are (ldiffile.PASSED_ON): their syntax,
+# schema bound and cardinality (apex.schema, inetorgperson.schema), so that slapd cannot
+# refuse one of them once other lines are written. (kind, bound, single-valued)
+PASSED_ON_RULES: dict[str, tuple[str, int | None, bool]] = {
+    "apexStatus": ("text", 32, True),
+    "apexRequestedAt": ("time", None, True),
+    "apexValidatedAt": ("time", None, True),
+    "apexCreatedBy": ("text", 256, True),
+    "apexValidatedBy": ("text", 256, True),
+    "displayName": ("text", None, True),
+    "description": ("text", 1024, False),
+}
+
+
+def passed_on(extra: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The LDIF attributes passed on to an account, checked as slapd will check them."""
+    for attr, values in extra.items():
+        kind, bound, single = PASSED_ON_RULES[attr]
+        if single:
+            single_value(attr, values)
+        for value in values:
+            if kind == "time":
+                generalized_time(attr, value)
+            else:
+                directory_string(attr, value, max_length=bound)
+    return extra
+
+
+def app_label(value: str) -> str:
+    label = value.strip()
+    if not label or len(label) > APP_NAME_LENGTH:
+        raise Invalid(f"application name: 1 to {APP_NAME_LENGTH} characters")
+    return directory_string("application name", label)
 
 
 def _stem_key(uid: str) -> str:
@@ -189,9 +225,7 @@ class Validator:
     def application(self, item: ApplicationItem) -> None:
         try:
             code = normalize_code(item.code)
-            label = item.name.strip()
-            if not label or len(label) > 128:
-                raise Invalid("application name: 1 to 128 characters")
+            label = app_label(item.name)
         except Invalid as exc:
             self.problem(item.line, str(exc))
             return
@@ -212,7 +246,7 @@ class Validator:
             if code not in self.apps:
                 if not item.app_name:
                     raise Invalid(f"application {code} does not exist: give its name")
-                self._add_application(item.line, code, item.app_name.strip())
+                self._add_application(item.line, code, app_label(item.app_name))
         except Invalid as exc:
             self.problem(item.line, str(exc))
             self.bad[f"p:{key}"] = item.line
@@ -277,6 +311,11 @@ class Validator:
                 self.plan.existing["services"] += 1
                 continue
             service_id = item.service_id or str(uuid.uuid4())
+            try:
+                directory_string("apexServiceId", service_id, max_length=SERVICE_ID_LENGTH)
+            except Invalid as exc:
+                self.problem(item.line, str(exc))
+                continue
             if service_id in self.snap.service_ids(siret):
                 self.problem(item.line, f"apexServiceId {service_id} is another service's")
                 continue
@@ -421,6 +460,9 @@ class Validator:
         if item.delegations and kind != "responsable":
             raise Invalid("profiles are delegated to responsables only")
         attrs["delegations"] = [self.profile_ref(v) for v in item.delegations]
+        passed_on(item.extra)
+        if item.password_changed:
+            generalized_time("pwdChangedTime", item.password_changed)
         return attrs
 
     def existing_account(self, item: AccountItem, found: ExistingAccount, attrs: dict) -> None:

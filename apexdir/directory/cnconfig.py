@@ -12,13 +12,29 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ldap3.core.exceptions import LDAPInvalidDnError
+from ldap3.utils.dn import parse_dn
+
 from apexdir.directory.server import SlapdInstance, _render, find_binary
-from apexdir.errors import Unavailable
+from apexdir.errors import Invalid, Unavailable
+from apexdir.rules.text import control_character
 
 OPERATIONAL = (
     "structuralObjectClass:", "entryUUID:", "creatorsName:", "createTimestamp:", "entryCSN:",
     "modifiersName:", "modifyTimestamp:", "olcRootPW:", "olcRootPW::",
 )  # fmt: skip
+
+
+def _check_base_dn(base_dn: str) -> None:
+    """The base DN is written into slapd.conf lines: a DN, on one line, or `Invalid` (and
+    not slaptest's failure, reported as an unavailable directory)."""
+    try:
+        parse_dn(base_dn)
+        valid = control_character(base_dn) is None
+    except LDAPInvalidDnError:
+        valid = False
+    if not valid:
+        raise Invalid(f"base DN {base_dn!r}: not a DN (e.g. dc=apex,dc=dgfip,dc=finances,…)")
 
 
 def export(
@@ -29,6 +45,7 @@ def export(
     module_dir: Path = Path("/usr/local/lib/apexdir"),
 ) -> str:
     """cn=config LDIF equal to the dev/test slapd.conf, with production paths."""
+    _check_base_dn(base_dn)
     slaptest = find_binary("slaptest", ("/usr/sbin/slaptest",))
     slapcat = find_binary("slapcat", ("/usr/sbin/slapcat",))
     with tempfile.TemporaryDirectory(prefix="apexdir-cnconfig-") as tmp:

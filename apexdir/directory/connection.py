@@ -62,10 +62,21 @@ _NETWORK_ERRORS = (
 )
 
 
+class InvalidDN(Invalid):
+    """slapd refused a DN's syntax (e.g. longer than it accepts): no entry can have it."""
+
+
+class NotText(Invalid):
+    """A DN, filter or value holds what UTF-8 cannot encode (undecodable input, as lone
+    surrogates): it cannot be sent, and no entry can hold it."""
+
+
 def translate(exc: Exception, what: str) -> ApexError:
     """One ldap3 exception → one named apexdir error, with a message for a person."""
     if isinstance(exc, ApexError):
         return exc
+    if isinstance(exc, UnicodeEncodeError):  # pyasn1's derive from it too: the request side
+        return NotText(f"the directory cannot take {what}: text that is not valid UTF-8")
     if isinstance(exc, _NETWORK_ERRORS):
         return Unavailable(f"directory unavailable ({what}): {exc}")
     if isinstance(exc, lx.LDAPInvalidCredentialsResult):
@@ -85,8 +96,8 @@ def translate(exc: Exception, what: str) -> ApexError:
         return Invalid(f"the directory refused {what}: {_message(exc)}")
     if isinstance(exc, lx.LDAPBusyResult | lx.LDAPUnavailableResult):
         return Unavailable(f"directory busy or unavailable ({what}): {_message(exc)}")
-    if isinstance(exc, lx.LDAPInvalidDNSyntaxResult):
-        return Invalid(f"invalid DN: {what}")
+    if isinstance(exc, lx.LDAPInvalidDNSyntaxResult | lx.LDAPInvalidDnError):
+        return InvalidDN(f"invalid DN: {what}")
     return ApexError(f"directory error ({what}): {_message(exc)}")
 
 
@@ -236,7 +247,9 @@ class Directory:
                     attributes=attrs,
                     **kwargs,
                 )
-            except NotFound:
+            except (NotFound, InvalidDN, NotText):
+                # A base that cannot be a DN (a 10,000-character uid…), or a base or filter
+                # that cannot even be encoded: nothing can match it.
                 return
             for item in response or []:
                 if item.get("type") == "searchResEntry":

@@ -8,6 +8,10 @@ from ldap3.utils.dn import escape_rdn
 
 
 def rdn(attr: str, value: str) -> str:
+    if not value:
+        # escape_rdn fails on "" (it reads value[0]); an empty value names no entry, which
+        # the lookup then reports as not found.
+        return f"{attr}="
     # escape_rdn leaves NUL as a raw byte after a backslash; RFC 4514 wants it as \\00.
     return f"{attr}={escape_rdn(value).replace(chr(92) + chr(0), chr(92) + '00')}"
 
@@ -67,6 +71,10 @@ class Layout:
         return f"cn=scheduler,{self.system_dn}"
 
     @property
+    def challenges_dn(self) -> str:
+        return f"ou=challenges,{self.system_dn}"
+
+    @property
     def structures_dn(self) -> str:
         return self._under("structures")
 
@@ -116,6 +124,9 @@ class Layout:
     def request_dn(self, request_id: str) -> str:
         return f"{rdn('apexRequestId', request_id)},{self.requests_dn}"
 
+    def challenge_dn(self, challenge_id: str) -> str:
+        return f"{rdn('cn', challenge_id)},{self.challenges_dn}"
+
     def app_account_dn(self, code: str) -> str:
         return f"{rdn('cn', code)},{self.apps_dn}"
 
@@ -126,6 +137,7 @@ class Layout:
             "apps_dn",
             "apexdir_dn",
             "lease_dn",
+            "challenges_dn",
             "structures_dn",
             "people_dn",
             "applications_dn",

@@ -98,6 +98,16 @@ CATALOGUE: dict[str, MailDefinition] = {
         ("identifiant", "jours", "date_expiration"),
         "the password expires in `jours` days",
     ),
+    "login_codes_capped": MailDefinition(
+        "APEX Partenaires – Connexion suspendue",
+        ("identifiant",),
+        "too many login codes asked for or mistyped: logins pause (told once a day)",
+    ),
+    "account_locked": MailDefinition(
+        "APEX Partenaires – Verrouillage de votre compte",
+        ("identifiant", "minutes"),
+        "repeated wrong passwords locked the account (told to its owner only)",
+    ),
     "password_expired": MailDefinition(
         "APEX Partenaires – Expiration de votre mot de passe",
         ("identifiant",),

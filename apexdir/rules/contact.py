@@ -24,16 +24,19 @@ _MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR
 # Characters that RFC 5322 allows only quoted; a pragmatic check refuses them outright
 # rather than accept addresses that half of the mail chain would mangle.
 _LOCAL_FORBIDDEN = re.compile(r'[\s\x00-\x1f\x7f<>()\[\]\\,;:"@]')
-# Letters of any script are allowed so that internationalised domains typed in Unicode pass.
-_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-)*[^\W_])?")
+# The directory stores `mail` as an IA5String (ASCII): slapd refuses any other character, so
+# an internationalised domain must be given in its ASCII form (xn--…), and a non-ASCII local
+# part (RFC 6531) cannot be stored at all.
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 
 
 def validate_mail(value: str) -> str:
     """The address with its domain in lower case, or `Invalid`.
 
     Pragmatic, not RFC 5322: one "@", a non-empty local part, a domain of at least two
-    labels, no whitespace nor control characters, at most 254 characters. The local part
-    keeps its case: only the domain is case-insensitive by standard.
+    labels, ASCII only (the directory's IA5String), no whitespace nor control characters, at
+    most 254 characters. The local part keeps its case: only the domain is case-insensitive
+    by standard.
     """
     address = value.strip()
     if not address:
@@ -47,6 +50,16 @@ def validate_mail(value: str) -> str:
     local, domain = address.split("@")
     if not local:
         raise Invalid(f"Adresse e-mail invalide: « {address} » n'a rien avant le « @ »")
+    if not local.isascii():
+        raise Invalid(
+            f"Adresse e-mail invalide: la partie avant le « @ » de « {address} » contient des "
+            "caractères non ASCII (lettres accentuées…), que l'annuaire n'accepte pas"
+        )
+    if not domain.isascii():
+        raise Invalid(
+            f"Adresse e-mail invalide: le domaine de « {address} » contient des caractères non "
+            "ASCII; un domaine accentué s'écrit sous sa forme ASCII (xn--…)"
+        )
     if len(local) > MAX_LOCAL_LENGTH or _LOCAL_FORBIDDEN.search(local):
         raise Invalid(f"Adresse e-mail invalide: la partie avant le « @ » de « {address} »")
     if local.startswith(".") or local.endswith(".") or ".." in local:

@@ -17,6 +17,9 @@ from apexdir.errors import Invalid
 SUFFIX = "-px"
 SEPARATOR = "."
 FIRST_COLLISION_NUMBER = 2
+MAX_LENGTH = 256  # uid is a DirectoryString{256} (core.schema)
+# Room left for the suffix and a collision number of up to six digits.
+MAX_STEM_LENGTH = MAX_LENGTH - len(SUFFIX) - 6
 
 # Removed rather than turned into a hyphen: "d'Alembert" is "dalembert", not "d-alembert".
 # They go before transliteration because unidecode maps the typographic ones to "'" and
@@ -55,7 +58,15 @@ def base_identifier(first_name: str, last_name: str) -> str:
     """The stem without number nor suffix, e.g. "marie.martin" for Marie Martin."""
     first = normalize_part(first_name, field="prénom")
     last = normalize_part(last_name, field="nom")
-    return f"{first}{SEPARATOR}{last}"
+    stem = f"{first}{SEPARATOR}{last}"
+    # Transliteration multiplies the length (each "北" gives "bei-"): the directory's bound
+    # on uid is checked on the result, not on the names.
+    if len(stem) > MAX_STEM_LENGTH:
+        raise Invalid(
+            f"Les nom et prénom donnent un identifiant de {len(stem)} caractères: "
+            f"{MAX_STEM_LENGTH} au plus"
+        )
+    return stem
 
 
 def candidates_pattern(stem: str) -> tuple[str, str]:
@@ -99,4 +110,4 @@ def is_valid_identifier(value: str) -> bool:
     Used to decide whether an identifier inherited from APEX v1 can be kept as is. The
     optional collision number is part of the last name's characters and needs no own rule.
     """
-    return _IDENTIFIER.fullmatch(value) is not None
+    return len(value) <= MAX_LENGTH and _IDENTIFIER.fullmatch(value) is not None

@@ -10,6 +10,7 @@ from stdnum.fr import siret as stdnum_siret
 from apexdir.errors import Invalid
 
 LENGTH = 14
+SIREN_LENGTH = 9  # the SIREN (the legal person) is the first nine digits
 
 # Operators paste SIRETs as printed ("732 829 320 00074"), often with the non-breaking or
 # narrow non-breaking spaces of French typography; \s covers them all.
@@ -32,6 +33,10 @@ def validate_siret(value: str) -> str:
         raise Invalid(f"SIRET invalide: « {value.strip()} » ne doit contenir que des chiffres")
     if len(number) != LENGTH:
         raise Invalid(f"SIRET invalide: {number} compte {len(number)} chiffres au lieu de {LENGTH}")
+    # Zeros pass the Luhn key (their sum is 0) but no INSEE number is made of them: a SIREN
+    # of nine zeros is a placeholder typed to get past a form, not a legal person.
+    if number[:SIREN_LENGTH] == "0" * SIREN_LENGTH:
+        raise Invalid(f"SIRET invalide: {number} a un SIREN composé de zéros")
     try:
         return stdnum_siret.validate(number)
     except ValidationError:

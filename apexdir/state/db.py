@@ -8,6 +8,7 @@ sqlite-utils' `Migrations`: add a new migration function, never edit an applied 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from sqlite_utils.migrations import Migrations
 from apexdir.errors import Unavailable
 
 BUSY_TIMEOUT_MS = 10_000
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
 
 migrations = Migrations("apexdir.state")
 
@@ -139,7 +142,10 @@ def open_store(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the state store at `path` and bring its schema up to date."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Queued mails hold login codes and links: the folder apexdir creates for the store
+        # is its owner's only (an existing folder is the administrator's choice).
+        path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        _create_private(path)
     except OSError as exc:
         raise Unavailable(
             f"state store {path}: cannot create {path.parent}: {exc.strerror}"
@@ -160,6 +166,19 @@ def open_store(path: Path) -> sqlite_utils.Database:
         db.close()
         raise Unavailable(f"state store {path}: cannot open: {exc}") from exc
     return db
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite opens it, when it does not exist yet.
+
+    SQLite creates the -wal and -shm files with the permissions of the database file, so
+    they are 0600 too; no process-wide umask is changed (the daemon runs threads).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return  # another process made it first, or it exists: it is opened as it is
+    os.close(fd)
 
 
 def _migrate(db: sqlite_utils.Database) -> None:

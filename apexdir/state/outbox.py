@@ -25,6 +25,7 @@ from apexdir.state.db import guarded, immediate, iso
 Kind = Literal["mail", "sms"]
 Status = Literal["queued", "sending", "sent", "failed"]
 STATUSES: tuple[Status, ...] = ("queued", "sending", "sent", "failed")
+MAX_ID = 2**63 - 1  # the largest INTEGER PRIMARY KEY SQLite holds
 # What `list` shows: never the bodies, which may hold codes and single-use links.
 LIST_KEYS = ("id", "kind", "to", "subject", "status", "attempts", "last_error", "created_at",
              "sent_at")  # fmt: skip
@@ -192,6 +193,8 @@ class Outbox:
 
     def retry(self, id: int) -> None:
         """Queue a failed message again, due now, with its attempts counted from zero."""
+        if not 0 < id <= MAX_ID:  # SQLite cannot even compare a larger int: no such row
+            raise NotFound(f"no message {id} in the outbox")
         with guarded(self.db, "queue a message again"), immediate(self.db):
             row = self.db.execute("SELECT status FROM outbox WHERE id = ?", [id]).fetchone()
             if row is None:

@@ -64,3 +64,14 @@ def allow(db: sqlite_utils.Database, limits: list[Limit], now: datetime) -> bool
                        [_bucket(limit.key), iso(now)])  # fmt: skip
         db.execute(f"DELETE FROM {TABLE} WHERE at < ?", [iso(now - RETENTION)])
     return True
+
+
+def reached(db: sqlite_utils.Database, limit: Limit, now: datetime) -> bool:
+    """Whether `limit` is used up now, counting nothing."""
+    ensure_table(db)
+    with guarded(db, "read the rate limits"):
+        (used,) = db.execute(
+            f"SELECT COUNT(*) FROM {TABLE} WHERE bucket = ? AND at > ?",
+            [_bucket(limit.key), iso(now - limit.window)],
+        ).fetchone()
+    return bool(used >= limit.count)

@@ -21,8 +21,12 @@ def actor_for(account: Account) -> Actor:
 
 
 def resolve_actor(rt: Runtime, identifier: str | None) -> Actor:
-    """The actor of a command; an account acted as must exist and be active."""
-    if not identifier:
+    """The actor of a command; an account acted as must exist and be active.
+
+    Only None means the agent: an empty identifier names no account, it must not fall back
+    to the widest rights.
+    """
+    if identifier is None:
         return AGENT
     try:
         account = Repository(rt.directory, rt.layout).account(identifier)

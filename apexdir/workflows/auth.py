@@ -28,11 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apexdir.clock import to_generalized_time
+from apexdir.directory import filters as f
 from apexdir.directory import ppolicy
 from apexdir.directory.hashing import ITERATIONS
 from apexdir.errors import ApexError, AuthenticationFailed, Conflict, Invalid
@@ -64,6 +67,7 @@ MONTHS = (
 )
 RESET_PATH = "reinitialisation"
 MAX_IDENTIFIER = 128
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CAS_ROUNDS = 8  # compare-and-swap retries under contention before refusing
 
 INVALID_CREDENTIALS = "Identifiant ou mot de passe incorrect."
@@ -82,6 +86,10 @@ RESET_REFUSED = (
     "(mot de passe oublié)."
 )
 RESET_DONE = "Le mot de passe a été réinitialisé."
+CODES_PAUSED = (
+    "Trop de codes de vérification ont été demandés ou saisis pour ce compte : la connexion "
+    "est suspendue pour le moment. Réessayez plus tard."
+)
 CHANGE_DONE = "Votre mot de passe a été modifié."
 RATE_LIMITED = "Trop de demandes de réinitialisation : réessayez plus tard."
 CAPTCHA_REFUSED = "Le captcha n'a pas été validé."
@@ -127,9 +135,17 @@ def locked_message(locked_at: datetime | None, now: datetime, minutes: int) -> s
 
 
 def clean_identifier(value: str) -> str | None:
-    """The identifier as stored (lower case), or None when it cannot be one (never looked up)."""
-    text = value.strip().lower()
-    if not text or len(text) > MAX_IDENTIFIER or any(ord(c) < 32 for c in text):
+    """The identifier as stored, or None when it cannot be one (never looked up).
+
+    Identifiers are ASCII by construction (SPEC §3). NFKC and case folding come first, so
+    that look-alikes slapd would match as the same uid ("ｃathy.noel-px" in fullwidth
+    letters) are the same key for the rate limits too; what is still not ASCII after that
+    is unknown, silently.
+    """
+    text = unicodedata.normalize("NFKC", value).strip().casefold()
+    if not text or len(text) > MAX_IDENTIFIER or not text.isascii():
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
         return None
     return text
 
@@ -224,10 +240,10 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
             details={"reason": outcome.reason},
         )
         if outcome.reason == "locked":
-            raise AuthenticationFailed(
-                locked_message(account.locked_at, rt.clock(), policy.lockout_minutes),
-                reason="locked",
-            )
+            # Told to the owner only, by mail: the anonymous answer is a wrong password's, or
+            # five tries would tell anyone which identifiers exist.
+            _notify_lock(rt, account)
+            raise AuthenticationFailed(INVALID_CREDENTIALS, reason="locked")
         if outcome.reason == "expired":
             raise AuthenticationFailed(EXPIRED, reason="expired")
         raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
@@ -236,6 +252,7 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
     if account.status != "active":
         raise AuthenticationFailed(INACTIVE, reason="inactive")
 
+    _check_code_caps(rt, account)
     code = onetime.new_code()
     record = onetime.issue(
         "login",
@@ -293,6 +310,11 @@ def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
         _consume(rt, account.dn, "apexLoginCode", record)
         raise AuthenticationFailed(CODE_EXPIRED, reason="expired")
     if verdict is onetime.Verdict.WRONG:
+        if not ratelimit.allow(rt.db, [_wrong_codes(rt, account)], rt.clock()):
+            # Too many wrong codes today: the pending code goes too, and logins pause.
+            _consume(rt, account.dn, "apexLoginCode", record)
+            _notify_codes_capped(rt, account, "wrong")
+            raise AuthenticationFailed(CODES_PAUSED, reason="codes_capped")
         left = record.tries - 1
         rt.journal.record("auth.code-refused", account.identifier, actor=account.identifier,
                           operator=rt.operator, details={"tries_left": left})  # fmt: skip
@@ -320,6 +342,41 @@ def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
     }
 
 
+def _codes_issued(rt: Runtime, account: Account) -> ratelimit.Limit:
+    policy = rt.settings.policy
+    return ratelimit.Limit(f"login-code:issued:{account.identifier}",
+                           policy.login_codes_per_window,
+                           timedelta(minutes=policy.login_code_window_minutes))  # fmt: skip
+
+
+def _wrong_codes(rt: Runtime, account: Account) -> ratelimit.Limit:
+    policy = rt.settings.policy
+    return ratelimit.Limit(f"login-code:wrong:{account.identifier}",
+                           policy.login_code_wrong_per_day, timedelta(days=1))  # fmt: skip
+
+
+def _check_code_caps(rt: Runtime, account: Account) -> None:
+    """Five tries per code, but whoever holds the password could ask code after code: cap
+    the codes issued per window and the wrong codes per day (counted per node, like the
+    reset limits). Only someone who typed the right password reaches this answer."""
+    now = rt.clock()
+    if ratelimit.reached(rt.db, _wrong_codes(rt, account), now):
+        _notify_codes_capped(rt, account, "wrong")
+        raise AuthenticationFailed(CODES_PAUSED, reason="codes_capped")
+    if not ratelimit.allow(rt.db, [_codes_issued(rt, account)], now):
+        _notify_codes_capped(rt, account, "issued")
+        raise AuthenticationFailed(CODES_PAUSED, reason="codes_capped")
+
+
+def _notify_codes_capped(rt: Runtime, account: Account, cap: str) -> None:
+    """The owner learns it once a day; the journal every time."""
+    rt.journal.record("auth.codes-capped", account.identifier, actor=None,
+                      operator=rt.operator, details={"cap": cap})  # fmt: skip
+    once = ratelimit.Limit(f"login-code:told:{account.identifier}", 1, timedelta(days=1))
+    if ratelimit.allow(rt.db, [once], rt.clock()):
+        queue_mail(rt, "login_codes_capped", [account.mail], identifiant=account.identifier)
+
+
 # ---------------------------------------------------------------------- forgotten password
 def forgot(
     rt: Runtime, identifier: str, *, captcha_ok: bool, actor: Actor | None = None
@@ -334,7 +391,9 @@ def forgot(
         raise Invalid(CAPTCHA_REFUSED)
     policy = rt.settings.policy
     now = rt.clock()
-    key = clean_identifier(identifier) or identifier[:MAX_IDENTIFIER]
+    # Anything that cannot be an identifier shares one key: it never reaches an account, and
+    # endless junk variants must not each get a fresh budget.
+    key = clean_identifier(identifier) or "-invalid-"
     # Counted per typed identifier, known or not, so that the limit itself reveals nothing.
     limits = [
         ratelimit.Limit(
@@ -361,7 +420,9 @@ def forgot(
         )
         channel = "sms"
     else:
-        ident, secret = tokens.new_secret(6), tokens.new_secret()
+        # The link's public half is the account's entryUUID: the portal finds the account
+        # from the link alone, and the identifier never appears in a URL (proxies log them).
+        ident, secret = _entry_uuid(rt, account.dn), tokens.new_secret()
         record = onetime.issue(
             "mail",
             secret,
@@ -385,6 +446,81 @@ def forgot(
         if account.mobile:
             answer["masked_mobile"] = mask_mobile(account.mobile)
     return answer
+
+
+def _entry_uuid(rt: Runtime, dn: str) -> str:
+    value = _read(rt, dn, "entryUUID")
+    return value or tokens.new_secret(6)
+
+
+def _by_link(rt: Runtime, token: str) -> Account | None:
+    """The account a mailed reset link was made for (its public half is the entryUUID)."""
+    ident, _ = tokens.split(token_from(token))
+    if not UUID.fullmatch(ident or ""):
+        return None
+    found = rt.directory.search(rt.layout.people_dn, f.eq("entryUUID", ident), ["uid"])
+    if len(found) != 1:
+        return None
+    uid = found[0].get("uid")
+    return _account(rt, str(uid[0] if isinstance(uid, list) else uid))
+
+
+def link_usable(rt: Runtime, token: str) -> bool:
+    """Whether a mailed reset link may still be used (for the page that shows its form):
+    it names an account with a pending link of that name, not expired. The secret is not
+    judged here: that spends a try, when the new password is sent."""
+    account = _by_link(rt, token)
+    if account is None or account.status != "active":
+        return False
+    record = onetime.parse(_read(rt, account.dn, "apexResetSecret"))
+    ident, _ = tokens.split(token_from(token))
+    return (
+        record is not None
+        and record.kind == "mail"
+        and record.ident == ident
+        and record.tries > 0
+        and rt.clock() < record.expires_at
+    )
+
+
+def reset_with_link(rt: Runtime, token: str, new: str, confirmation: str) -> dict[str, Any]:
+    """`reset` for the mailed link alone (the portal's /reinitialisation/<token>)."""
+    policy = rt.settings.policy
+    enforce_password(new, confirmation, min_length=policy.password_min_length,
+                     max_length=policy.password_max_length)  # fmt: skip
+    account = _by_link(rt, token)
+    if account is None:
+        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+    return reset(rt, account.identifier, token, new, confirmation)
+
+
+def redeem_sms_code(rt: Runtime, identifier: str, code: str) -> str:
+    """The portal's « Valider le code de sécurité saisi »: judge the SMS code (one try) and,
+    when right, swap it for a single-use token of the same kind as a mailed link, which the
+    next page's form carries to `reset` with the new password."""
+    policy = rt.settings.policy
+    account = _account(rt, identifier)
+    if account is None or account.status != "active":
+        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+    record = _take_try(rt, account.dn, "apexResetSecret")
+    if record is None or record.kind != "sms":
+        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+    verdict = onetime.check(record, onetime.normalize_code(code), rt.clock())
+    left = onetime.after_failure(record)
+    if verdict is onetime.Verdict.OK:
+        ident, secret = tokens.new_secret(6), tokens.new_secret()
+        now = rt.clock()
+        fresh = onetime.issue("mail", secret, now=now, ident=ident,
+                              validity=timedelta(minutes=policy.reset_validity_minutes),
+                              tries=policy.login_code_attempts)  # fmt: skip
+        if _swap(rt, account.dn, "apexResetSecret", left.format() if left else None,
+                 fresh.format()):  # fmt: skip
+            return f"{ident}.{secret}"
+    elif verdict is onetime.Verdict.EXPIRED:
+        _consume(rt, account.dn, "apexResetSecret", record)
+    rt.journal.record("auth.reset-refused", account.identifier, actor=None,
+                      operator=rt.operator, details={"verdict": verdict.value})  # fmt: skip
+    raise AuthenticationFailed(RESET_REFUSED, reason=verdict.value)
 
 
 def _secret_of(record: onetime.Record, code_or_token: str) -> str | None:
@@ -478,6 +614,31 @@ def change(
         "auth.password-change", account.identifier, actor=account.identifier, operator=rt.operator
     )
     return {"identifier": account.identifier, "message": CHANGE_DONE}
+
+
+def _notify_lock(rt: Runtime, account: Account) -> None:
+    """Mail the owner of a locked account, once per lock: the lock's time is marked on the
+    entry first (a value added succeeds once, even for logins racing on several nodes)."""
+    entry = rt.directory.get(account.dn, ["apexNotice", "pwdAccountLockedTime"])
+    locked = entry.get("pwdAccountLockedTime") if entry else None
+    stamp = to_generalized_time(locked) if isinstance(locked, datetime) else str(locked or "-")
+    notice = f"locked:{stamp}"
+    old = [
+        str(n) for n in (entry.all("apexNotice") if entry else []) if str(n).startswith("locked:")
+    ]
+    if notice in old:
+        return
+    changes: dict[str, list[tuple[str, list[Any]]]] = {"apexNotice": [("add", [notice])]}
+    if old:
+        changes["apexNotice"].insert(0, ("delete", old))
+    try:
+        rt.directory.modify(account.dn, changes)
+    except ApexError:
+        return  # another login marked it first: that one mails
+    policy = rt.settings.policy
+    queue_mail(rt, "account_locked", [account.mail], identifiant=account.identifier,
+               minutes=policy.lockout_minutes)  # fmt: skip
+    rt.journal.record("auth.locked", account.identifier, actor=None, operator=rt.operator)
 
 
 def _notify_change(rt: Runtime, account: Account) -> None:

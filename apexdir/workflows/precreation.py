@@ -206,6 +206,97 @@ def _name(label: str, value: str) -> str:
     return text
 
 
+def _summary(rt: Runtime, req: CreationRequest) -> dict[str, Any]:
+    structure = Repository(rt.directory, rt.layout).structure(req.siret)
+    return {
+        "request_id": req.id,
+        "siret": structure.siret,
+        "name": structure.name,
+        "trade_name": structure.trade_name,
+        "street": structure.street,
+        "street2": structure.street2,
+        "city": structure.city,
+        "postal_code": structure.postal_code,
+        "country": structure.country,
+        "last_name": req.last_name,
+        "first_name": req.first_name,
+        "mail": req.mail,
+        "mobile": req.mobile,
+        "application": req.client_application,
+        "type": req.type,
+        "service": req.service,
+        "status": req.status,
+    }
+
+
+def form(rt: Runtime, token_or_link: str) -> dict[str, Any]:
+    """What the form shows before anything is typed: the structure, the invitation and a
+    draft saved earlier (never its password). Refuses a bad, spent or expired link."""
+    req = _open_request(rt, token_or_link)
+    summary = _summary(rt, req)
+    summary["draft"] = bool(req.last_name and _pending_hash(rt, req))
+    return summary
+
+
+def _checked(
+    rt: Runtime,
+    token_or_link: str,
+    *,
+    last_name: str,
+    first_name: str,
+    mobile: str | None,
+    password: str,
+    confirmation: str,
+) -> tuple[CreationRequest, dict[str, Any]]:
+    req = _open_request(rt, token_or_link)
+    last = _name("Nom", last_name)
+    first = _name("Prénom", first_name)
+    identifiers.base_identifier(first, last)  # a name that yields no identifier is refused now
+    phone = normalize_mobile(mobile) if mobile and mobile.strip() else None
+    policy = rt.settings.policy
+    enforce_password(
+        password,
+        confirmation,
+        min_length=policy.password_min_length,
+        max_length=policy.password_max_length,
+    )
+    summary = _summary(rt, req)
+    summary.update(last_name=last, first_name=first, mobile=phone)
+    return req, summary
+
+
+def _form_changes(summary: dict[str, Any], password: str) -> dict[str, list[tuple[str, list[Any]]]]:
+    phone = summary["mobile"]
+    return {
+        "sn": [("replace", [summary["last_name"]])],
+        "givenName": [("replace", [summary["first_name"]])],
+        "mobile": [("replace", [phone] if phone else [])],
+        "apexPendingPassword": [("replace", [pbkdf2_sha512(password)])],
+    }
+
+
+def _submit(
+    rt: Runtime, req: CreationRequest, changes: dict[str, list[tuple[str, list[Any]]]]
+) -> None:
+    """One atomic modify, conditional on the request still being "invited" with this very
+    link: two submissions of the same link, or a submission racing with the daemon that
+    expires the link or swaps it for a reminder, cannot both succeed."""
+    assert req.token_hash
+    changes = {
+        **changes,
+        "apexStatus": [("delete", ["invited"]), ("add", ["submitted"])],
+        "apexTokenHash": [("delete", [req.token_hash])],  # single use: the secret goes
+        "apexSubmittedAt": [("replace", [to_generalized_time(rt.clock())])],
+    }
+    try:
+        rt.directory.modify(req.dn, changes)
+    except (Unavailable, Invalid):
+        raise
+    except ApexError:
+        raise _refused_link() from None
+    rt.journal.record("account.complete", req.id, actor=None, operator=rt.operator)
+
+
 def complete(
     rt: Runtime,
     token_or_link: str,
@@ -221,61 +312,66 @@ def complete(
 
     A refused form (bad password, mismatch, bad number) leaves the link usable.
     """
-    req = _open_request(rt, token_or_link)
-    last = _name("Nom", last_name)
-    first = _name("Prénom", first_name)
-    identifiers.base_identifier(first, last)  # a name that yields no identifier is refused now
-    phone = normalize_mobile(mobile) if mobile and mobile.strip() else None
-    policy = rt.settings.policy
-    enforce_password(
-        password,
-        confirmation,
-        min_length=policy.password_min_length,
-        max_length=policy.password_max_length,
+    req, summary = _checked(
+        rt,
+        token_or_link,
+        last_name=last_name,
+        first_name=first_name,
+        mobile=mobile,
+        password=password,
+        confirmation=confirmation,
     )
-    repo = Repository(rt.directory, rt.layout)
-    structure = repo.structure(req.siret)
-    summary = {
-        "request_id": req.id,
-        "siret": structure.siret,
-        "name": structure.name,
-        "trade_name": structure.trade_name,
-        "street": structure.street,
-        "street2": structure.street2,
-        "city": structure.city,
-        "postal_code": structure.postal_code,
-        "country": structure.country,
-        "last_name": last,
-        "first_name": first,
-        "mail": req.mail,
-        "mobile": phone,
-        "application": req.client_application,
-        "type": req.type,
-        "service": req.service,
-        "status": req.status,
-    }
     if not submit:
         return summary
-    # One atomic modify, conditional on the request still being "invited" with this very
-    # link: two submissions of the same link, or a submission racing with the daemon that
-    # expires the link or swaps it for a reminder, cannot both succeed.
+    _submit(rt, req, _form_changes(summary, password))
+    summary["status"] = "submitted"
+    summary["message"] = SUBMITTED_MESSAGE
+    return summary
+
+
+def save_draft(
+    rt: Runtime,
+    token_or_link: str,
+    *,
+    last_name: str,
+    first_name: str,
+    mobile: str | None,
+    password: str,
+    confirmation: str,
+) -> dict[str, Any]:
+    """The portal's step 1: check the form and keep it on the request (the password only as
+    the hash userPassword will carry), still "invited", so that the récapitulatif's button
+    submits it without the password travelling again or resting in a cookie."""
+    req, summary = _checked(
+        rt,
+        token_or_link,
+        last_name=last_name,
+        first_name=first_name,
+        mobile=mobile,
+        password=password,
+        confirmation=confirmation,
+    )
     assert req.token_hash
-    changes: dict[str, list[tuple[str, list[Any]]]] = {
-        "apexStatus": [("delete", ["invited"]), ("add", ["submitted"])],
-        "apexTokenHash": [("delete", [req.token_hash])],  # single use: the secret goes
-        "sn": [("replace", [last])],
-        "givenName": [("replace", [first])],
-        "mobile": [("replace", [phone] if phone else [])],
-        "apexPendingPassword": [("replace", [pbkdf2_sha512(password)])],
-        "apexSubmittedAt": [("replace", [to_generalized_time(rt.clock())])],
-    }
+    changes = _form_changes(summary, password)
+    # Conditional on the link being unspent: a draft never lands on a submitted request.
+    changes["apexTokenHash"] = [("delete", [req.token_hash]), ("add", [req.token_hash])]
     try:
         rt.directory.modify(req.dn, changes)
     except (Unavailable, Invalid):
         raise
     except ApexError:
         raise _refused_link() from None
-    rt.journal.record("account.complete", req.id, actor=None, operator=rt.operator)
+    summary["draft"] = True
+    return summary
+
+
+def submit_draft(rt: Runtime, token_or_link: str) -> dict[str, Any]:
+    """The portal's step 2 (« Envoyer votre création de compte »): submit the saved draft."""
+    req = _open_request(rt, token_or_link)
+    if not (req.last_name and req.first_name and _pending_hash(rt, req)):
+        raise Invalid("le formulaire n'a pas encore été complété : revenez à l'étape 1")
+    _submit(rt, req, {})
+    summary = _summary(rt, req)
     summary["status"] = "submitted"
     summary["message"] = SUBMITTED_MESSAGE
     return summary
@@ -513,11 +609,10 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     One compare-and-set write from the status read (a validation racing with it cannot
     both win); if the spool cannot take the mail, the request is put back as it was.
     """
-    text = " ".join((reason or "").split())
-    if not text:
-        raise Invalid("a refusal needs a reason (--reason)")
-    if len(text) > 1000:
-        raise Invalid("reason: at most 1000 characters")
+    from apexdir.rules.refusal import validate_reason
+
+    # Checked before anything is read or written: the reason is quoted in a DGFiP-signed mail.
+    text = validate_reason(reason)
     repo = Repository(rt.directory, rt.layout)
     req = repo.request(request_id)
     require(actor, Action.VALIDATE, _request_target(req))

@@ -14,6 +14,7 @@ from apexdir.errors import Conflict, Invalid, NotFound
 from apexdir.models import Account, Service
 from apexdir.rules.permissions import Action, Actor, Target, require
 from apexdir.rules.siret import validate_siret
+from apexdir.rules.text import control_character
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
 
@@ -32,7 +33,7 @@ def _name(name: str) -> str:
         raise Invalid("service name: required")
     if len(text) > 128:
         raise Invalid("service name: at most 128 characters")
-    if any(ord(c) < 32 for c in text):
+    if control_character(text):
         raise Invalid("service name: control characters are not allowed")
     return text
 

@@ -10,12 +10,15 @@ from apexdir.errors import Conflict, Invalid
 from apexdir.models import Structure
 from apexdir.rules.permissions import Action, Actor, ActorType, Target, require
 from apexdir.rules.siret import validate_siret
+from apexdir.rules.text import control_character
 from apexdir.runtime import Runtime
 
+# Within the schema's bounds: apexTradeName and apexStreet2 {256}, street {128} and
+# postalCode {40} (core.schema), apexCountry {128}.
 TEXT_LIMITS = {
     "name": 256,
     "trade_name": 256,
-    "street": 256,
+    "street": 128,
     "street2": 256,
     "postal_code": 16,
     "city": 128,
@@ -43,7 +46,7 @@ def _clean(field: str, value: str | None, *, required: bool = False) -> str | No
         return None
     if len(text) > TEXT_LIMITS[field]:
         raise Invalid(f"{field}: at most {TEXT_LIMITS[field]} characters")
-    if any(ord(c) < 32 for c in text):
+    if control_character(text):
         raise Invalid(f"{field}: control characters are not allowed")
     return text
 

@@ -112,8 +112,15 @@ def test_reset_unlocks_a_locked_account(
     """5 failures lock the account (ppolicy); a reset sets a password and lifts the lock."""
     for _ in range(5):
         assert not authenticate(rt.settings.ldap, partner.dn, "Wr0ng-Passw0rd!").ok
+    # The anonymous answer is a wrong password's (issue 12, item 5); the owner is told by
+    # mail, once per lock, however many logins hit the lock.
     err = app_cli.fails(1, "login", partner.identifier, input=f"{PASSWORD}\n")
-    assert "verrouillé" in err and "15 minutes" in err
+    assert "Identifiant ou mot de passe incorrect." in err and "verrouillé" not in err
+    unknown = app_cli.fails(1, "login", "nobody.at-all-px", input=f"{PASSWORD}\n")
+    assert unknown == err
+    app_cli.fails(1, "login", partner.identifier, input=f"{PASSWORD}\n")
+    locks = [m for m in app_cli.mails(to=partner.mail) if "Verrouillage" in m["subject"]]
+    assert len(locks) == 1 and "verrouillé pendant 15 minutes" in locks[0]["body"]
     app_cli.ok("password", "forgot", partner.identifier)
     (link,) = reset_links(app_cli, partner.mail)
     app_cli.ok("password", "reset", partner.identifier, link, input=f"{NEW}\n{NEW}\n")

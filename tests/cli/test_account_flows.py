@@ -170,7 +170,7 @@ def test_refusal_before_and_after_the_form(app_cli: Cli, slapd: SlapdInstance) -
     flows.complete(app_cli, "late@example.org", "Léo", "Blanc")
     app_cli.ok("account", "refuse", late, "--reason", "Personne inconnue du service", as_=adm)
     mail = flows.mails_to(app_cli, "late@example.org", "refusal")[-1]
-    assert "Motif du refus : Personne inconnue du service" in mail["body"]
+    assert 'Motif indiqué par le valideur : "Personne inconnue du service"' in mail["body"]
     app_cli.fails(1, "account", "validate", late, as_=adm)
     app_cli.fails(1, "account", "refuse", late, "--reason", "encore", as_=adm)
     assert flows.entry(slapd, "leo.blanc-px") is None

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import click
@@ -117,10 +118,16 @@ def test_dev_up_status_down(tmp_path: Path) -> None:
         } == {k: first[k] for k in ("running", "ldap_uri", "base_dn", "smtp_host", "smtp_port")}
         check = run("config", "check", cwd=tmp_path)
         assert check.returncode == 0, check.stdout
-        assert check.stdout.count("OK") == 5
+        assert check.stdout.count("OK") == 6  # the portal's key included
+        # The portal runs under gunicorn, on the address the mailed links use.
+        assert status["portal_url"] == first["portal_url"]
+        assert f'base_url = "{status["portal_url"]}"' in (tmp_path / "apexdir.toml").read_text()
+        with urllib.request.urlopen(status["portal_url"] + "/connexion", timeout=10) as page:
+            assert "Mon espace APEX Partenaires" in page.read().decode()
         pids = [
             int((tmp_path / "var/slapd/run/slapd.pid").read_text()),
             int((tmp_path / "var/sinks/sinks.pid").read_text()),
+            int((tmp_path / "var/portal/gunicorn.pid").read_text()),
         ]
     finally:
         down = run("--json", "dev", "down", cwd=tmp_path)

@@ -103,13 +103,16 @@ def test_hostile_names_are_stored_and_shown_literally(app_cli: Cli, slapd: Slapd
 
 
 def test_hostile_refusal_reason_and_invitation(app_cli: Cli) -> None:
-    """A reason with markup reaches the mail as text; a hostile mail address is refused."""
+    """Markup in a reason is refused (plain text only); filter metacharacters and quotes
+    reach the mail as text; a hostile mail address is refused."""
     flows.structure(app_cli, SIRET, "Banque Exemple")
     request = flows.invite(app_cli, SIRET, "administrateur", "a@example.org")
-    reason = '<script>alert("x")</script> & *)(uid=*'
+    markup = '<script>alert("x")</script>'
+    assert "sans balise" in app_cli.fails(1, "account", "refuse", request, "--reason", markup)
+    reason = '"R&D" *)(uid=* a < b'
     app_cli.ok("account", "refuse", request, "--reason", reason)
     body = flows.mails_to(app_cli, "a@example.org", "refusal")[-1]["body"]
-    assert f"Motif du refus : {reason}" in body
+    assert f'Motif indiqué par le valideur : "{reason}"' in body
     for address in ("*@example.org)(mail=*", "a@b", "x y@example.org", "<a@example.org>"):
         app_cli.fails(
             1,

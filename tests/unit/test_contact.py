@@ -19,7 +19,7 @@ from apexdir.rules.contact import mask_mobile, normalize_mobile, validate_mail
         ("marie+apex@sub.domain.example.com", "marie+apex@sub.domain.example.com"),
         ("o'neil@example.ie", "o'neil@example.ie"),
         ("m@x.io", "m@x.io"),
-        ("contact@étude-notariale.fr", "contact@étude-notariale.fr"),
+        ("contact@xn--tude-notariale-9jb.fr", "contact@xn--tude-notariale-9jb.fr"),
         ("a@b-c.d-e.fr", "a@b-c.d-e.fr"),
     ],
 )
@@ -74,6 +74,24 @@ def test_invalid_mails_say_why(value: str, reason: str) -> None:
     assert str(caught.value) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "part"),
+    [
+        ("zoé@example.fr", "la partie avant le « @ »"),
+        ("имя@example.fr", "la partie avant le « @ »"),
+        ("contact@étude-notariale.fr", "le domaine"),
+        ("a@例え.jp", "le domaine"),
+        ("a@example.ｆｒ", "le domaine"),
+    ],
+)
+def test_non_ascii_mails_are_refused(value: str, part: str) -> None:
+    """The directory stores `mail` as an IA5String: slapd refuses anything but ASCII, so the
+    rule does (an accented domain is given in its xn-- form)."""
+    with pytest.raises(Invalid, match="ASCII") as caught:
+        validate_mail(value)
+    assert part in str(caught.value)
+
+
 def test_mail_length_limits() -> None:
     """254 characters in all and 64 before the @ are the most accepted."""
     domain = ".".join(["a" * 60] * 3) + ".fr"  # 186 characters
@@ -112,6 +130,7 @@ def test_validate_mail_only_ever_raises_invalid(value: str) -> None:
     assert result.count("@") == 1
     assert not any(char.isspace() for char in result)
     assert len(result) <= 254
+    assert result.isascii()  # what slapd's IA5String accepts
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "date_expiration": "22/01/2026",
     },
     "password_expired": {"identifiant": "marie.martin-px"},
+    "account_locked": {"identifiant": "marie.martin-px", "minutes": 15},
+    "login_codes_capped": {"identifiant": "marie.martin-px"},
     "migration_invite": {"identifiant": "marie.martin-px", "lien": "https://apex.example/m/T"},
     **{name: context for name, (context, _, _) in EXPECTED.items()},
 }
@@ -141,7 +143,7 @@ def test_html_is_escaped_text_is_not() -> None:
     """Values are escaped in the HTML body and kept verbatim in the text body."""
     motif = 'SIRET <b>"faux"</b> & co'
     rendered = render("refusal", motif=motif)
-    assert f"Motif du refus : {motif}\n" in rendered.text
+    assert f'Motif indiqué par le valideur : "{motif}"\n' in rendered.text
     assert "SIRET &lt;b&gt;&#34;faux&#34;&lt;/b&gt; &amp; co" in rendered.html
     assert "<b>" not in rendered.html
     link = render("reset", lien="https://apex.example/r?a=1&b=2")

@@ -114,8 +114,9 @@ def test_invalid_sirets_say_why(value: str, message: str) -> None:
 
 @given(st.text(alphabet="0123456789", min_size=13, max_size=13))
 def test_exactly_one_key_digit_completes_any_13_digits(prefix: str) -> None:
-    """Outside La Poste, 1 of the 10 possible last digits is valid (Luhn), given a valid SIREN."""
-    if prefix.startswith(LA_POSTE) or not luhn_valid(prefix[:9]):
+    """Outside La Poste, 1 of the 10 possible last digits is valid (Luhn), given a valid SIREN
+    (other than nine zeros, refused whatever follows)."""
+    if prefix.startswith(LA_POSTE) or not luhn_valid(prefix[:9]) or prefix[:9] == "0" * 9:
         return
     valid = []
     for digit in "0123456789":
@@ -123,6 +124,14 @@ def test_exactly_one_key_digit_completes_any_13_digits(prefix: str) -> None:
             valid.append(validate_siret(prefix + digit))
     assert len(valid) == 1
     assert luhn_valid(valid[0])
+
+
+@pytest.mark.parametrize("value", ["00000000000000", "000 000 000 00000", "00000000000018"])
+def test_siren_made_of_zeros_is_refused(value: str) -> None:
+    """Zeros pass the Luhn key (their sum is 0): a SIREN of nine zeros is refused anyway."""
+    assert luhn_valid(value.replace(" ", ""))
+    with pytest.raises(Invalid, match="SIREN composé de zéros"):
+        validate_siret(value)
 
 
 @given(st.text(alphabet="0123456789", min_size=5, max_size=5))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +50,29 @@ def test_open_store_creates_folders_tables_and_wal(tmp_path: Path) -> None:
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 10000
     db.close()
+
+
+def test_store_is_private_to_its_owner(tmp_path: Path) -> None:
+    """Queued mails hold login codes and links: a folder apexdir creates is 0700, the
+    database and its -wal/-shm files are 0600, whatever the umask."""
+    previous = os.umask(0o022)
+    try:
+        path = tmp_path / "var" / "lib" / "state.db"
+        db = open_store(path)
+        Outbox(db).enqueue_sms("+33612345678", "x")  # a write: the -wal file exists now
+        files = [path, path.with_name("state.db-wal"), path.with_name("state.db-shm")]
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+        assert modes == {"state.db": 0o600, "state.db-wal": 0o600, "state.db-shm": 0o600}
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        db.close()
+        # A folder that already exists is the administrator's: left as it is.
+        shared = tmp_path / "shared"
+        shared.mkdir(mode=0o755)
+        open_store(shared / "state.db").close()
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+        assert stat.S_IMODE((shared / "state.db").stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
 
 
 def test_migrations_are_idempotent(tmp_path: Path) -> None:

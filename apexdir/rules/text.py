@@ -1,0 +1,66 @@
+"""Text the directory stores: what its LDAP syntaxes and the schema's bounds accept.
+
+slapd refuses a DirectoryString that is empty or not UTF-8, an IA5String that is not ASCII
+(`mail`: rules.contact checks it), a GeneralizedTime that is not one, and several values of a
+SINGLE-VALUE attribute. OpenLDAP does not enforce the `{N}` bounds of a schema
+(schema/apex.schema, core.schema), but they are the contract other readers of the directory
+rely on. These rules refuse all of that before anything is written: a bulk file is then
+refused whole instead of half loaded. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+from apexdir.errors import Invalid
+
+# Cc: C0/C1 controls; Cs: lone surrogates, what undecodable bytes become in Python, which no
+# LDAP value (UTF-8) can carry.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cs"})
+# RFC 4517 §3.3.13 as slapd writes it and reads it back: seconds, optional fraction, UTC.
+_GENERALIZED_TIME = re.compile(r"(\d{14})(?:[.,]\d{1,6})?Z")
+
+
+def control_character(value: str) -> str | None:
+    """The first control character or lone surrogate of `value`, as U+XXXX, or None."""
+    if value.isprintable():  # C-fast, and true of nearly every value: a bulk file has millions
+        return None
+    for char in value:
+        if unicodedata.category(char) in _CONTROL_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def directory_string(label: str, value: str, *, max_length: int | None = None) -> str:
+    """A DirectoryString value (UTF-8, not empty) within the schema's bound, or `Invalid`."""
+    if not value.strip():
+        raise Invalid(f"{label} : valeur vide, refusée par l'annuaire")
+    bad = control_character(value)
+    if bad:
+        raise Invalid(f"{label} : caractère de contrôle ou invalide ({bad})")
+    if max_length is not None and len(value) > max_length:
+        raise Invalid(f"{label} : {max_length} caractères au plus ({len(value)})")
+    return value
+
+
+def generalized_time(label: str, value: str) -> str:
+    """A GeneralizedTime in UTC (e.g. 20260115090000Z), or `Invalid`."""
+    found = _GENERALIZED_TIME.fullmatch(value.strip())
+    try:
+        if found is None:
+            raise ValueError(value)
+        datetime.strptime(found.group(1), "%Y%m%d%H%M%S")
+    except ValueError:
+        raise Invalid(
+            f"{label} : « {value} » n'est pas une date de l'annuaire (AAAAMMJJhhmmssZ)"
+        ) from None
+    return value.strip()
+
+
+def single_value(label: str, values: list[str]) -> str:
+    """The one value of a SINGLE-VALUE attribute, or `Invalid` when there are several."""
+    if len(values) != 1:
+        raise Invalid(f"{label} : une seule valeur permise ({len(values)} données)")
+    return values[0]

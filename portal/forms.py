@@ -1,0 +1,82 @@
+"""The portal's forms (Flask-WTF: every one carries a CSRF token). Labels hold the guide's
+words (PORTAL.md); the rules themselves are the workflows' — these only bound the input."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+REQUIRED = "Ce champ est obligatoire."
+TOO_LONG = "{label} : {max} caractères au plus."
+
+
+def _required(what: str) -> DataRequired:
+    return DataRequired(f"Saisissez {what}.")
+
+
+def _max(n: int) -> Length:
+    return Length(max=n, message=f"{n} caractères au plus.")
+
+
+class LoginForm(FlaskForm):
+    identifiant = StringField("Identifiant", [_required("votre identifiant"), _max(128)])
+    mot_de_passe = PasswordField("Mot de passe", [_required("votre mot de passe"), _max(128)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code de vérification", [_required("le code de vérification reçu par mail"), _max(20)]
+    )
+
+
+class PasswordChoiceForm(FlaskForm):
+    mot_de_passe = PasswordField("Mot de passe", [_required("un mot de passe"), _max(128)])
+    confirmation = PasswordField(
+        "Confirmez le mot de passe", [_required("de nouveau le mot de passe"), _max(128)]
+    )
+
+
+class CreationForm(PasswordChoiceForm):
+    nom = StringField("Nom", [_required("votre nom"), _max(64)])
+    prenom = StringField("Prénom", [_required("votre prénom"), _max(64)])
+    mobile = StringField("N° de téléphone mobile", [Optional(), _max(32)])
+
+
+class EmptyForm(FlaskForm):
+    """A button alone (submit, logout): only the CSRF token."""
+
+
+class ForgotForm(FlaskForm):
+    identifiant = StringField("Identifiant", [_required("votre identifiant"), _max(128)])
+    captcha = StringField(
+        "Captcha", [_required("les chiffres de l'image ou de l'extrait sonore"), _max(16)]
+    )
+
+
+class SecurityCodeForm(FlaskForm):
+    code = StringField("Code de sécurité", [_required("le code de sécurité reçu"), _max(20)])
+
+
+class NewPasswordForm(PasswordChoiceForm):
+    jeton = HiddenField()
+
+
+class PersonalDataForm(FlaskForm):
+    nom = StringField("Nom", [_required("votre nom"), _max(64)])
+    prenom = StringField("Prénom", [_required("votre prénom"), _max(64)])
+    mail = StringField("Adresse mail", [_required("votre adresse mail"), _max(128)])
+    mobile = StringField("N° de téléphone mobile", [Optional(), _max(32)])
+
+
+class PasswordChangeForm(FlaskForm):
+    actuel = PasswordField(
+        "Mot de passe actuel", [_required("votre mot de passe actuel"), _max(128)]
+    )
+    mot_de_passe = PasswordField(
+        "Nouveau mot de passe", [_required("un nouveau mot de passe"), _max(128)]
+    )
+    confirmation = PasswordField(
+        "Confirmez le nouveau mot de passe",
+        [_required("de nouveau le nouveau mot de passe"), _max(128)],
+    )

@@ -1,0 +1,151 @@
+"""Headers, session time-outs, the login guard and the rate limits of anonymous requests."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
+
+from apexdir.portal.context import rt, state
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SESSION_EXPIRED = "Votre session a expiré : veuillez vous reconnecter."
+LOGIN_FIRST = "Veuillez vous connecter pour accéder à cette page."
+
+
+def register(app: Flask) -> None:
+    app.before_request(_session_timeouts)
+    app.after_request(_headers)
+
+
+def _now() -> float:
+    return state().clock().timestamp()
+
+
+def _session_timeouts() -> Any:
+    """Idle and absolute time-outs of a logged-in (or half logged-in) session."""
+    if request.endpoint == "static" or not ({"user", "pending"} & session.keys()):
+        return None
+    portal = state().settings.portal
+    now = _now()
+    started = float(session.get("started", now))
+    seen = float(session.get("seen", now))
+    idle = timedelta(minutes=portal.session_idle_minutes).total_seconds()
+    absolute = timedelta(hours=portal.session_max_hours).total_seconds()
+    if now - seen > idle or now - started > absolute:
+        session.clear()
+        flash(SESSION_EXPIRED, "info")
+        if request.method == "GET" and request.endpoint == "connexion.login":
+            return None
+        return redirect(url_for("connexion.login"))
+    session["seen"] = now
+    return None
+
+
+def begin_session(**values: Any) -> None:
+    """A new session: whatever the browser held before is dropped (no fixation), and a new
+    CSRF token comes with it."""
+    session.clear()
+    now = _now()
+    session.update(values, started=now, seen=now)
+    session.permanent = True
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from apexdir.errors import NotFound
+        from apexdir.workflows.accounts import account_or_none
+
+        identifier = session.get("user")
+        if not identifier:
+            flash(LOGIN_FIRST, "info")
+            return redirect(url_for("connexion.login"))
+        try:
+            found = account_or_none(rt(), str(identifier))
+        except NotFound:
+            found = None
+        if found is None or found.status != "active":
+            session.clear()
+            flash(LOGIN_FIRST, "info")
+            return redirect(url_for("connexion.login"))
+        g.account = found
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def limit_anonymous(kind: str) -> None:
+    """Count one anonymous request against the client's and everyone's budgets (shared by
+    every worker process of the node through the state store); 429 past either."""
+    from apexdir.state import ratelimit
+
+    portal = state().settings.portal
+    limits = [
+        ratelimit.Limit(
+            f"portal:client:{client_address()}",
+            portal.rate_per_client_per_minute,
+            timedelta(minutes=1),
+        ),
+        ratelimit.Limit(f"portal:all:{kind}", portal.rate_global_per_minute, timedelta(minutes=1)),
+    ]
+    if not ratelimit.allow(rt().db, limits, state().clock()):
+        abort(429)
+
+
+def limited(kind: str) -> Callable[[F], F]:
+    """Rate-limit the POSTs of an anonymous view."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if request.method == "POST":
+                limit_anonymous(kind)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def no_referrer(response: Response) -> Response:
+    """For pages whose path carries a token: the token never leaves in a Referer header."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,71 @@
+"""The portal under gunicorn, as production and `apexdir dev up` run it.
+
+Each worker builds its own application (and so its own LDAP connection) after the fork.
+`python -m apexdir.portal.server --config FILE --bind HOST:PORT [--workers N] [--pidfile F]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def run(
+    config: str | None,
+    bind: str,
+    workers: int,
+    pidfile: str | None = None,
+    errorlog: str = "-",
+    accesslog: str | None = None,
+) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from apexdir.config import load_settings
+
+    settings = load_settings(config)  # fail here, before forking, on a bad configuration
+    settings.portal.secret_key()
+
+    class Portal(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {
+                "bind": bind,
+                "workers": workers,
+                "worker_class": "sync",
+                "timeout": 30,
+                "graceful_timeout": 10,
+                "pidfile": pidfile,
+                "errorlog": errorlog,
+                "accesslog": accesslog,
+                "proc_name": "apexdir-portal",
+                "control_socket_disable": True,  # several portals may run on one host
+                # Request lines and headers bounded: a portal faces the Internet.
+                "limit_request_line": 4094,
+                "limit_request_fields": 60,
+            }
+            for key, value in options.items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from apexdir.portal import create_app
+
+            return create_app(settings)
+
+    Portal().run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="apexdir.portal.server")
+    parser.add_argument("--config", default=os.environ.get("APEXDIR_CONFIG"))
+    parser.add_argument("--bind", default="127.0.0.1:8080")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pidfile")
+    parser.add_argument("--errorlog", default="-")
+    parser.add_argument("--accesslog")
+    args = parser.parse_args(argv)
+    run(args.config, args.bind, args.workers, args.pidfile, args.errorlog, args.accesslog)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Login (guide ch. 3): identifier + password, then the 6-digit code mailed; logout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, session, url_for
+
+from apexdir.errors import AuthenticationFailed
+from apexdir.portal.context import rt
+from apexdir.portal.errors import french
+from apexdir.portal.forms import CodeForm, EmptyForm, LoginForm
+from apexdir.portal.security import begin_session, limited
+from apexdir.workflows import auth
+
+bp = Blueprint("connexion", __name__)
+
+CODE_GONE = ("no_code", "expired", "exhausted")
+
+
+@bp.get("/")
+def index() -> Any:
+    if session.get("user"):
+        return redirect(url_for("espace.accueil"))
+    return login()
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+@limited("login")
+def login() -> Any:
+    form = LoginForm()
+    expired = False
+    if form.validate_on_submit():
+        try:
+            outcome = auth.login(rt(), form.identifiant.data or "", form.mot_de_passe.data or "")
+        except AuthenticationFailed as exc:
+            expired = exc.reason == "expired"
+            form.form_errors.append(french(exc))
+        else:
+            begin_session(pending=outcome["identifier"])
+            for warning in outcome["warnings"]:
+                flash(warning, "warning")
+            flash(outcome["message"], "info")
+            return redirect(url_for("connexion.code"))
+    return render_template("connexion/login.html", form=form, expired=expired)
+
+
+@bp.route("/connexion/code", methods=["GET", "POST"])
+@limited("code")
+def code() -> Any:
+    pending = session.get("pending")
+    if not pending:
+        return redirect(url_for("connexion.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            outcome = auth.verify(rt(), str(pending), form.code.data or "")
+        except AuthenticationFailed as exc:
+            if exc.reason in CODE_GONE:
+                session.pop("pending", None)
+                flash(french(exc), "error")
+                return redirect(url_for("connexion.login"))
+            form.code.errors = [french(exc)]
+        else:
+            begin_session(
+                user=outcome["identifier"],
+                type=outcome["type"],
+                last_login=outcome["last_login_text"],
+            )
+            return redirect(url_for("espace.accueil"))
+    return render_template("connexion/code.html", form=form)
+
+
+@bp.post("/deconnexion")
+def logout() -> Any:
+    form = EmptyForm()
+    if form.validate_on_submit():
+        session.clear()
+        flash("Vous êtes déconnecté.", "success")
+    return redirect(url_for("connexion.login"))

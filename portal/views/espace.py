@@ -1,0 +1,216 @@
+"""The logged-in partner's space: home page (guide ch. 3), applications, consultation of
+the structure (ch. 6) and personal data (ch. 7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+
+from apexdir.directory.repository import Repository
+from apexdir.errors import AuthenticationFailed, Invalid, NotFound
+from apexdir.portal import checks
+from apexdir.portal.context import account, actor, rt
+from apexdir.portal.errors import french
+from apexdir.portal.forms import EmptyForm, PasswordChangeForm, PersonalDataForm
+from apexdir.portal.security import login_required
+from apexdir.workflows import accounts, auth, structures
+
+bp = Blueprint("espace", __name__)
+
+TYPES = {
+    "administrateur": "Administrateur",
+    "responsable": "Responsable",
+    "collaborateur": "Collaborateur",
+}
+ACCOUNTS_MENU = {
+    "administrateur": "Gestion des comptes responsables et collaborateurs",
+    "responsable": "Gestion des comptes collaborateurs",
+    "collaborateur": "Consultation des comptes et services de ma structure",
+}
+STEPS = ["Saisie des modifications", "Récapitulatif", "Confirmation"]
+FIELDS = (
+    ("nom", "last_name", "Nom"),
+    ("prenom", "first_name", "Prénom"),
+    ("mail", "mail", "Adresse mail"),
+    ("mobile", "mobile", "N° de téléphone mobile"),
+)
+
+
+@bp.app_context_processor
+def _menu() -> dict[str, Any]:
+    return {"account_types": TYPES, "accounts_menu": ACCOUNTS_MENU}
+
+
+@bp.get("/accueil")
+@login_required
+def accueil() -> Any:
+    me = account()
+    return render_template("espace/accueil.html", me=me, last_login=session.get("last_login"))
+
+
+def _applications_of(habilitations: list[str]) -> list[dict[str, Any]]:
+    names = {app.code: app.name for app in Repository(rt().directory, rt().layout).applications()}
+    grouped: dict[str, list[str]] = {}
+    for key in habilitations:
+        app, _, profile = key.partition("/")
+        grouped.setdefault(app, []).append(profile)
+    return [
+        {"code": code, "name": names.get(code, code), "profiles": sorted(profiles)}
+        for code, profiles in sorted(grouped.items(), key=lambda kv: names.get(kv[0], kv[0]))
+    ]
+
+
+@bp.get("/applications")
+@login_required
+def applications() -> Any:
+    me = account()
+    return render_template(
+        "espace/applications.html", me=me, applications=_applications_of(me.habilitations)
+    )
+
+
+@bp.get("/structure")
+@login_required
+def structure() -> Any:
+    me = account()
+    data = structures.show_structure(rt(), actor(), me.siret)
+    return render_template("espace/structure.html", me=me, structure=data)
+
+
+@bp.get("/structure/comptes/<identifier>")
+@login_required
+def compte(identifier: str) -> Any:
+    me = account()
+    try:
+        detail = accounts.show_account(rt(), actor(), identifier)
+    except (NotFound, Invalid):
+        abort(404)
+    structure = Repository(rt().directory, rt().layout).structure(me.siret)
+    detail.pop("mobile", None)  # never a phone number on this page, whoever looks
+    return render_template(
+        "espace/compte.html",
+        me=me,
+        detail=detail,
+        structure=structure,
+        applications=_applications_of(detail["habilitations"]),
+    )
+
+
+# ---------------------------------------------------------------------- personal data
+def _password_form() -> PasswordChangeForm:
+    return PasswordChangeForm(prefix="mdp")
+
+
+@bp.route("/donnees-personnelles", methods=["GET", "POST"])
+@login_required
+def donnees() -> Any:
+    me = account()
+    form = PersonalDataForm(prefix="donnees")
+    if not form.is_submitted():
+        form.nom.data, form.prenom.data = me.last_name, me.first_name
+        form.mail.data, form.mobile.data = me.mail, me.mobile or ""
+    else:
+        valid = form.validate_on_submit()
+        checks.check_mail(form.mail)
+        checks.check_mobile(form.mobile)
+        if valid and not checks.has_errors(form):
+            current = {
+                "last_name": me.last_name,
+                "first_name": me.first_name,
+                "mail": me.mail,
+                "mobile": me.mobile or "",
+            }
+            changes = {
+                key: (getattr(form, name).data or "").strip()
+                for name, key, _ in FIELDS
+                if (getattr(form, name).data or "").strip() != (current[key] or "")
+            }
+            if not changes:
+                form.form_errors.append("Aucune modification n'a été saisie.")
+            else:
+                session["donnees"] = changes
+                return redirect(url_for("espace.donnees_recapitulatif"))
+    return render_template(
+        "espace/donnees.html",
+        me=me,
+        form=form,
+        password_form=_password_form(),
+        steps=STEPS,
+        rules=checks.password_rules(rt().settings.policy),
+    )
+
+
+@bp.route("/donnees-personnelles/recapitulatif", methods=["GET", "POST"])
+@login_required
+def donnees_recapitulatif() -> Any:
+    me = account()
+    changes = session.get("donnees")
+    if not changes:
+        return redirect(url_for("espace.donnees"))
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            accounts.update_personal_data(rt(), actor(), me.identifier, **changes)
+        except Invalid as exc:
+            session.pop("donnees", None)
+            flash(french(exc), "error")
+            return redirect(url_for("espace.donnees"))
+        session.pop("donnees", None)
+        session["donnees_faites"] = True
+        return redirect(url_for("espace.donnees_confirmation"))
+    rows = [
+        (label, getattr(me, key) or "", changes[key]) for _, key, label in FIELDS if key in changes
+    ]
+    return render_template(
+        "espace/donnees_recapitulatif.html", me=me, form=form, rows=rows, steps=STEPS
+    )
+
+
+@bp.get("/donnees-personnelles/confirmation")
+@login_required
+def donnees_confirmation() -> Any:
+    if not session.pop("donnees_faites", False):
+        return redirect(url_for("espace.donnees"))
+    return render_template(
+        "espace/donnees_confirmation.html",
+        me=account(),
+        steps=STEPS,
+        message=accounts.PERSONAL_DATA_MESSAGE,
+    )
+
+
+@bp.post("/donnees-personnelles/mot-de-passe")
+@login_required
+def mot_de_passe() -> Any:
+    me = account()
+    form = _password_form()
+    if form.validate_on_submit():
+        checks.check_new_password(form, rt().settings.policy, form.mot_de_passe, form.confirmation)
+        if not checks.has_errors(form):
+            try:
+                outcome = auth.change(
+                    rt(),
+                    me.identifier,
+                    form.actuel.data or "",
+                    form.mot_de_passe.data or "",
+                    form.confirmation.data or "",
+                )
+            except AuthenticationFailed as exc:
+                form.actuel.errors = [french(exc)]
+            except Invalid as exc:
+                checks.place(form, exc, checks.PASSWORD_FIELDS)
+            else:
+                flash(outcome["message"], "success")
+                return redirect(url_for("espace.donnees"))
+    data_form = PersonalDataForm(prefix="donnees", formdata=None)
+    data_form.nom.data, data_form.prenom.data = me.last_name, me.first_name
+    data_form.mail.data, data_form.mobile.data = me.mail, me.mobile or ""
+    return render_template(
+        "espace/donnees.html",
+        me=me,
+        form=data_form,
+        password_form=form,
+        steps=STEPS,
+        rules=checks.password_rules(rt().settings.policy),
+    )

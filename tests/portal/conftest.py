@@ -1,0 +1,197 @@
+"""Fixtures of the portal tests: the Flask application on the test directory and sinks,
+a client that carries the CSRF token of the last page like a browser, real accounts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from apexdir.clock import Clock, system_clock
+from apexdir.config import Settings
+from apexdir.directory.server import SlapdInstance
+from tests.helpers import SIRET, Cli
+
+PASSWORD = "Str0ng-Passw0rd!"
+NEW_PASSWORD = "Nouve4u-Passw0rd?"
+CODE_SUBJECT = "APEX Partenaires – Code de vérification"
+
+
+def portal_settings(settings: Settings, tmp_path: Path, **portal: Any) -> Settings:
+    key = tmp_path / "portal.key"
+    if not key.exists():
+        key.write_text("k" * 48, encoding="utf-8")
+        key.chmod(0o600)
+    values = {
+        "base_url": "http://127.0.0.1:5000",
+        "secret_key_file": key,
+        "dev_sinks_dir": tmp_path / "portal-sinks",
+        "rate_per_client_per_minute": 10_000,
+        "rate_global_per_minute": 10_000,
+        **portal,
+    }
+    return settings.model_copy(update={"portal": settings.portal.model_copy(update=values)})
+
+
+@pytest.fixture
+def make_app(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    from apexdir.portal import create_app
+
+    apps: list[Flask] = []
+
+    def make(clock: Clock = system_clock, **portal: Any) -> Flask:
+        app = create_app(portal_settings(settings, tmp_path, **portal), clock=clock)
+        app.config["TESTING"] = False  # errors become pages, as in production
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["apexdir"].close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@dataclass
+class Browser:
+    """Flask's test client, keeping the last page's CSRF token as a browser would."""
+
+    client: FlaskClient
+    dev_dir: Path
+    last: str = ""
+    history: list[str] = field(default_factory=list)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        response = self.client.get(path, **kwargs)
+        self._keep(response)
+        return response
+
+    def post(
+        self, path: str, data: dict[str, str] | None = None, csrf: bool = True, **kwargs: Any
+    ) -> Any:
+        data = dict(data or {})
+        if csrf and "csrf_token" not in data:
+            found = CSRF.findall(self.last)
+            data["csrf_token"] = found[0] if found else ""
+        response = self.client.post(path, data=data, **kwargs)
+        self._keep(response)
+        return response
+
+    def _keep(self, response: Any) -> None:
+        if response.mimetype == "text/html":
+            self.last = response.get_data(as_text=True)
+            self.history.append(self.last)
+
+    def hidden(self, name: str) -> str:
+        """A hidden field of the last page, as the browser would send it back."""
+        found = re.findall(rf'type="hidden" name="{name}" value="([^"]*)"', self.last)
+        assert found, f"no hidden field {name}"
+        return found[0]
+
+    def captcha(self) -> str:
+        from apexdir.portal.captcha import latest_dev_answer
+
+        found = latest_dev_answer(self.dev_dir)
+        assert found, "no captcha shown"
+        return str(found["answer"])
+
+    def login(self, app_cli: Cli, identifier: str, mail: str, password: str = PASSWORD) -> Any:
+        self.get("/connexion")
+        page = self.post("/connexion", {"identifiant": identifier, "mot_de_passe": password})
+        assert page.status_code == 302 and page.location.endswith("/connexion/code"), page.text
+        self.get("/connexion/code")
+        return self.post(
+            "/connexion/code", {"code": last_code(app_cli, mail)}, follow_redirects=True
+        )
+
+
+def last_code(app_cli: Cli, mail: str) -> str:
+    bodies = [m["body"] for m in app_cli.mails(to=mail) if m["subject"] == CODE_SUBJECT]
+    codes = re.findall(r"code de vérification (\d{6}) pour", "\n".join(bodies))
+    assert codes, f"no code mailed to {mail}"
+    return codes[-1]
+
+
+@pytest.fixture
+def browser(app: Flask, tmp_path: Path) -> Browser:
+    return Browser(app.test_client(), tmp_path / "portal-sinks")
+
+
+@dataclass
+class Partner:
+    identifier: str
+    mail: str
+    mobile: str | None = None
+
+
+@pytest.fixture
+def structure(app_cli: Cli) -> str:
+    app_cli.ok(
+        "structure",
+        "create",
+        "--siret",
+        SIRET,
+        "--category",
+        "Banques",
+        "--name",
+        "Banque Exemple",
+        "--trade-name",
+        "BEX",
+        "--street",
+        "15 rue de Langoumois",
+        "--city",
+        "Argenteuil",
+        "--postal-code",
+        "95100",
+    )
+    app_cli.ok("service", "create", SIRET, "Comptabilité")
+    return SIRET
+
+
+@pytest.fixture
+def make_partner(app_cli: Cli, structure: str) -> Callable[..., Partner]:
+    def make(
+        first: str = "Marie",
+        last: str = "Martin",
+        *,
+        mobile: str | None = None,
+        kind: str = "collaborateur",
+    ) -> Partner:
+        mail = f"{first.lower()}.{last.lower()}@example.org"
+        service = None if kind == "administrateur" else "Comptabilité"
+        identifier = app_cli.create_account(
+            structure, kind, mail, first, last, service=service, mobile=mobile
+        )
+        return Partner(identifier, mail, mobile)
+
+    return make
+
+
+@pytest.fixture
+def partner(make_partner: Callable[..., Partner]) -> Partner:
+    return make_partner()
+
+
+def text_of(html: str) -> str:
+    """The visible text of a page, white space collapsed (entities decoded)."""
+    import html as html_lib
+
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+@pytest.fixture
+def slapd_layout(slapd: SlapdInstance) -> Any:
+    return slapd.layout

@@ -1,0 +1,230 @@
+"""End-to-end journeys in a real browser (Debian's chromium driven by Playwright), with
+axe-core run on every page reached: zero WCAG 2.1 A/AA violations."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from apexdir.devsinks import captured_sms
+from tests.helpers import Cli
+from tests.portal.conftest import NEW_PASSWORD, PASSWORD, Partner, last_code
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+
+
+class ThreadedCli(Cli):
+    """The CLI in a thread of its own: Playwright's sync API keeps an asyncio loop running
+    in the test's thread, and the outbox delivery runs one of its own."""
+
+    def run(self, *args: str, input: str | None = None, as_: str | None = None) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(Cli.run, self, *args, input=input, as_=as_).result()
+
+
+@pytest.fixture
+def app_cli(config_file: Path, sinks: Any) -> Cli:
+    from tests.helpers import register_sinks
+
+    register_sinks(config_file, sinks.directory)
+    return ThreadedCli(config_file)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    # Module scope: Playwright's sync API keeps an asyncio loop running in this thread while
+    # it lives, which would break the tests of other modules that run a loop of their own.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(app: Flask) -> Iterator[str]:
+    """The portal on a loopback port, served by a threaded WSGI server."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def page(chromium: Any, live: str) -> Iterator[Any]:
+    # The CSP forbids inline scripts; axe is injected by the test, not by the page.
+    context = chromium.new_context(base_url=live, bypass_csp=True, locale="fr-FR")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+def axe(page: Any) -> None:
+    """Run axe-core on the current page; fail with the rules and elements it flags."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    problems = [f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}" for v in result["violations"]]
+    assert not problems, f"{page.url}: {problems}"
+
+
+def submit(page: Any, button: str) -> None:
+    page.get_by_role("button", name=button, exact=True).click()
+    page.wait_for_load_state()
+
+
+def test_precreation_journey(page: Any, app_cli: Cli, structure: str) -> None:
+    """From the mailed link: form, récapitulatif, confirmation — with the keyboard only."""
+    app_cli.invite(structure, "collaborateur", "louise.durand@example.org", "Comptabilité")
+    token = app_cli.link_for("louise.durand@example.org").rsplit("/", 1)[-1]
+    page.goto(f"/creation/{token}")
+    axe(page)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Contenu"  # skip link first
+    page.fill("#nom", "Durand")
+    page.fill("#prenom", "Louise")
+    page.fill("#mobile", "06 12 34 56 78")
+    page.fill("#mot_de_passe", "faible")
+    assert page.locator("#mot_de_passe-jauge").inner_text().endswith("faible")
+    page.fill("#mot_de_passe", PASSWORD)
+    assert page.locator("#mot_de_passe-jauge").inner_text().endswith("élevé")
+    page.fill("#confirmation", "autre-chose")
+    submit(page, "Valider")
+    assert "Les deux mots de passe ne correspondent pas." in page.inner_text("main")
+    axe(page)  # the page with its errors
+    page.fill("#mot_de_passe", PASSWORD)
+    page.fill("#confirmation", PASSWORD)
+    page.focus("#confirmation")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/recapitulatif$"))
+    assert "Récapitulatif" in page.inner_text("main") and "Durand" in page.inner_text("main")
+    axe(page)
+    submit(page, "Envoyer votre création de compte")
+    assert "Le formulaire de pré-création a été transmis pour validation." in page.inner_text(
+        "main"
+    )
+    axe(page)
+
+
+def test_login_with_code_and_space(page: Any, app_cli: Cli, partner: Partner) -> None:
+    """Password, then the mailed code; then every page of the partner's space."""
+    page.goto("/")
+    axe(page)
+    page.fill("#identifiant", partner.identifier)
+    page.fill("#mot_de_passe", PASSWORD)
+    page.click("label[for=mot_de_passe-afficher]")  # DSFR show/hide works under our CSP
+    assert page.get_attribute("#mot_de_passe", "type") == "text"
+    submit(page, "Se connecter")
+    page.wait_for_url(re.compile(r"/connexion/code$"))
+    axe(page)
+    page.fill("#code", last_code(app_cli, partner.mail))
+    submit(page, "Vérifier")
+    page.wait_for_url(re.compile(r"/accueil$"))
+    assert "Marie MARTIN" in page.inner_text("main")
+    axe(page)
+    for path in (
+        "/applications",
+        "/structure",
+        f"/structure/comptes/{partner.identifier}",
+        "/donnees-personnelles",
+        "/page-inconnue",
+    ):
+        page.goto(path)
+        axe(page)
+    page.goto("/accueil")
+    submit(page, "Se déconnecter")
+    assert "Vous êtes déconnecté." in page.inner_text("main")
+
+
+def test_reset_by_sms_with_captcha(
+    page: Any, app_cli: Cli, sinks: Any, make_partner: Any, tmp_path: Path
+) -> None:
+    """Captcha, code by SMS, new password, confirmation, then a login with it."""
+    from apexdir.portal.captcha import latest_dev_answer
+
+    partner = make_partner("Paul", "Durand", mobile="06 12 34 32 34")
+    page.goto("/connexion")
+    page.get_by_role("link", name="Mot de passe oublié ?").click()
+    page.wait_for_url(re.compile(r"/mot-de-passe-oublie$"))
+    axe(page)
+    page.get_by_role("link", name="Changer d'image").click()
+    page.wait_for_load_state()
+    answer = latest_dev_answer(tmp_path / "portal-sinks")
+    assert answer is not None
+    page.fill("#identifiant", partner.identifier)
+    page.fill("#captcha", answer["answer"])
+    submit(page, "Envoyer code de sécurité")
+    page.wait_for_url(re.compile(r"/mot-de-passe-oublie/code$"))
+    axe(page)
+    app_cli.deliver()
+    sms = [m["body"] for m in captured_sms(sinks.directory)]
+    page.fill("#code", re.findall(r"code de sécurité est (\d{6})", sms[-1])[0])
+    submit(page, "Valider le code de sécurité saisi")
+    axe(page)
+    page.fill("#mot_de_passe", NEW_PASSWORD)
+    page.fill("#confirmation", NEW_PASSWORD)
+    submit(page, "Valider le nouveau mot de passe")
+    assert "Le mot de passe a été réinitialisé." in page.inner_text("main")
+    axe(page)
+    page.get_by_role("link", name="Retour à la page d'authentification").click()
+    page.fill("#identifiant", partner.identifier)
+    page.fill("#mot_de_passe", NEW_PASSWORD)
+    submit(page, "Se connecter")
+    page.wait_for_url(re.compile(r"/connexion/code$"))
+
+
+def test_reset_by_mail_link(page: Any, app_cli: Cli, partner: Partner, tmp_path: Path) -> None:
+    """No mobile: the link from the mail opens the new password page."""
+    from apexdir.portal.captcha import latest_dev_answer
+
+    page.goto("/mot-de-passe-oublie")
+    answer = latest_dev_answer(tmp_path / "portal-sinks")
+    assert answer is not None
+    page.fill("#identifiant", partner.identifier)
+    page.fill("#captcha", answer["answer"])
+    submit(page, "Envoyer code de sécurité")
+    link = app_cli.link_for(partner.mail)
+    page.goto("/reinitialisation/" + link.rsplit("/", 1)[-1])
+    axe(page)
+    page.fill("#mot_de_passe", NEW_PASSWORD)
+    page.fill("#confirmation", NEW_PASSWORD)
+    submit(page, "Valider le nouveau mot de passe")
+    assert "Le mot de passe a été réinitialisé." in page.inner_text("main")
+
+
+def test_personal_data_journey(page: Any, app_cli: Cli, partner: Partner) -> None:
+    """Change the mail: form, récapitulatif, confirmation."""
+    page.goto("/connexion")
+    page.fill("#identifiant", partner.identifier)
+    page.fill("#mot_de_passe", PASSWORD)
+    submit(page, "Se connecter")
+    page.fill("#code", last_code(app_cli, partner.mail))
+    submit(page, "Vérifier")
+    page.get_by_role("link", name="Données personnelles", exact=True).click()
+    page.fill("#donnees-mail", "marie@nouveau.fr")
+    submit(page, "Valider les modifications apportées")
+    assert "marie@nouveau.fr" in page.inner_text("main")
+    axe(page)
+    submit(page, "Enregistrer les modifications apportées")
+    assert "Vos données personnelles ont été modifiées." in page.inner_text("main")
+    axe(page)
+    assert app_cli.ok("account", "show", partner.identifier)["mail"] == "marie@nouveau.fr"

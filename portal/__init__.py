@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     from apexdir.config import is_loopback_url, load_settings
     from apexdir.portal import assets, errors, security
     from apexdir.portal.context import PortalState
-    from apexdir.portal.views import connexion, creation, espace, motdepasse
+    from apexdir.portal.views import comptes, connexion, creation, espace, motdepasse, services
 
     settings = settings or load_settings()
     portal = settings.portal
@@ -53,6 +53,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     assets.register(app)
     security.register(app)
     errors.register(app)
-    for blueprint in (connexion.bp, creation.bp, motdepasse.bp, espace.bp):
+    for blueprint in (connexion.bp, creation.bp, motdepasse.bp, espace.bp, services.bp, comptes.bp):
         app.register_blueprint(blueprint)
     return app

@@ -4,7 +4,7 @@ words (PORTAL.md); the rules themselves are the workflows' — these only bound 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 REQUIRED = "Ce champ est obligatoire."
@@ -80,3 +80,33 @@ class PasswordChangeForm(FlaskForm):
         "Confirmez le nouveau mot de passe",
         [_required("de nouveau le nouveau mot de passe"), _max(128)],
     )
+
+
+# ---------------------------------------------------------------------- management screens
+# Choices are offered from what the actor may do; a forged value is not refused here but by
+# the workflow (403/404 page), which is where rights are decided.
+class ServiceForm(FlaskForm):
+    nom = StringField("Nom du service", [_required("le nom du service"), _max(128)])
+
+
+class MergeForm(FlaskForm):
+    cible = SelectField("Service qui reçoit les comptes", validate_choice=False)
+
+
+class InviteForm(FlaskForm):
+    type_compte = SelectField("Type de compte", validate_choice=False)
+    mail = StringField("Adresse mail", [_required("l'adresse mail de la personne"), _max(128)])
+    service = SelectField("Service", validate_choice=False)
+    application = SelectField("Application", validate_choice=False)
+
+
+class RefuseForm(FlaskForm):
+    motif = TextAreaField("Motif du refus", [_required("le motif du refus"), _max(500)])
+
+
+class ProfileForm(FlaskForm):
+    profil = SelectField("Profil", validate_choice=False)
+
+
+class TransferForm(FlaskForm):
+    service = SelectField("Service", validate_choice=False)

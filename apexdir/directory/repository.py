@@ -21,7 +21,7 @@ class Repository:
     def structure(self, siret: str) -> Structure:
         entry = self.directory.get(self.layout.structure_dn(siret), list(m.STRUCTURE.values()))
         if entry is None:
-            raise NotFound(f"structure {siret} not found")
+            raise NotFound(f"structure {siret} introuvable")
         return m.structure_from(entry)
 
     def structures(self) -> list[Structure]:
@@ -58,14 +58,14 @@ class Repository:
         # cn matching ignores case; a service name is exact, so compare it here too.
         exact = [e for e in entries if str(e.get("cn")).casefold() == name.casefold()]
         if not exact:
-            raise NotFound(f"service {name!r} not found in structure {siret}")
+            raise NotFound(f"service « {name} » introuvable dans la structure {siret}")
         return m.service_from(exact[0])
 
     # ------------------------------------------------------------------ accounts
     def account(self, identifier: str) -> Account:
         entry = self.directory.get(self.layout.account_dn(identifier), m.ACCOUNT_ATTRS)
         if entry is None or entry.get("apexAccountType") is None:
-            raise NotFound(f"account {identifier} not found")
+            raise NotFound(f"compte {identifier} introuvable")
         account = m.account_from(entry)
         if account.service_id:
             account.service = self.service_names(account.siret).get(account.service_id)
@@ -133,7 +133,7 @@ class Repository:
     def application(self, code: str) -> Application:
         entry = self.directory.get(self.layout.application_dn(code), ["apexAppCode", "cn"])
         if entry is None:
-            raise NotFound(f"application {code} not found")
+            raise NotFound(f"application {code} introuvable")
         profiles = self.directory.search(
             entry.dn, f.eq("objectClass", "apexProfile"), ["cn"], scope="one"
         )
@@ -143,14 +143,14 @@ class Repository:
         attrs = ["cn", "apexAppCode"] + (["member"] if members else [])
         entry = self.directory.get(self.layout.profile_dn(app, name), attrs)
         if entry is None:
-            raise NotFound(f"profile {app}/{name} not found")
+            raise NotFound(f"profil {app}/{name} introuvable")
         return m.profile_from(entry)
 
     # ------------------------------------------------------------------ requests
     def request(self, request_id: str) -> CreationRequest:
         entry = self.directory.get(self.layout.request_dn(request_id), m.REQUEST_ATTRS)
         if entry is None:
-            raise NotFound(f"creation request {request_id} not found")
+            raise NotFound(f"demande de création {request_id} introuvable")
         req = m.request_from(entry)
         if req.service_id:
             req.service = self.service_names(req.siret).get(req.service_id)

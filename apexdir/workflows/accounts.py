@@ -52,11 +52,11 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]
     account = repo.account(identifier)
     require(actor, Action.ACCOUNT_DELETE, target_for(account))
     if actor.identifier and actor.identifier.lower() == account.identifier.lower():
-        raise Conflict("an account cannot delete itself")
+        raise Conflict("un compte ne peut pas se supprimer lui-même")
     if account.habilitations:
         raise Conflict(
-            f"{identifier} still holds {len(account.habilitations)} habilitation(s) "
-            f"({', '.join(account.habilitations)}): revoke them first"
+            f"{identifier} détient encore {len(account.habilitations)} habilitation(s) "
+            f"({', '.join(account.habilitations)}) : retirez-les d'abord"
         )
     # refint drops the account from profile groups and from other entries' references.
     rt.directory.delete(account.dn)

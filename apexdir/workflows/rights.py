@@ -26,7 +26,9 @@ def _actor_profiles(repo: Repository, actor: Actor) -> set[str]:
 def _check_can_hand(repo: Repository, actor: Actor, key: str) -> None:
     if not can_grant_profile(actor.type, _actor_profiles(repo, actor), key):
         held = "delegated to you" if actor.type == ActorType.RESPONSABLE else "you hold"
-        raise NotAllowed(f"you can only hand out profiles {held}; {key} is not one of them")
+        raise NotAllowed(
+            f"vous ne pouvez attribuer que les profils {held} ; {key} n'en fait pas partie"
+        )
 
 
 def _check_can_take(repo: Repository, actor: Actor, key: str) -> None:
@@ -53,7 +55,7 @@ def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) ->
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
     _check_can_hand(repo, actor, key)
     if key in account.habilitations:
-        raise Conflict(f"{identifier} already holds {key}")
+        raise Conflict(f"{identifier} détient déjà le profil {key}")
     application = repo.application(key.split("/")[0])
     rt.directory.modify(profile_dn, {"member": [("add", [account.dn])]})
     queue_mail_or_undo(
@@ -73,7 +75,7 @@ def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
     _check_can_take(repo, actor, key)
     if key not in account.habilitations:
-        raise Conflict(f"{identifier} does not hold {key}")
+        raise Conflict(f"{identifier} ne détient pas le profil {key}")
     rt.directory.modify(profile_dn, {"member": [("delete", [account.dn])]})
     rt.journal.record(
         "revoke", identifier, actor=actor.identifier, operator=rt.operator, details={"profile": key}
@@ -84,10 +86,10 @@ def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -
 def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.DELEGATE)
     if account.type != "responsable":
-        raise Invalid("profiles are delegated to responsables only")
+        raise Invalid("seuls les responsables reçoivent des délégations de profils")
     _check_can_hand(repo, actor, key)
     if key in account.delegations:
-        raise Conflict(f"{key} is already delegated to {identifier}")
+        raise Conflict(f"le profil {key} est déjà délégué à {identifier}")
     application = repo.application(key.split("/")[0])
     rt.directory.modify(account.dn, {"apexDelegatedProfile": [("add", [profile_dn])]})
     queue_mail_or_undo(
@@ -115,7 +117,7 @@ def undelegate(
     """Withdraws the delegation; habilitations already granted with it stay, and are listed."""
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.DELEGATE)
     if key not in account.delegations:
-        raise Conflict(f"{key} is not delegated to {identifier}")
+        raise Conflict(f"le profil {key} n'est pas délégué à {identifier}")
     rt.directory.modify(account.dn, {"apexDelegatedProfile": [("delete", [profile_dn])]})
     still = []
     if account.service_dn:

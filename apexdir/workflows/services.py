@@ -30,11 +30,11 @@ def _target(siret: str, service: Service | None = None) -> Target:
 def _name(name: str) -> str:
     text = " ".join(name.split())
     if not text:
-        raise Invalid("service name: required")
+        raise Invalid("nom du service : obligatoire")
     if len(text) > 128:
-        raise Invalid("service name: at most 128 characters")
+        raise Invalid("nom du service : 128 caractères au plus")
     if control_character(text):
-        raise Invalid("service name: control characters are not allowed")
+        raise Invalid("nom du service : caractères de contrôle interdits")
     return text
 
 
@@ -43,7 +43,7 @@ def _ensure_free(repo: Repository, siret: str, name: str) -> None:
         repo.service_by_name(siret, name)
     except NotFound:
         return
-    raise Conflict(f"a service named {name!r} already exists in structure {siret}")
+    raise Conflict(f"un service nommé « {name} » existe déjà dans la structure {siret}")
 
 
 def create_service(rt: Runtime, actor: Actor, siret: str, name: str) -> Service:
@@ -111,7 +111,7 @@ def merge_services(
     require(actor, Action.SERVICE_MANAGE, _target(siret, src))
     require(actor, Action.SERVICE_MANAGE, _target(siret, dst))
     if src.id == dst.id:
-        raise Invalid("a service cannot be merged into itself")
+        raise Invalid("un service ne peut pas être fusionné avec lui-même")
     accounts, requests = _attached(rt, src)
     moved, moved_requests = len(accounts), len(requests)
     while accounts or requests:
@@ -146,8 +146,9 @@ def delete_service(rt: Runtime, actor: Actor, siret: str, name: str) -> None:
     accounts, requests = _attached(rt, service)
     if accounts or requests:
         raise Conflict(
-            f"service {service.name!r} still has {len(accounts)} account(s) and "
-            f"{len(requests)} open creation request(s): transfer or merge them first"
+            f"le service « {service.name} » compte encore {len(accounts)} compte(s) et "
+            f"{len(requests)} demande(s) de création en cours : transférez-les ou fusionnez le "
+            "service d'abord"
         )
     rt.directory.delete(service.dn)
     rt.journal.record(
@@ -164,7 +165,7 @@ def transfer_account(rt: Runtime, actor: Actor, identifier: str, service_name: s
     account = repo.account(identifier)
     require(actor, Action.ACCOUNT_TRANSFER, target_for(account))
     if account.type == "administrateur":
-        raise Invalid("an administrator belongs to the structure, not to a service")
+        raise Invalid("un administrateur appartient à la structure, pas à un service")
     service = repo.service_by_name(account.siret, service_name)
     if service.id != account.service_id:
         rt.directory.replace(account.dn, apexServiceRef=service.dn)

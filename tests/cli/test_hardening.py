@@ -105,9 +105,9 @@ def test_error_lines_escape_control_characters_and_cut_long_values(app_cli: Cli)
     escapes; a 10,000-character value is cut."""
     code, _, err = _raw(app_cli, "account", "show", "x\r\nerror: forged \x1b[31m")
     assert code == 3
-    assert err == "error: account x\\r\\nerror: forged \\x1b[31m not found\n"
+    assert err == "error: compte x\\r\\nerror: forged \\x1b[31m introuvable\n"
     code, _, err = _raw(app_cli, "account", "show", HUGE)
-    assert code == 3 and len(err) < 200 and err.endswith("aaaaaaaaaa not found\n")
+    assert code == 3 and len(err) < 200 and err.endswith("aaaaaaaaaa introuvable\n")
     # A long line of short words is cut in the middle, its end kept.
     code, _, err = _raw(app_cli, "--as", "x " * 3000, "journal")
     assert code == 4 and len(err) < 1100 and err.rstrip().endswith("no such account")

@@ -47,7 +47,7 @@ def test_service_create_rename_delete(app_cli: Cli, slapd: SlapdInstance) -> Non
     names = [s["name"] for s in app_cli.ok("structure", "show", SIRET, as_=adm)["services"]]
     assert names == [SERVICE, "PAIE"]
     err = app_cli.fails(1, "service", "delete", SIRET, "PAIE", as_=adm)
-    assert "1 account" in err
+    assert "1 compte(s)" in err
     app_cli.ok("service", "delete", SIRET, SERVICE, as_=adm)
     assert [s["name"] for s in app_cli.ok("service", "list", SIRET)] == ["PAIE"]
     assert [s["name"] for s in app_cli.ok("service", "list", OTHER_SIRET)] == [SERVICE]
@@ -55,7 +55,7 @@ def test_service_create_rename_delete(app_cli: Cli, slapd: SlapdInstance) -> Non
     app_cli.ok("service", "create", SIRET, "Vide", as_=adm)
     flows.invite(app_cli, SIRET, "collaborateur", "v@example.org", "Vide", as_=adm)
     err = app_cli.fails(1, "service", "delete", SIRET, "Vide", as_=adm)
-    assert "1 open creation request" in err
+    assert "1 demande(s) de création en cours" in err
 
 
 def test_merge_moves_accounts_and_requests_and_keeps_dns(

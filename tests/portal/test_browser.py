@@ -228,3 +228,75 @@ def test_personal_data_journey(page: Any, app_cli: Cli, partner: Partner) -> Non
     assert "Vos données personnelles ont été modifiées." in page.inner_text("main")
     axe(page)
     assert app_cli.ok("account", "show", partner.identifier)["mail"] == "marie@nouveau.fr"
+
+
+def _login(page: Any, app_cli: Cli, identifier: str, mail: str) -> None:
+    page.goto("/connexion")
+    page.fill("#identifiant", identifier)
+    page.fill("#mot_de_passe", PASSWORD)
+    submit(page, "Se connecter")
+    page.fill("#code", last_code(app_cli, mail))
+    submit(page, "Vérifier")
+    page.wait_for_url(re.compile(r"/accueil$"))
+
+
+def test_administrator_runs_his_structure(page: Any, app_cli: Cli, structure: str) -> None:
+    """Invite a responsable, validate him, delegate a profile; he invites a collaborateur,
+    whom the administrator validates and the responsable habilitates; a merge of services.
+    axe-core on every management page."""
+    app_cli.ok("app", "add", "FICOBA", "--name", "Fichier des comptes bancaires")
+    app_cli.ok("app", "profile-add", "FICOBA", "CONSULTATION")
+    admin = app_cli.create_account(
+        structure, "administrateur", "alice.admin@example.org", "Alice", "Admin"
+    )
+    app_cli.ok("grant", admin, "FICOBA", "CONSULTATION")
+    _login(page, app_cli, admin, "alice.admin@example.org")
+    page.get_by_role("link", name="Comptes", exact=True).click()
+    axe(page)
+    page.select_option("#invitation-type_compte", "responsable")
+    page.select_option("#invitation-service", "Comptabilité")
+    page.fill("#invitation-mail", "remi.resp@example.org")
+    submit(page, "Envoyer l'invitation")
+    assert "L'invitation a été envoyée" in page.inner_text("main")
+    app_cli.complete("remi.resp@example.org", "Remi", "Resp")
+    page.reload()
+    page.get_by_role("button", name="Valider la demande de remi.resp@example.org").click()
+    page.wait_for_load_state()
+    assert "identifiant remi.resp-px" in page.inner_text("main")
+    page.goto("/comptes/remi.resp-px")
+    axe(page)
+    page.select_option("#deleguer-profil", "FICOBA/CONSULTATION")
+    submit(page, "Déléguer")
+    assert "a été délégué" in page.inner_text("main")
+    page.get_by_role("link", name="Services", exact=True).click()
+    axe(page)
+    page.fill("#nom", "Contentieux")
+    submit(page, "Créer le service")
+    page.get_by_role("link", name="Comptabilité").click()
+    axe(page)
+    page.select_option("#fusion-cible", label="Contentieux")
+    submit(page, "Préparer la fusion")
+    axe(page)
+    submit(page, "Confirmer la fusion")
+    assert "fusionné dans « Contentieux »" in page.inner_text("main")
+    submit(page, "Se déconnecter")
+    # The responsable invites a collaborateur of his service …
+    _login(page, app_cli, "remi.resp-px", "remi.resp@example.org")
+    page.goto("/comptes")
+    axe(page)
+    page.fill("#invitation-mail", "colette.collab@example.org")
+    submit(page, "Envoyer l'invitation")
+    assert "L'invitation a été envoyée" in page.inner_text("main")
+    app_cli.complete("colette.collab@example.org", "Colette", "Collab")
+    # … validated by the administrator (a responsable does not validate, SPEC §5) …
+    request = app_cli.ok("account", "pending", "--structure", structure)[0]["request_id"]
+    app_cli.ok("account", "validate", request, as_=admin)
+    # … and habilitated by the responsable with the delegated profile.
+    page.goto("/comptes/colette.collab-px")
+    page.select_option("#habiliter-profil", "FICOBA/CONSULTATION")
+    submit(page, "Habiliter")
+    assert "a été attribué" in page.inner_text("main")
+    axe(page)
+    assert app_cli.ok("account", "show", "colette.collab-px")["habilitations"] == [
+        "FICOBA/CONSULTATION"
+    ]

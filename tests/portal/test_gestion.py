@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from apexdir.rules.permissions import is_allowed
 from tests.helpers import OTHER_SIRET, Cli
 from tests.portal.conftest import Browser, text_of
 
@@ -302,3 +303,73 @@ def test_other_structure_and_hostile_paths(world: World, login: Any, app_cli: Cl
         assert browser.get(f"/comptes/{bad}").status_code == 404, bad
     assert browser.post("/comptes/demandes/%2A/valider").status_code in (302, 404)
     assert app_cli.ok("account", "show", world.collab)["identifier"] == world.collab
+
+
+# The permission table's cells, through the portal: each page answers 403 exactly where
+# `apexdir.rules.permissions` refuses the actor (collaborateur and responsable of
+# Comptabilité, administrateur), and acts where it allows.
+CELLS = [
+    # (who, method, path, form, action, target)
+    ("GET", "/services", {}, "service_manage", None),
+    ("GET", "/comptes/{collab}", {}, "account_view", "collab"),
+    ("GET", "/comptes/{paie}", {}, "account_view", "paie"),
+    ("GET", "/comptes/{collab}/supprimer", {}, "account_delete", "collab"),
+    ("GET", "/comptes/{paie}/supprimer", {}, "account_delete", "paie"),
+    ("POST", "/comptes/{collab}/renvoi-identifiant", {}, "resend_identifier", "collab"),
+    ("POST", "/comptes/{paie}/renvoi-identifiant", {}, "resend_identifier", "paie"),
+    ("POST", "/comptes/{resp}/renvoi-identifiant", {}, "resend_identifier", "resp"),
+    (
+        "POST",
+        "/comptes/{paie}/transferer",
+        {"transfert-service": "Comptabilité"},
+        "account_transfer",
+        "paie",
+    ),
+    (
+        "POST",
+        "/comptes/{resp}/deleguer",
+        {"deleguer-profil": f"{APP}/CONSULTATION"},
+        "delegate",
+        "resp",
+    ),
+]
+
+
+@pytest.mark.parametrize("who", ["admin", "resp"])
+def test_permission_cells(world: World, login: Any, who: str) -> None:
+    """403 where the table refuses, never where it allows."""
+    from apexdir.rules.permissions import AccountType, Action, Actor, ActorType, Target
+
+    kinds = {
+        "admin": AccountType.ADMINISTRATEUR,
+        "resp": AccountType.RESPONSABLE,
+        "collab": AccountType.COLLABORATEUR,
+        "paie": AccountType.COLLABORATEUR,
+    }
+    services = {"admin": None, "resp": "compta", "collab": "compta", "paie": "paie"}
+    me = Actor(
+        type=ActorType(kinds[who].value),
+        identifier=who,
+        structure=world.siret,
+        service=services[who],
+    )
+    browser = login(getattr(world, who))
+    for method, path, form, action, target in CELLS:
+        url = path.format(collab=world.collab, paie=world.paie, resp=world.resp)
+        if target is None:
+            aim = Target(structure=world.siret)
+        else:
+            aim = Target(
+                account_type=kinds[target],
+                structure=world.siret,
+                service=services[target],
+                identifier=target,
+            )
+        allowed = is_allowed(me, Action(action), aim)
+        browser.get("/accueil")
+        if method == "GET":
+            status = browser.get(url).status_code
+        else:
+            data = {"csrf_token": browser.hidden("csrf_token"), **form}
+            status = browser.post(url, data, csrf=False).status_code
+        assert (status == 403) is (not allowed), (who, url, status, allowed)

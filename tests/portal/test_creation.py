@@ -46,7 +46,7 @@ def test_form_recap_and_confirmation(browser: Browser, app_cli: Cli, structure: 
         "Durand",
         "Louise",
         MAIL,
-        "+33612345678",
+        "06 12 34 56 78",
     ):
         assert value in text, value
     assert PASSWORD not in recap.text

@@ -182,3 +182,23 @@ def test_rate_limit_on_anonymous_posts(make_app: Any, tmp_path: Any) -> None:
     ]
     assert statuses == [200, 200, 200, 429]
     assert "Trop de demandes" in text_of(browser.last)
+
+
+def test_mobile_shown_as_typed_and_unchanged_is_no_change(
+    browser: Browser, app_cli: Cli, make_partner: Callable[..., Partner]
+) -> None:
+    """The mobile reads « 06 12 34 56 78 »; sent back as shown, it is no modification."""
+    partner = make_partner("Paul", "Durand", mobile="06 12 34 56 78")
+    browser.login(app_cli, partner.identifier, partner.mail)
+    form = browser.get("/donnees-personnelles")
+    assert 'value="06 12 34 56 78"' in form.text
+    page = browser.post(
+        "/donnees-personnelles",
+        {
+            "donnees-nom": "Durand",
+            "donnees-prenom": "Paul",
+            "donnees-mail": partner.mail,
+            "donnees-mobile": "06 12 34 56 78",
+        },
+    )
+    assert "Aucune modification n'a été saisie." in text_of(page.text)

@@ -6,6 +6,8 @@ Environment overrides use `__` between levels: `APEXDIR_LDAP__URIS='["ldap://a",
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import tomllib
 from pathlib import Path
@@ -17,6 +19,7 @@ from apexdir.errors import ConfigError
 
 DEFAULT_CONFIG = "apexdir.toml"
 ENV_PREFIX = "APEXDIR_"
+SECRETS_KEY_LABEL = b"apexdir one-time codes v2"
 
 DEFAULT_CATEGORIES = [
     "Notaires, Géomètres-Experts",
@@ -48,6 +51,31 @@ class LdapSettings(_Section):
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to open a connection.")
     receive_timeout: float = Field(15.0, gt=0, description="Seconds to wait for an answer.")
     page_size: int = Field(500, ge=1, description="Page size of paged searches.")
+    secrets_key_file: Path | None = Field(
+        None,
+        description="File holding the key (32 characters or more) of the HMAC under which "
+        "login and reset codes are kept in the directory; the same on every node, chmod 600. "
+        "Unset: a key derived from the bind password.",
+    )
+
+    def secrets_key(self) -> bytes:
+        """The HMAC key of one-time codes (apexdir/rules/onetime.py).
+
+        Without a key file, the bind password (a random secret every node already shares,
+        never in the directory in clear) keys it, so an entry, the accesslog or a backup
+        can never be reversed offline; rotating the bind password then voids codes in flight.
+        """
+        if self.secrets_key_file is None:
+            return hmac.new(self.password().encode(), SECRETS_KEY_LABEL, hashlib.sha256).digest()
+        try:
+            key = self.secrets_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"ldap.secrets_key_file: cannot read {self.secrets_key_file}: {exc.strerror}"
+            ) from exc
+        if len(key) < 32:
+            raise ConfigError("ldap.secrets_key_file: the key must hold 32 characters or more")
+        return key.encode()
 
     def password(self) -> str:
         if self.bind_password is not None:

@@ -28,6 +28,7 @@ uris = [{ldap_uris}]
 base_dn = "{base_dn}"
 bind_dn = "{bind_dn}"
 bind_password_file = "{password_file}"
+secrets_key_file = "{secrets_key}"
 
 [smtp]
 host = "127.0.0.1"
@@ -184,6 +185,7 @@ class DevEnv:
             state_path=self.root / "state.db",
             portal_port=ports["portal_port"],
             portal_key=self.portal_key_file,
+            secrets_key=self.secrets_key_file,
             sinks_dir=self.sinks_dir,
         )
 
@@ -196,6 +198,7 @@ class DevEnv:
         self.replicas_file.write_text(json.dumps({"count": self.replicas}))
         ports = {**self.start_sinks(), "portal_port": self.portal_port()}
         self._ensure_portal_key()
+        self._ensure_secrets_key()
         text = self.config_text(replicas.instances[0], ports, replicas.uris)
         config_file.write_text(text, encoding="utf-8")
         return self.status()
@@ -223,6 +226,21 @@ class DevEnv:
         self.portal_dir.mkdir(parents=True, exist_ok=True)
         if not self.portal_key_file.exists():
             fd = os.open(self.portal_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as key:
+                key.write(secrets.token_urlsafe(48))
+
+    @property
+    def secrets_key_file(self) -> Path:
+        return self.root / "secrets.key"
+
+    def _ensure_secrets_key(self) -> None:
+        """The key of the one-time codes' HMAC ([ldap] secrets_key_file), owner-only from
+        its first byte; kept across `up`s so that codes in flight stay valid."""
+        import secrets
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.secrets_key_file.exists():
+            fd = os.open(self.secrets_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as key:
                 key.write(secrets.token_urlsafe(48))
 

@@ -18,6 +18,7 @@ def run_checks(rt: Runtime) -> list[dict[str, Any]]:
         ("smtp", _smtp),
         ("state-store", _state),
         ("portal-key", _portal_key),
+        ("secrets-key", _secrets_key),
     ):
         try:
             detail = check(rt)
@@ -42,10 +43,15 @@ def _schema(rt: Runtime) -> str:
 
 
 def _base(rt: Runtime) -> str:
-    for dn in (rt.layout.people_dn, rt.layout.structures_dn, rt.layout.default_policy_dn):
+    from apexdir.directory.provision import apps_policy_dn, decoy_dn
+
+    # The decoy and the applications' policy came with issue 12: an older directory lacks
+    # them until `apexdir init` runs again (it creates only what is missing).
+    for dn in (rt.layout.people_dn, rt.layout.structures_dn, rt.layout.default_policy_dn,
+               apps_policy_dn(rt.layout), decoy_dn(rt.layout)):  # fmt: skip
         if not rt.directory.exists(dn):
             raise ApexError(f"{dn} is missing: run `apexdir init`")
-    return "base entries and password policy present"
+    return "base entries, password policies and the decoy present"
 
 
 def _smtp(rt: Runtime) -> str:
@@ -76,3 +82,18 @@ def _portal_key(rt: Runtime) -> str:
             f"{portal.secret_key_file} is readable by others (mode {mode:o}): chmod 600 it"
         )
     return f"{portal.secret_key_file} usable, owner-only"
+
+
+def _secrets_key(rt: Runtime) -> str:
+    """The HMAC key of login and reset codes: usable, and readable by its owner alone (with
+    it, the codes kept in the directory can be tried offline)."""
+    ldap = rt.settings.ldap
+    if ldap.secrets_key_file is None:
+        return "ldap.secrets_key_file not set: codes keyed by the bind password (derived key)"
+    ldap.secrets_key()
+    mode = ldap.secrets_key_file.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ApexError(
+            f"{ldap.secrets_key_file} is readable by others (mode {mode:o}): chmod 600 it"
+        )
+    return f"{ldap.secrets_key_file} usable, owner-only"

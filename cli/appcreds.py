@@ -31,7 +31,9 @@ class _SecretFile:
     def commit(self, secret: str) -> None:
         fd, self.fd = self.fd, -1
         with os.fdopen(fd, "w") as handle:
-            handle.write(secret + "\n")
+            # No trailing newline: `ldapsearch -y FILE` (and ldapwhoami, ldapmodify) send
+            # the file's bytes as they are, a newline included.
+            handle.write(secret)
         os.replace(self.tmp, self.path)
 
     def abandon(self) -> None:

@@ -44,12 +44,65 @@ def profile_add(cli: CliContext, code: str, profile: str) -> None:
 def list_(cli: CliContext) -> None:
     """Applications and their profiles."""
     from apexdir.workflows.catalogue import list_applications
+    from apexdir.workflows.oidc import client_ids
 
+    clients = client_ids(cli.runtime)
     apps = [
-        {"code": a.code, "name": a.name, "profiles": a.profiles}
+        {"code": a.code, "name": a.name, "profiles": a.profiles, "oidc_client": clients.get(a.code)}
         for a in list_applications(cli.runtime)
     ]
-    cli.emit(apps, lambda rows: cli.table(rows, ["code", "name", "profiles"], "Applications"))
+    cli.emit(
+        apps,
+        lambda rows: cli.table(rows, ["code", "name", "profiles", "oidc_client"], "Applications"),
+    )
+
+
+@app.command("oidc-client")
+@click.argument("code")
+@click.option(
+    "--redirect-uri", "redirect_uris", multiple=True, required=True,
+    help="Address the provider sends the code back to (exact match; repeat for several).",
+)  # fmt: skip
+@click.option(
+    "--post-logout-uri", "post_logout_uris", multiple=True,
+    help="Address the provider may send the user to after logout (repeatable).",
+)  # fmt: skip
+@click.option("--public", is_flag=True, help="A public client: no secret, PKCE required.")
+@pass_cli
+def oidc_client(
+    cli: CliContext,
+    code: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_uris: tuple[str, ...],
+    public: bool,
+) -> None:
+    """Create or replace the OpenID Connect client of an application (a new secret, shown
+    once)."""
+    from apexdir.workflows.oidc import register_client
+
+    out = register_client(
+        cli.runtime, cli.actor(), code, list(redirect_uris), list(post_logout_uris), public=public
+    )
+    verb = "replaced" if out["rotated"] else "created"
+    secret = (
+        f"; client_secret (shown once): {out['client_secret']}" if "client_secret" in out else ""
+    )
+    cli.emit(out, f"OpenID Connect client {out['client_id']} {verb}{secret}")
+
+
+@app.group("oidc-keys")
+def oidc_keys() -> None:
+    """Signing keys of the ID tokens (agent)."""
+
+
+@oidc_keys.command("rotate")
+@pass_cli
+def oidc_keys_rotate(cli: CliContext) -> None:
+    """The next key signs from now on; a new next key is published; the oldest goes."""
+    from apexdir.workflows.oidc import rotate_keys
+
+    out = rotate_keys(cli.runtime, cli.actor())
+    cli.emit(out, lambda data: cli.table(data["keys"], ["kid", "state"], "Signing keys"))
 
 
 def _attach_credentials() -> None:

@@ -26,7 +26,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     from apexdir.config import is_loopback_url, load_settings
     from apexdir.portal import assets, errors, security
     from apexdir.portal.context import PortalState
-    from apexdir.portal.views import comptes, connexion, creation, espace, motdepasse, services
+    from apexdir.portal.views import (
+        comptes,
+        connexion,
+        creation,
+        espace,
+        motdepasse,
+        oidc,
+        services,
+    )
 
     settings = settings or load_settings()
     portal = settings.portal
@@ -55,4 +63,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     errors.register(app)
     for blueprint in (connexion.bp, creation.bp, motdepasse.bp, espace.bp, services.bp, comptes.bp):
         app.register_blueprint(blueprint)
+    oidc.register(app)
     return app

@@ -30,6 +30,7 @@ CSP = "; ".join(
 )
 SESSION_EXPIRED = "Votre session a expiré : veuillez vous reconnecter."
 LOGIN_FIRST = "Veuillez vous connecter pour accéder à cette page."
+KEPT_ACROSS_LOGIN = ("oidc_resume",)
 
 
 def register(app: Flask) -> None:
@@ -64,9 +65,12 @@ def _session_timeouts() -> Any:
 def begin_session(**values: Any) -> None:
     """A new session: whatever the browser held before is dropped (no fixation), and a new
     CSRF token comes with it."""
+    # An application's pending authorization request survives the login it is waiting
+    # for (its parameters only, no secret: apexdir.portal.views.oidc).
+    kept = {k: session[k] for k in KEPT_ACROSS_LOGIN if k in session}
     session.clear()
     now = _now()
-    session.update(values, started=now, seen=now)
+    session.update(kept, **values, started=now, seen=now)
     session.permanent = True
 
 

@@ -23,6 +23,16 @@ if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# The OpenID Connect journey logs into Apache's mod_auth_openidc as a relying party
+# (tests/portal/test_oidc_apache.py): a private Apache per test, never the system's.
+if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/sbin/apache2 ] || [ ! -e /usr/lib/apache2/modules/mod_auth_openidc.so ]; }; then
+    echo "==> installing apache2 and libapache2-mod-auth-openidc from Debian's packages"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq apache2 libapache2-mod-auth-openidc >/dev/null
+fi
+
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     echo "==> creating the virtualenv .venv"

@@ -74,7 +74,11 @@ def admin(slapd: SlapdInstance) -> Directory:
 def wipe(slapd: SlapdInstance) -> None:
     with admin(slapd) as directory:
         doomed: list[str] = []
-        for base in [*(f"ou={b},{slapd.base_dn}" for b in BRANCHES), slapd.layout.apps_dn]:
+        # The OpenID Connect codes and tokens too: a test's leftovers would be purged by
+        # another's housekeeping run, and counted there.
+        layout = slapd.layout
+        extra = [layout.apps_dn, layout.oidc_codes_dn, layout.oidc_tokens_dn]
+        for base in [*(f"ou={b},{slapd.base_dn}" for b in BRANCHES), *extra]:
             doomed += [
                 e.dn for e in directory.search(base, "(objectClass=*)", ["1.1"]) if e.dn != base
             ]

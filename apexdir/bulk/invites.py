@@ -36,6 +36,7 @@ def new_invitation(rt: Runtime, now: datetime) -> tuple[str, str]:
     record = onetime.issue(
         "mail",
         secret,
+        key=rt.settings.ldap.secrets_key(),
         now=now,
         validity=timedelta(days=policy.invitation_validity_days),
         tries=policy.login_code_attempts,

@@ -12,9 +12,9 @@ recognized by where its DN sits and by its object class:
 - `uid=…,ou=people,BASE` (inetOrgPerson + apexAccount): uid, sn, givenName, mail, mobile,
   apexAccountType, apexStructureRef, apexServiceRef, apexClientApplication,
   apexDelegatedProfile, memberOf (read as habilitations), userPassword (hashed values only:
-  {PBKDF2-SHA512}, {PBKDF2-SHA256}, {PBKDF2-SHA1}, {PBKDF2}, {SSHA}, {CRYPT}), and as given
-  apexStatus, apexRequestedAt, apexValidatedAt, apexCreatedBy, apexValidatedBy, displayName,
-  description. `cn` is recomputed from the names.
+  {ARGON2}, {PBKDF2-SHA512}, {PBKDF2-SHA256}, {PBKDF2-SHA1}, {PBKDF2}, {SSHA}, {CRYPT}), and
+  as given apexStatus, apexRequestedAt, apexValidatedAt, apexCreatedBy, apexValidatedBy,
+  displayName, description. `cn` is recomputed from the names.
 
 Operational attributes (entryUUID, entryCSN, timestamps, pwdHistory, …) and one-time secrets
 (apexLoginCode, apexResetSecret) are dropped; `pwdChangedTime` is kept by `--offline` only
@@ -49,6 +49,7 @@ def words(text: str) -> tuple[str, ...]:
 
 
 PASSWORD_SCHEMES = (
+    "{ARGON2}",  # what apexdir writes since issue 12
     "{PBKDF2-SHA512}",
     "{PBKDF2-SHA256}",
     "{PBKDF2-SHA1}",

@@ -12,13 +12,27 @@ import hashlib
 import os
 import secrets
 
-# Why PBKDF2-SHA512 and not {ARGON2}: Debian's slapd 2.5.13 argon2 module stores the hashes
-# it computes with two stray trailing bytes (see MEASUREMENTS.md), and every password change
-# goes through slapd (password-modify, so that ppolicy checks history and quality). pw-pbkdf2
-# writes clean values, Python's stdlib computes the identical form, and both verify at bind.
-# slapd's module hashes with 10,000 iterations; apexdir uses the same for one cost everywhere.
-SCHEME = "{PBKDF2-SHA512}"
-ITERATIONS = 10_000
+# Passwords are {ARGON2}, OWASP's memory cost (issue 12): m=19 MiB, t=2, p=1, set on the
+# module line (`moduleload argon2 m=19456 t=2 p=1`). Why not {PBKDF2-SHA512} any more:
+# Debian's slapd 2.5.13 pw-pbkdf2 hashes with 10,000 iterations and ignores an iterations
+# argument (tried: `slappasswd -o module-load="pw-pbkdf2.so 210000"` still writes 10000),
+# far below OWASP's 210,000; every password change goes through slapd (password-modify, so
+# that ppolicy checks history and quality), so slapd's own hash is what most entries carry.
+# The argon2 module's trap (MEASUREMENTS.md), understood: slapd writes argon2**i** with a
+# buffer sized for argon2id plus the terminator, so the value it stores ends with "\x00"
+# and one stray byte. Verification reads it as a C string (binds verify, after restarts and
+# on replicas: syncrepl copies the value as it is); an export to another product must cut
+# the value at its first NUL (`clean`). apexdir's own hashes (pending creations, the decoy)
+# are argon2id from argon2-cffi, clean, and slapd verifies them with the same cost.
+# pw-pbkdf2 stays loaded: values written before still verify, and are replaced by argon2
+# at the next password change.
+SCHEME = "{ARGON2}"
+ARGON2_MEMORY_KIB = 19_456
+ARGON2_TIME = 2
+ARGON2_PARALLELISM = 1
+ARGON2_MODULE = f"argon2 m={ARGON2_MEMORY_KIB} t={ARGON2_TIME} p={ARGON2_PARALLELISM}"
+ITERATIONS = 10_000  # pw-pbkdf2's fixed count (values written before issue 12)
+PBKDF2_SCHEME = "{PBKDF2-SHA512}"
 
 
 def ssha(secret: str) -> str:
@@ -33,11 +47,34 @@ def _ab64(data: bytes) -> str:
     return base64.b64encode(data).decode().rstrip("=").replace("+", ".")
 
 
+def password_hash(password: str) -> str:
+    """{ARGON2} argon2id with the module's cost: what slapd verifies as it verifies its own."""
+    from argon2.low_level import Type, hash_secret
+
+    encoded = hash_secret(
+        password.encode("utf-8"),
+        os.urandom(16),
+        time_cost=ARGON2_TIME,
+        memory_cost=ARGON2_MEMORY_KIB,
+        parallelism=ARGON2_PARALLELISM,
+        hash_len=32,
+        type=Type.ID,
+    )
+    return SCHEME + encoded.decode("ascii")
+
+
+def clean(value: str | bytes) -> str:
+    """A stored userPassword as a clean string: cut at the first NUL (slapd's argon2 module
+    appends "\x00" and a stray byte to the hashes it computes)."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return text.split("\x00", 1)[0]
+
+
 def pbkdf2_sha512(password: str, *, iterations: int = ITERATIONS) -> str:
     """{PBKDF2-SHA512}, exactly as slapd's pw-pbkdf2 module writes and verifies it."""
     salt = os.urandom(16)
     key = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations)
-    return f"{SCHEME}{iterations}${_ab64(salt)}${_ab64(key)}"
+    return f"{PBKDF2_SCHEME}{iterations}${_ab64(salt)}${_ab64(key)}"
 
 
 def random_secret(nbytes: int = 24) -> str:

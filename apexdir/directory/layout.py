@@ -75,6 +75,22 @@ class Layout:
         return f"ou=challenges,{self.system_dn}"
 
     @property
+    def oidc_dn(self) -> str:
+        return f"ou=oidc,{self.system_dn}"
+
+    @property
+    def oidc_codes_dn(self) -> str:
+        return f"ou=codes,{self.oidc_dn}"
+
+    @property
+    def oidc_tokens_dn(self) -> str:
+        return f"ou=tokens,{self.oidc_dn}"
+
+    @property
+    def oidc_keys_dn(self) -> str:
+        return f"ou=keys,{self.oidc_dn}"
+
+    @property
     def structures_dn(self) -> str:
         return self._under("structures")
 
@@ -127,6 +143,19 @@ class Layout:
     def challenge_dn(self, challenge_id: str) -> str:
         return f"{rdn('cn', challenge_id)},{self.challenges_dn}"
 
+    def oidc_client_dn(self, code: str) -> str:
+        # Named by its own attribute, not cn: a profile may be called anything (even "oidc").
+        return f"{rdn('apexOidcClientId', code)},{self.application_dn(code)}"
+
+    def oidc_code_dn(self, digest: str) -> str:
+        return f"{rdn('cn', digest)},{self.oidc_codes_dn}"
+
+    def oidc_token_dn(self, digest: str) -> str:
+        return f"{rdn('cn', digest)},{self.oidc_tokens_dn}"
+
+    def oidc_key_dn(self, kid: str) -> str:
+        return f"{rdn('cn', kid)},{self.oidc_keys_dn}"
+
     def app_account_dn(self, code: str) -> str:
         return f"{rdn('cn', code)},{self.apps_dn}"
 
@@ -138,6 +167,10 @@ class Layout:
             "apexdir_dn",
             "lease_dn",
             "challenges_dn",
+            "oidc_dn",
+            "oidc_codes_dn",
+            "oidc_tokens_dn",
+            "oidc_keys_dn",
             "structures_dn",
             "people_dn",
             "applications_dn",

@@ -18,6 +18,10 @@ from apexdir.resources import ldif_dir
 SCHEMA_MARKERS = ("apexAccount", "apexStructure", "apexProfile", "apexRequest")
 # Policy attributes earlier versions set and this one removes (see policy_entries).
 RETIRED_POLICY_ATTRS = ("pwdMaxLength",)
+# Applications' service accounts: length of the secret apexdir draws, and the lockout.
+APP_SECRET_MIN_LENGTH = 32
+APP_LOCKOUT_FAILURES = 20
+APP_LOCKOUT_SECONDS = 60
 
 
 def render(template: Path, layout: Layout, **extra: object) -> str:
@@ -66,7 +70,78 @@ def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str
         "pwdCheckQuality": ["0"],
         "description": ["Comptes techniques: secrets aleatoires, sans expiration ni verrouillage"],
     }
-    return {layout.default_policy_dn: partners, layout.system_policy_dn: system}
+    # Applications' service accounts (issue 12): a secret apexdir draws (192 bits, 32
+    # characters) and only apexdir sets (ACL); the policy refuses anything shorter or any
+    # change by the account itself, and a lockout caps online guessing. A short lockout
+    # rather than a long one: anyone who knows the DN can trigger it, and a locked service
+    # account stops the application's partner logins.
+    apps = {
+        "objectClass": ["organizationalRole", "pwdPolicy"],
+        "cn": ["apps"],
+        "pwdAttribute": ["userPassword"],
+        "pwdMinLength": [str(APP_SECRET_MIN_LENGTH)],
+        "pwdCheckQuality": ["2"],
+        "pwdAllowUserChange": ["FALSE"],
+        "pwdMaxAge": ["0"],
+        "pwdInHistory": ["0"],
+        "pwdLockout": ["TRUE"],
+        "pwdMaxFailure": [str(APP_LOCKOUT_FAILURES)],
+        "pwdLockoutDuration": [str(APP_LOCKOUT_SECONDS)],
+        "pwdFailureCountInterval": [str(APP_LOCKOUT_SECONDS)],
+        "description": ["Comptes de service des applications: secret aleatoire pose par apexdir"],
+    }
+    # The decoy (issue 12, item 4): a wrong password on it costs slapd what it costs on a
+    # partner's account (the hash, then the failure recorded: one durable write), but it
+    # never locks — a locked decoy would answer faster than a partner's account.
+    decoy = {
+        "objectClass": ["organizationalRole", "pwdPolicy"],
+        "cn": ["decoy"],
+        "pwdAttribute": ["userPassword"],
+        "pwdMaxAge": ["0"],
+        "pwdLockout": ["FALSE"],
+        "pwdMaxFailure": ["0"],
+        "pwdMaxRecordedFailure": [str(policy.lockout_failures)],
+        "pwdFailureCountInterval": [str(policy.lockout_minutes * 60)],
+        "pwdInHistory": ["0"],
+        "pwdCheckQuality": ["0"],
+        "description": ["Leurre des identifiants inconnus: echecs comptes, jamais verrouille"],
+    }
+    return {
+        layout.default_policy_dn: partners,
+        layout.system_policy_dn: system,
+        apps_policy_dn(layout): apps,
+        decoy_policy_dn(layout): decoy,
+    }
+
+
+def decoy_policy_dn(layout: Layout) -> str:
+    return f"cn=decoy,{layout.policies_dn}"
+
+
+def decoy_dn(layout: Layout) -> str:
+    """The entry an unknown identifier's anonymous steps work on (apexdir/workflows/auth.py):
+    the same reads, the same bind, the same hashing as a partner's account, so that the
+    time of an answer does not tell whether the identifier exists."""
+    return f"cn=decoy,{layout.system_dn}"
+
+
+def decoy_entry(layout: Layout) -> dict[str, list[str]]:
+    """A person nobody can bind as (a random password, hashed as partners' passwords are)."""
+    from apexdir.directory.hashing import password_hash, random_secret
+
+    return {
+        "objectClass": ["inetOrgPerson"],
+        "cn": ["decoy"],
+        "sn": ["decoy"],
+        "description": ["Leurre: identifiants inconnus (temps de reponse egal)"],
+        "userPassword": [password_hash(random_secret())],
+        "pwdPolicySubentry": [decoy_policy_dn(layout)],
+    }
+
+
+def apps_policy_dn(layout: Layout) -> str:
+    """The policy of applications' service accounts (`cn=apps` beside the others)."""
+    return f"cn=apps,{layout.policies_dn}"
 
 
 def schema_present(directory: Directory) -> list[str]:
@@ -100,4 +175,18 @@ def initialize(directory: Directory, layout: Layout, policy: PolicySettings) -> 
             # objectClass too: an older policy lacks the auxiliary pwdPolicyChecker.
             retired = {name: None for name in RETIRED_POLICY_ATTRS if name not in attrs}
             directory.replace(dn, **attrs, **retired)
+    # After the policies: the decoy names its own. Created once, its password never known;
+    # given a new one when the scheme changed, so that its bind costs what partners' cost.
+    from apexdir.directory.hashing import SCHEME
+
+    decoy = directory.get(decoy_dn(layout), ["userPassword"])
+    if decoy is None:
+        directory.add(decoy_dn(layout), decoy_entry(layout))
+        created.append(decoy_dn(layout))
+    elif not _text(decoy.get("userPassword")).startswith(SCHEME):
+        directory.replace(decoy_dn(layout), userPassword=decoy_entry(layout)["userPassword"])
     return created
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")

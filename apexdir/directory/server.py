@@ -202,7 +202,8 @@ class SlapdInstance:
             accesslog_purge="07+00:00 01+00:00",
             password_hash=hashing.SCHEME,
             crypt_salt_format="",
-            extra_modules=["pw-pbkdf2"],
+            # argon2 with its cost (hashing.ARGON2_MODULE); pw-pbkdf2 verifies older values.
+            extra_modules=["pw-pbkdf2", hashing.ARGON2_MODULE],
             global_conf=self.global_conf,
             # Debian's modules first; then ours, found by the bare name the policy gives.
             module_path=f"/usr/lib/ldap:{self.module_dir}",

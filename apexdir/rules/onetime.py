@@ -2,16 +2,21 @@
 
 The entry never holds the secret, only a record of it (an IA5 string, SPEC §7):
 
-    v1;<kind>;<id>;<salt>;<sha256(salt:secret)>;<expiry GeneralizedTime>;<tries left>;<extra>
+    v2;<kind>;<id>;<salt>;<digest>;<expiry GeneralizedTime>;<tries left>;<extra>
+
+- digest: HMAC-SHA256(key, "<salt>:<secret>"), hexadecimal;
 
 - kind: `login` (apexLoginCode), `sms` or `mail` (apexResetSecret);
 - id: the public half of a link token (`<id>.<secret>`), `-` for a code;
 - extra: for a login, the account's last login before this one (lastbind's authTimestamp
   moves at every bind, so it is captured before the password is checked), or `-`.
 
-A 6-digit code has only 10^6 values: its digest is salted but could be reversed offline, so
-the record's safety rests on the ACL (only apexdir reads these attributes), a short validity
-and the tries counter, not on the hash. Pure functions only: the clock is a parameter.
+A 6-digit code has only 10^6 values: a salted plain hash (format v1, before issue 12) is
+reversed offline in a second by whoever reads the entry, the accesslog or a backup. The
+digest is therefore an HMAC under a key kept outside the directory (`[ldap]
+secrets_key_file`, LdapSettings.secrets_key): without the key, a record tells nothing.
+A v1 record is no record any more (void; housekeeping sweeps it once expired). Pure
+functions only: the clock and the key are parameters.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from enum import Enum
 
 from apexdir.clock import from_generalized_time, to_generalized_time
 
-VERSION = "v1"
+VERSION = "v2"
 CODE_DIGITS = 6
 KINDS = ("login", "sms", "mail")
 
@@ -47,8 +52,8 @@ def normalize_code(value: str) -> str:
     return "".join(ch for ch in value.strip() if ch not in " .-\u00a0")
 
 
-def _digest(salt: str, secret: str) -> str:
-    return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+def _digest(key: bytes, salt: str, secret: str) -> str:
+    return hmac.new(key, f"{salt}:{secret}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -77,12 +82,12 @@ class Record:
             return None
 
 
-def issue(kind: str, secret: str, *, now: datetime, validity: timedelta, tries: int,
-          ident: str = "-", extra: str = "-") -> Record:  # fmt: skip
+def issue(kind: str, secret: str, *, key: bytes, now: datetime, validity: timedelta,
+          tries: int, ident: str = "-", extra: str = "-") -> Record:  # fmt: skip
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     salt = secrets.token_hex(8)
-    return Record(kind, ident or "-", salt, _digest(salt, secret), now + validity, tries,
+    return Record(kind, ident or "-", salt, _digest(key, salt, secret), now + validity, tries,
                   extra or "-")  # fmt: skip
 
 
@@ -101,10 +106,10 @@ def parse(value: str | bytes | None) -> Record | None:
         return None
 
 
-def check(record: Record, secret: str, now: datetime) -> Verdict:
+def check(record: Record, secret: str, now: datetime, *, key: bytes) -> Verdict:
     """Whether `secret` redeems `record` now. The digest comparison is constant-time, and
     it runs even when the record is spent, so every answer costs the same."""
-    matches = hmac.compare_digest(_digest(record.salt, secret), record.digest)
+    matches = hmac.compare_digest(_digest(key, record.salt, secret), record.digest)
     if record.tries <= 0:
         return Verdict.EXHAUSTED
     if now >= record.expires_at:

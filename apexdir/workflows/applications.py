@@ -11,8 +11,10 @@ The contract (examples/application_auth.py is the copy-ready version):
    have no entry, so they cannot bind either.
 
 The service account's secret is random (192 bits) and stored as {SSHA}: a salted fast hash
-is enough for a secret nobody chose, and keeps the application's binds cheap. Its policy is
-the system one (no expiry, no lockout a typo could trigger, no quality check).
+is enough for a secret nobody chose, and keeps the application's binds cheap. Only apexdir's
+account sets it (slapd's ACL: the account itself may only bind with it), and its policy is
+`cn=apps` (provision.apps_policy_dn): no expiry, at least 32 characters, no change by the
+account itself, and a short lockout (20 failures, 60 s) that caps online guessing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from apexdir.directory.hashing import random_secret, ssha
+from apexdir.directory.provision import apps_policy_dn
 from apexdir.directory.repository import Repository
 from apexdir.rules.permissions import Action, Actor, require
 from apexdir.runtime import Runtime
@@ -41,7 +44,10 @@ def credentials(rt: Runtime, actor: Actor, code: str) -> dict[str, Any]:
     dn = rt.layout.app_account_dn(code)
     rotated = rt.directory.exists(dn)
     if rotated:
-        rt.directory.replace(dn, userPassword=ssha(secret))
+        # The policy too: accounts made before issue 12 carried the system one.
+        rt.directory.replace(
+            dn, userPassword=ssha(secret), pwdPolicySubentry=apps_policy_dn(rt.layout)
+        )
     else:
         rt.directory.add(
             dn,
@@ -49,7 +55,7 @@ def credentials(rt: Runtime, actor: Actor, code: str) -> dict[str, Any]:
                 "objectClass": ["applicationProcess", "simpleSecurityObject"],
                 "cn": code,
                 "userPassword": ssha(secret),
-                "pwdPolicySubentry": rt.layout.system_policy_dn,
+                "pwdPolicySubentry": apps_policy_dn(rt.layout),
                 "description": f"Compte de service de l'application {application.name}",
             },
         )

@@ -7,10 +7,15 @@
 - Every answer to a code or link spends a try *before* it is judged (compare-and-swap on
   the entry): parallel guesses get no more tries than sequential ones.
 - Anonymous steps (login, verify, forgot, reset) answer an unknown identifier exactly as a
-  known one with a wrong secret: same text, same exit code, and about the same time (an
-  unknown identifier costs one PBKDF2, as slapd's check of a wrong password does). One
-  exception, by design: "locked" is told even for a wrong password, since ppolicy refuses a
-  locked account before checking; it takes 5 failures on an existing account to see it.
+  known one with a wrong secret: same text, same exit code, and the same work, hence about
+  the same time (issue 12; `python -m benchmarks.timing` measures it). An unknown
+  identifier's steps run against a decoy entry (`cn=decoy,ou=system`, made by `apexdir
+  init`): the same reads, and a real bind with the typed password, so slapd hashes it and
+  records the failure as it does for a partner's account. `forgot` answers after one row in
+  the state store, whatever the identifier; the outbox job looks it up and sends the SMS or
+  the mail (`process_reset_request`). One exception, by design: "locked" is told even for a
+  wrong password, since ppolicy refuses a locked account before checking; it takes 5
+  failures on an existing account to see it.
 
 Forgotten password and enumeration. SPEC §7 shows the mobile masked (06-XX-XX-32-34) after
 the request, and also wants the same answer whether the identifier exists or not: showing a
@@ -26,8 +31,6 @@ Internet.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import unicodedata
 from datetime import datetime, timedelta
@@ -36,8 +39,9 @@ from zoneinfo import ZoneInfo
 
 from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
+from apexdir.directory import mapping as m
 from apexdir.directory import ppolicy
-from apexdir.directory.hashing import ITERATIONS
+from apexdir.directory.provision import decoy_dn
 from apexdir.errors import ApexError, AuthenticationFailed, Conflict, Invalid
 from apexdir.models import Account
 from apexdir.rules import onetime
@@ -45,7 +49,7 @@ from apexdir.rules.contact import mask_mobile
 from apexdir.rules.passwords import enforce_password
 from apexdir.rules.permissions import Actor, ActorType
 from apexdir.runtime import Runtime
-from apexdir.state import ratelimit
+from apexdir.state import ratelimit, resetqueue
 from apexdir.workflows import tokens
 from apexdir.workflows.accounts import account_or_none
 from apexdir.workflows.notify import link, queue_mail, queue_sms, token_from
@@ -150,10 +154,26 @@ def clean_identifier(value: str) -> str | None:
     return text
 
 
-def _equalize_cost(password: str) -> None:
-    # An unknown identifier must not answer faster than a wrong password, which costs slapd
-    # one PBKDF2 verification: spend the same here.
-    hashlib.pbkdf2_hmac("sha512", password.encode("utf-8", "replace"), os.urandom(16), ITERATIONS)
+def _find(rt: Runtime, identifier: str) -> Account | None:
+    """The account an anonymous step names; for an unknown identifier, None after the same
+    directory work: reading a partner's account is a read of its entry, mapped, then one
+    more request (the names of his structure's services); the unknown one's read finds
+    nothing, and the decoy's entry is read and mapped instead."""
+    account = _account(rt, identifier)
+    if account is None:
+        decoy = decoy_dn(rt.layout)
+        # A subtree search, like the services' one, that returns an entry read and mapped
+        # like an account's (the payload and the parsing count too).
+        for entry in rt.directory.search(decoy, "(objectClass=*)", m.ACCOUNT_ATTRS):
+            m.account_from(entry)
+    return account
+
+
+def _decoy_bind(rt: Runtime, password: str) -> None:
+    """What a wrong password costs, spent for an unknown identifier: a bind that slapd
+    checks (the hash) and refuses (the failure recorded, a durable write), on the decoy,
+    whose policy never locks it."""
+    ppolicy.authenticate(rt.settings.ldap, decoy_dn(rt.layout), password)
 
 
 # ---------------------------------------------------------------------- directory helpers
@@ -224,9 +244,11 @@ def _consume(rt: Runtime, dn: str, attribute: str, record: onetime.Record) -> bo
 def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
     """Check the password with slapd, then mail a 6-digit code (valid, single use)."""
     policy = rt.settings.policy
-    account = _account(rt, identifier)
+    account = _find(rt, identifier)
     if account is None:
-        _equalize_cost(password)
+        # Not journaled: a known account's refusal is one local row (≈ 0.1 ms, within the
+        # noise), and junk typed by anyone is not worth keeping.
+        _decoy_bind(rt, password)
         raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
     # lastbind moves authTimestamp at this very bind: keep the previous one for `verify`.
     previous = account.last_login
@@ -257,6 +279,7 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
     record = onetime.issue(
         "login",
         code,
+        key=rt.settings.ldap.secrets_key(),
         now=rt.clock(),
         validity=timedelta(minutes=policy.login_code_minutes),
         tries=policy.login_code_attempts,
@@ -299,13 +322,16 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
 def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
     """Redeem the mailed code: the account's type and its previous login."""
     policy = rt.settings.policy
-    account = _account(rt, identifier)
+    account = _find(rt, identifier)
     if account is None or account.status != "active":
+        _take_try(rt, decoy_dn(rt.layout), "apexLoginCode")  # the read a known one costs
         raise AuthenticationFailed(CODE_NONE, reason="no_code")
     record = _take_try(rt, account.dn, "apexLoginCode")
     if record is None or record.kind != "login":
         raise AuthenticationFailed(CODE_NONE, reason="no_code")
-    verdict = onetime.check(record, onetime.normalize_code(code), rt.clock())
+    verdict = onetime.check(
+        record, onetime.normalize_code(code), rt.clock(), key=rt.settings.ldap.secrets_key()
+    )
     if verdict is onetime.Verdict.EXPIRED:
         _consume(rt, account.dn, "apexLoginCode", record)
         raise AuthenticationFailed(CODE_EXPIRED, reason="expired")
@@ -384,8 +410,11 @@ def forgot(
     """Send a reset code by SMS (mobile known) or a reset link by mail (SPEC §7).
 
     `captcha_ok` is the verdict of the front end's captcha: nothing happens without it.
-    The answer is the same for every identifier; an agent (`actor`) also sees the channel
-    and the masked number.
+    The answer is the same for every identifier, and so is the work: an anonymous request
+    is one row in the state store (`resetqueue`), which the outbox job turns into the SMS
+    or the mail (`process_reset_request`), so the answer's time tells nothing either. An
+    agent (`actor`) helping by phone is answered at once with the channel and the masked
+    number.
     """
     if not captcha_ok:
         raise Invalid(CAPTCHA_REFUSED)
@@ -405,15 +434,41 @@ def forgot(
         raise Conflict(RATE_LIMITED)
     minutes = policy.reset_validity_minutes
     answer: dict[str, Any] = {"message": FORGOT_ANSWER.format(minutes=minutes)}
+    if actor is None or actor.type != ActorType.AGENT:
+        resetqueue.enqueue(rt.db, key, now)
+        return answer
+    channel, account = _send_reset(rt, identifier, now)
+    if account is not None:
+        answer["channel"] = channel
+        if account.mobile:
+            answer["masked_mobile"] = mask_mobile(account.mobile)
+    return answer
+
+
+def process_reset_request(
+    rt: Runtime, identifier: str, requested_at: datetime | None = None
+) -> str | None:
+    """The outbox job's half of an anonymous `forgot`: the channel used, None when the
+    identifier names no active account (nothing is sent, nothing told). The code or link
+    is valid from the request, not from the job's pass."""
+    channel, _ = _send_reset(rt, identifier, requested_at or rt.clock())
+    return channel
+
+
+def _send_reset(rt: Runtime, identifier: str, now: datetime) -> tuple[str | None, Account | None]:
+    """Store a reset code (mobile known) or link record on the account and queue the SMS
+    or the mail; (None, None) for an identifier that names no active account."""
+    policy = rt.settings.policy
     account = _account(rt, identifier)
     if account is None or account.status != "active":
-        return answer
+        return None, None
     validity = timedelta(minutes=policy.reset_validity_minutes)
     if account.mobile:
         code = onetime.new_code()
         record = onetime.issue(
-            "sms", code, now=now, validity=validity, tries=policy.login_code_attempts
-        )
+            "sms", code, key=rt.settings.ldap.secrets_key(), now=now, validity=validity,
+            tries=policy.login_code_attempts,
+        )  # fmt: skip
         rt.directory.replace(account.dn, apexResetSecret=record.format())
         queue_sms(
             rt, account.mobile, SMS_TEXT.format(code=code, minutes=policy.reset_validity_minutes)
@@ -426,6 +481,7 @@ def forgot(
         record = onetime.issue(
             "mail",
             secret,
+            key=rt.settings.ldap.secrets_key(),
             now=now,
             validity=validity,
             tries=policy.login_code_attempts,
@@ -441,11 +497,7 @@ def forgot(
         operator=rt.operator,
         details={"channel": channel},
     )
-    if actor is not None and actor.type == ActorType.AGENT:
-        answer["channel"] = channel
-        if account.mobile:
-            answer["masked_mobile"] = mask_mobile(account.mobile)
-    return answer
+    return channel, account
 
 
 def _entry_uuid(rt: Runtime, dn: str) -> str:
@@ -499,18 +551,20 @@ def redeem_sms_code(rt: Runtime, identifier: str, code: str) -> str:
     when right, swap it for a single-use token of the same kind as a mailed link, which the
     next page's form carries to `reset` with the new password."""
     policy = rt.settings.policy
-    account = _account(rt, identifier)
+    account = _find(rt, identifier)
     if account is None or account.status != "active":
+        _take_try(rt, decoy_dn(rt.layout), "apexResetSecret")  # the read a known one costs
         raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
     record = _take_try(rt, account.dn, "apexResetSecret")
     if record is None or record.kind != "sms":
         raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
-    verdict = onetime.check(record, onetime.normalize_code(code), rt.clock())
+    key = rt.settings.ldap.secrets_key()
+    verdict = onetime.check(record, onetime.normalize_code(code), rt.clock(), key=key)
     left = onetime.after_failure(record)
     if verdict is onetime.Verdict.OK:
         ident, secret = tokens.new_secret(6), tokens.new_secret()
         now = rt.clock()
-        fresh = onetime.issue("mail", secret, now=now, ident=ident,
+        fresh = onetime.issue("mail", secret, key=key, now=now, ident=ident,
                               validity=timedelta(minutes=policy.reset_validity_minutes),
                               tries=policy.login_code_attempts)  # fmt: skip
         if _swap(rt, account.dn, "apexResetSecret", left.format() if left else None,
@@ -545,14 +599,16 @@ def reset(
     policy = rt.settings.policy
     enforce_password(new, confirmation, min_length=policy.password_min_length,
                      max_length=policy.password_max_length)  # fmt: skip
-    account = _account(rt, identifier)
+    account = _find(rt, identifier)
     if account is None or account.status != "active":
+        _take_try(rt, decoy_dn(rt.layout), "apexResetSecret")  # the read a known one costs
         raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
     record = _take_try(rt, account.dn, "apexResetSecret")
     if record is None or record.kind not in ("sms", "mail"):
         raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
     # A link whose public half names another record is judged too (digest of ""): a try.
-    verdict = onetime.check(record, _secret_of(record, code_or_token) or "", rt.clock())
+    verdict = onetime.check(record, _secret_of(record, code_or_token) or "", rt.clock(),
+                            key=rt.settings.ldap.secrets_key())  # fmt: skip
     if verdict is onetime.Verdict.EXPIRED:
         _consume(rt, account.dn, "apexResetSecret", record)
     if verdict is not onetime.Verdict.OK or not _consume(rt, account.dn, "apexResetSecret", record):
@@ -585,9 +641,9 @@ def change(
         min_length=policy.password_min_length,
         max_length=policy.password_max_length,
     )
-    account = _account(rt, identifier)
+    account = _find(rt, identifier)
     if account is None:
-        _equalize_cost(current)
+        _decoy_bind(rt, current)
         raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
     try:
         refusal = ppolicy.change_password(

@@ -12,7 +12,7 @@ from typing import Any
 
 from apexdir.clock import from_generalized_time, to_generalized_time
 from apexdir.directory import filters as f
-from apexdir.directory.hashing import pbkdf2_sha512
+from apexdir.directory.hashing import password_hash
 from apexdir.directory.repository import Repository
 from apexdir.errors import ApexError, Conflict, Invalid, NotAllowed, NotFound, Unavailable
 from apexdir.models import CreationRequest
@@ -99,10 +99,14 @@ def invite(
     service_entry = None
     if kind == AccountType.ADMINISTRATEUR:
         if service:
-            raise Invalid("an administrator belongs to the structure: no --service")
+            raise Invalid(
+                "un administrateur appartient à la structure : pas de service (--service)"
+            )
     else:
         if not service:
-            raise Invalid(f"a {kind.value} belongs to a service: --service is required")
+            raise Invalid(
+                f"un {kind.value} appartient à un service : le service est obligatoire (--service)"
+            )
         service_entry = repo.service_by_name(siret, service)
     require(
         actor,
@@ -128,7 +132,8 @@ def invite(
     ]
     if existing:
         raise Conflict(
-            f"a creation for {mail} is already open in structure {siret} (request {existing[0].id})"
+            f"une création de compte est déjà en cours pour {mail} dans la structure {siret} "
+            f"(demande {existing[0].id})"
         )
     request_id = secrets.token_hex(6)
     secret = tokens.new_secret()
@@ -271,7 +276,7 @@ def _form_changes(summary: dict[str, Any], password: str) -> dict[str, list[tupl
         "sn": [("replace", [summary["last_name"]])],
         "givenName": [("replace", [summary["first_name"]])],
         "mobile": [("replace", [phone] if phone else [])],
-        "apexPendingPassword": [("replace", [pbkdf2_sha512(password)])],
+        "apexPendingPassword": [("replace", [password_hash(password)])],
     }
 
 
@@ -616,6 +621,10 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     repo = Repository(rt.directory, rt.layout)
     req = repo.request(request_id)
     require(actor, Action.VALIDATE, _request_target(req))
+    if req.status == "refused" and _own_account(rt, req):
+        # A refusal interrupted after its decision: only the account is left to remove.
+        _remove_refused_account(rt, req)
+        return {"request_id": req.id, "status": "refused", "reason": req.reason}
     if req.status not in OPEN:
         raise Conflict(f"request {req.id} is {req.status}: it cannot be refused")
     pending_hash = _pending_hash(rt, req)
@@ -648,4 +657,25 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
         rt, lambda: rt.directory.modify(req.dn, back), "refusal", [req.mail], motif=text
     )
     rt.journal.record("account.refuse", req.id, actor=actor.identifier, operator=rt.operator)
+    # A validation interrupted after it created the account (slapd died, the spool refused
+    # the mail) left an active account behind a request still "submitted": the refusal,
+    # now decided (no validation can mark the request accepted any more), removes it.
+    if _own_account(rt, req):
+        _remove_refused_account(rt, req)
     return {"request_id": req.id, "status": "refused", "reason": text}
+
+
+def _remove_refused_account(rt: Runtime, req: CreationRequest) -> None:
+    """Delete the account an interrupted validation created for a request now refused.
+
+    Running `refuse` again after an interruption here finishes it (see `refuse`).
+    """
+    assert req.identifier
+    rt.directory.delete(rt.layout.account_dn(req.identifier))
+    rt.journal.record(
+        "account.delete",
+        req.identifier,
+        actor=None,
+        operator=rt.operator,
+        details={"request_id": req.id, "why": "refused request"},
+    )

@@ -257,6 +257,12 @@ class Feed:
     def ignored(self, change: Change) -> bool:
         if norm(change.dn) == norm(self.layout.lease_dn):
             return True
+        # The OpenID Connect provider's codes and tokens: bookkeeping of every login to an
+        # application (three writes each), not changes anyone needs to read in the journal.
+        if is_child(change.dn, self.layout.oidc_codes_dn) or is_child(
+            change.dn, self.layout.oidc_tokens_dn
+        ):
+            return True
         return change.type == "modify" and not change.attributes
 
     def is_own(self, change: Change) -> bool:

@@ -6,6 +6,8 @@
   a value this version cannot read is removed only if an expiry can still be found in it
   (a record of a later format is left alone);
 - password notices (`apexNotice` expiry-…/expired:…) of a former password are removed;
+- OpenID Connect access tokens past their expiry, and authorization codes past their expiry
+  and the replay window (apexdir/oidc/store.py), are deleted;
 - the journal keeps `policy.journal_retention_days`; sent and failed spool rows (which no
   longer hold their bodies) are kept as long, then purged;
 - the state store is vacuumed and its write-ahead log truncated.
@@ -23,6 +25,7 @@ from apexdir.clock import Clock, from_generalized_time, system_clock
 from apexdir.config import Settings
 from apexdir.daemon.jobs.common import Record, Stop, commit, never, one_pass, swap, text
 from apexdir.directory import filters as f
+from apexdir.oidc import store as oidc_store
 from apexdir.rules import onetime
 from apexdir.runtime import Runtime
 from apexdir.state.db import guarded
@@ -82,6 +85,8 @@ def clean_accounts(rt: Runtime, now: datetime, stop: Stop) -> dict[str, int]:
 def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
     now = rt.clock()
     counts: dict[str, Any] = clean_accounts(rt, now, stop)
+    if not stop():
+        counts.update(oidc_store.purge(rt, now))
     keep = timedelta(days=rt.settings.policy.journal_retention_days)
     counts["journal_trimmed"] = rt.journal.trim(now - keep)
     counts["outbox_purged"] = rt.outbox.purge(now - keep)

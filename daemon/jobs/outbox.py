@@ -6,6 +6,10 @@ attempt and a backoff (the server refused it, or is unreachable), or released un
 (held behind an older failed message to the same recipients, or the pass was interrupted).
 Messages are claimed in small chunks so that a lease never runs out while its messages are
 still being sent — an expired lease lets another worker send the same message twice.
+
+Each pass first turns the anonymous forgotten-password requests waiting in the state store
+(`apexdir.state.resetqueue`, issue 12) into their SMS or mail: looking the identifier up
+here, not while the requester waits, is what keeps the answer's time equal for everyone.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from apexdir.errors import Unavailable
 from apexdir.mail.render import RenderedMail, build_message
 from apexdir.mail.transport import DeliveryRefused, SmtpSession
 from apexdir.sms.gateway import SmsGateway, SmsRefused, gateway_from_settings
+from apexdir.state import resetqueue
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox, OutboxMessage
 
@@ -82,6 +87,9 @@ class _Pass:
     # -- the pass ----------------------------------------------------------------------
 
     async def run(self, limit: int) -> None:
+        if not self.stop and resetqueue.pending(self.outbox.db):
+            # A thread: the directory calls block, and the scheduler must stay responsive.
+            await asyncio.to_thread(handle_reset_requests, self.settings, self.clock)
         seen: set[int] = set()
         async with self._stack:
             while limit > 0 and not self.stop:
@@ -161,6 +169,36 @@ class _Pass:
         # urllib blocks: a thread keeps the event loop (and the scheduler) responsive.
         await asyncio.to_thread(self._gateway.send, message.recipients[0], message.body_text)
         return None
+
+
+def handle_reset_requests(settings: Settings, clock: Clock, limit: int = 200) -> int:
+    """Send the codes and links of waiting forgotten-password requests; the number handled.
+
+    A request older than the reset validity is dropped (the requester has given up); the
+    directory being unavailable leaves the rest for the next pass (their claim expires).
+    """
+    from datetime import timedelta
+
+    from apexdir.runtime import Runtime
+    from apexdir.workflows.auth import process_reset_request
+
+    rt = Runtime(settings, clock=clock, operator="daemon")
+    handled = 0
+    try:
+        now = clock()
+        lease = timedelta(seconds=settings.daemon.lease_seconds)
+        too_old = timedelta(minutes=settings.policy.reset_validity_minutes)
+        for request_id, identifier, created in resetqueue.claim(rt.db, now, lease, limit):
+            if created + too_old > now:
+                try:
+                    process_reset_request(rt, identifier, created)
+                except Unavailable:
+                    break  # the directory is down: the claim expires, the next pass retries
+            resetqueue.done(rt.db, request_id)
+            handled += 1
+    finally:
+        rt.close()
+    return handled
 
 
 async def deliver(

@@ -11,6 +11,7 @@ from apexdir.portal.context import rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import CodeForm, EmptyForm, LoginForm
 from apexdir.portal.security import begin_session, limited
+from apexdir.portal.views import oidc
 from apexdir.workflows import auth
 
 bp = Blueprint("connexion", __name__)
@@ -67,7 +68,8 @@ def code() -> Any:
                 type=outcome["type"],
                 last_login=outcome["last_login_text"],
             )
-            return redirect(url_for("espace.accueil"))
+            # Back to the application whose login this was (OpenID Connect), if any.
+            return redirect(oidc.resume_url() or url_for("espace.accueil"))
     return render_template("connexion/code.html", form=form)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import ldap3
 import pytest
 
+from apexdir.directory.provision import apps_policy_dn
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
 from tests.auth.conftest import Partner
@@ -70,7 +71,7 @@ def test_credentials_create_then_rotate(app_cli: Cli, slapd: SlapdInstance, rt: 
     assert bind(slapd, first["dn"], first["password"]) is None
     entry = rt.directory.get(first["dn"], ["pwdPolicySubentry", "objectClass"])
     assert entry is not None
-    assert str(entry.get("pwdPolicySubentry")) == rt.layout.system_policy_dn
+    assert str(entry.get("pwdPolicySubentry")) == apps_policy_dn(rt.layout)
     journal = json.dumps(rt.journal.entries())
     assert "app.credentials" in journal
     assert first["password"] not in journal and second["password"] not in journal

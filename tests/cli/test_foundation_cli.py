@@ -118,7 +118,15 @@ def test_dev_up_status_down(tmp_path: Path) -> None:
         } == {k: first[k] for k in ("running", "ldap_uri", "base_dn", "smtp_host", "smtp_port")}
         check = run("config", "check", cwd=tmp_path)
         assert check.returncode == 0, check.stdout
-        assert check.stdout.count("OK") == 6  # the portal's key included
+        assert check.stdout.count("OK") == 7  # the portal's key and the codes' key included
+        # Issue 12: the HMAC key of the one-time codes, created owner-only and checked.
+        key = tmp_path / "var" / "secrets.key"
+        assert key.stat().st_mode & 0o777 == 0o600
+        assert f'secrets_key_file = "{key}"' in (tmp_path / "apexdir.toml").read_text()
+        assert "secrets-key" in check.stdout and "owner-only" in check.stdout
+        key.chmod(0o644)
+        assert run("config", "check", cwd=tmp_path).returncode == 1
+        key.chmod(0o600)
         # The portal runs under gunicorn, on the address the mailed links use.
         assert status["portal_url"] == first["portal_url"]
         assert f'base_url = "{status["portal_url"]}"' in (tmp_path / "apexdir.toml").read_text()

@@ -287,7 +287,8 @@ def test_housekeeping_purges_expired_secrets_stale_notices_and_old_rows(
 
     result = housekeeping.run(rt)
     assert result == {"secrets_removed": 0, "notices_removed": 1, "journal_trimmed": 1,
-                      "outbox_purged": 1}  # fmt: skip
+                      "outbox_purged": 1, "oidc_codes_purged": 0,
+                      "oidc_tokens_purged": 0}  # fmt: skip
     entry = rt.directory.get(dn, ["apexLoginCode", "apexNotice"])
     assert entry is not None and entry.get("apexLoginCode"), "a valid code stays"
     assert entry.all("apexNotice") == [current]

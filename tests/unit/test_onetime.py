@@ -16,10 +16,12 @@ from apexdir.workflows.auth import (
 )
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+KEY = b"k" * 32
 
 
 def issue(**kw: object) -> onetime.Record:
-    args: dict[str, object] = {"now": NOW, "validity": timedelta(minutes=10), "tries": 5}
+    args: dict[str, object] = {"now": NOW, "validity": timedelta(minutes=10), "tries": 5,
+                               "key": KEY}  # fmt: skip
     args.update(kw)
     return onetime.issue("login", "123456", **args)  # type: ignore[arg-type]
 
@@ -43,8 +45,9 @@ def test_record_round_trips_and_never_holds_the_secret() -> None:
 
 
 MALFORMED = [
-    None, "", "garbage", "v2;login;-;a;b;20260101000000Z;5;-", "v1;other;-;a;b;20260101000000Z;5;-",
-    "v1;login;-;a;b;notatime;5;-", "v1;login;-;a;b;20260101000000Z;x;-",
+    None, "", "garbage", "v3;login;-;a;b;20260101000000Z;5;-", "v2;other;-;a;b;20260101000000Z;5;-",
+    "v2;login;-;a;b;notatime;5;-", "v2;login;-;a;b;20260101000000Z;x;-",
+    "v1;login;-;a;b;20260101000000Z;5;-",  # a plain salted SHA-256 (before issue 12): void
 ]  # fmt: skip
 
 
@@ -57,11 +60,12 @@ def test_malformed_records_are_no_record(value: str | None) -> None:
 def test_verdicts() -> None:
     """Right code → OK; wrong → WRONG; late → EXPIRED; no try left → EXHAUSTED."""
     record = issue()
-    assert onetime.check(record, "123456", NOW) is onetime.Verdict.OK
-    assert onetime.check(record, "123457", NOW) is onetime.Verdict.WRONG
-    assert onetime.check(record, "123456", NOW + timedelta(minutes=10)) is onetime.Verdict.EXPIRED
+    assert onetime.check(record, "123456", NOW, key=KEY) is onetime.Verdict.OK
+    assert onetime.check(record, "123457", NOW, key=KEY) is onetime.Verdict.WRONG
+    late = NOW + timedelta(minutes=10)
+    assert onetime.check(record, "123456", late, key=KEY) is onetime.Verdict.EXPIRED
     spent = onetime.Record(**{**record.__dict__, "tries": 0})
-    assert onetime.check(spent, "123456", NOW) is onetime.Verdict.EXHAUSTED
+    assert onetime.check(spent, "123456", NOW, key=KEY) is onetime.Verdict.EXHAUSTED
 
 
 def test_tries_run_out() -> None:
@@ -138,3 +142,17 @@ def test_identifiers_that_cannot_exist_are_not_looked_up(value: str) -> None:
 
 def test_identifiers_are_lower_cased() -> None:
     assert clean_identifier("  Marie.Martin-PX ") == "marie.martin-px"
+
+
+def test_a_record_cannot_be_reversed_without_the_key() -> None:
+    """Issue 12: trying the 10^6 codes against a stored record finds nothing without the key
+    (neither a plain salted SHA-256 nor another key), and the right key finds the code."""
+    import hashlib
+    import hmac
+
+    record = issue()
+    plain = {hashlib.sha256(f"{record.salt}:{c:06d}".encode()).hexdigest() for c in range(10**6)}
+    assert record.digest not in plain
+    assert onetime.check(record, "123456", NOW, key=b"x" * 32) is onetime.Verdict.WRONG
+    expected = hmac.new(KEY, f"{record.salt}:123456".encode(), hashlib.sha256).hexdigest()
+    assert record.digest == expected

@@ -1,0 +1,239 @@
+"""Authlib's authorization server wired to the directory stores (Canaille's
+`oidc/provider.py` is the model): the code grant with PKCE and OpenID Connect, bearer tokens
+for userinfo, and the discovery document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core.grants import OpenIDCode
+from flask import Flask, g
+
+from apexdir.oidc import store
+from apexdir.oidc.claims import claims
+from apexdir.oidc.models import ACR, AMR, SCOPES, AuthorizationCode, Client, Subject, Token
+from apexdir.runtime import Runtime
+
+CODE_SECONDS = 60
+ACCESS_TOKEN_SECONDS = 300
+ID_TOKEN_SECONDS = 300
+
+RuntimeOf = Callable[[], Runtime]
+_IMPORTED: dict[str, Any] = {}
+
+
+def imported(key: dict[str, Any]) -> Any:
+    """The signing key as joserfc's object, kept per kid: importing a private JWK checks the
+    RSA numbers, which costs more than the rest of the token response (~80 ms); a kid's key
+    never changes, and rotation adds one kid now and then."""
+    from joserfc.jwk import RSAKey
+
+    kid = str(key["kid"])
+    found = _IMPORTED.get(kid)
+    if found is None:
+        found = RSAKey.import_key(key["jwk"])
+        if len(_IMPORTED) > 16:  # rotated keys: forget the old ones
+            _IMPORTED.clear()
+        _IMPORTED[kid] = found
+    return found
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar = ["client_secret_basic", "client_secret_post", "none"]
+    runtime: RuntimeOf
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        rt = self.runtime()
+        user: Subject = request.user
+        payload = request.payload
+        now = rt.clock().timestamp()
+        store.save_code(
+            rt,
+            code,
+            {
+                "client_id": request.client.client_id,
+                "redirect_uri": payload.redirect_uri,
+                "scope": request.scope or payload.scope,
+                "nonce": payload.data.get("nonce"),
+                "code_challenge": payload.data.get("code_challenge"),
+                "code_challenge_method": payload.data.get("code_challenge_method"),
+                "identifier": user.account.identifier,
+                "sub": user.sub,
+                "auth_time": user.auth_time,
+                "expires_at": now + CODE_SECONDS,
+            },
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        rt = self.runtime()
+        found = store.get_code(rt, code)
+        if found is None or found.client_id != client.client_id:
+            return None
+        if found.state != "fresh":
+            store.revoke_issued(rt, found)
+            return None
+        return None if found.expired(rt.clock().timestamp()) else found
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Spent already (authenticate_user); the entry stays until the purge, for replays.
+        return None
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Subject | None:
+        rt = self.runtime()
+        if not store.spend_code(rt, authorization_code):
+            return None
+        client: Client = self.request.client
+        return store.still_subject(rt, authorization_code.data, client.app)
+
+
+class S256Challenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 only: `plain` would show the verifier to whoever sees the request."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class OpenID(OpenIDCode):  # type: ignore[misc]
+    def __init__(self, runtime: RuntimeOf, issuer: str) -> None:
+        super().__init__(require_nonce=False)
+        self.runtime = runtime
+        self.issuer = issuer
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # A nonce rides one single-use code: its replay is the code's replay, refused there.
+        return False
+
+    def _key(self) -> dict[str, Any]:
+        # One read per token response: the header's kid and the signing key must agree.
+        if "oidc_key" not in g:
+            g.oidc_key = store.signing_key(self.runtime())
+        return g.oidc_key  # type: ignore[no-any-return]
+
+    def resolve_client_private_key(self, client: Client) -> Any:
+        return imported(self._key())
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return "RS256"
+
+    def get_encode_header(self, client: Client) -> dict[str, Any]:
+        return {"alg": "RS256", "kid": self._key()["kid"], "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        now = int(self.runtime().clock().timestamp())
+        return {
+            "iss": self.issuer,
+            "aud": [client.client_id],
+            "iat": now,
+            "exp": now + ID_TOKEN_SECONDS,
+        }
+
+    def generate_user_info(self, user: Subject, scope: str) -> dict[str, Any]:
+        return claims(user.account, user.sub, user.app, scope)
+
+
+class Bearer(BearerTokenValidator):  # type: ignore[misc]
+    def __init__(self, runtime: RuntimeOf) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    def authenticate_token(self, token_string: str) -> Token | None:
+        rt = self.runtime()
+        return store.get_token(rt, token_string, rt.clock().timestamp())
+
+
+def build(app: Flask, runtime: RuntimeOf, issuer: str) -> tuple[AuthorizationServer, Any]:
+    """The authorization server and the resource protector of userinfo, for `app`."""
+
+    def query_client(client_id: str) -> Client | None:
+        return store.get_client(runtime(), client_id)
+
+    def save_token(token: dict[str, Any], request: Any) -> None:
+        rt = runtime()
+        now = rt.clock().timestamp()
+        user: Subject = request.user
+        store.save_token(
+            rt,
+            token["access_token"],
+            {
+                "client_id": request.client.client_id,
+                "identifier": user.account.identifier,
+                "sub": user.sub,
+                "auth_time": user.auth_time,
+                "scope": token.get("scope", ""),
+                "issued_at": now,
+                "expires_at": now + int(token.get("expires_in", ACCESS_TOKEN_SECONDS)),
+            },
+        )
+        if request.authorization_code is not None:
+            store.attach_token(rt, request.authorization_code, token["access_token"])
+
+    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": ACCESS_TOKEN_SECONDS})
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    grant = type("BoundCodeGrant", (CodeGrant,), {"runtime": staticmethod(runtime)})
+    server.register_grant(grant, [S256Challenge(required=True), OpenID(runtime, issuer)])
+    protector = ResourceProtector()
+    protector.register_token_validator(Bearer(runtime))
+    return server, protector
+
+
+def metadata(issuer: str, url: Callable[[str], str]) -> dict[str, Any]:
+    """The discovery document (OpenID Connect Discovery 1.0); `url` makes an absolute address
+    of an endpoint's name."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": url("oidc.authorize"),
+        "token_endpoint": url("oidc.token"),
+        "userinfo_endpoint": url("oidc.userinfo"),
+        "jwks_uri": url("oidc.jwks"),
+        "end_session_endpoint": url("oidc.logout"),
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login"],
+        "acr_values_supported": [ACR],
+        "amr_values_supported": AMR,
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "preferred_username",
+            "name",
+            "given_name",
+            "family_name",
+            "email",
+            "apex_type",
+            "apex_siret",
+            "apex_profiles",
+        ],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+    }

@@ -1,0 +1,315 @@
+"""The OpenID Connect provider's endpoints (PORTAL.md, last section).
+
+The login is the portal's own (password, then the mailed code): `/oidc/authorize` without a
+fresh portal session keeps the authorization request's parameters in the session (no
+secret: they came in the address) and sends the browser to `/connexion`; after the code,
+`connexion.code` comes back here through `resume_url()`. A mistake that names no registered
+client or redirect address is shown here, in French, never sent to an address nobody
+registered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from authlib.integrations.flask_oauth2 import current_token
+from authlib.oauth2 import OAuth2Error
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from apexdir.errors import Unavailable
+from apexdir.oidc import provider as oidc_provider
+from apexdir.oidc import store
+from apexdir.oidc.claims import claims, profiles_for
+from apexdir.oidc.models import Client, Subject
+from apexdir.portal.context import rt, state
+from apexdir.portal.security import CSP
+
+bp = Blueprint("oidc", __name__)
+
+RESUME = "oidc_resume"
+# A login started for an application and abandoned stops leading back to it after this.
+RESUME_SECONDS = 15 * 60
+NO_PROFILE = (
+    "Accès non autorisé",
+    "Votre compte ne dispose d'aucun profil pour cette application : vous ne pouvez pas vous "
+    "y connecter. Demandez à l'administrateur ou au responsable de votre structure de vous "
+    "habiliter à cette application.",
+)
+BAD_REQUEST = (
+    "Demande de connexion invalide",
+    "L'application n'a pas pu être reconnue ou son adresse de retour n'est pas enregistrée : "
+    "la connexion ne peut pas continuer. Signalez-le à l'éditeur de l'application.",
+)
+BAD_LOGOUT = (
+    "Adresse de retour inconnue",
+    "L'adresse de retour demandée par l'application n'est pas enregistrée. Vous avez été "
+    "déconnecté de Mon espace APEX Partenaires.",
+)
+
+
+def issuer() -> str:
+    return state().settings.portal.base_url.rstrip("/")
+
+
+def _server() -> Any:
+    return current_app.extensions["oidc"][0]
+
+
+def _page(title_text: tuple[str, str], status: int, back: str | None = None) -> Any:
+    title, text = title_text
+    html = render_template("oidc/erreur.html", title=title, text=text, back=back)
+    return html, status
+
+
+def _unavailable_json() -> Response:
+    response = jsonify(
+        error="temporarily_unavailable",
+        error_description="The directory is unavailable; try again shortly.",
+    )
+    response.status_code = 503
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+# ------------------------------------------------------------------ discovery and keys
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Any:
+    base = issuer()
+    return jsonify(oidc_provider.metadata(base, lambda name: base + url_for(name)))
+
+
+@bp.get("/oidc/jwks")
+def jwks() -> Any:
+    try:
+        return jsonify(store.public_jwks(rt()))
+    except Unavailable:
+        return _unavailable_json()
+
+
+# ------------------------------------------------------------------ authorization
+def time_now() -> float:
+    return state().clock().timestamp()
+
+
+def _session_login_time() -> float | None:
+    """When the portal session passed both steps, or None without such a session."""
+    if not session.get("user") or session.get("pending"):
+        return None
+    return float(session.get("started", 0))
+
+
+def _wants_login(started: float | None) -> bool:
+    """Whether this request needs a new login: no session, prompt=login, or max_age."""
+    if started is None:
+        return True
+    pending = session.pop(RESUME, None)
+    # The login the user just went through was for this very request: it satisfies
+    # prompt=login and max_age, whatever they say.
+    fresh = (
+        isinstance(pending, dict)
+        and pending.get("query") == _query()
+        and started >= float(pending.get("at", 0))
+    )
+    if fresh:
+        return False
+    if "login" in request.values.get("prompt", "").split():
+        return True
+    max_age = request.values.get("max_age", "")
+    if max_age.isdigit():
+        return time_now() - started > int(max_age)
+    return False
+
+
+def _query() -> str:
+    """The authorization request's parameters, sent by GET or POST, as one query string."""
+    return urlencode(list(request.values.items(multi=True)))
+
+
+@bp.route("/oidc/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    server = _server()
+    started = _session_login_time()
+    relogin = _wants_login(started)
+    max_age = request.values.get("max_age")
+    subject: Subject | None = None
+    try:
+        # Authlib answers prompt=none itself when told there is no user (login_required).
+        grant = server.get_consent_grant(end_user=None if relogin else True)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return server.handle_error_response(None, error)
+        return _page(BAD_REQUEST, 400)
+    client: Client = grant.client
+    redirect_uri: str = grant.redirect_uri
+    payload = grant.request.payload
+
+    def refuse(error: str, description: str) -> Any:
+        params = {"error": error, "error_description": description}
+        if payload.state:
+            params["state"] = payload.state
+        sep = "&" if urlsplit(redirect_uri).query else "?"
+        return redirect_uri + sep + urlencode(params)
+
+    if max_age is not None and not max_age.isdigit():
+        return redirect(refuse("invalid_request", "Invalid 'max_age' parameter."))
+    prompts = request.values.get("prompt", "").split()
+    if "none" in prompts and len(prompts) > 1:
+        return redirect(refuse("invalid_request", "Invalid 'prompt' parameter."))
+    if client.public and not payload.data.get("code_challenge"):
+        # Said now rather than at the token endpoint, after the user logged in for nothing.
+        return redirect(refuse("invalid_request", "A public client must use PKCE (S256)."))
+    if "openid" not in (payload.scope or "").split():
+        return redirect(refuse("invalid_scope", "The 'openid' scope is required."))
+    if not relogin and started is not None:
+        subject = store.subject(rt(), str(session["user"]), client.app, int(started))
+        if subject is None:
+            # Locked, expired or deleted since the session began: no token, a new login.
+            session.clear()
+    if subject is None:
+        if "none" in prompts:
+            return redirect(refuse("login_required", "The user must log in."))
+        session[RESUME] = {
+            "query": _query(),
+            "at": time_now(),
+            "redirect_uri": redirect_uri,
+        }
+        return redirect(url_for("connexion.login"))
+    if not profiles_for(subject.account, client.app):
+        back = refuse("access_denied", "The account holds no profile of this application.")
+        if "none" in prompts:  # no page may be shown: straight back to the application
+            return redirect(back)
+        return _page(NO_PROFILE, 403, back)
+    return server.create_authorization_response(grant=grant, grant_user=subject)
+
+
+def resume_url() -> str | None:
+    """Where `connexion.code` sends the user after the code: back to the pending
+    authorization request, if one is pending (the address is the provider's own)."""
+    pending = session.get(RESUME)
+    if not isinstance(pending, dict) or time_now() - float(pending.get("at", 0)) > RESUME_SECONDS:
+        session.pop(RESUME, None)
+        return None
+    return url_for("oidc.authorize") + "?" + str(pending.get("query", ""))
+
+
+# ------------------------------------------------------------------ token and userinfo
+@bp.post("/oidc/token")
+def token() -> Any:
+    try:
+        response = _server().create_token_response()
+    except Unavailable:
+        return _unavailable_json()
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.route("/oidc/userinfo", methods=["GET", "POST"])
+def userinfo() -> Any:
+    protector = current_app.extensions["oidc"][1]
+    try:
+        return protector(["openid"])(_userinfo)()
+    except Unavailable:
+        return _unavailable_json()
+
+
+def _userinfo() -> Any:
+    data = current_token.data
+    r = rt()
+    client = store.get_client(r, current_token.client_id)
+    found = store.still_subject(r, data, client.app) if client else None
+    if client is None or found is None:
+        response = jsonify(error="invalid_token", error_description="The account cannot log in.")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    return jsonify(claims(found.account, found.sub, client.app, current_token.get_scope()))
+
+
+# ------------------------------------------------------------------ logout
+@bp.route("/oidc/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """RP-initiated logout 1.0: the portal session ends; the browser goes back to a
+    post_logout_redirect_uri registered for the client (named by client_id or by the
+    id_token_hint's audience), never to any other address."""
+    values = request.values
+    target = values.get("post_logout_redirect_uri")
+    client_id = values.get("client_id") or _hint_audience(values.get("id_token_hint"))
+    session.clear()
+    if not target:
+        return render_template("oidc/deconnexion.html")
+    client = store.get_client(rt(), client_id) if client_id else None
+    if client is None or target not in client.post_logout_uris:
+        return _page(BAD_LOGOUT, 400)
+    if values.get("state"):
+        sep = "&" if urlsplit(target).query else "?"
+        target += sep + urlencode({"state": values["state"]})
+    return redirect(target)
+
+
+def _hint_audience(hint: str | None) -> str | None:
+    """The client an ID token we signed was for (its expiry does not matter here)."""
+    if not hint or len(hint) > 8192:
+        return None
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
+    try:
+        keyset = KeySet.import_key_set(store.public_jwks(rt()))
+        decoded = jwt.decode(hint, keyset, algorithms=["RS256"])
+    except (JoseError, ValueError):
+        return None
+    if decoded.claims.get("iss") != issuer():
+        return None
+    aud = decoded.claims.get("aud")
+    aud = aud[0] if isinstance(aud, list) and len(aud) == 1 else aud
+    return aud if isinstance(aud, str) else None
+
+
+# ------------------------------------------------------------------ wiring
+def _form_action(response: Response) -> Response:
+    """The login forms' submission ends at the application's redirect address (through
+    redirects): browsers check that against the form page's `form-action`, so while an
+    authorization is pending its redirect address (already checked against the client)
+    is allowed there."""
+    pending = session.get(RESUME)
+    if (
+        request.endpoint in ("connexion.login", "connexion.code")
+        and isinstance(pending, dict)
+        and pending.get("redirect_uri")
+    ):
+        parts = urlsplit(str(pending["redirect_uri"]))
+        origin = f"{parts.scheme}://{parts.netloc}"
+        response.headers["Content-Security-Policy"] = CSP.replace(
+            "form-action 'self'", f"form-action 'self' {origin}"
+        )
+    return response
+
+
+def register(app: Flask) -> None:
+    """The blueprint, Authlib's server and the CSRF exemptions of the protocol endpoints
+    (a relying party's requests carry no form token of ours: the POST form of an
+    authorization request, the back channel, the logout)."""
+    app.extensions["oidc"] = oidc_provider.build(app, lambda: state().runtime(), _issuer_of(app))
+    app.register_blueprint(bp)
+    csrf = app.extensions["csrf"]
+    for view in (authorize, token, userinfo, logout):
+        csrf.exempt(view)
+    app.after_request(_form_action)
+
+
+def _issuer_of(app: Flask) -> str:
+    return str(app.extensions["apexdir"].settings.portal.base_url).rstrip("/")

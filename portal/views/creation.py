@@ -40,16 +40,24 @@ def _refused(exc: Invalid) -> Any:
     )
 
 
-@bp.route("/<token>", methods=["GET", "POST"])
-@limited("creation")
-def formulaire(token: str) -> Any:
-    r = rt()
+def _opened(token: str) -> dict[str, Any] | Any:
+    """The form's context, or the page to show instead: the confirmation again for the
+    browser that just submitted this link (a reload, a double click), else the bad link."""
     try:
-        context = precreation.form(r, token)
+        return precreation.form(rt(), token)
     except Invalid as exc:
         if session.get("creation_done") == _request_id(token):
             return redirect(url_for("creation.confirmation"))
         return _refused(exc)
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@limited("creation")
+def formulaire(token: str) -> Any:
+    r = rt()
+    context = _opened(token)
+    if not isinstance(context, dict):
+        return context
     form = CreationForm()
     if not form.is_submitted() and context["draft"]:
         form.nom.data = context["last_name"]
@@ -104,12 +112,9 @@ def recapitulatif(token: str) -> Any:
             return _refused(exc)
         session["creation_done"] = _request_id(token)
         return redirect(url_for("creation.confirmation"))
-    try:
-        context = precreation.form(r, token)
-    except Invalid as exc:
-        if session.get("creation_done") == _request_id(token):
-            return redirect(url_for("creation.confirmation"))
-        return _refused(exc)
+    context = _opened(token)
+    if not isinstance(context, dict):
+        return context
     if not context["draft"]:
         return redirect(url_for("creation.formulaire", token=token))
     return render_template(

@@ -222,6 +222,21 @@ class DaemonSettings(_Section):
     )
 
 
+class LoggingSettings(_Section):
+    format: Literal["text", "json"] = Field(
+        "text", description="One line per event; json for a log collector."
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class MetricsSettings(_Section):
+    """Prometheus endpoints (`/metrics`), off unless an address is given. Serve them on a
+    private interface: they tell volumes, not secrets, but are nobody else's business."""
+
+    portal_bind: str | None = Field(None, description="HOST:PORT of `apexdir serve`'s metrics.")
+    daemon_bind: str | None = Field(None, description="HOST:PORT of the daemon's metrics.")
+
+
 class Settings(_Section):
     ldap: LdapSettings
     smtp: SmtpSettings = SmtpSettings()
@@ -231,6 +246,8 @@ class Settings(_Section):
     portal: PortalSettings = PortalSettings()
     outbox: OutboxSettings = OutboxSettings()
     daemon: DaemonSettings = DaemonSettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
     source: Path | None = Field(None, exclude=True)
 

@@ -196,6 +196,9 @@ class DevEnv:
         replicas.start()
         self.root.mkdir(parents=True, exist_ok=True)
         self.replicas_file.write_text(json.dumps({"count": self.replicas}))
+        # The running portal goes first, so that its port is seen free (and kept: mailed
+        # links stay valid) or taken by someone else (and a new one is chosen).
+        self.stop_portal()
         ports = {**self.start_sinks(), "portal_port": self.portal_port()}
         self._ensure_portal_key()
         self._ensure_secrets_key()
@@ -277,11 +280,36 @@ class DevEnv:
         return bool(port and self.portal_pid() and port_open("127.0.0.1", port))
 
     def start_portal(self, config_file: Path, workers: int = 2, timeout: float = 20.0) -> None:
-        """gunicorn, as in production; restarted so that it reads the configuration anew."""
+        """gunicorn, as in production; restarted so that it reads the configuration anew.
+
+        Should another process take the port between our stop and our start (ports of the
+        loopback are handed out to anyone), the portal moves to a new port and apexdir.toml
+        follows, so that mailed links open it."""
         self.stop_portal()
         port = self.portal_port()
+        for _attempt in range(2):
+            process = self._spawn_portal(config_file, port, workers)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and process.poll() is None:
+                if self.portal_running():
+                    return
+                time.sleep(0.1)
+            if process.poll() is None:
+                break  # alive but not answering: not a port conflict
+            from apexdir.devsinks import _free_port
+
+            old, port = port, _free_port("127.0.0.1")
+            (self.portal_dir / "port").write_text(str(port))
+            text = config_file.read_text(encoding="utf-8")
+            config_file.write_text(
+                text.replace(f"http://127.0.0.1:{old}", f"http://127.0.0.1:{port}"),
+                encoding="utf-8",
+            )
+        raise Unavailable(f"the portal did not start (see {self.portal_dir / 'portal.log'})")
+
+    def _spawn_portal(self, config_file: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
         with open(self.portal_dir / "portal.log", "ab") as log:
-            subprocess.Popen(
+            return subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -300,12 +328,6 @@ class DevEnv:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.portal_running():
-                return
-            time.sleep(0.1)
-        raise Unavailable(f"the portal did not start (see {self.portal_dir / 'portal.log'})")
 
     # ------------------------------------------------------------------ the daemon
     @property

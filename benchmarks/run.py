@@ -241,9 +241,9 @@ class Run:
         )
         figure.notes.append(f"{self.accounts:,} accounts, {matching:,} in the notice window")
         figure.notes.append(
-            f"the same search over a SYNC ldap3 connection (apexdir.directory.bulk.read_all): "
-            f"{sync:.2f} s — `Directory` is SAFE_SYNC, and ldap3 deep-copies every SAFE_SYNC "
-            "response (Connection._prepare_return_value)"
+            f"the same search through apexdir.directory.bulk.read_all (its own SYNC "
+            f"connection): {sync:.2f} s — `Directory` is SYNC too, under a per-connection lock "
+            "(it left SAFE_SYNC, which deep-copies every response)"
         )
         if not figure.ok:
             figure.notes.append("profile of one scan:")
@@ -378,9 +378,9 @@ class Run:
             "mails/s",
             300.0,
             "target",
-            "≥ 300 mails/s",
+            "≥ 300 mails/s and ≥ 90 % of the null sink",
         )
-        figure.ok = figure.value >= 300
+        figure.ok = figure.value >= 300 and dev["seconds"] <= null["seconds"] / 0.9
         figure.notes.append(f"{count} mails, one pass, one SMTP connection: {dev['counts']}")
         for name, run in (
             ("devsinks (stores in SQLite)", dev),
@@ -393,14 +393,12 @@ class Run:
                 f"wall {run['seconds'] / count * 1e3:.2f} ms"
             )
         if profile:
-            try:
-                chunk = outbox._Pass(settings, None, lambda: None, "x")._chunk_size()  # type: ignore[arg-type]
-                figure.notes.append(
-                    f"a pass claims {chunk} message(s) at a time (daemon.lease_seconds / (2 × the "
-                    "slowest timeout)), each claim one SQLite write transaction"
-                )
-            except Exception:  # the job changed: the profile below still tells
-                pass
+            figure.notes.append(
+                f"a pass claims {outbox.CLAIM_CHUNK} messages per write transaction and marks "
+                f"them sent {outbox.FLUSH_EVERY} at a time (or every "
+                f"{outbox.FLUSH_SECONDS * 1e3:.0f} ms); `python -m benchmarks.outbox` repeats "
+                "this figure alone"
+            )
             figure.notes.append("profile of a pass to the null sink:")
             figure.notes += profile
         self.add(figure)

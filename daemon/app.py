@@ -7,14 +7,16 @@
   are intervals, `expiry_cron`, `pending_cron`, `housekeeping_cron` are crontab lines in the
   host's local time. A job never overlaps itself; missed runs are coalesced into one.
 - One active scheduler across nodes (lease.py): the directory jobs (changes, expiry, pending,
-  housekeeping) run only while this daemon holds the lease; a waiting daemon polls and takes
-  over when the holder stops renewing. On taking the lease, the change feed runs at once.
-  The outbox runs on every node from the start: each node's spool is its own (SPEC §9).
-- SIGTERM / SIGINT: no new job starts; the outbox pass finishes the chunk of messages in hand
-  (at most a lease's worth, see jobs/outbox.py) and stops, the directory jobs stop between
-  two items, then the lease is released so a waiting daemon takes over at once. Whatever a
-  job did not reach stays queued or due: nothing is half-marked. A second signal interrupts
-  the outbox pass at once (its unsent claims are released).
+  housekeeping's directory part) run only while this daemon holds the lease; a waiting daemon
+  polls and takes over when the holder stops renewing. On taking the lease, the change feed
+  runs at once. The node-local jobs run on every node from the start: the outbox (each
+  node's spool is its own, SPEC §9) and `local_housekeeping` (trims the node's journal and
+  sent spool and vacuums its state store, on the `housekeeping_cron` schedule).
+- SIGTERM / SIGINT: no new job starts; the outbox pass finishes the message in hand, marks
+  what was sent and releases the rest of its claim (see jobs/outbox.py), the directory jobs
+  stop between two items, then the lease is released so a waiting daemon takes over at
+  once. Whatever a job did not reach stays queued or due: nothing is half-marked. A second
+  signal interrupts the outbox pass at once (its unsent claims are released).
 - Logging to stderr: one line per job run (what it did, how long it took), one per lease
   change. APScheduler's own chatter is silenced below warnings.
 """
@@ -26,7 +28,6 @@ import contextlib
 import importlib
 import logging
 import signal
-import sys
 import threading
 import time
 from datetime import datetime
@@ -42,20 +43,19 @@ log = logging.getLogger("apexdir.daemon")
 
 # Jobs that act on the shared directory: they run only on the node holding the lease.
 DIRECTORY_JOBS = ("changes", "expiry", "pending", "housekeeping")
+# Jobs that act on this node's state store only: every node runs them, lease or not.
+LOCAL_JOBS = ("outbox", "local_housekeeping")
+# The function of a job's module that the daemon runs, where it is not `run_once` (which
+# `apexdir daemon run-once` runs): the daemon splits housekeeping between the lease holder
+# (the directory's part) and every node (the state store's part).
+RUNNERS = {
+    "housekeeping": ("housekeeping", "run_directory_once"),
+    "local_housekeeping": ("housekeeping", "run_local_once"),
+}
 # Interval jobs run as soon as the lease is taken; cron jobs keep to their schedule.
 KICKED = ("outbox", "changes")
 # A cron run delayed by a busy loop or a lease hand-over still runs within this delay.
 CRON_GRACE_SECONDS = 3600
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 class Daemon:
@@ -98,10 +98,12 @@ class Daemon:
             self._outbox_pass = None
         return {**run.counts, "remaining": run.outbox.pending_count()}
 
-    async def _directory_job(self, name: str) -> dict[str, Any]:
-        module = importlib.import_module(f"apexdir.daemon.jobs.{name}")
+    async def _thread_job(self, name: str) -> dict[str, Any]:
+        module_name, function = RUNNERS.get(name, (name, "run_once"))
+        module = importlib.import_module(f"apexdir.daemon.jobs.{module_name}")
+        # A thread: these jobs block (LDAP, VACUUM) and the scheduler must stay responsive.
         result: dict[str, Any] = await asyncio.to_thread(
-            module.run_once, self.settings, self.clock, stop=self.thread_stop.is_set
+            getattr(module, function), self.settings, self.clock, stop=self.thread_stop.is_set
         )
         return result
 
@@ -119,7 +121,7 @@ class Daemon:
                 if name == "outbox":
                     result = await self._outbox()
                 else:
-                    result = await self._directory_job(name)
+                    result = await self._thread_job(name)
             except asyncio.CancelledError:
                 log.warning("job %s: interrupted after %.2f s", name, time.monotonic() - started)
                 raise
@@ -154,6 +156,7 @@ class Daemon:
             ("expiry", d.expiry_cron),
             ("pending", d.pending_cron),
             ("housekeeping", d.housekeeping_cron),
+            ("local_housekeeping", d.housekeeping_cron),
         ):
             try:
                 trigger = CronTrigger.from_crontab(expression)
@@ -184,8 +187,8 @@ class Daemon:
             seconds=self.settings.daemon.lease_seconds,
         )
         log.info("daemon %s starting (lease of %s s)", lease.holder, lease.seconds)
-        # The spool is node-local (SPEC §9): every node delivers its own, lease or not.
-        # Only the directory jobs wait for the lease.
+        # The spool is node-local (SPEC §9): every node delivers its own and keeps its own
+        # state store trimmed (LOCAL_JOBS), lease or not. Only the directory jobs wait.
         for name in DIRECTORY_JOBS:
             scheduler.pause_job(name)
         scheduler.start()
@@ -259,5 +262,9 @@ class Daemon:
 
 def run_forever(settings: Settings, clock: Clock = system_clock) -> None:
     """Run the scheduler until SIGTERM or SIGINT."""
-    setup_logging()
+    from apexdir import logs, metrics
+
+    logs.setup(settings.logging.format, settings.logging.level)
+    if settings.metrics.daemon_bind:
+        metrics.serve(settings, settings.metrics.daemon_bind)
     asyncio.run(Daemon(settings, clock).run())

@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         espace,
         motdepasse,
         oidc,
+        sante,
         services,
     )
 
@@ -61,7 +62,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     assets.register(app)
     security.register(app)
     errors.register(app)
-    for blueprint in (connexion.bp, creation.bp, motdepasse.bp, espace.bp, services.bp, comptes.bp):
+    for blueprint in (
+        connexion.bp,
+        creation.bp,
+        motdepasse.bp,
+        espace.bp,
+        services.bp,
+        comptes.bp,
+        sante.bp,
+    ):
         app.register_blueprint(blueprint)
     oidc.register(app)
     return app

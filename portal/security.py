@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -34,8 +35,20 @@ KEPT_ACROSS_LOGIN = ("oidc_resume",)
 
 
 def register(app: Flask) -> None:
+    app.before_request(_request_id)
     app.before_request(_session_timeouts)
     app.after_request(_headers)
+
+
+def _request_id() -> None:
+    """The request's id in every log line of it, and in the answer: a proxy's id is kept
+    when it looks like one, else a new one."""
+    from apexdir.logs import request_id
+
+    given = request.headers.get("X-Request-Id", "")
+    ok = 8 <= len(given) <= 64 and all(c.isalnum() or c in "-_." for c in given)
+    g.request_id = given if ok else secrets.token_hex(8)
+    request_id.set(g.request_id)
 
 
 def _now() -> float:
@@ -137,6 +150,8 @@ def limited(kind: str) -> Callable[[F], F]:
 
 def _headers(response: Response) -> Response:
     headers = response.headers
+    if "request_id" in g:
+        headers["X-Request-Id"] = g.request_id
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")

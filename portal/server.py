@@ -10,6 +10,8 @@ import argparse
 import os
 from typing import Any
 
+LOG_FORMAT = "APEX_PORTAL_LOG_FORMAT"  # not APEXDIR_: that prefix is configuration
+
 
 def run(
     config: str | None,
@@ -21,10 +23,18 @@ def run(
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from apexdir import logs, metrics
     from apexdir.config import load_settings
 
     settings = load_settings(config)  # fail here, before forking, on a bad configuration
     settings.portal.secret_key()
+    logs.setup(settings.logging.format, settings.logging.level)
+    os.environ[LOG_FORMAT] = settings.logging.format  # read by PortalLogger, built by gunicorn
+
+    def when_ready(_server: Any) -> None:
+        # In the master: one metrics endpoint for the node, whatever the workers.
+        if settings.metrics.portal_bind:
+            metrics.serve(settings, settings.metrics.portal_bind)
 
     class Portal(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -42,6 +52,8 @@ def run(
                 # Request lines and headers bounded: a portal faces the Internet.
                 "limit_request_line": 4094,
                 "limit_request_fields": 60,
+                "logger_class": "apexdir.portal.server.PortalLogger",
+                "when_ready": when_ready,
             }
             for key, value in options.items():
                 if value is not None:
@@ -69,3 +81,33 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _logger_base() -> type:
+    from gunicorn.glogging import Logger
+
+    return Logger
+
+
+class PortalLogger(_logger_base()):  # type: ignore[misc]
+    """gunicorn's logger with the access line made safe (no query string, no token of a
+    mailed link in the path) and, with `[logging] format = "json"`, one JSON object a line."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        from apexdir.logs import redact_path
+
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        path = redact_path(atoms.get("U", "") or "")
+        atoms["U"], atoms["q"] = path, ""
+        atoms["r"] = f"{atoms.get('m', '')} {path} {atoms.get('H', '')}"
+        atoms["f"] = "-"  # the Referer may carry a token too
+        return atoms
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        from apexdir.logs import formatter
+
+        if os.environ.get(LOG_FORMAT) == "json":
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(formatter("json"))

@@ -162,9 +162,10 @@ def read_all(
 ) -> Iterator[tuple[str, dict[str, list[Any]]]]:
     """(dn, attributes) of every match, paged, over a connection of its own.
 
-    For reads of a whole branch (what a bulk load must know exists): ldap3's SAFE_SYNC
-    strategy, which `Directory` uses, deep-copies every response for thread safety — half
-    of the CPU of a 100,000-entry search. This connection is SYNC and used by one caller.
+    For reads of a whole branch (what a bulk load must know exists): a SYNC connection of
+    its own, used by one caller, so that a long paged scan never holds the lock of the
+    shared `Directory` connection (SYNC as well; neither uses SAFE_SYNC, whose deep copy of
+    every response was half of the CPU of a 100,000-entry search).
     """
     try:
         conn = ldap3.Connection(

@@ -1,8 +1,10 @@
 """The only module that calls ldap3: connections, searches, writes and binds.
 
-ldap3's exceptions stop here and leave as apexdir's named errors. Connections are SAFE_SYNC
-(thread-safe, one request at a time per call) over a ServerPool that fails over between
-the configured servers.
+ldap3's exceptions stop here and leave as apexdir's named errors. Connections use ldap3's
+SYNC strategy under a lock of their own (`Directory._lock`: one request at a time, so a
+`Directory` can be shared between threads) over a ServerPool that fails over between the
+configured servers. Not SAFE_SYNC: it deep-copies every response, which doubled the cost of
+large searches (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ class Directory:
         self.close()
 
     def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-        """(status, result, response, None), as SAFE_SYNC would answer, read under the lock."""
+        """(status, result, response, None) — the shape SAFE_SYNC would answer — with the result
+        and response read from the SYNC connection under the lock, before another request."""
         for attempt in (1, 2):
             try:
                 with self._lock:

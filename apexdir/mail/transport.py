@@ -7,10 +7,13 @@ message (the caller retries it later, the session stays usable for the next ones
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from email.message import EmailMessage
 from types import TracebackType
+from typing import Any
 
 import aiosmtplib
+from aiosmtplib.response import SMTPResponse
 
 from apexdir.config import SmtpSettings
 from apexdir.errors import ApexError, ConfigError, Unavailable
@@ -90,8 +93,20 @@ class SmtpSession:
         """
         if self._client is None:
             raise Unavailable(f"{self.where}: not connected")
+        return await self._answer(self._client.send_message(msg))
+
+    async def send_bytes(self, sender: str, recipients: list[str], data: bytes) -> dict[str, str]:
+        """`send` for a message already in its wire form (`apexdir.mail.render.message_bytes`):
+        the envelope is given, nothing is parsed again. Same answers and errors as `send`."""
+        if self._client is None:
+            raise Unavailable(f"{self.where}: not connected")
+        return await self._answer(self._client.sendmail(sender, recipients, data))
+
+    async def _answer(
+        self, sending: Coroutine[Any, Any, tuple[dict[str, SMTPResponse], str]]
+    ) -> dict[str, str]:
         try:
-            refused, _ = await self._client.send_message(msg)
+            refused, _ = await sending
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)

@@ -87,6 +87,18 @@ def m003_job_state(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_outbox_priority(db: sqlite_utils.Database) -> None:
+    # Lowest first (apexdir.mail.render.priority): login and reset codes before mass mails.
+    # Existing rows take the middle value, as new mails of no particular urgency do.
+    db.execute("ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1")
+    # The claim walks pending rows in (priority, id) order; sent rows, kept for weeks, are
+    # outside this partial index and cost the claim nothing.
+    db.execute(
+        "CREATE INDEX outbox_pending ON outbox (priority, id) WHERE status IN ('queued', 'sending')"
+    )
+
+
 def iso(moment: datetime) -> str:
     """The one text form of a moment in the store: UTC, to the second.
 

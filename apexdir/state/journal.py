@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
 from apexdir.clock import Clock, system_clock
+from apexdir.logs import request_id
 from apexdir.state.db import guarded, iso
+
+log = logging.getLogger("apexdir.journal")
 
 
 def os_user() -> str:
@@ -55,6 +59,10 @@ class Journal:
                 ],
             )  # fmt: skip
         assert cursor.lastrowid is not None
+        # The event's log line (daemon, portal): the journal holds no secret, so neither
+        # does the line. Nothing shows in the CLI, whose logging is not configured.
+        log.info("%s %s", action, target or "-", extra={"actor": actor, "action": action,
+                 "target": target, "request_id": request_id.get()})  # fmt: skip
         return cursor.lastrowid
 
     def entries(self, since: datetime | None = None) -> list[dict[str, Any]]:

@@ -5,6 +5,10 @@ sends and marks. A claim is a lease: a worker that dies mid-batch leaves rows in
 whose `claimed_until` passes, and the next claim takes them again — delivery is therefore at
 least once, never lost. A row holds only what the message must carry (recipients, subject,
 bodies) and the bodies are dropped once sent: they may hold codes and single-use links.
+
+Each row has a priority (lowest first; `apexdir.mail.render.priority`): login codes and
+reset links go before everyday mails, which go before mass mailings (expiry warnings,
+migration invitations), so that 2,000 queued warnings never delay a code.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ LIST_KEYS = ("id", "kind", "to", "subject", "status", "attempts", "last_error", 
 
 # Long SMTP transcripts would bloat the spool and the CLI table; the start says enough.
 _ERROR_LIMIT = 500
+# Priorities, lowest sent first (the values of apexdir.mail.render.URGENT/NORMAL/BULK).
+URGENT, NORMAL, BULK = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -66,27 +72,39 @@ class Outbox:
     # -- enqueue -----------------------------------------------------------------------
 
     def enqueue_mail(
-        self, to: builtins.list[str], subject: str, text: str, html: str | None
+        self,
+        to: builtins.list[str],
+        subject: str,
+        text: str,
+        html: str | None,
+        priority: int = NORMAL,
     ) -> int:
         recipients = [_check_address(a) for a in to]
         if not recipients:
             raise Invalid("a mail needs at least one recipient")
-        return self._enqueue("mail", recipients, subject, text, html)
+        return self._enqueue("mail", recipients, subject, text, html, priority)
 
-    def enqueue_sms(self, to: str, text: str) -> int:
-        return self._enqueue("sms", [_check_address(to)], None, text, None)
+    def enqueue_sms(self, to: str, text: str, priority: int = NORMAL) -> int:
+        return self._enqueue("sms", [_check_address(to)], None, text, None, priority)
 
     def _enqueue(
-        self, kind: Kind, to: builtins.list[str], subject: str | None, text: str, html: str | None
+        self,
+        kind: Kind,
+        to: builtins.list[str],
+        subject: str | None,
+        text: str,
+        html: str | None,
+        priority: int,
     ) -> int:
         now = iso(self.clock())
         with guarded(self.db, "queue a message"):
             cursor = self.db.execute(
                 "INSERT INTO outbox (kind, recipients, subject, body_text, body_html, message_id,"
-                " status, attempts, next_attempt_at, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
-                [kind, json.dumps(to), subject, text, html, new_message_id(), now, now],
-            )
+                " status, attempts, next_attempt_at, created_at, priority)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+                [kind, json.dumps(to), subject, text, html, new_message_id(), now, now,
+                 int(priority)],
+            )  # fmt: skip
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -95,12 +113,16 @@ class Outbox:
     def claim_due(
         self, limit: int | None, worker: str, lease_seconds: float
     ) -> builtins.list[OutboxMessage]:
-        """Atomically take up to `limit` due messages for `worker`, oldest first.
+        """Atomically take up to `limit` due messages for `worker`: most urgent, then oldest.
 
         Due: queued and past `next_attempt_at`, or 'sending' under an expired lease. A message
         waits while an older message to the same recipients is still pending and not due, so
         that retries never reorder what one person receives (a code after its login, a
-        validation after its invitation).
+        validation after its invitation). Among due messages, priority wins over age — a
+        code overtakes the mass mailing queued before it — but never within one person's
+        mails: an urgent message brings along the older due messages to the same recipients
+        (beyond `limit` if need be), and the claim lists them just before it. So a new
+        partner's validation mail still precedes the login code that follows it.
         """
         now = self.clock()
         params: dict[str, Any] = {
@@ -114,19 +136,21 @@ class Outbox:
                 self.db.query(
                     """
                     SELECT * FROM outbox AS o
-                    WHERE ((o.status = 'queued' AND o.next_attempt_at <= :now)
+                    WHERE o.status IN ('queued', 'sending')
+                      AND ((o.status = 'queued' AND o.next_attempt_at <= :now)
                            OR (o.status = 'sending' AND o.claimed_until <= :now))
                       AND NOT EXISTS (
                           SELECT 1 FROM outbox AS p
                           WHERE p.recipients = o.recipients AND p.id < o.id
                             AND ((p.status = 'queued' AND p.next_attempt_at > :now)
                                  OR (p.status = 'sending' AND p.claimed_until > :now)))
-                    ORDER BY o.id
+                    ORDER BY o.priority, o.id
                     LIMIT :limit
                     """,
                     params,
                 )
             )
+            rows = self._with_predecessors(rows, params)
             if rows:
                 ids = [row["id"] for row in rows]
                 self.db.execute(
@@ -148,6 +172,32 @@ class Outbox:
             for row in rows
         ]
 
+    def _with_predecessors(
+        self, rows: builtins.list[dict[str, Any]], params: dict[str, Any]
+    ) -> builtins.list[dict[str, Any]]:
+        """`rows` plus the older due messages to the same recipients that priority skipped,
+        ordered by the most urgent priority of each recipient group, then by age."""
+        if not rows:
+            return rows
+        newest: dict[str, int] = {}
+        for row in rows:
+            newest[row["recipients"]] = max(newest.get(row["recipients"], 0), row["id"])
+        ids = {row["id"] for row in rows}
+        keys = builtins.list(newest)
+        older = self.db.query(
+            "SELECT * FROM outbox WHERE status IN ('queued', 'sending')"
+            " AND ((status = 'queued' AND next_attempt_at <= ?)"
+            "      OR (status = 'sending' AND claimed_until <= ?))"
+            f" AND recipients IN ({', '.join('?' * len(keys))}) AND id < ?",
+            [params["now"], params["now"], *keys, max(newest.values())],
+        )
+        rows = rows + [r for r in older if r["id"] not in ids and r["id"] < newest[r["recipients"]]]
+        rank: dict[str, int] = {}
+        for row in rows:
+            rank[row["recipients"]] = min(rank.get(row["recipients"], row["priority"]),
+                                          row["priority"])  # fmt: skip
+        return sorted(rows, key=lambda r: (rank[r["recipients"]], r["id"]))
+
     def mark_sent(self, id: int, note: str | None = None) -> None:
         """The server accepted the message; `note` records a partial refusal, if any."""
         with guarded(self.db, "mark a message sent"):
@@ -157,6 +207,38 @@ class Outbox:
                 " WHERE id = ?",
                 [iso(self.clock()), _clip(note), id],
             )
+
+    def mark_sent_many(self, sent: builtins.list[tuple[int, str | None]]) -> None:
+        """`mark_sent` for several messages (id, note) in one transaction: a delivery pass
+        marks in batches rather than paying a commit per mail."""
+        if not sent:
+            return
+        now = iso(self.clock())
+        with guarded(self.db, "mark messages sent"), immediate(self.db):
+            self.db.conn.executemany(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = ?,"
+                " body_text = NULL, body_html = NULL, claimed_by = NULL, claimed_until = NULL"
+                " WHERE id = ?",
+                [(now, _clip(note), id) for id, note in sent],
+            )
+
+    def extend(self, ids: builtins.list[int], worker: str, lease_seconds: float) -> int:
+        """Renew `worker`'s claim on `ids` for another lease; the number still held.
+
+        A pass working through a large claim renews it before it could run out, so that no
+        other worker takes (and sends again) a message still in hand.
+        """
+        if not ids:
+            return 0
+        until = iso(self.clock() + timedelta(seconds=lease_seconds))
+        marks = ", ".join("?" * len(ids))
+        with guarded(self.db, "renew claims"):
+            cursor = self.db.execute(
+                "UPDATE outbox SET claimed_until = ?"
+                f" WHERE status = 'sending' AND claimed_by = ? AND id IN ({marks})",
+                [until, worker, *ids],
+            )
+        return cursor.rowcount
 
     def mark_retry(self, id: int, error: str, max_attempts: int, backoff_seconds: float) -> Status:
         """Count a failed attempt: queued again after an exponential backoff, or 'failed'.

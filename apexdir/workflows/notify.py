@@ -10,10 +10,12 @@ from apexdir.runtime import Runtime
 
 
 def queue_mail(rt: Runtime, template: str, to: list[str], **context: Any) -> int:
-    from apexdir.mail.render import render
+    from apexdir.mail.render import priority, render
 
     rendered = render(template, **context)
-    return rt.outbox.enqueue_mail(to, rendered.subject, rendered.text, rendered.html)
+    return rt.outbox.enqueue_mail(
+        to, rendered.subject, rendered.text, rendered.html, priority(template)
+    )
 
 
 def queue_mail_or_undo(
@@ -30,7 +32,10 @@ def queue_mail_or_undo(
 
 
 def queue_sms(rt: Runtime, to: str, text: str) -> int:
-    return rt.outbox.enqueue_sms(to, text)
+    from apexdir.mail.render import URGENT
+
+    # Texts carry reset codes, which someone is waiting for: never behind a mass mailing.
+    return rt.outbox.enqueue_sms(to, text, URGENT)
 
 
 def link(rt: Runtime, path: str, token: str) -> str:

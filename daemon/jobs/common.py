@@ -70,13 +70,13 @@ def commit(
     Rendering happens first, outside the transaction, so the write lock is held only for
     the inserts. `also` runs inside the transaction (e.g. to move a job cursor).
     """
-    from apexdir.mail.render import render
+    from apexdir.mail.render import priority, render
     from apexdir.state.db import guarded, immediate
 
-    rendered = [(m.to, render(m.template, **m.context)) for m in mails]
+    rendered = [(m.to, render(m.template, **m.context), priority(m.template)) for m in mails]
     with guarded(rt.db, "queue the job's mails"), immediate(rt.db):
-        for to, mail in rendered:
-            rt.outbox.enqueue_mail(to, mail.subject, mail.text, mail.html)
+        for to, mail, rank in rendered:
+            rt.outbox.enqueue_mail(to, mail.subject, mail.text, mail.html, rank)
         for record in records:
             rt.journal.record(
                 record.action,

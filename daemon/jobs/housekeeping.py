@@ -12,6 +12,12 @@
   longer hold their bodies) are kept as long, then purged;
 - the state store is vacuumed and its write-ahead log truncated.
 
+The first three act on the shared directory and run on the node holding the lease
+(`run_directory`); the last two act on the node's own state store, so every node runs them
+(`run_local`, the daemon's `local_housekeeping` job, issue 13): a waiting node's journal and
+sent spool would otherwise grow for ever. `run` (and `apexdir daemon run-once housekeeping`)
+does both.
+
 Invitation links are voided by the pending job when they expire (it also tells the creator).
 """
 
@@ -21,6 +27,8 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlite_utils
+
 from apexdir.clock import Clock, from_generalized_time, system_clock
 from apexdir.config import Settings
 from apexdir.daemon.jobs.common import Record, Stop, commit, never, one_pass, swap, text
@@ -28,7 +36,9 @@ from apexdir.directory import filters as f
 from apexdir.oidc import store as oidc_store
 from apexdir.rules import onetime
 from apexdir.runtime import Runtime
-from apexdir.state.db import guarded
+from apexdir.state.db import guarded, open_store
+from apexdir.state.journal import Journal
+from apexdir.state.outbox import Outbox
 
 SECRETS = ("apexLoginCode", "apexResetSecret")
 PASSWORD_NOTICES = ("expiry-", "expired:")
@@ -82,19 +92,35 @@ def clean_accounts(rt: Runtime, now: datetime, stop: Stop) -> dict[str, int]:
     return counts
 
 
-def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
+def run_directory(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
+    """The directory's part: one-time secrets, stale notices, OpenID Connect leftovers."""
     now = rt.clock()
     counts: dict[str, Any] = clean_accounts(rt, now, stop)
     if not stop():
         counts.update(oidc_store.purge(rt, now))
-    keep = timedelta(days=rt.settings.policy.journal_retention_days)
-    counts["journal_trimmed"] = rt.journal.trim(now - keep)
-    counts["outbox_purged"] = rt.outbox.purge(now - keep)
     if counts["secrets_removed"] or counts["notices_removed"]:
         commit(rt, [], [Record("housekeeping", None, counts)])
-    with guarded(rt.db, "vacuum the state store"):
-        rt.db.execute("VACUUM")
-        rt.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return counts
+
+
+def run_local(db: sqlite_utils.Database, settings: Settings, clock: Clock) -> dict[str, Any]:
+    """The node's part: trim the journal and the sent spool, vacuum the state store."""
+    now = clock()
+    keep = timedelta(days=settings.policy.journal_retention_days)
+    counts = {
+        "journal_trimmed": Journal(db, clock).trim(now - keep),
+        "outbox_purged": Outbox(db, clock).purge(now - keep),
+    }
+    with guarded(db, "vacuum the state store"):
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return counts
+
+
+def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
+    """Both parts, on one node (`apexdir daemon run-once housekeeping`)."""
+    counts = run_directory(rt, stop=stop)
+    counts.update(run_local(rt.db, rt.settings, rt.clock))
     return counts
 
 
@@ -103,3 +129,21 @@ def run_once(
 ) -> dict[str, Any]:
     """`apexdir daemon run-once housekeeping`."""
     return one_pass(settings, clock, run, stop)
+
+
+def run_directory_once(
+    settings: Settings, clock: Clock = system_clock, *, stop: Stop | None = None
+) -> dict[str, Any]:
+    """The daemon's `housekeeping` job, on the lease holder only."""
+    return one_pass(settings, clock, run_directory, stop)
+
+
+def run_local_once(
+    settings: Settings, clock: Clock = system_clock, *, stop: Stop | None = None
+) -> dict[str, Any]:
+    """The daemon's `local_housekeeping` job, on every node: no directory connection."""
+    db = open_store(settings.state.path)
+    try:
+        return run_local(db, settings, clock)
+    finally:
+        db.close()

@@ -155,3 +155,22 @@ def test_help_is_light(args: list[str]) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_dev_up_moves_the_portal_when_its_port_was_taken(tmp_path: Path) -> None:
+    """Another process took the portal's port while it was stopped (a client's source port,
+    say): `dev up` moves the portal to a new port and apexdir.toml's base_url follows."""
+    import socket
+
+    first = json.loads(run("--json", "dev", "up", cwd=tmp_path).stdout)
+    try:
+        port = int(first["portal_url"].rsplit(":", 1)[1])
+        run("dev", "down", cwd=tmp_path)
+        with socket.socket() as squatter:  # bound, not listening: a client's source port
+            squatter.bind(("127.0.0.1", port))
+            again = json.loads(run("--json", "dev", "up", cwd=tmp_path).stdout)
+        assert again["portal_running"] is True and again["portal_url"] != first["portal_url"]
+        config = (tmp_path / "apexdir.toml").read_text()
+        assert f'base_url = "{again["portal_url"]}"' in config
+    finally:
+        run("dev", "down", cwd=tmp_path)

@@ -271,3 +271,115 @@ def test_configuration_error_gives_the_claims_back(
         run(settings, db, clock)
     assert [(r["status"], r["attempts"]) for r in outbox.list()] == [("queued", 0)]
     db.close()
+
+
+def test_a_login_code_goes_before_a_mass_mailing(
+    settings: Settings, clock: FrozenClock, sink: Sinks
+) -> None:
+    """2,000 queued expiry warnings, then one login code: the code is in the first batch."""
+    from apexdir.daemon.jobs.common import Mail, commit
+    from apexdir.runtime import Runtime
+    from apexdir.workflows.notify import queue_mail
+
+    rt = Runtime(settings, clock=clock, operator="test")
+    context = {"identifiant": "x-px", "jours": 7, "date_expiration": clock()}
+    warnings = [Mail("password_expiry_warning", [f"p{i}@example.org"], context)
+                for i in range(2000)]  # fmt: skip
+    commit(rt, warnings, [])
+    code = queue_mail(rt, "code", ["marie@example.org"], code="397110")
+    first = asyncio.run(deliver(settings, rt.db, clock, worker="test", limit=100))
+    assert first["sent"] == 100 and first["remaining"] == 1901
+    mails = captured_mails(sink.directory)
+    assert mails[0]["to"] == ["marie@example.org"] and "397110" in mails[0]["body"]
+    spooled = rt.db.execute("SELECT message_id FROM outbox WHERE id = ?", [code]).fetchone()[0]
+    assert mails[0]["message_id"] == spooled
+    rt.close()
+
+
+def test_marks_are_batched_and_nothing_is_lost(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A pass over more than a chunk marks in few transactions; every mail arrives once."""
+    calls: list[int] = []
+    original = Outbox.mark_sent_many
+
+    def spy(self: Outbox, sent: list[tuple[int, str | None]]) -> None:
+        calls.append(len(sent))
+        original(self, sent)
+
+    monkeypatch.setattr(Outbox, "mark_sent_many", spy)
+    for i in range(230):
+        queue(outbox, f"u{i}@example.org", code=f"{i:06d}")
+    assert run(settings, db, clock) == {"sent": 200, "retried": 0, "failed": 0, "remaining": 30}
+    assert run(settings, db, clock)["sent"] == 30
+    assert sum(calls) == 230 and len(calls) < 230 / 5
+    assert max(calls) <= 50
+    mails = captured_mails(sink.directory)
+    assert sorted(m["message_id"] for m in mails) == sorted(
+        r["message_id"] for r in db["outbox"].rows
+    )
+    assert {r["status"] for r in outbox.list()} == {"sent"}
+
+
+def test_a_stopped_pass_marks_what_was_sent_and_releases_the_rest(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Stop requested mid-chunk: sent ones are marked, the others queued again untouched."""
+    from apexdir.daemon.jobs import outbox as job
+
+    for i in range(10):
+        queue(outbox, f"u{i}@example.org")
+    run_ = job._Pass(settings, db, clock, "test")
+    original = job._Pass._sent
+
+    def sent_then_stop(self: job._Pass, message: Any, note: str | None = None) -> None:
+        original(self, message, note)
+        if self.counts["sent"] == 3:
+            self.stop = True
+
+    monkeypatch.setattr(job._Pass, "_sent", sent_then_stop)
+    asyncio.run(run_.run(100))
+    statuses = [r["status"] for r in outbox.list()]
+    assert statuses == ["sent"] * 3 + ["queued"] * 7
+    assert len(captured_mails(sink.directory)) == 3
+
+
+def test_dev_sink_group_commits_concurrent_sessions(sink: Sinks) -> None:
+    """Several SMTP connections at once: every mail answered 250 is in the sink's database."""
+    import aiosmtplib
+
+    async def session(n: int) -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.smtp_port) as smtp:
+            for i in range(20):
+                data = f"Subject: m{n}-{i}\r\nMessage-ID: <{n}.{i}@t>\r\n\r\nbody\r\n"
+                await smtp.sendmail("s@example.org", [f"r{n}@example.org"], data.encode())
+
+    async def main() -> None:
+        await asyncio.gather(*(session(n) for n in range(4)))
+
+    asyncio.run(main())
+    mails = captured_mails(sink.directory)
+    assert len(mails) == 80 and len({m["message_id"] for m in mails}) == 80
+    assert {m["subject"] for m in mails} == {f"m{n}-{i}" for n in range(4) for i in range(20)}
+
+
+def test_a_message_due_again_in_the_pass_does_not_stop_its_chunk(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Zero backoff: the refused mail waits for the next pass; the new ones claimed with it
+    are still sent, and the pass ends after that chunk."""
+    from apexdir.daemon.jobs import outbox as job
+
+    monkeypatch.setattr(job, "CLAIM_CHUNK", 2)
+    zero = make_settings(Path(str(settings.state.path)).parent, sink,
+                         outbox={"backoff_seconds": 0, "max_attempts": 5})  # fmt: skip
+    refused = queue(outbox, "nobody-refused@example.org")
+    others = [queue(outbox, f"u{i}@example.org") for i in range(3)]
+    # Chunks: [refused, u0], then [refused again (released), u1]: u1 goes, the pass ends.
+    assert run(zero, db, clock) == {"sent": 2, "retried": 1, "failed": 0, "remaining": 2}
+    rows = {r["id"]: r for r in outbox.list()}
+    assert [rows[i]["status"] for i in others] == ["sent", "sent", "queued"]
+    assert (rows[refused]["status"], rows[refused]["attempts"]) == ("queued", 1)

@@ -11,7 +11,19 @@ from typing import Any
 import jinja2
 import pytest
 
-from apexdir.mail.render import CATALOGUE, SUBJECTS, TEMPLATES, build_message, render
+from apexdir.mail.render import (
+    BULK,
+    CATALOGUE,
+    NORMAL,
+    SUBJECTS,
+    TEMPLATES,
+    URGENT,
+    RenderedMail,
+    build_message,
+    message_bytes,
+    priority,
+    render,
+)
 
 SIGNATURE = "\n\nBien cordialement,\nLa Direction générale des Finances publiques\n"
 
@@ -188,3 +200,54 @@ def test_build_message() -> None:
     assert plain.get_content().replace("\r\n", "\n") == rendered.text
     assert plain.get_content_charset() == "utf-8"
     assert "<strong>123456</strong>" in html.get_content()
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+@pytest.mark.parametrize("with_html", [True, False])
+def test_message_bytes_equals_build_message(name: str, with_html: bool) -> None:
+    """The hand-written wire form parses to the same headers and bodies as build_message."""
+    rendered = render(name, **SAMPLES[name])
+    if not with_html:
+        rendered = RenderedMail(rendered.subject, rendered.text, "")
+    when = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    args = (rendered, ["a@example.org", "b@example.org"], "APEX <ne-pas-repondre@dgfip.fr>",
+            "<abc@apexdir>", when)  # fmt: skip
+    raw = message_bytes(*args)
+    raw.decode("ascii")  # 7-bit on the wire: any relay takes it
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b""), "CRLF line ends only"
+    ours = email.message_from_bytes(raw, policy=email.policy.default)
+    reference = email.message_from_bytes(
+        build_message(*args).as_bytes(policy=email.policy.SMTP), policy=email.policy.default
+    )
+    assert isinstance(ours, EmailMessage) and isinstance(reference, EmailMessage)
+    for header in ("Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted",
+                   "MIME-Version"):  # fmt: skip
+        assert ours[header] == reference[header], header
+    assert ours["Subject"] == CATALOGUE[name].subject
+    assert ours.get_content_type() == reference.get_content_type()
+    for kind in ("plain", "html"):
+        mine, theirs = ours.get_body((kind,)), reference.get_body((kind,))
+        assert (mine is None) == (theirs is None)
+        if mine is not None and theirs is not None:
+            assert mine.get_content() == theirs.get_content()
+            assert mine.get_content_charset() == "utf-8"
+            assert mine["Content-Transfer-Encoding"] == "quoted-printable"
+    plain = ours.get_body(("plain",))
+    assert plain is not None and plain.get_content().replace("\r\n", "\n") == rendered.text
+
+
+def test_message_bytes_internationalized_address_falls_back() -> None:
+    """An address the fast path cannot write goes through the email package (SMTPUTF8)."""
+    rendered = render("code", code="123456")
+    raw = message_bytes(rendered, ["élodie@example.org"], "s@example.org", "<m@apexdir>")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["To"] == "élodie@example.org"
+
+
+def test_priorities() -> None:
+    """Codes and reset links first, mass mailings last, everything else in between."""
+    assert priority("code") == priority("reset") == URGENT
+    assert priority("password_expiry_warning") == priority("migration_invite") == BULK
+    assert priority("validation") == NORMAL
+    assert URGENT < NORMAL < BULK

@@ -345,3 +345,46 @@ def test_job_cursors(db: sqlite_utils.Database) -> None:
     set_cursor(db, "changes", "20260115100000.000001Z#000000#000#000000")
     assert get_cursor(db, "changes") == "20260115100000.000001Z#000000#000#000000"
     assert get_cursor(db, "other") is None
+
+
+def test_claim_takes_the_most_urgent_first(db: sqlite_utils.Database, clock: FrozenClock) -> None:
+    """Priority before age: a code queued after a mass mailing is claimed first."""
+    outbox = Outbox(db, clock)
+    bulk = [outbox.enqueue_mail([f"p{i}@example.org"], "s", "t", None, 2) for i in range(5)]
+    usual = outbox.enqueue_mail(["q@example.org"], "s", "t", None)
+    code = outbox.enqueue_mail(["r@example.org"], "s", "t", None, 0)
+    text = outbox.enqueue_sms("+33612345678", "code", 0)
+    assert [m.id for m in outbox.claim_due(3, "w", 60)] == [code, text, usual]
+    assert [m.id for m in outbox.claim_due(10, "w", 60)] == bulk
+
+
+def test_mark_sent_many_and_extend(db: sqlite_utils.Database, clock: FrozenClock) -> None:
+    """Marks in one transaction; a renewed claim is not taken by another worker."""
+    outbox = Outbox(db, clock)
+    ids = [outbox.enqueue_mail([f"u{i}@example.org"], "s", "t", "<p>h</p>") for i in range(4)]
+    assert [m.id for m in outbox.claim_due(10, "w", 60)] == ids
+    outbox.mark_sent_many([(ids[0], None), (ids[1], "accepted except for x")])
+    rows = {r["id"]: r for r in outbox.list()}
+    assert [rows[i]["status"] for i in ids] == ["sent", "sent", "sending", "sending"]
+    assert rows[ids[1]]["last_error"] == "accepted except for x"
+    assert db.execute("SELECT body_text FROM outbox WHERE id = ?", [ids[0]]).fetchone()[0] is None
+    clock.advance(seconds=50)
+    assert outbox.extend(ids, "w", 60) == 2, "only the two still being sent"
+    assert outbox.extend(ids[2:], "other", 60) == 0, "another worker's claim is not renewed"
+    clock.advance(seconds=20)  # past the first lease, within the renewed one
+    assert outbox.claim_due(10, "other", 60) == []
+    clock.advance(seconds=40)
+    assert [m.id for m in outbox.claim_due(10, "other", 60)] == ids[2:]
+
+
+def test_an_urgent_message_brings_along_the_older_ones_to_its_recipient(
+    db: sqlite_utils.Database, clock: FrozenClock
+) -> None:
+    """Codes first, but one person's mails keep their order: validation, then the code."""
+    outbox = Outbox(db, clock)
+    bulk = [outbox.enqueue_mail([f"p{i}@example.org"], "s", "t", None, 2) for i in range(3)]
+    validation = outbox.enqueue_mail(["marie@example.org"], "validation", "t", None, 1)
+    code = outbox.enqueue_mail(["marie@example.org"], "code", "t", None, 0)
+    other_code = outbox.enqueue_mail(["paul@example.org"], "code", "t", None, 0)
+    assert [m.id for m in outbox.claim_due(2, "w", 60)] == [validation, code, other_code]
+    assert [m.id for m in outbox.claim_due(10, "w", 60)] == bulk

@@ -1,0 +1,164 @@
+"""Prometheus metrics of a node (issue 14): what an operations team watches.
+
+Every figure is read when scraped, from where the truth already is: the journal (events:
+logins, codes, resets…, counted per action), the spool (depth, oldest queued mail, failed
+deliveries), the directory (pending creations by age, a timed read). So the portal's
+workers, the daemon and the CLI need no shared counters, and a restart loses nothing. The
+journal is node-local, as are its counts; trimming it shows as a counter reset.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apexdir.config import Settings
+    from apexdir.runtime import Runtime
+
+AGES = ((timedelta(days=1), "lt_1d"), (timedelta(days=3), "1d_3d"), (timedelta(days=7), "3d_7d"))
+
+
+def _age_bucket(age: timedelta) -> str:
+    for limit, label in AGES:
+        if age < limit:
+            return label
+    return "ge_7d"
+
+
+class Collector:
+    """A custom collector: one directory read and three SQLite queries per scrape."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._rt: Runtime | None = None
+
+    def _runtime(self) -> Runtime:
+        from apexdir.runtime import Runtime
+
+        if self._rt is None:
+            self._rt = Runtime(self.settings, operator="metrics")
+        return self._rt
+
+    def describe(self) -> list[Any]:
+        return []  # collected on demand only
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        with self._lock:
+            # A fresh runtime per scrape thread would leak SQLite handles: one, locked.
+            self._rt = None
+            rt = self._runtime()
+            try:
+                yield from self._state(rt, CounterMetricFamily, GaugeMetricFamily)
+                yield from self._directory(rt, GaugeMetricFamily)
+            finally:
+                rt.close()
+                self._rt = None
+
+    def _state(self, rt: Runtime, counter: Any, gauge: Any) -> Iterator[Any]:
+        up = gauge("apexdir_state_up", "Whether the node's state store answers.")
+        try:
+            events = rt.db.execute(
+                "SELECT action, COUNT(*) FROM journal GROUP BY action"
+            ).fetchall()
+            spool = rt.db.execute(
+                "SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status"
+            ).fetchall()
+            (oldest,) = rt.db.execute(
+                "SELECT MIN(created_at) FROM outbox WHERE status = 'queued'"
+            ).fetchone()
+        except Exception:  # a broken store is a figure, not a failed scrape
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        total = counter(
+            "apexdir_events",
+            "Journaled events by action (logins, codes, resets, creations, rights…), on this node.",
+            labels=["action"],
+        )
+        for action, count in events:
+            total.add_metric([action], count)
+        yield total
+        depth = gauge(
+            "apexdir_outbox_messages",
+            "Messages in the spool by kind and status (failed: given up after every retry).",
+            labels=["kind", "status"],
+        )
+        for kind, status, count in spool:
+            depth.add_metric([kind, status], count)
+        yield depth
+        age = gauge("apexdir_outbox_oldest_queued_seconds", "Age of the oldest queued message.")
+        if oldest:
+            created = datetime.fromisoformat(oldest)
+            age.add_metric([], max(0.0, (rt.clock() - created).total_seconds()))
+        else:
+            age.add_metric([], 0)
+        yield age
+
+    def _directory(self, rt: Runtime, gauge: Any) -> Iterator[Any]:
+        from apexdir.directory.repository import Repository
+        from apexdir.errors import ApexError
+
+        up = gauge("apexdir_directory_up", "Whether the directory answers apexdir's account.")
+        latency = gauge("apexdir_directory_latency_seconds", "Time of one directory read.")
+        start = time.perf_counter()
+        try:
+            rt.directory.get(rt.layout.people_dn, ["1.1"])
+            requests = Repository(rt.directory, rt.layout).requests(
+                status=["invited", "submitted"], with_services=False
+            )
+        except ApexError:
+            up.add_metric([], 0)
+            yield up
+            return
+        latency.add_metric([], time.perf_counter() - start)
+        up.add_metric([], 1)
+        yield up
+        yield latency
+        pending = gauge(
+            "apexdir_creations_pending",
+            "Open account creations by status and age (since the invitation).",
+            labels=["status", "age"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        now = rt.clock()
+        for req in requests:
+            since = req.requested_at or now
+            key = (req.status, _age_bucket(now - since))
+            counts[key] = counts.get(key, 0) + 1
+        for (status, bucket), count in sorted(counts.items()):
+            pending.add_metric([status, bucket], count)
+        yield pending
+
+
+def registry(settings: Settings) -> Any:
+    from prometheus_client import CollectorRegistry
+
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(Collector(settings))  # type: ignore[arg-type]
+    return reg
+
+
+def text(settings: Settings) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(registry(settings)).decode()
+
+
+def serve(settings: Settings, bind: str) -> Any:
+    """`/metrics` on HOST:PORT, in a thread of this process."""
+    from prometheus_client import start_http_server
+
+    host, _, port = bind.rpartition(":")
+    server, _thread = start_http_server(
+        int(port), addr=host or "127.0.0.1", registry=registry(settings)
+    )
+    return server

@@ -1,0 +1,150 @@
+"""docs/install.md, steps 3–6 and 10, in a temporary folder instead of the system's paths.
+
+The cn=config export and the bootstrap are loaded as the guide says (slapadd -n0, slapadd
+of `config bootstrap-ldif` before the first start), slapd runs from the cn=config folder,
+`apexdir init` and `config check` pass; then `backup`/`restore --slapd-conf` work on that
+cn=config slapd (database folders and pid file read from cn=config).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apexdir.directory.pwcheck import build
+from apexdir.directory.server import free_port, port_open
+from tests.conftest import BASE_DN
+
+APEXDIR = Path(sys.executable).with_name("apexdir")
+
+
+def apexdir(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APEXDIR_")}
+    return subprocess.run(
+        [str(APEXDIR), *args],
+        capture_output=True,
+        text=True,
+        env={**env, "APEXDIR_CONFIG": str(config)},
+    )
+
+
+def ok(config: Path, *args: str) -> Any:
+    result = apexdir(config, "--json", *args)
+    assert result.returncode == 0, (args, result.stderr)
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+class Server:
+    """slapd from a cn=config folder, as Debian's slapd.service runs it (-F)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.conf = root / "slapd.d"
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        uri = "ldapi://" + str(self.root / "run" / "ldapi").replace("/", "%2F")
+        self.process = subprocess.Popen(
+            [
+                "slapd",
+                "-d",
+                "0",
+                "-F",
+                str(self.conf),
+                "-h",
+                f"ldap://127.0.0.1:{self.port}/ {uri}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while not port_open("127.0.0.1", self.port):
+            assert self.process.poll() is None and time.monotonic() < deadline, "slapd died"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(15)
+        self.process = None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    made = Server(tmp_path)
+    yield made
+    made.stop()
+
+
+def test_install_guide_then_backup_and_restore_on_cn_config(
+    server: Server, tmp_path: Path, sinks: Any
+) -> None:
+    """Steps 3–6 give a directory `config check` passes; backup and restore find the
+    cn=config slapd's databases and pid file by --slapd-conf."""
+    data, run, modules, etc = (tmp_path / n for n in ("data", "run", "modules", "etc"))
+    for folder in (data / "main", data / "accesslog", run, server.conf, etc):
+        folder.mkdir(parents=True)
+    build(modules)  # step 3
+    password = etc / "ldap.pw"
+    password.write_text("Ap3xdir-bind-secret-0123456789")
+    key = etc / "codes.key"
+    key.write_text("k" * 48)
+    for secret in (password, key):
+        secret.chmod(0o600)
+    config = etc / "apexdir.toml"
+    config.write_text(
+        f"""[ldap]
+uris = ["ldap://127.0.0.1:{server.port}"]
+base_dn = "{BASE_DN}"
+bind_dn = "cn=apexdir,ou=system,{BASE_DN}"
+bind_password_file = "{password}"
+secrets_key_file = "{key}"
+
+[smtp]
+host = "127.0.0.1"
+port = {sinks.smtp_port}
+
+[state]
+path = "{tmp_path / "state" / "state.db"}"
+""",
+        encoding="utf-8",
+    )
+    # Step 4: the cn=config export, loaded offline.
+    export = apexdir(config, "config", "cn-config", "--data-dir", str(data), "--module-dir",
+                     str(modules))  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    text = export.stdout.replace("/var/run/slapd", str(run))  # the pid file and args file
+    subprocess.run(["slapadd", "-n0", "-F", str(server.conf)], input=text.encode(), check=True,
+                   capture_output=True)  # fmt: skip
+    # Step 6: the bootstrap before the first start, then init and check.
+    bootstrap = apexdir(config, "config", "bootstrap-ldif", "--password-file", str(password))
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    subprocess.run(["slapadd", "-F", str(server.conf), "-b", BASE_DN],
+                   input=bootstrap.stdout.encode(), check=True, capture_output=True)  # fmt: skip
+    server.start()
+    assert ok(config, "init")["created"]
+    checks = ok(config, "config", "check")
+    assert checks["ok"], checks
+    ok(config, "app", "add", "APPDGFIP", "--name", "App DGFIP")
+
+    # Step 10: backup with --slapd-conf (slapcat, files readable), restore onto it.
+    made = ok(config, "backup", str(tmp_path / "b"), "--slapd-conf", str(server.conf))
+    assert made["method"] == "slapcat" and made["files"]["accesslog.ldif"]["entries"] > 0
+    running = apexdir(config, "restore", str(tmp_path / "b"), "--slapd-conf", str(server.conf))
+    assert running.returncode == 1 and "running" in running.stderr
+    server.stop()
+    refused = apexdir(config, "restore", str(tmp_path / "b"), "--slapd-conf", str(server.conf))
+    assert refused.returncode == 1 and "not empty" in refused.stderr
+    ok(config, "restore", str(tmp_path / "b"), "--slapd-conf", str(server.conf), "--force")
+    server.start()
+    assert [a["code"] for a in ok(config, "app", "list")] == ["APPDGFIP"]

@@ -1,0 +1,183 @@
+"""The systemd units of deploy/systemd (issue 14, item 1), without systemd.
+
+The `ExecStart=` lines run as written: the environment file is read as systemd reads it, its
+configuration path and bind address replaced by the test's, `${VAR}` expanded as systemd does,
+and the install path of the `apexdir` script replaced by this virtualenv's. The daemon starts,
+delivers a queued mail and stops cleanly on SIGTERM; `serve` answers HTTP on its bind address
+and stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apexdir.config import Settings
+from apexdir.devsinks import captured_mails
+from apexdir.directory.server import SlapdInstance, free_port
+from apexdir.state.db import open_store
+from apexdir.state.outbox import Outbox
+from tests.conftest import admin
+
+UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+INSTALLED = "/opt/apexdir/bin/apexdir"
+APEXDIR = Path(sys.executable).with_name("apexdir")
+
+
+def unit(name: str) -> dict[str, list[str]]:
+    """`Key=value` lines of a unit file, every value of a key in order (sections merged)."""
+    keys: dict[str, list[str]] = {}
+    for line in (UNITS / name).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";", "[")):
+            continue
+        key, _, value = line.partition("=")
+        keys.setdefault(key.strip(), []).append(value.strip())
+    return keys
+
+
+def environment_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def command(exec_start: str, env: dict[str, str]) -> list[str]:
+    """systemd's rules: `${VAR}` is one word, `$VAR` splits on white space."""
+    words: list[str] = []
+    for word in shlex.split(exec_start):
+        whole = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", word)
+        if whole:
+            words += env.get(whole.group(1), "").split()
+            continue
+        words.append(re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env[m.group(1)], word))
+    assert words[0] == INSTALLED, "the units run the install of docs/install.md"
+    return [str(APEXDIR), *words[1:]]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def run_unit(tmp_path: Path) -> Iterator[Callable[[str, dict[str, str]], subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, overrides: dict[str, str]) -> subprocess.Popen[bytes]:
+        keys = unit(name)
+        (env_file,) = keys["EnvironmentFile"]
+        assert env_file == "/etc/apexdir/apexdir.env"
+        env = {**environment_file(UNITS / "apexdir.env"), **overrides}
+        (exec_start,) = keys["ExecStart"]
+        ambient = {k: v for k, v in os.environ.items() if not k.startswith("APEXDIR_")}
+        with open(tmp_path / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(
+                command(exec_start, env),
+                env={**ambient, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+@pytest.mark.parametrize("name", ["apexdir-daemon.service", "apexdir-portal.service"])
+def test_units_are_hardened(name: str) -> None:
+    """A dedicated user, a read-only system but the state store, no new privileges, restart
+    on failure, a graceful stop by SIGTERM."""
+    keys = unit(name)
+    expected = {
+        "User": ["apexdir"],
+        "Group": ["apexdir"],
+        "ProtectSystem": ["strict"],
+        "ReadWritePaths": ["/var/lib/apexdir"],
+        "NoNewPrivileges": ["yes"],
+        "Restart": ["on-failure"],
+        "KillSignal": ["SIGTERM"],
+        "EnvironmentFile": ["/etc/apexdir/apexdir.env"],
+        "WantedBy": ["multi-user.target"],
+    }
+    for key, value in expected.items():
+        assert keys.get(key) == value, key
+
+
+def test_daemon_unit_runs_and_stops_on_sigterm(
+    run_unit: Any, config_file: Path, settings: Settings, sinks: Any, slapd: SlapdInstance
+) -> None:
+    """The daemon's ExecStart starts the scheduler, which delivers the spool; SIGTERM ends it
+    with status 0 well within TimeoutStopSec."""
+    db = open_store(settings.state.path)
+    Outbox(db).enqueue_mail(["unit@example.org"], "Unité systemd", "corps", None)
+    db.close()
+    try:
+        process = run_unit("apexdir-daemon.service", {"APEXDIR_CONFIG": str(config_file)})
+        wait_for(
+            lambda: captured_mails(sinks.directory, to="unit@example.org") or process.poll(),
+            20,
+            "the daemon to deliver the queued mail",
+        )
+        assert process.poll() is None, "the daemon exited"
+        process.send_signal(signal.SIGTERM)
+        stop = int(unit("apexdir-daemon.service")["TimeoutStopSec"][0])
+        assert process.wait(stop) == 0
+    finally:
+        with admin(slapd) as directory:  # the lease it took: free for the other tests
+            directory.replace(slapd.layout.lease_dn, apexLease=None)
+
+
+def test_portal_unit_answers_http_and_stops_on_sigterm(
+    run_unit: Any, config_file: Path, tmp_path: Path
+) -> None:
+    """`apexdir serve` as the unit runs it answers on PORTAL_BIND; SIGTERM stops gunicorn."""
+    key = tmp_path / "portal.key"
+    key.write_text("k" * 48)
+    key.chmod(0o600)
+    port = free_port()
+    with config_file.open("a", encoding="utf-8") as handle:
+        handle.write(
+            f'\n[portal]\nbase_url = "http://127.0.0.1:{port}"\nsecret_key_file = "{key}"\n'
+        )
+    process = run_unit(
+        "apexdir-portal.service",
+        {"APEXDIR_CONFIG": str(config_file), "PORTAL_BIND": f"127.0.0.1:{port}"},
+    )
+
+    def answers() -> bool:
+        assert process.poll() is None, (tmp_path / "apexdir-portal.service.log").read_text()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/connexion", timeout=2) as page:
+                return bool(page.status == 200)
+        except OSError:
+            return False
+
+    wait_for(answers, 30, "the portal to answer")
+    process.send_signal(signal.SIGTERM)
+    stop = int(unit("apexdir-portal.service")["TimeoutStopSec"][0])
+    assert process.wait(stop) == 0

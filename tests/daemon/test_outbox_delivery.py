@@ -346,8 +346,8 @@ def test_a_stopped_pass_marks_what_was_sent_and_releases_the_rest(
     assert len(captured_mails(sink.directory)) == 3
 
 
-def test_dev_sink_group_commits_concurrent_sessions(sink: Sinks) -> None:
-    """Several SMTP connections at once: every mail answered 250 is in the sink's database."""
+def test_dev_sink_keeps_every_mail_of_concurrent_sessions(sink: Sinks) -> None:
+    """Several SMTP connections at once: every mail answered 250 is read back."""
     import aiosmtplib
 
     async def session(n: int) -> None:
@@ -383,3 +383,38 @@ def test_a_message_due_again_in_the_pass_does_not_stop_its_chunk(
     rows = {r["id"]: r for r in outbox.list()}
     assert [rows[i]["status"] for i in others] == ["sent", "sent", "queued"]
     assert (rows[refused]["status"], rows[refused]["attempts"]) == ("queued", 1)
+
+
+def test_dev_sink_commits_within_its_flush_delay_and_at_stop(tmp_path: Path) -> None:
+    """Another process's reader sees an accepted mail within FLUSH_SECONDS; stopping the sink
+    commits what is pending."""
+    import sqlite3
+    import time
+
+    import aiosmtplib
+
+    from apexdir import devsinks
+
+    sinks = Sinks(tmp_path / "s")
+    sinks.start()
+
+    def stored() -> int:  # as another process reads: no flush of this process's handlers
+        conn = sqlite3.connect(str(tmp_path / "s" / devsinks.DB_NAME))
+        try:
+            return int(conn.execute("SELECT count(*) FROM mails").fetchone()[0])
+        finally:
+            conn.close()
+
+    async def send(count: int) -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=sinks.smtp_port) as smtp:
+            for _ in range(count):
+                await smtp.sendmail("s@example.org", ["r@example.org"], b"Subject: x\r\n\r\nb\r\n")
+
+    try:
+        asyncio.run(send(1))
+        time.sleep(devsinks.FLUSH_SECONDS + 0.4)
+        assert stored() == 1
+        asyncio.run(send(3))
+    finally:
+        sinks.stop()
+    assert stored() == 4

@@ -34,4 +34,8 @@ def from_generalized_time(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = value.rstrip("Z").split(".")[0]
+    if len(text) == 14 and text.isdigit():
+        # Slicing, not strptime: a listing of 1,000 accounts parses 4,000 of these.
+        return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
+                        int(text[10:12]), int(text[12:14]), tzinfo=UTC)  # fmt: skip
     return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)

@@ -263,10 +263,20 @@ class Environment:
         from apexdir.daemon.jobs.outbox import run_once
         from apexdir.devsinks import captured_mails, clear
 
-        while run_once(self.settings)["remaining"]:
-            pass
+        sent = 0
+        while True:
+            done = run_once(self.settings)
+            sent += done.get("sent", 0)
+            if not done["remaining"]:
+                break
+        # The dev sink commits what it received within 100 ms (batched writes): wait for it.
+        deadline = time.monotonic() + 2.0
+        mails = captured_mails(self.sinks)
+        while len(mails) < sent and time.monotonic() < deadline:
+            time.sleep(0.02)
+            mails = captured_mails(self.sinks)
         codes = {}
-        for mail in captured_mails(self.sinks):
+        for mail in mails:
             found = CODE.search(mail["body"])
             uid = self.mails.get(mail["to"][0].lower())
             if found and uid:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ldap3.utils.dn import escape_rdn
 
@@ -38,6 +39,7 @@ def _unescape(value: str) -> str:
         return raw
 
 
+@lru_cache(maxsize=4096)  # the same structure, service and profile DNs, entry after entry
 def first_rdn_value(dn: str) -> str:
     """Value of the first RDN with its escapes undone (RFC 4514)."""
     i = 0

@@ -79,6 +79,7 @@ class Repository:
         account_type: str | None = None,
         status: str | None = None,
         member_of: str | None = None,
+        attributes: list[str] | None = None,
     ) -> list[Account]:
         parts = [ACCOUNT_CLASS]
         if siret:
@@ -92,7 +93,7 @@ class Repository:
         if member_of:
             parts.append(f.eq("memberOf", member_of))
         entries = self.directory.search(
-            self.layout.people_dn, f.and_(*parts), m.ACCOUNT_ATTRS, scope="one"
+            self.layout.people_dn, f.and_(*parts), attributes or m.ACCOUNT_ATTRS, scope="one"
         )
         names = self.service_names(siret) if entries else {}
         accounts = [m.account_from(e, names) for e in entries]

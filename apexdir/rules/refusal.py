@@ -32,9 +32,9 @@ _LINKS = (
     re.compile(r"(?<![\w-])(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,63}(?![\w-])"),
     re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"),  # an IPv4 address
 )
-# A tag opens with "<" and a letter, "/" or "?" right after it, a comment or a declaration
-# with "<!": "a < b" and "<3" stay.
-_MARKUP = re.compile(r"<(?:!|[/?]?[a-z])", re.IGNORECASE)
+# A tag, a processing instruction, a comment or a declaration opens with "<" and a letter,
+# "/", "?" or "!" right after it: "a < b" and "<3" stay.
+_MARKUP = re.compile(r"<[!/?a-z]", re.IGNORECASE)
 
 
 def _shown(text: str) -> str:

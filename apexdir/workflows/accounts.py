@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apexdir.directory.mapping import LISTING_ATTRS
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account
@@ -41,7 +42,7 @@ def list_accounts(
             raise NotAllowed("Action non autorisée: consulter les comptes d'une autre structure")
         siret = actor.structure
     found = Repository(rt.directory, rt.layout).accounts(
-        siret=siret, status=status, account_type=account_type
+        siret=siret, status=status, account_type=account_type, attributes=LISTING_ATTRS
     )
     return [a.public() for a in found if is_allowed(actor, Action.ACCOUNT_VIEW, target_for(a))]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apexdir.directory import mapping as m
+from apexdir.directory.mapping import LISTING_ATTRS
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
 from apexdir.models import Structure
@@ -132,7 +133,7 @@ def show_structure(rt: Runtime, actor: Actor, siret: str) -> dict[str, Any]:
     repo = Repository(rt.directory, rt.layout)
     structure = repo.structure(siret)
     services = repo.services(siret)
-    accounts = repo.accounts(siret=siret)
+    accounts = repo.accounts(siret=siret, attributes=LISTING_ATTRS)
     by_service: dict[str, dict[str, list[dict[str, Any]]]] = {
         s.id: {"responsables": [], "collaborateurs": []} for s in services
     }

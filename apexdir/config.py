@@ -36,6 +36,17 @@ DEFAULT_CATEGORIES = [
 ]
 
 
+def read_key(setting: str, path: Path) -> str:
+    """A secret key from its file: 32 characters or more, the error naming the setting."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot read {path}: {exc.strerror}") from exc
+    if len(key) < 32:
+        raise ConfigError(f"{setting}: the key must hold 32 characters or more")
+    return key
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,15 +78,7 @@ class LdapSettings(_Section):
         """
         if self.secrets_key_file is None:
             return hmac.new(self.password().encode(), SECRETS_KEY_LABEL, hashlib.sha256).digest()
-        try:
-            key = self.secrets_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"ldap.secrets_key_file: cannot read {self.secrets_key_file}: {exc.strerror}"
-            ) from exc
-        if len(key) < 32:
-            raise ConfigError("ldap.secrets_key_file: the key must hold 32 characters or more")
-        return key.encode()
+        return read_key("ldap.secrets_key_file", self.secrets_key_file).encode()
 
     def password(self) -> str:
         if self.bind_password is not None:
@@ -183,15 +186,7 @@ class PortalSettings(_Section):
     def secret_key(self) -> str:
         if self.secret_key_file is None:
             raise ConfigError("portal: set secret_key_file")
-        try:
-            key = self.secret_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"portal.secret_key_file: cannot read {self.secret_key_file}: {exc.strerror}"
-            ) from exc
-        if len(key) < 32:
-            raise ConfigError("portal.secret_key_file: the key must hold 32 characters or more")
-        return key
+        return read_key("portal.secret_key_file", self.secret_key_file)
 
 
 def is_loopback_url(url: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 from apexdir.errors import ApexError
@@ -76,12 +77,7 @@ def _portal_key(rt: Runtime) -> str:
     if portal.secret_key_file is None:
         return "portal.secret_key_file not set: this node cannot serve the portal"
     portal.secret_key()
-    mode = portal.secret_key_file.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise ApexError(
-            f"{portal.secret_key_file} is readable by others (mode {mode:o}): chmod 600 it"
-        )
-    return f"{portal.secret_key_file} usable, owner-only"
+    return _owner_only(portal.secret_key_file)
 
 
 def _secrets_key(rt: Runtime) -> str:
@@ -91,9 +87,11 @@ def _secrets_key(rt: Runtime) -> str:
     if ldap.secrets_key_file is None:
         return "ldap.secrets_key_file not set: codes keyed by the bind password (derived key)"
     ldap.secrets_key()
-    mode = ldap.secrets_key_file.stat().st_mode & 0o777
+    return _owner_only(ldap.secrets_key_file)
+
+
+def _owner_only(path: Path) -> str:
+    mode = path.stat().st_mode & 0o777
     if mode & 0o077:
-        raise ApexError(
-            f"{ldap.secrets_key_file} is readable by others (mode {mode:o}): chmod 600 it"
-        )
-    return f"{ldap.secrets_key_file} usable, owner-only"
+        raise ApexError(f"{path} is readable by others (mode {mode:o}): chmod 600 it")
+    return f"{path} usable, owner-only"

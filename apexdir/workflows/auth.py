@@ -225,6 +225,27 @@ def _take_try(rt: Runtime, dn: str, attribute: str) -> onetime.Record | None:
     return None  # endless contention: refuse rather than judge uncounted
 
 
+def _spend_try(
+    rt: Runtime,
+    identifier: str,
+    attribute: str,
+    kinds: tuple[str, ...],
+    refusal: str,
+    reason: str,
+) -> tuple[Account, onetime.Record]:
+    """The pending record of an active account, one try spent before it is judged; an
+    unknown or inactive identifier spends the same read on the decoy, then gets the same
+    refusal as an account with no such record."""
+    account = _find(rt, identifier)
+    if account is None or account.status != "active":
+        _take_try(rt, decoy_dn(rt.layout), attribute)  # the read a known one costs
+        raise AuthenticationFailed(refusal, reason=reason)
+    record = _take_try(rt, account.dn, attribute)
+    if record is None or record.kind not in kinds:
+        raise AuthenticationFailed(refusal, reason=reason)
+    return account, record
+
+
 def _consume(rt: Runtime, dn: str, attribute: str, record: onetime.Record) -> bool:
     """Remove a redeemed record (known by its salt); False when another request redeemed
     or replaced it first — single use wins over a race."""
@@ -322,13 +343,7 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
 def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
     """Redeem the mailed code: the account's type and its previous login."""
     policy = rt.settings.policy
-    account = _find(rt, identifier)
-    if account is None or account.status != "active":
-        _take_try(rt, decoy_dn(rt.layout), "apexLoginCode")  # the read a known one costs
-        raise AuthenticationFailed(CODE_NONE, reason="no_code")
-    record = _take_try(rt, account.dn, "apexLoginCode")
-    if record is None or record.kind != "login":
-        raise AuthenticationFailed(CODE_NONE, reason="no_code")
+    account, record = _spend_try(rt, identifier, "apexLoginCode", ("login",), CODE_NONE, "no_code")
     verdict = onetime.check(
         record, onetime.normalize_code(code), rt.clock(), key=rt.settings.ldap.secrets_key()
     )
@@ -551,13 +566,9 @@ def redeem_sms_code(rt: Runtime, identifier: str, code: str) -> str:
     when right, swap it for a single-use token of the same kind as a mailed link, which the
     next page's form carries to `reset` with the new password."""
     policy = rt.settings.policy
-    account = _find(rt, identifier)
-    if account is None or account.status != "active":
-        _take_try(rt, decoy_dn(rt.layout), "apexResetSecret")  # the read a known one costs
-        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
-    record = _take_try(rt, account.dn, "apexResetSecret")
-    if record is None or record.kind != "sms":
-        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+    account, record = _spend_try(
+        rt, identifier, "apexResetSecret", ("sms",), RESET_REFUSED, "no_secret"
+    )
     key = rt.settings.ldap.secrets_key()
     verdict = onetime.check(record, onetime.normalize_code(code), rt.clock(), key=key)
     left = onetime.after_failure(record)
@@ -599,13 +610,9 @@ def reset(
     policy = rt.settings.policy
     enforce_password(new, confirmation, min_length=policy.password_min_length,
                      max_length=policy.password_max_length)  # fmt: skip
-    account = _find(rt, identifier)
-    if account is None or account.status != "active":
-        _take_try(rt, decoy_dn(rt.layout), "apexResetSecret")  # the read a known one costs
-        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
-    record = _take_try(rt, account.dn, "apexResetSecret")
-    if record is None or record.kind not in ("sms", "mail"):
-        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+    account, record = _spend_try(
+        rt, identifier, "apexResetSecret", ("sms", "mail"), RESET_REFUSED, "no_secret"
+    )
     # A link whose public half names another record is judged too (digest of ""): a try.
     verdict = onetime.check(record, _secret_of(record, code_or_token) or "", rt.clock(),
                             key=rt.settings.ldap.secrets_key())  # fmt: skip

@@ -280,6 +280,19 @@ def _form_changes(summary: dict[str, Any], password: str) -> dict[str, list[tupl
     }
 
 
+def _modify_request(
+    rt: Runtime, req: CreationRequest, changes: dict[str, list[tuple[str, list[Any]]]]
+) -> None:
+    """A write conditional on the link (its hash deleted, or deleted and put back): a lost
+    condition means the link was spent or replaced meanwhile, told as a bad link."""
+    try:
+        rt.directory.modify(req.dn, changes)
+    except (Unavailable, Invalid):
+        raise
+    except ApexError:
+        raise _refused_link() from None
+
+
 def _submit(
     rt: Runtime, req: CreationRequest, changes: dict[str, list[tuple[str, list[Any]]]]
 ) -> None:
@@ -293,12 +306,7 @@ def _submit(
         "apexTokenHash": [("delete", [req.token_hash])],  # single use: the secret goes
         "apexSubmittedAt": [("replace", [to_generalized_time(rt.clock())])],
     }
-    try:
-        rt.directory.modify(req.dn, changes)
-    except (Unavailable, Invalid):
-        raise
-    except ApexError:
-        raise _refused_link() from None
+    _modify_request(rt, req, changes)
     rt.journal.record("account.complete", req.id, actor=None, operator=rt.operator)
 
 
@@ -360,12 +368,7 @@ def save_draft(
     changes = _form_changes(summary, password)
     # Conditional on the link being unspent: a draft never lands on a submitted request.
     changes["apexTokenHash"] = [("delete", [req.token_hash]), ("add", [req.token_hash])]
-    try:
-        rt.directory.modify(req.dn, changes)
-    except (Unavailable, Invalid):
-        raise
-    except ApexError:
-        raise _refused_link() from None
+    _modify_request(rt, req, changes)
     summary["draft"] = True
     return summary
 

@@ -49,23 +49,20 @@ def _manager() -> Account:
 def _invite_form(me: Account) -> InviteForm:
     form = InviteForm(prefix="invitation")
     who = actor()
+    services = services_of(me.siret)  # one read serves both lists
+
+    def may_invite(kind: AccountType, service_id: str) -> bool:
+        target = Target(account_type=kind, structure=me.siret, service=service_id)
+        return is_allowed(who, Action.INVITE, target)
+
     kinds = [
         k
         for k in (AccountType.RESPONSABLE, AccountType.COLLABORATEUR)
-        if any(
-            is_allowed(who, Action.INVITE, Target(account_type=k, structure=me.siret, service=s.id))
-            for s in services_of(me.siret)
-        )
+        if any(may_invite(k, s.id) for s in services)
     ]
     form.type_compte.choices = [(k.value, k.value.capitalize()) for k in kinds]
     form.service.choices = [
-        (s.name, s.name)
-        for s in services_of(me.siret)
-        if is_allowed(
-            who,
-            Action.INVITE,
-            Target(account_type=AccountType.COLLABORATEUR, structure=me.siret, service=s.id),
-        )
+        (s.name, s.name) for s in services if may_invite(AccountType.COLLABORATEUR, s.id)
     ]
     apps = sorted(app_names().items(), key=lambda item: item[1])
     form.application.choices = [("", "Aucune"), *apps]
@@ -120,7 +117,6 @@ def liste() -> Any:
         pending=pending,
         statuses=STATUSES,
         can_validate=lambda r: is_allowed(actor(), Action.VALIDATE, _request_target(r)),
-        app_names=app_names(),
         empty=EmptyForm(),
     )
 

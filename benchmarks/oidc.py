@@ -48,14 +48,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from benchmarks.measures import percentile
-from benchmarks.portal import Cpu, Environment, Rate, library_journeys, log, rounds, table
-from benchmarks.report import Figure, machine
+from benchmarks.portal import Cpu, Environment, Rate, library_journeys, log, rounds
+from benchmarks.report import Figure, print_figures, print_header
 
 ACCOUNTS = 100
 QUICK_ACCOUNTS = 40
@@ -390,24 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 2.0 if args.quick else args.seconds
     accounts = QUICK_ACCOUNTS if args.quick else ACCOUNTS
     started = time.perf_counter()
-    print(f"OpenID Connect provider benchmark, {datetime.now():%Y-%m-%d %H:%M}")
-    print("in process: Flask's test client on the portal's app, no HTTP, no gunicorn")
-    for line in machine():
-        print(line)
-    load = os.getloadavg()[0]
-    if load > 0.5 * (os.cpu_count() or 1):
-        print(f"warning: load average {load:.2f} at start: compare the ratios, not the rates")
-    figures = run(seconds, accounts)
-    print()
-    for line in table(figures):
-        print(line)
-    print()
-    for f in figures:
-        if f.notes:
-            print(f.name)
-            for note in f.notes:
-                print(f"    {note}")
-    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    print_header(
+        "OpenID Connect provider benchmark",
+        "in process: Flask's test client on the portal's app, no HTTP, no gunicorn",
+    )
+    print_figures(run(seconds, accounts), started)
     return 0
 
 

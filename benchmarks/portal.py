@@ -46,13 +46,12 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from apexdir.config import Settings
 from benchmarks.measures import percentile, process_cpu
-from benchmarks.report import Figure, machine
+from benchmarks.report import Figure, print_figures, print_header
 
 APEXDIR = Path(sys.executable).with_name("apexdir")
 CLIENTS = 4
@@ -690,27 +689,6 @@ def run(seconds: float, accounts: int) -> list[Figure]:
     return figures
 
 
-def table(figures: list[Figure]) -> list[str]:
-    def fmt(value: float | None, unit: str) -> str:
-        if value is None:
-            return ""
-        return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
-
-    lines = [
-        "| figure | result | reference (same run) | ratio | target | |",
-        "|---|---|---|---|---|---|",
-    ]
-    for f in figures:
-        reference = f"{f.reference_label} {fmt(f.reference, f.unit)}" if f.reference else ""
-        ratio = f"{f.ratio:.0%}" if f.ratio is not None and f.reference else ""
-        verdict = {True: "OK", False: "missed", None: ""}[f.ok]
-        lines.append(
-            f"| {f.name} | {fmt(f.value, f.unit)} | {reference} | {ratio} | "
-            f"{f.target} | {verdict} |"
-        )
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.portal", description=__doc__.splitlines()[0]
@@ -723,23 +701,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 2.0 if args.quick else args.seconds
     accounts = 40 if args.quick else ACCOUNTS
     started = time.perf_counter()
-    print(f"portal benchmark, {datetime.now():%Y-%m-%d %H:%M}")
-    for line in machine():
-        print(line)
-    load = os.getloadavg()[0]
-    if load > 0.5 * (os.cpu_count() or 1):
-        # Clients, gunicorn and slapd share this machine's CPUs: other work skews the rates.
-        print(f"warning: load average {load:.2f} at start: compare the ratios, not the rates")
-    figures = run(seconds, accounts)
-    print()
-    for line in table(figures):
-        print(line)
-    print()
-    for f in figures:
-        print(f.name)
-        for note in f.notes:
-            print(f"    {note}")
-    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    print_header("portal benchmark")
+    print_figures(run(seconds, accounts), started)
     return 0
 
 

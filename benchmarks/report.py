@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 
@@ -80,3 +82,49 @@ def machine() -> list[str]:
         f"python {platform.python_version()}, load average at start "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
     ]
+
+
+def table(figures: list[Figure]) -> list[str]:
+    def fmt(value: float | None, unit: str) -> str:
+        if value is None:
+            return ""
+        return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
+
+    lines = [
+        "| figure | result | reference (same run) | ratio | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        reference = f"{f.reference_label} {fmt(f.reference, f.unit)}" if f.reference else ""
+        ratio = f"{f.ratio:.0%}" if f.ratio is not None and f.reference else ""
+        verdict = {True: "OK", False: "missed", None: ""}[f.ok]
+        lines.append(
+            f"| {f.name} | {fmt(f.value, f.unit)} | {reference} | {ratio} | "
+            f"{f.target} | {verdict} |"
+        )
+    return lines
+
+
+def print_header(title: str, *lines: str) -> None:
+    """The run's title, the machine, and a warning when the CPUs are not free: the clients,
+    the servers and slapd share them, so other work skews the rates (compare the ratios)."""
+    print(f"{title}, {datetime.now():%Y-%m-%d %H:%M}")
+    for line in (*lines, *machine()):
+        print(line)
+    load = os.getloadavg()[0]
+    if load > 0.5 * (os.cpu_count() or 1):
+        print(f"warning: load average {load:.2f} at start: compare the ratios, not the rates")
+
+
+def print_figures(figures: list[Figure], started: float) -> None:
+    """The table of figures, then each figure's notes, then the run's duration."""
+    print()
+    for line in table(figures):
+        print(line)
+    print()
+    for f in figures:
+        if f.notes:
+            print(f.name)
+            for note in f.notes:
+                print(f"    {note}")
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")

@@ -9,7 +9,6 @@ journal is node-local, as are its counts; trimming it shows as a counter reset.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -34,15 +33,6 @@ class Collector:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._rt: Runtime | None = None
-
-    def _runtime(self) -> Runtime:
-        from apexdir.runtime import Runtime
-
-        if self._rt is None:
-            self._rt = Runtime(self.settings, operator="metrics")
-        return self._rt
 
     def describe(self) -> list[Any]:
         return []  # collected on demand only
@@ -50,16 +40,15 @@ class Collector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        with self._lock:
-            # A fresh runtime per scrape thread would leak SQLite handles: one, locked.
-            self._rt = None
-            rt = self._runtime()
-            try:
-                yield from self._state(rt, CounterMetricFamily, GaugeMetricFamily)
-                yield from self._directory(rt, GaugeMetricFamily)
-            finally:
-                rt.close()
-                self._rt = None
+        from apexdir.runtime import Runtime
+
+        # A runtime of the scrape's own: its SQLite handle belongs to the scraping thread.
+        rt = Runtime(self.settings, operator="metrics")
+        try:
+            yield from self._state(rt, CounterMetricFamily, GaugeMetricFamily)
+            yield from self._directory(rt, GaugeMetricFamily)
+        finally:
+            rt.close()
 
     def _state(self, rt: Runtime, counter: Any, gauge: Any) -> Iterator[Any]:
         up = gauge("apexdir_state_up", "Whether the node's state store answers.")

@@ -54,20 +54,9 @@ def scripts() -> Markup:
     return Markup("\n".join(tags))
 
 
-def telephone(value: str | None) -> str:
-    """A number stored in E.164 (+33612345678), shown as a partner writes it (06 12 34 56 78)."""
-    if not value or not str(value).startswith("+"):
-        return value or ""
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(str(value), None)
-    except phonenumbers.NumberParseException:
-        return str(value)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(dsfr_stylesheets=stylesheets, dsfr_scripts=scripts)
-    app.jinja_env.filters["telephone"] = telephone
+    from apexdir.rules.contact import display_mobile
+
+    app.jinja_env.filters["telephone"] = display_mobile
     app.jinja_env.globals["dsfr_version"] = manifest().get("version", "")

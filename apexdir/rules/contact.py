@@ -113,6 +113,17 @@ def normalize_mobile(value: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def display_mobile(e164: str | None) -> str:
+    """A stored number (E.164, "+33612345678") as a partner writes it ("06 12 34 56 78");
+    anything that does not parse is shown as it is."""
+    if not e164:
+        return ""
+    number = _parse(e164, DEFAULT_REGION)
+    if number is None:
+        return e164
+    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+
+
 def mask_mobile(e164: str) -> str:
     """The number as shown on the reset screen: "06-XX-XX-32-34" (SPEC §7).
 

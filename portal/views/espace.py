@@ -10,12 +10,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, session, u
 from apexdir.directory.repository import Repository
 from apexdir.errors import AuthenticationFailed, Invalid, NotFound
 from apexdir.portal import checks
-from apexdir.portal.assets import telephone
 from apexdir.portal.context import account, actor, rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import EmptyForm, PasswordChangeForm, PersonalDataForm
 from apexdir.portal.security import login_required
-from apexdir.rules.contact import normalize_mobile
+from apexdir.rules.contact import display_mobile, normalize_mobile
 from apexdir.workflows import accounts, auth, structures
 
 bp = Blueprint("espace", __name__)
@@ -111,7 +110,7 @@ def donnees() -> Any:
     form = PersonalDataForm(prefix="donnees")
     if not form.is_submitted():
         form.nom.data, form.prenom.data = me.last_name, me.first_name
-        form.mail.data, form.mobile.data = me.mail, telephone(me.mobile)
+        form.mail.data, form.mobile.data = me.mail, display_mobile(me.mobile)
     else:
         valid = form.validate_on_submit()
         checks.check_mail(form.mail)
@@ -206,7 +205,7 @@ def mot_de_passe() -> Any:
                 return redirect(url_for("espace.donnees"))
     data_form = PersonalDataForm(prefix="donnees", formdata=None)
     data_form.nom.data, data_form.prenom.data = me.last_name, me.first_name
-    data_form.mail.data, data_form.mobile.data = me.mail, telephone(me.mobile)
+    data_form.mail.data, data_form.mobile.data = me.mail, display_mobile(me.mobile)
     return render_template(
         "espace/donnees.html",
         me=me,

@@ -236,3 +236,12 @@ def test_mask_mobile_refuses_what_is_not_a_number(value: str) -> None:
     """Masking never shows a raw value it could not read."""
     with pytest.raises(Invalid, match="impossible de le masquer"):
         mask_mobile(value)
+
+
+def test_display_mobile_as_a_partner_writes_it() -> None:
+    """E.164 as stored → national writing; nothing or junk as it is."""
+    from apexdir.rules.contact import display_mobile
+
+    assert display_mobile("+33612345678") == "06 12 34 56 78"
+    assert display_mobile(None) == ""
+    assert display_mobile("pas un numéro") == "pas un numéro"

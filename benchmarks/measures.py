@@ -163,11 +163,33 @@ def slapadd(instance: SlapdInstance, ldif: Path) -> float:
     return seconds
 
 
+def raw_password(instance: SlapdInstance) -> Path:
+    """apexdir's password in a file for the C clients' `-y` (the whole file: no newline)."""
+    password = instance.root / "apexdir.pw.raw"
+    password.write_text(instance.apexdir_password())
+    password.chmod(0o600)
+    return password
+
+
+def ldapsearch(
+    instance: SlapdInstance, base: str, ldap_filter: str, attrs: list[str], scope: str = "one"
+) -> tuple[float, int]:
+    """(seconds, entries) of the C client's paged search (page size 500, LDIF to a pipe)
+    as apexdir's own account: the reference of a search apexdir makes through ldap3."""
+    command = [
+        "ldapsearch", "-x", "-LLL", "-H", instance.uri, "-D", instance.layout.apexdir_dn,
+        "-y", str(raw_password(instance)), "-b", base, "-s", scope, "-E", "pr=500/noprompt",
+        ldap_filter, *attrs,
+    ]  # fmt: skip
+    seconds, result = timed(lambda: subprocess.run(command, capture_output=True, text=True))
+    if result.returncode != 0:
+        raise RuntimeError(f"ldapsearch failed: {result.stderr.strip()[-500:]}")
+    return seconds, result.stdout.count("\ndn: ") + result.stdout.startswith("dn: ")
+
+
 def ldapadd(instance: SlapdInstance, ldif: Path) -> tuple[float, float, float]:
     """(seconds, ldapadd's CPU, slapd's CPU) to add `ldif` as apexdir's own account."""
-    password = instance.root / "apexdir.pw.raw"
-    password.write_text(instance.apexdir_password())  # -y takes the whole file: no newline
-    password.chmod(0o600)
+    password = raw_password(instance)
     command = [
         "ldapadd",
         "-x",

@@ -20,21 +20,64 @@ times, modifiersName…) are not journaled, nor are the scheduler lease renewals
 never journaled, only attribute names (and the member DNs of group changes): reqMod carries
 password hashes and one-time code records.
 
-Cursor: `reqStart` (the accesslog RDN, increasing, indexed) of the last entry handled, kept
-in the state store. Each pass re-reads an overlap of a few seconds before it, because an
-operation is logged when it ends but keyed by when it started. What was already handled is
-known from the journal itself: each change is journaled (with its reqStart) and mailed in
-one local transaction, and a re-read change already journaled is skipped — so a crash, or
-a cursor saved late, re-reads a change but never notifies it twice. Writes that are not
-journaled (slapd's own bookkeeping) are simply ignored again. The first pass starts at
-the current end of the log (no flood of old changes). The log is purged by slapd after 7
-days (`logpurge`): a daemon stopped longer misses what was purged.
+Every provider's log. Each slapd provider logs in its own accesslog (not replicated) the
+writes made on it *and* the writes it received by replication, so the feed reads the log
+of every provider in `ldap.uris`, each with its own connection and cursor, and journals
+each change once, whichever log it is read from first. What the logs hold (slapd 2.5,
+plain syncrepl, seen with two providers):
+
+- the write on the provider that served it: the request as the client sent it, e.g. a
+  whole-list replace `member:= a`, `member:= b`, and `reqAuthzID` = the client;
+- its copy on every other provider: the difference syncrepl computed between the entry it
+  had and the one it received (`member:- old`, `member:+ new`; `member:= …` only when no
+  old value is kept), with `reqAuthzID` = the consumer's rootdn — the same identity as an
+  agent writing as the rootdn, so it tells nothing;
+- in both, the same `entryCSN` (the log entry's own, and `entryCSN:=` in reqMod), and the
+  same `modifiersName` (the original author).
+
+The key is therefore the write's `entryCSN`: a timestamp, a counter and the serverID of
+the provider that made it, unique per write in the whole replica set and carried unchanged
+by replication. `reqStart` differs per provider (a copy is logged when it arrives) and is
+not unique across them (its sub-second part is often a small counter), `reqAuthzID` cannot
+tell a copy from a rootdn write, and slapd 2.5
+writes no `reqEntryUUID` (which would name the entry, not the write, anyway). Keeping only
+the entries whose CSN serverID is the provider's own would also work, but apexdir does not
+know the providers' serverIDs, and a provider lost for good would take its not yet read
+changes with it, whereas their copies are on the others.
+
+A whole-list replace of `member` (or `apexDelegatedProfile`) as written on its provider says
+what the list became, not who was added; the copy on another provider says it. So such a
+change, read before its copy, looks the copy up by its CSN in the other providers' logs
+(`entryCSN` is indexed there). Not found yet, it is left for the next pass for up to
+`REPLICATION_GRACE` (its log's cursor waits for it); then, and at once with a single
+provider, it is journaled with the new list (`members_replaced`) and mails no one: the log
+keeps no old values of groups (logging them would copy the whole member list at every
+grant). A provider that was cut off receives the entry's last state once, with the last CSN
+only: its copy of several changes is one difference, which may mail again a member already
+notified by the first of them.
+
+Cursors: per provider, `reqStart` (the accesslog RDN, increasing, indexed) of the last entry
+read in that provider's log, kept in the state store (job state `changes <uri>`; the first
+provider's takes over the single `changes` cursor of the feed that read one log). Each pass
+re-reads an overlap of a few seconds before it, because an operation is logged when it ends
+but keyed by when it started. What was already handled is known from the journal itself:
+each change is journaled (with its CSN, at the CSN's time) and mailed in one local
+transaction, and a change whose CSN is already journaled is skipped — so a crash, a cursor
+saved late, or the copy in another log re-reads a change but never notifies it twice.
+Writes that are not journaled (slapd's own bookkeeping) are simply ignored again. A
+provider's first pass starts at the current end of its log (no flood of old changes). A
+provider that does not answer is skipped for the pass (counted in `unavailable`, logged),
+its cursor kept: when it comes back, its log is read from where it was left, within
+`logpurge` (7 days) — a provider down longer loses what was purged, unless its copies on the
+others were read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,21 +87,28 @@ from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
 from apexdir.daemon.jobs.common import Mail, Stop, commit, never, one_pass, text
 from apexdir.directory import filters as f
+from apexdir.directory.connection import Directory
 from apexdir.directory.layout import first_rdn_value
 from apexdir.directory.mapping import parent_dn
+from apexdir.errors import Unavailable
 from apexdir.mail.render import PARIS
 from apexdir.runtime import Runtime
 from apexdir.state.db import guarded, iso
 from apexdir.state.jobs import get_cursor, set_cursor
 from apexdir.state.journal import Journal
 
+log = logging.getLogger("apexdir.daemon")
+
 JOB = "changes"
 LOG_BASE = "cn=accesslog"
 OVERLAP = timedelta(seconds=5)
+# How long a whole-list replace waits for its copy on another provider (replication takes
+# well under a second when the providers are up; this covers a provider restarting).
+REPLICATION_GRACE = timedelta(minutes=2)
 # A long backlog saves its progress now and then (a crash re-reads, the journal dedupes).
 SAVE_EVERY = 500
 ATTRS = ["reqStart", "reqType", "reqDN", "reqMod", "reqOld", "reqAuthzID", "reqNewRDN",
-         "reqNewSuperior"]  # fmt: skip
+         "reqNewSuperior", "entryCSN"]  # fmt: skip
 WRITES = f.or_(*(f.eq("objectClass", c) for c in ("auditAdd", "auditModify", "auditDelete",
                                                    "auditModRDN")))  # fmt: skip
 # Attributes slapd maintains by itself: a write touching only these is not a change of data.
@@ -68,6 +118,8 @@ MAINTAINED = {
     "memberof", "contextcsn", "pwdgraceusetime",
 }  # fmt: skip
 PERSONAL = {"mail", "sn", "givenname", "mobile", "userpassword"}
+# The lists whose added values are mailed: a whole-list replace of them needs the copy.
+NOTIFIED_LISTS = {"member", "apexdelegatedprofile"}
 
 
 # ---------------------------------------------------------------------- DNs
@@ -118,6 +170,12 @@ class Change:
     old: dict[str, list[str]] = field(default_factory=dict)
     new_rdn: str | None = None
     new_superior: str | None = None
+    csn: str = ""  # the write's entryCSN: the same in every provider's log
+
+    @property
+    def key(self) -> str:
+        """What identifies the write across the providers' logs (module docstring)."""
+        return self.csn or self.start
 
     @property
     def attributes(self) -> list[str]:
@@ -131,9 +189,14 @@ class Change:
     def values(self, attr: str, op: str) -> list[str]:
         return [v for a, o, v in self.mods if a.lower() == attr.lower() and o == op and v]
 
+    def replaced(self) -> set[str]:
+        """The notified lists this write replaced whole (lower-case names)."""
+        return {a.lower() for a, o, _ in self.mods if o == "=" and a.lower() in NOTIFIED_LISTS}
+
     @property
     def when(self) -> datetime:
-        return start_time(self.start)
+        """When the write was made: its CSN's time (a copy is logged when it arrives)."""
+        return csn_time(self.csn) if self.csn else start_time(self.start)
 
     @property
     def author(self) -> str:
@@ -171,11 +234,33 @@ def change_from(entry: Any) -> Change:
         old=parse_old([text(v) or "" for v in entry.all("reqOld")]),
         new_rdn=text(entry.get("reqNewRDN")),
         new_superior=text(entry.get("reqNewSuperior")),
+        csn=text(entry.get("entryCSN")) or "",
     )
+
+
+def with_copy(change: Change, copy: Change) -> Change:
+    """`change`, a whole-list replace, with the value changes of its copy from another log.
+
+    A copy's own `:=` is syncrepl's way of saying that no old value was kept: every value
+    of it is new. (If `change` is itself the copy, the other is the original replace, and
+    the same holds.)
+    """
+    lists = change.replaced()
+    kept = [m for m in change.mods if m[0].lower() not in lists]
+    taken = [(a, "+" if o == "=" else o, v) for a, o, v in copy.mods if a.lower() in lists]
+    # A list the copy leaves alone was replaced by the same values: written all the same.
+    changed = {a.lower() for a, _, _ in taken}
+    same = {a.lower(): (a, "=", None) for a, _, _ in change.mods if a.lower() in lists - changed}
+    return dataclasses.replace(change, mods=kept + taken + list(same.values()))
 
 
 def start_time(start: str) -> datetime:
     return datetime.strptime(start[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def csn_time(csn: str) -> datetime:
+    """`20261201061958.913424Z#000000#002#000000` → its moment."""
+    return datetime.strptime(csn[:21], "%Y%m%d%H%M%S.%f").replace(tzinfo=UTC)
 
 
 def start_value(moment: datetime) -> str:
@@ -183,11 +268,12 @@ def start_value(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S") + ".000000Z"
 
 
-# ---------------------------------------------------------------------- the cursor
+# ---------------------------------------------------------------------- the cursors
 @dataclass
 class Cursor:
     last: str  # reqStart of the latest change read
     floor: str  # where the feed started: nothing before it is ever read
+    held: str | None = None  # the earliest change left for the next pass: re-read from it
 
     def since(self) -> str:
         """Where the next read starts: the overlap before `last`, never before `floor`."""
@@ -196,8 +282,12 @@ class Cursor:
     def advance(self, start: str) -> None:
         self.last = max(self.last, start)
 
+    def hold(self, start: str) -> None:
+        self.held = min(self.held or start, start)
+
     def dump(self) -> str:
-        return json.dumps({"last": self.last, "floor": self.floor})
+        last = min(self.last, self.held) if self.held else self.last
+        return json.dumps({"last": last, "floor": self.floor})
 
     @classmethod
     def load(cls, raw: str | None) -> Cursor | None:
@@ -210,49 +300,145 @@ class Cursor:
             return None
 
 
-def read_log(rt: Runtime, since: str) -> Iterator[Change]:
+def cursor_name(uri: str) -> str:
+    """The job-state name of one provider's cursor."""
+    return f"{JOB} {uri}"
+
+
+def load_cursor(rt: Runtime, uri: str) -> Cursor | None:
+    cursor = Cursor.load(get_cursor(rt.db, cursor_name(uri)))
+    if cursor is None and uri == rt.settings.ldap.uris[0]:
+        # The feed used to read one log, the first provider's while it was up: its cursor.
+        cursor = Cursor.load(get_cursor(rt.db, JOB))
+    return cursor
+
+
+def save_cursor(rt: Runtime, uri: str, cursor: Cursor) -> None:
+    set_cursor(rt.db, cursor_name(uri), cursor.dump(), clock=rt.clock)
+
+
+def read_log(directory: Directory, since: str) -> Iterator[Change]:
     """Log entries from `since`, page by page, in the order slapd wrote them (entry ids):
     a backlog of days is streamed, never held in memory at once."""
-    entries = rt.directory.iter_search(
+    entries = directory.iter_search(
         LOG_BASE, f.and_(WRITES, f.ge("reqStart", since)), ATTRS, scope="one"
     )
     return (change_from(e) for e in entries)
 
 
-def journaled_since(rt: Runtime, since: str) -> set[str]:
-    """reqStart of the changes already journaled from `since` on."""
-    with guarded(rt.db, "read the journal"):
-        rows = rt.db.execute(
-            "SELECT json_extract(details, '$.at') FROM journal"
-            " WHERE at >= ? AND action LIKE 'ldap.%'",
-            [iso(start_time(since))],
-        ).fetchall()
-    return {str(row[0]) for row in rows if row[0]}
-
-
-def _save(rt: Runtime, cursor: Cursor) -> None:
-    set_cursor(rt.db, JOB, cursor.dump(), clock=rt.clock)
-
-
-def start(rt: Runtime) -> Cursor:
-    """The first pass: the current end of the log becomes the cursor."""
-    now = start_value(rt.clock())
-    last = now
+def start(rt: Runtime, uri: str, directory: Directory) -> Cursor:
+    """A provider's first pass: the current end of its log becomes its cursor."""
+    last = start_value(rt.clock())
     # Changes of the last seconds (the next pass's overlap) are before the feed's start.
-    for change in read_log(rt, start_value(rt.clock() - OVERLAP)):
+    for change in read_log(directory, start_value(rt.clock() - OVERLAP)):
         last = max(last, change.start)
     cursor = Cursor(last, floor=last)
-    _save(rt, cursor)
+    save_cursor(rt, uri, cursor)
     return cursor
+
+
+# ---------------------------------------------------------------------- the journal
+def journaled(rt: Runtime, change: Change) -> bool:
+    """Whether this write is in the journal, read from any provider's log: by its CSN, at the
+    CSN's time (an indexed look-up). An entry without CSN (journaled before the feed kept
+    them, or a log without CSNs) is known by its reqStart."""
+    with guarded(rt.db, "read the journal"):
+        row = rt.db.execute(
+            "SELECT 1 FROM journal WHERE action LIKE 'ldap.%' AND ("
+            " (at = ? AND json_extract(details, '$.csn') = ?) OR"
+            " (at = ? AND json_extract(details, '$.at') = ?"
+            "  AND json_extract(details, '$.csn') IS NULL)) LIMIT 1",
+            [iso(change.when), change.csn, iso(start_time(change.start)), change.start],
+        ).fetchone()
+    return row is not None
+
+
+# ---------------------------------------------------------------------- the providers
+class Providers:
+    """One connection per provider of `ldap.uris`, to read its log alone; a provider that
+    fails is left alone for the rest of the pass."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.settings = rt.settings.ldap
+        self.uris = list(dict.fromkeys(self.settings.uris))
+        self.down: dict[str, str] = {}
+        self._open: dict[str, Directory] = {}
+
+    def directory(self, uri: str) -> Directory:
+        if uri not in self._open:
+            self._open[uri] = Directory(self.settings.model_copy(update={"uris": [uri]}))
+        return self._open[uri]
+
+    def failed(self, uri: str, error: Exception) -> None:
+        if uri not in self.down:
+            log.warning("change feed: %s skipped this pass: %s", uri, error)
+        self.down[uri] = str(error)
+
+    def copy_of(self, change: Change, uri: str) -> Change | None:
+        """The same write (same CSN) in another provider's log, if one holds it yet."""
+        for other in self.uris:
+            if other == uri or other in self.down:
+                continue
+            try:
+                found = self.directory(other).search(
+                    LOG_BASE, f.and_(WRITES, f.eq("entryCSN", change.csn)), ATTRS, scope="one"
+                )
+            except Unavailable as exc:
+                self.failed(other, exc)
+                continue
+            for entry in found:
+                copy = change_from(entry)
+                if norm(copy.dn) == norm(change.dn):
+                    return copy
+        return None
+
+    def close(self) -> None:
+        for directory in self._open.values():
+            directory.close()
 
 
 # ---------------------------------------------------------------------- one change
 class Feed:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, providers: Providers) -> None:
         self.rt = rt
+        self.providers = providers
         self.layout = rt.layout
         self.own = norm(rt.settings.ldap.bind_dn)
         self._apps: dict[str, str] = {}
+        self.changes = self.notified = self.waiting = 0
+
+    def read(self, uri: str, cursor: Cursor, stop: Stop) -> None:
+        """Handle one provider's log from its cursor, and move the cursor."""
+        since = cursor.since()
+        try:
+            for read, change in enumerate(read_log(self.providers.directory(uri), since), 1):
+                if stop():
+                    break
+                if change.start <= cursor.floor:
+                    continue  # the end of the log when the feed started: from before it
+                if not self.ignored(change):
+                    self._take(uri, cursor, change)
+                cursor.advance(change.start)
+                if read % SAVE_EVERY == 0:
+                    save_cursor(self.rt, uri, cursor)
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep what was done; the error matters
+                save_cursor(self.rt, uri, cursor)
+            raise
+        save_cursor(self.rt, uri, cursor)
+
+    def _take(self, uri: str, cursor: Cursor, change: Change) -> None:
+        if journaled(self.rt, change):
+            return  # read in another log first, or in the overlap
+        resolved = self.resolve(change, uri)
+        if resolved is None:
+            cursor.hold(change.start)
+            self.waiting += 1
+            return
+        notified = self.handle(resolved)
+        if notified is not None:
+            self.changes += 1
+            self.notified += notified
 
     def ignored(self, change: Change) -> bool:
         if norm(change.dn) == norm(self.layout.lease_dn):
@@ -267,6 +453,17 @@ class Feed:
 
     def is_own(self, change: Change) -> bool:
         return norm(change.author) == self.own
+
+    def resolve(self, change: Change, uri: str) -> Change | None:
+        """`change` with who was added to a list it replaced whole, from its copy in another
+        log; None to wait for that copy (module docstring)."""
+        if not change.csn or not change.replaced() or self.is_own(change):
+            return change  # apexdir's own writes mail nothing here: no need to know
+        copy = self.providers.copy_of(change, uri)
+        if copy is not None:
+            return with_copy(change, copy)
+        waiting = self.rt.clock() - change.when < REPLICATION_GRACE
+        return None if waiting and len(self.providers.uris) > 1 else change
 
     def _account(self, dn: str) -> tuple[str, str] | None:
         """(identifier, mail) of an account DN, or None if it is not (or no longer) one."""
@@ -325,11 +522,13 @@ class Feed:
     def details(self, change: Change, own: bool, mails: list[Mail]) -> dict[str, Any]:
         details: dict[str, Any] = {
             "at": change.start,
+            "csn": change.csn or None,
             "by": change.author or None,
             "attributes": change.attributes,
             "apexdir": own,
         }
-        for key, op in (("members_added", "+"), ("members_removed", "-")):
+        lists = (("members_added", "+"), ("members_removed", "-"), ("members_replaced", "="))
+        for key, op in lists:
             members = change.values("member", op)
             if members:
                 details[key] = members
@@ -372,32 +571,33 @@ class Feed:
 
 
 def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
-    cursor = Cursor.load(get_cursor(rt.db, JOB))
-    if cursor is None:
-        cursor = start(rt)
-        return {"started_at": cursor.last, "changes": 0, "notified": 0}
-    since = cursor.since()
-    handled = journaled_since(rt, since)
-    feed = Feed(rt)
-    counts = {"changes": 0, "notified": 0}
+    """One pass over the log of every provider, in `ldap.uris` order."""
+    providers = Providers(rt)
+    feed = Feed(rt, providers)
+    started: dict[str, str] = {}
+    unread: list[str] = []
     try:
-        for read, change in enumerate(read_log(rt, since), start=1):
+        for uri in providers.uris:
             if stop():
                 break
-            if change.start not in handled:
-                notified = feed.handle(change)
-                if notified is not None:
-                    counts["changes"] += 1
-                    counts["notified"] += notified
-            cursor.advance(change.start)
-            if read % SAVE_EVERY == 0:
-                _save(rt, cursor)
-    except BaseException:
-        with contextlib.suppress(Exception):  # keep what was done; the error is what matters
-            _save(rt, cursor)
-        raise
-    _save(rt, cursor)
-    return counts
+            try:
+                cursor = load_cursor(rt, uri)
+                if cursor is None:
+                    started[uri] = start(rt, uri, providers.directory(uri)).last
+                else:
+                    feed.read(uri, cursor, stop)
+            except Unavailable as exc:
+                providers.failed(uri, exc)
+                unread.append(uri)
+    finally:
+        providers.close()
+    result: dict[str, Any] = {"started_at": started} if started else {}
+    result |= {"changes": feed.changes, "notified": feed.notified}
+    if feed.waiting:
+        result["waiting"] = feed.waiting
+    if unread:
+        result["unavailable"] = unread
+    return result
 
 
 def run_once(

@@ -241,11 +241,12 @@ def test_changes_made_by_any_ldap_client_are_journaled_and_notified_once(
     conn.unbind()
     app_cli.ok("me", "update", marie, "--last-name", "Martin-Durand", as_=marie)
 
-    before = get_cursor(rt.db, "changes")
+    before = get_cursor(rt.db, changes.cursor_name(slapd.uri))
     result = changes.run(rt)
     assert result == {"changes": 4, "notified": 3}
     assert changes.run(rt) == {"changes": 0, "notified": 0}, "each change once"
-    set_cursor(rt.db, "changes", before)  # as if the pass had died before saving its cursor
+    # As if the pass had died before saving its cursor.
+    set_cursor(rt.db, changes.cursor_name(slapd.uri), before)
     assert changes.run(rt) == {"changes": 0, "notified": 0}, "re-read, not re-notified"
     attributions = sent(rt, sinks, "marie.martin@example.org", ATTRIBUTION) + sent(
         rt, sinks, "marie@example.org", ATTRIBUTION

@@ -30,14 +30,6 @@ NOTHING = {"changes": 0, "notified": 0}
 
 
 @pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[ReplicaSet]:
-    providers = ReplicaSet(tmp_path / "var", count=2, dbnosync=True)
-    providers.start()
-    yield providers
-    providers.destroy()
-
-
-@pytest.fixture
 def rt(replicas: ReplicaSet, sinks: Any, tmp_path: Path) -> Iterator[Runtime]:
     """apexdir with both providers, a profile whose only member is Marie, the feed started."""
     settings = make_settings(

@@ -27,7 +27,7 @@ from apexdir.workflows.oidc import register_client
 from apexdir.workflows.structures import create_structure
 from tests.helpers import SIRET
 from tests.portal.conftest import portal_settings
-from tests.replication.test_replication import add_account, only, replicas, rt  # noqa: F401
+from tests.replication.test_replication import add_account, only, rt  # noqa: F401
 
 CALLBACK = "https://ficoba.example/callback"
 
@@ -35,7 +35,7 @@ CALLBACK = "https://ficoba.example/callback"
 @pytest.fixture
 def nodes(
     rt: Runtime,  # noqa: F811
-    replicas: ReplicaSet,  # noqa: F811
+    replicas: ReplicaSet,
     tmp_path: Path,
 ) -> Iterator[list[Flask]]:
     """Two portals, each bound to one slapd provider only."""
@@ -52,7 +52,7 @@ def nodes(
 
 def test_a_code_from_one_node_is_redeemed_at_the_other(
     rt: Runtime,  # noqa: F811
-    replicas: ReplicaSet,  # noqa: F811
+    replicas: ReplicaSet,
     nodes: list[Flask],
 ) -> None:
     """Authorize at node A, token at node B, userinfo at A; the replay at A is refused."""

@@ -29,14 +29,6 @@ PPOLICY_STATE = ["pwdFailureTime", "pwdAccountLockedTime", "pwdChangedTime", "pw
 
 
 @pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[ReplicaSet]:
-    providers = ReplicaSet(tmp_path / "var", count=2, dbnosync=True)
-    providers.start()
-    yield providers
-    providers.destroy()
-
-
-@pytest.fixture
 def rt(replicas: ReplicaSet, sinks: Any, tmp_path: Path) -> Iterator[Runtime]:
     """apexdir configured with both providers, first one preferred (apexdir.toml's order)."""
     first = replicas.instances[0]

@@ -6,6 +6,7 @@ Subcommands are imported only when they run, so `apexdir --help` stays light.
 from __future__ import annotations
 
 import importlib
+import importlib.util  # not imported by `import importlib`: only the editable finder did
 import os
 import sys
 from collections.abc import Sequence

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
-
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from functools import cache
+from typing import TYPE_CHECKING
 
 from apexdir.errors import Invalid
+
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
+
+# phonenumbers is imported by the functions that parse or format a number, not here: its
+# metadata takes ≈ 20 ms to load, which every command importing this module for
+# `validate_mail` alone would pay (`apexdir account show`; tests/cli/test_startup.py).
 
 MAX_MAIL_LENGTH = 254  # RFC 5321: longest path an SMTP server must accept
 MAX_LOCAL_LENGTH = 64
@@ -19,7 +25,6 @@ DEFAULT_REGION = "FR"
 # a partner in La Réunion is not a metropolitan number.
 OVERSEAS_REGIONS = ("RE", "YT", "GP", "MQ", "GF", "PM", "BL", "MF")
 _FRENCH_REGIONS = frozenset({DEFAULT_REGION, *OVERSEAS_REGIONS})
-_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 # Characters that RFC 5322 allows only quoted; a pragmatic check refuses them outright
 # rather than accept addresses that half of the mail chain would mangle.
@@ -72,18 +77,29 @@ def validate_mail(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+@cache
+def _mobile_types() -> frozenset[int]:
+    from phonenumbers import PhoneNumberType
+
+    return frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
 def _parse(value: str, region: str) -> PhoneNumber | None:
+    import phonenumbers
+
     try:
         return phonenumbers.parse(value, region)
-    except NumberParseException:
+    except phonenumbers.NumberParseException:
         return None
 
 
 def _is_mobile(number: PhoneNumber | None) -> bool:
+    import phonenumbers
+
     return (
         number is not None
         and phonenumbers.is_valid_number(number)
-        and phonenumbers.number_type(number) in _MOBILE_TYPES
+        and phonenumbers.number_type(number) in _mobile_types()
     )
 
 
@@ -94,6 +110,8 @@ def normalize_mobile(value: str) -> str:
     is not a mobile); numbers in international form are accepted from any country, as long
     as they are mobiles: the number exists to receive SMS codes.
     """
+    import phonenumbers
+
     text = value.strip()
     if not text:
         raise Invalid("Numéro de mobile invalide: la valeur est vide")
@@ -110,7 +128,7 @@ def normalize_mobile(value: str) -> str:
         raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro valide")
     if not _is_mobile(number):
         raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro de mobile")
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def display_mobile(e164: str | None) -> str:
@@ -121,7 +139,9 @@ def display_mobile(e164: str | None) -> str:
     number = _parse(e164, DEFAULT_REGION)
     if number is None:
         return e164
-    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    import phonenumbers
+
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def mask_mobile(e164: str) -> str:
@@ -130,6 +150,8 @@ def mask_mobile(e164: str) -> str:
     French numbers, overseas included, keep their first two and last four national digits,
     in pairs; other countries show "+<code> " then X for all but the last four digits.
     """
+    import phonenumbers
+
     number = _parse(e164, DEFAULT_REGION)
     if number is None or not phonenumbers.is_valid_number(number):
         raise Invalid("Numéro de mobile invalide: impossible de le masquer")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 
-from stdnum.exceptions import ValidationError
-from stdnum.fr import siret as stdnum_siret
-
 from apexdir.errors import Invalid
 
 LENGTH = 14
@@ -37,6 +34,11 @@ def validate_siret(value: str) -> str:
     # of nine zeros is a placeholder typed to get past a form, not a legal person.
     if number[:SIREN_LENGTH] == "0" * SIREN_LENGTH:
         raise Invalid(f"SIRET invalide: {number} a un SIREN composé de zéros")
+    # Imported here: python-stdnum loads pydoc and more (≈ 4 ms), which the commands that
+    # import this module without checking a SIRET (`apexdir account show`) need not pay.
+    from stdnum.exceptions import ValidationError
+    from stdnum.fr import siret as stdnum_siret
+
     try:
         return stdnum_siret.validate(number)
     except ValidationError:

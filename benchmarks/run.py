@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks import measures as ms
-from benchmarks.dataset import Dataset, generate
-from benchmarks.report import Figure, importtime, machine
-
-APEXDIR = Path(sys.executable).with_name("apexdir")
+from benchmarks.cli import figures as cli_figures
+from benchmarks.dataset import Dataset, generate, siret_number
+from benchmarks.report import Figure, machine
 
 
 class Run:
@@ -135,65 +132,20 @@ class Run:
         return notes
 
     def offline(self, data: Dataset, aged: Path) -> Any:
-        from apexdir.bulk.run import Options, import_file
-        from apexdir.workflows.actors import AGENT
+        """benchmarks/offline.py's figure (`python -m benchmarks.offline` measures it alone)."""
+        from benchmarks import offline
 
-        self.step("plain slapadd of the data set")
-        plain = self.bench.directory("slapadd")
-        slapadd_seconds = ms.slapadd(plain, aged)
-        plain.destroy()
-        self.step("apexdir import --offline, then slapadd")
-        target = self.bench.directory("offline")
-        rt = self.bench.runtime(target, "offline")
-        out = self.root / "offline.ldif"
-        generate_seconds, report = ms.timed(
-            lambda: import_file(rt, AGENT, aged, options=Options(offline=out))
-        )
-        rt.close()
-        phases = ", ".join(f"{k} {v:.2f} s" for k, v in report["timings"].items())
-        load_seconds = ms.slapadd(target, out)
-        total = generate_seconds + load_seconds
-        figure = Figure(
-            "offline (apexdir --offline + slapadd)",
-            data.entries / total,
-            "entries/s",
-            data.entries / slapadd_seconds,
-            "slapadd",
-            "≥ 50 % of slapadd",
-        )
-        figure.ok = (figure.ratio or 0) >= 0.5
-        figure.notes.append(
-            f"apexdir LDIF generation {generate_seconds:.2f} s ({phases}) + slapadd "
-            f"{load_seconds:.2f} s (its LDIF carries memberOf, pwdChangedTime) vs plain "
-            f"slapadd {slapadd_seconds:.2f} s"
-        )
-        per = 1e6 / data.entries
-        figure.notes.append(
-            f"per entry: apexdir {generate_seconds * per:.0f} µs of CPython (read, validate "
-            f"with the workflows' rules, write) vs slapadd {slapadd_seconds * per:.0f} µs of C"
-        )
-        if not figure.ok:
-            figure.notes += self.why_offline()
-        self.add(figure)
-        return target
+        measured = offline.measure(self.bench, self.root, data, aged, step=self.step)
+        if not measured.figure.ok:
+            measured.figure.notes += self.why_offline()
+        self.add(measured.figure)
+        return measured.instance
 
     def why_offline(self) -> list[str]:
         """A profile of the generation alone, into an empty directory (as measured)."""
-        from apexdir.bulk.run import Options, import_file
-        from apexdir.workflows.actors import AGENT
+        from benchmarks import offline
 
-        size = min(self.accounts, 20_000)
-        empty = self.bench.directory("offline-profile")
-        data = generate(empty.layout, size)
-        source = self.root / "profile-aged.ldif"
-        data.write(str(source), aged=True)
-        rt = self.bench.runtime(empty, "offline-profile")
-        out = self.root / "profile-offline.ldif"
-        notes = [f"bound by apexdir's CPU; profile of the generation for {size:,} accounts:"]
-        notes += ms.profile(lambda: import_file(rt, AGENT, source, options=Options(offline=out)))
-        rt.close()
-        empty.destroy()
-        return notes
+        return offline.why(self.bench, self.root, self.accounts)
 
     def expiry(self, instance: Any) -> None:
         from datetime import timedelta
@@ -358,41 +310,11 @@ class Run:
         self.add(outbox.figure(count, runs, self.root))
 
     def cli(self, instance: Any, data: Dataset) -> None:
-        runs = 3 if self.quick else 7
+        # A typical structure (the second: ≈ 100 accounts), not the big one of `consultation`.
         config = self.bench.config_file(instance, "imported")
-        uid = data.identifiers()[0]
-
-        def run(*args: str) -> Callable[[], Any]:
-            return lambda: subprocess.run([*args], capture_output=True, check=True)
-
-        bare = ms.median_of(run(sys.executable, "-c", "pass"), runs)
-        helped = ms.median_of(run(str(APEXDIR), "--help"), runs)
-        figure = Figure(
-            "apexdir --help (wall)",
-            helped,
-            "s",
-            0.25,
-            "target",
-            "≤ 0.25 s",
-            helped <= 0.25,
-            higher_is_better=False,
-        )
-        figure.notes.append(f"bare interpreter start-up: {bare * 1e3:.0f} ms")
-        if not figure.ok:
-            figure.notes += importtime([str(APEXDIR), "--help"])
-        self.add(figure)
-        command = [str(APEXDIR), "--config", str(config), "--json", "account", "show", uid]
-        typical = ms.median_of(run(*command), runs)
-        figure = Figure(
-            "apexdir account show (wall, typical command)",
-            typical,
-            "s",
-            bare,
-            "bare python",
-            higher_is_better=False,
-        )
-        figure.notes += importtime(command, top=6)
-        self.add(figure)
+        uid, siret = data.identifiers()[0], siret_number(2)
+        for figure in cli_figures(config, uid, siret, runs=3 if self.quick else 7):
+            self.add(figure)
 
 
 def main(argv: list[str] | None = None) -> int:

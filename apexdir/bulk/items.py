@@ -88,6 +88,9 @@ class AccountItem:
     password_changed: str | None = None  # LDIF pwdChangedTime, kept by --offline only
     extra: dict[str, list[str]] = field(default_factory=dict)  # LDIF attributes passed on
     source_identifier: str | None = None  # the APEX v1 identifier, for the report
+    # (contact or its error, error of the later checks), when a reader's worker ran the
+    # checks that need nothing but the row (`apexdir.bulk.checks.check_accounts`)
+    checked: tuple[Any, str | None] | None = None
 
 
 Item = StructureItem | ServiceItem | ApplicationItem | ProfileItem | AccountItem

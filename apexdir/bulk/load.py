@@ -10,12 +10,15 @@ Offline, the LDIF carries what slapd's overlays would have set, since they do no
 during slapadd: `memberOf` on each account (memberof), `pwdChangedTime` on accounts that
 have a password (ppolicy). A habilitation that involves an entry already in the directory
 cannot be written by slapadd; those go to a second file of LDIF modifications to apply
-online once slapd runs again (memberof then sets memberOf).
+online once slapd runs again (memberof then sets memberOf). A big LDIF is written by two
+processes, each rendering half the records (`_write_halves`).
 """
 
 from __future__ import annotations
 
 import base64
+import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -156,15 +159,6 @@ def _refs(planned: Planned) -> list[str]:
 
 
 # ---------------------------------------------------------------------- offline
-def _values(attrs: dict[str, Any]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in attrs.items():
-        if value is None or value == "" or value == []:
-            continue
-        out[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-    return out
-
-
 @dataclass
 class OfflineFiles:
     entries: int
@@ -182,37 +176,48 @@ def write_offline(
 ) -> OfflineFiles:
     """The LDIF for slapadd, parents first, into a file or a stream (e.g. slapadd's stdin);
     memberships slapadd cannot write go to `members_path` (default: next to the file)."""
-    new = {norm_dn(p.dn) for p in plan.profiles} | {norm_dn(a.dn) for a in plan.accounts}
+    written = {p.dn for p in plan.profiles} | {a.dn for a in plan.accounts}
+    normed: set[str] = set()
+
+    def is_new(dn: str) -> bool:
+        """Whether this file writes `dn`. The validator names the plan's entries by their
+        own DN strings: compared as they are first, loosely only when that fails."""
+        if dn in written:
+            return True
+        if not normed:
+            normed.update(norm_dn(d) for d in written)
+        return norm_dn(dn) in normed
+
     inline_members: dict[str, list[str]] = {}
     member_of: dict[str, list[str]] = {}
     later: dict[str, list[str]] = {}
     for profile_dn, account_dn in plan.memberships:
-        if norm_dn(profile_dn) in new and norm_dn(account_dn) in new:
+        if is_new(profile_dn) and is_new(account_dn):
             inline_members.setdefault(profile_dn, []).append(account_dn)
             member_of.setdefault(account_dn, []).append(profile_dn)
         else:
             later.setdefault(profile_dn, []).append(account_dn)
 
-    def records() -> Iterator[tuple[str, dict[str, list[str]]]]:
+    def records() -> Iterator[tuple[str, dict[str, Any], tuple[tuple[str, Any], ...]]]:
         for planned in (*plan.structures, *plan.services, *plan.applications):
-            yield planned.dn, _values(planned.attrs)
+            yield planned.dn, planned.attrs, ()
         for planned in plan.profiles:
-            yield planned.dn, _values({**planned.attrs, "member": inline_members.get(planned.dn)})
+            yield planned.dn, planned.attrs, (("member", inline_members.get(planned.dn)),)
         for account in plan.accounts:
-            attrs = dict(account.attrs)
-            attrs["memberOf"] = member_of.get(account.dn)
-            if attrs.get("userPassword"):
-                attrs["pwdChangedTime"] = account.password_changed or now
-            yield account.dn, _values(attrs)
+            # What the overlays would have set, after the account's own attributes.
+            tail: tuple[tuple[str, Any], ...] = (("memberOf", member_of.get(account.dn)),)
+            if account.attrs.get("userPassword"):
+                tail += (("pwdChangedTime", account.password_changed or now),)
+            yield account.dn, account.attrs, tail
 
     if isinstance(target, Path):
         with open(target, "w", encoding="utf-8") as out:
             out.write(header)
-            write_ldif(out, records())
+            _write_halves(out, list(records()))
         members_path = members_path or target.with_name(target.stem + ".members.ldif")
     else:
         target.write(header)
-        write_ldif(target, records())
+        _write_halves(target, list(records()))
         target.flush()
     if not later or members_path is None:
         return OfflineFiles(plan.entries(), None, 0)
@@ -238,16 +243,93 @@ def _line(name: str, value: str) -> str:
 def write_ldif(out: TextIO, records: Iterable[tuple[str, dict[str, list[str]]]]) -> None:
     """LDIF as `apexdir.directory.ldif.dump` writes it (control characters base64-encoded), in
     large chunks."""
+    _write_records(out, ((dn, attrs, ()) for dn, attrs in records))
+
+
+Record = tuple[str, dict[str, Any], tuple[tuple[str, Any], ...]]
+FORK_FROM = 20_000  # records: below, rendering them all here costs less than a fork
+
+
+def _write_records(out: TextIO, records: Iterable[Record]) -> None:
+    for text in _render(records):
+        out.write(text)
+
+
+def _render(records: Iterable[Record]) -> Iterator[str]:
+    """`write_ldif`'s text, in large chunks, of (dn, attributes, more attributes) whose
+    values may also be None, "" or [] (left out) or one value instead of a list, as a plan
+    holds them: no copy of the plan's dicts, and `_line`'s test inlined (a call per value
+    was a third of the writing)."""
     chunk: list[str] = []
-    for dn, attrs in records:
-        chunk.append(_line("dn", dn))
-        for name, values in attrs.items():
-            chunk.extend(_line(name, v) for v in values)
-        chunk.append("\n")
+    append = chunk.append
+    for dn, attrs, tail in records:
+        append(_line("dn", dn))
+        for name, value in (*attrs.items(), *tail) if tail else attrs.items():
+            if value.__class__ is str:  # most values: no list to make, no str() to call
+                if (
+                    value
+                    and value.isascii()
+                    and value.isprintable()
+                    and value[0] not in " :<"
+                    and value[-1] != " "
+                ):
+                    append(f"{name}: {value}\n")
+                elif value:
+                    append(_line(name, value))
+                continue
+            if value is None or value == []:
+                continue
+            for item in value if isinstance(value, list) else (value,):
+                text = str(item)
+                if (
+                    text.isascii()
+                    and text.isprintable()
+                    and text[:1] not in " :<"
+                    and text[-1] != " "
+                ):
+                    append(f"{name}: {text}\n")
+                else:
+                    append(_line(name, text))
+        append("\n")
         if len(chunk) > 20_000:
-            out.write("".join(chunk))
+            yield "".join(chunk)
             chunk.clear()
-    out.write("".join(chunk))
+    yield "".join(chunk)
+
+
+def _write_halves(out: TextIO, records: list[Record]) -> None:
+    """`_write_records`, the second half rendered meanwhile by a forked copy of this process:
+    it inherits the plan (copy-on-write) instead of receiving it pickled, which would cost as
+    much as rendering it. Not when another thread runs (a fork copies no thread and could
+    inherit a lock held by one), nor for a small plan; if the copy fails, its half is
+    rendered here."""
+    half = len(records) // 2
+    if len(records) < FORK_FROM or threading.active_count() > 1 or not hasattr(os, "fork"):
+        _write_records(out, records)
+        return
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy: render, send, and leave without running the parent's exits
+        code = 1
+        try:
+            os.close(read_end)
+            data = "".join(_render(records[half:])).encode("utf-8")
+            with open(write_end, "wb") as pipe:
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        _write_records(out, records[:half])
+    finally:
+        with open(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        out.write(data.decode("utf-8"))
+    else:
+        _write_records(out, records[half:])
 
 
 def _modify_record(dn: str, members: list[str]) -> str:

@@ -1,6 +1,8 @@
 """`apexdir import` and `apexdir migrate-v1` as library calls: read, validate, write, journal.
 
-1. Read the whole file (a line that cannot be read is a bad line like any other).
+1. Read the whole file (a line that cannot be read is a bad line like any other). A big
+   LDIF file is read in pieces by one process per CPU, which also run each account's own
+   checks (`apexdir.bulk.ldiffile`, `apexdir.bulk.checks`).
 2. Read what exists: one search per kind (`apexdir.bulk.snapshot`).
 3. Validate every line against the rules and what exists (`apexdir.bulk.validate`). Any bad
    line and nothing is written (`InvalidFile`, listing them all), unless `skip_invalid`.
@@ -24,7 +26,7 @@ from typing import Any, TextIO
 
 from apexdir.bulk import csvfile, invites, ldiffile, v1
 from apexdir.bulk import snapshot as snapshots
-from apexdir.bulk.checks import checking_pool, gc_paused
+from apexdir.bulk.checks import Pool, checking_pool, gc_paused, gc_restored
 from apexdir.bulk.items import Parsed, Problem
 from apexdir.bulk.load import NoProgress, OnlineLoad, Outcome, Progress, write_offline
 from apexdir.bulk.plan import Plan, PlannedAccount
@@ -78,14 +80,16 @@ class Options:
     progress: Progress = field(default_factory=NoProgress)
 
 
-def read_import(path: Path, fmt: str | None, encoding: str, layout: Any) -> Parsed:
+def read_import(
+    path: Path, fmt: str | None, encoding: str, layout: Any, pool: Pool | None = None
+) -> Parsed:
     text = csvfile.read_text(path, encoding)
     if fmt is None:
         suffix = path.suffix.lower()
         fmt = "ldif" if suffix == ".ldif" else "csv" if suffix == ".csv" else None
         fmt = fmt or ("ldif" if ldiffile.looks_like_ldif(text) else "csv")
     if fmt == "ldif":
-        return ldiffile.parse_text(text, layout)
+        return ldiffile.parse_text(text, layout, pool)
     return csvfile.parse_text(text, path)
 
 
@@ -106,7 +110,7 @@ def import_file(
         path,
         "import",
         options or Options(),
-        lambda: read_import(path, fmt, encoding, rt.layout),
+        lambda pool: read_import(path, fmt, encoding, rt.layout, pool),
     )
 
 
@@ -130,7 +134,7 @@ def migrate_v1(
         path,
         "migrate-v1",
         opts,
-        lambda: v1.parse(path, encoding=encoding, default_service=default_service),
+        lambda pool: v1.parse(path, encoding=encoding, default_service=default_service),
     )
 
 
@@ -153,7 +157,14 @@ def _require_agent(actor: Actor) -> None:
 
 
 def _run(
-    rt: Runtime, path: Path, mode: str, opts: Options, read: Callable[[], Parsed]
+    rt: Runtime, path: Path, mode: str, opts: Options, read: Callable[[Pool | None], Parsed]
+) -> dict[str, Any]:
+    with gc_restored():
+        return _load(rt, path, mode, opts, read)  # its items and plan are freed on return
+
+
+def _load(
+    rt: Runtime, path: Path, mode: str, opts: Options, read: Callable[[Pool | None], Parsed]
 ) -> dict[str, Any]:
     started = time.perf_counter()
     now = rt.clock()
@@ -162,7 +173,7 @@ def _run(
     clock = Stopwatch(timings)
     with checking_pool(_size(path) // BYTES_PER_ROW) as pool, gc_paused():
         with clock("read"):
-            parsed = read()
+            parsed = read(pool)
         with clock("existing"):
             # Whether a password was ever set matters only to decide whom to invite.
             snap = snapshots.read(

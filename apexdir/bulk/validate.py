@@ -17,7 +17,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from apexdir.bulk.checks import Contact, Pool, contact_fields
+from apexdir.bulk.checks import PASSED_ON_RULES as PASSED_ON_RULES  # where tests look
+from apexdir.bulk.checks import Contact, Pool, contact_fields, later_error
+from apexdir.bulk.checks import passed_on as passed_on
 from apexdir.bulk.dn import norm_dn, parent, rdn_value
 from apexdir.bulk.items import (
     AccountItem,
@@ -37,7 +39,7 @@ from apexdir.errors import Invalid
 from apexdir.models import Structure
 from apexdir.rules import identifiers
 from apexdir.rules.siret import validate_siret
-from apexdir.rules.text import directory_string, generalized_time, single_value
+from apexdir.rules.text import directory_string
 from apexdir.runtime import Runtime
 from apexdir.workflows.catalogue import normalize_code, parse_habilitation
 from apexdir.workflows.services import _name as service_name
@@ -47,32 +49,6 @@ ACCOUNT_TYPES = ("administrateur", "responsable", "collaborateur")
 DIGITS = "0123456789"
 APP_NAME_LENGTH = 128  # cn of an application, as `apexdir app add` allows
 SERVICE_ID_LENGTH = 64  # apexServiceId {64}
-# LDIF attributes passed on to a new account as they are (ldiffile.PASSED_ON): their syntax,
-# schema bound and cardinality (apex.schema, inetorgperson.schema), so that slapd cannot
-# refuse one of them once other lines are written. (kind, bound, single-valued)
-PASSED_ON_RULES: dict[str, tuple[str, int | None, bool]] = {
-    "apexStatus": ("text", 32, True),
-    "apexRequestedAt": ("time", None, True),
-    "apexValidatedAt": ("time", None, True),
-    "apexCreatedBy": ("text", 256, True),
-    "apexValidatedBy": ("text", 256, True),
-    "displayName": ("text", None, True),
-    "description": ("text", 1024, False),
-}
-
-
-def passed_on(extra: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The LDIF attributes passed on to an account, checked as slapd will check them."""
-    for attr, values in extra.items():
-        kind, bound, single = PASSED_ON_RULES[attr]
-        if single:
-            single_value(attr, values)
-        for value in values:
-            if kind == "time":
-                generalized_time(attr, value)
-            else:
-                directory_string(attr, value, max_length=bound)
-    return extra
 
 
 def app_label(value: str) -> str:
@@ -115,6 +91,7 @@ class Validator:
         self.listed: dict[str, set[str]] = {}  # profile DN → norm DNs of planned members
         self.siret_cache: dict[str, str] = {}
         self.dn_cache: dict[tuple[str, ...], str] = {}
+        self.service_refs: dict[tuple[str, str], str] = {}  # (siret, apexServiceRef) → DN
         self.people_dn = self.layout.people_dn
         self.taken: dict[str, set[str]] = {}
         for uid in snapshot.accounts:
@@ -334,12 +311,18 @@ class Validator:
         if not given:
             raise Invalid(f"a {item.type} belongs to a service: service is required")
         if item.service_dn:
+            # Accounts are checked once every service is known: a reference found good
+            # once is good for the many accounts that repeat it.
+            known = self.service_refs.get((siret, item.service_dn))
+            if known is not None:
+                return known
             service_id = rdn_value(item.service_dn)
             if rdn_value(parent(item.service_dn)) != siret or service_id not in set(
                 self.services.get(siret, {}).values()
             ):
                 raise Invalid(f"apexServiceRef {item.service_dn}: no such service of {siret}")
-            return self.service_dn(siret, service_id)
+            known = self.service_refs[siret, item.service_dn] = self.service_dn(siret, service_id)
+            return known
         name = service_name(item.service or "")
         service_id = self.services.get(siret, {}).get(name.casefold())
         if service_id is None:
@@ -351,11 +334,15 @@ class Validator:
         checked: list[tuple[AccountItem, dict[str, Any]]] = []
         seen: dict[tuple[str, str], int] = {}
         reserved: dict[str, int] = {}
-        rows = [(i.last_name, i.first_name, i.mail, i.mobile) for i in items]
-        contacts = contact_fields(rows, self.pool)
-        for item, contact in zip(items, contacts, strict=True):
+        # A parallel reader checked the rows already (item.checked); other readers' rows are
+        # checked here, by the pool when there are many.
+        unchecked = [i for i in items if i.checked is None]
+        rows = [(i.last_name, i.first_name, i.mail, i.mobile) for i in unchecked]
+        contacts = dict(zip(map(id, unchecked), contact_fields(rows, self.pool), strict=True))
+        for item in items:
+            own = item.checked or (contacts[id(item)], later_error(item))
             try:
-                attrs = self.account_fields(item, contact)
+                attrs = self.account_fields(item, *own)
             except Invalid as exc:
                 self.problem(item.line, str(exc))
                 continue
@@ -380,8 +367,9 @@ class Validator:
                 reserved[given.lower()] = item.line
                 attrs["uid"] = given
             checked.append((item, attrs))
-        for uid in reserved:
-            self.taken.setdefault(_stem_key(uid), set()).add(uid)
+        if any("uid" not in attrs for _, attrs in checked):  # only generating needs them
+            for uid in reserved:
+                self.taken.setdefault(_stem_key(uid), set()).add(uid)
         for item, attrs in checked:
             if "uid" in attrs:
                 self.plan.identifiers["kept" if item.source_identifier else "given"] += 1
@@ -434,7 +422,11 @@ class Validator:
         uid = self.snap.by_mail.get(key)
         return self.snap.accounts[uid.lower()] if uid else None
 
-    def account_fields(self, item: AccountItem, contact: Contact | str) -> dict[str, Any]:
+    def account_fields(
+        self, item: AccountItem, contact: Contact | str, later: str | None
+    ) -> dict[str, Any]:
+        """The account's values, or `Invalid` with the first rule it breaks, in this order
+        (`contact` and `later`: the checks that need nothing but the row, done before)."""
         siret = self.known_siret(item.siret)
         kind = item.type.strip().lower()
         if kind not in ACCOUNT_TYPES:
@@ -460,9 +452,8 @@ class Validator:
         if item.delegations and kind != "responsable":
             raise Invalid("profiles are delegated to responsables only")
         attrs["delegations"] = [self.profile_ref(v) for v in item.delegations]
-        passed_on(item.extra)
-        if item.password_changed:
-            generalized_time("pwdChangedTime", item.password_changed)
+        if later:
+            raise Invalid(later)
         return attrs
 
     def existing_account(self, item: AccountItem, found: ExistingAccount, attrs: dict) -> None:

@@ -121,6 +121,9 @@ def figures(config: Path, uid: str, siret: str, runs: int = 7) -> list[Figure]:
     against the directory `config` names, each beside bare python and ldapsearch."""
     stale = compile_project()
     bare = measure([sys.executable, "-c", "pass"], runs)
+    # The floor of a directory command with the chosen libraries: its CLI, its LDAP client
+    # and its settings' validator, imported and nothing else.
+    libraries = measure([sys.executable, "-c", "import click, ldap3, pydantic.main"], runs)
     with tempfile.TemporaryDirectory(prefix="apexdir-bench-cli-") as tmp:
         search, search_env = ldapsearch_command(config, uid, Path(tmp) / "pw")
         c_client = measure(search, runs, search_env)
@@ -147,6 +150,11 @@ def figures(config: Path, uid: str, siret: str, runs: int = 7) -> list[Figure]:
             figure.notes.append(
                 f"`ldapsearch` of the same account entry (exec, connect, bind, search): wall "
                 f"{c_client.wall * 1e3:.0f} ms, CPU {c_client.cpu * 1e3:.0f} ms"
+            )
+            figure.notes.append(
+                f"`python -c 'import click, ldap3, pydantic.main'` (the chosen libraries a "
+                f"directory command needs, imported and nothing else): wall "
+                f"{libraries.wall * 1e3:.0f} ms = {libraries.wall / bare.wall:.1f}× bare python"
             )
         if not figure.ok:
             figure.notes.append(imports_by_package(command))

@@ -6,13 +6,14 @@ import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import ldap3
 import pytest
 
 from apexdir.clock import FrozenClock, from_generalized_time
-from apexdir.config import Settings
+from apexdir.config import Settings, StateSettings
 from apexdir.daemon.jobs import changes, expiry, housekeeping, pending
 from apexdir.daemon.jobs.outbox import deliver
 from apexdir.devsinks import captured_mails
@@ -113,6 +114,32 @@ def test_expiry_warns_at_each_level_once_then_tells_expiry(
     assert actions.count("password.expiry-warning") == 3
     assert actions.count("password.expired") == 1
     rt.close()
+
+
+def test_expiry_on_a_node_taking_over_sends_nothing_twice(
+    app_cli: Cli, settings: Settings, slapd: SlapdInstance, sinks: Any, tmp_path: Path
+) -> None:
+    """The cursor is node-local: a node with its own state store (no cursor yet) reads the
+    whole window after the lease moved, finds the notice already marked, and a later
+    crossing is sent once, by whichever node runs the pass."""
+    structure(app_cli)
+    marie = app_cli.create_account(SIRET, "administrateur", "marie@example.org", "Marie", "Martin")
+    when = changed_at(slapd, marie) + timedelta(days=90 - 10)
+    first = frozen(settings, when)
+    assert expiry.run(first)["warned"] == 1
+    other = settings.model_copy(update={"state": StateSettings(path=tmp_path / "node2.db")})
+    second = frozen(other, when + timedelta(hours=1))
+    assert expiry.run(second) == {
+        "warned": 0, "expired": 0, "already_sent": 1, "max_age_days": 90
+    }  # fmt: skip
+    second.clock.advance(days=4)  # type: ignore[attr-defined]
+    assert expiry.run(second)["warned"] == 1  # the 7-day crossing, read incrementally
+    first.clock.advance(days=4, hours=2)  # type: ignore[attr-defined]
+    assert expiry.run(first)["already_sent"] == 1  # the lease came back: marked already
+    assert len(sent(first, sinks, "marie@example.org", WARNING)) == 1
+    assert len(sent(second, sinks, "marie@example.org", WARNING)) == 2
+    first.close()
+    second.close()
 
 
 def test_expiry_reads_a_policy_of_seconds_from_the_directory(

@@ -92,6 +92,26 @@ def profile(action: Callable[[], Any], top: int = 10) -> list[str]:
 
 
 # ---------------------------------------------------------------------- directories
+def settings_of(
+    instance: SlapdInstance, state: Path, *, smtp_port: int = 25, **sections: dict[str, Any]
+) -> Settings:
+    """apexdir bound as its own account to `instance`, its state store at `state`, mail to
+    127.0.0.1:`smtp_port`; `sections` adds settings (e.g. policy limits out of the way)."""
+    return Settings.model_validate(
+        {
+            "ldap": {
+                "uris": [instance.uri],
+                "base_dn": instance.base_dn,
+                "bind_dn": instance.layout.apexdir_dn,
+                "bind_password_file": str(instance.apexdir_password_file),
+            },
+            "smtp": {"host": "127.0.0.1", "port": smtp_port},
+            "state": {"path": str(state)},
+            **sections,
+        }
+    )
+
+
 @dataclass
 class Bench:
     root: Path
@@ -108,18 +128,7 @@ class Bench:
         return instance
 
     def settings(self, instance: SlapdInstance, name: str, smtp_port: int = 25) -> Settings:
-        return Settings.model_validate(
-            {
-                "ldap": {
-                    "uris": [instance.uri],
-                    "base_dn": instance.base_dn,
-                    "bind_dn": instance.layout.apexdir_dn,
-                    "bind_password_file": str(instance.apexdir_password_file),
-                },
-                "smtp": {"host": "127.0.0.1", "port": smtp_port},
-                "state": {"path": str(self.root / f"{name}-state.db")},
-            }
-        )
+        return settings_of(instance, self.root / f"{name}-state.db", smtp_port=smtp_port)
 
     def runtime(self, instance: SlapdInstance, name: str) -> Runtime:
         return Runtime(self.settings(instance, name), operator="benchmark")

@@ -40,6 +40,7 @@ from apexdir.runtime import Runtime
 from apexdir.workflows import auth, precreation, services
 from apexdir.workflows.actors import AGENT
 from apexdir.workflows.structures import create_structure
+from benchmarks.measures import settings_of
 
 SIRET = "73282932000074"
 PASSWORD = "Str0ng-Passw0rd!"
@@ -51,23 +52,15 @@ GAP_TARGET = 0.10
 def settings_for(instance: SlapdInstance, root: Path) -> Settings:
     """Limits out of the way: the benchmark asks thousands of times for a few identifiers
     (in production the rate limits and the lockout answer long before)."""
-    return Settings.model_validate(
-        {
-            "ldap": {
-                "uris": [instance.uri],
-                "base_dn": instance.base_dn,
-                "bind_dn": instance.layout.apexdir_dn,
-                "bind_password_file": str(instance.apexdir_password_file),
-            },
-            "smtp": {"host": "127.0.0.1", "port": 25},
-            "state": {"path": str(root / "state.db")},
-            "policy": {
-                "lockout_failures": 1_000_000,
-                "reset_rate_per_identifier_per_hour": 1_000_000,
-                "reset_rate_global_per_minute": 1_000_000,
-                "login_code_wrong_per_day": 1_000_000,
-            },
-        }
+    return settings_of(
+        instance,
+        root / "state.db",
+        policy={
+            "lockout_failures": 1_000_000,
+            "reset_rate_per_identifier_per_hour": 1_000_000,
+            "reset_rate_global_per_minute": 1_000_000,
+            "login_code_wrong_per_day": 1_000_000,
+        },
     )
 
 

@@ -435,10 +435,8 @@ class Feed:
             cursor.hold(change.start)
             self.waiting += 1
             return
-        notified = self.handle(resolved)
-        if notified is not None:
-            self.changes += 1
-            self.notified += notified
+        self.changes += 1
+        self.notified += self.handle(resolved)
 
     def ignored(self, change: Change) -> bool:
         if norm(change.dn) == norm(self.layout.lease_dn):
@@ -544,13 +542,9 @@ class Feed:
         by = change.author
         return first_rdn_value(by) if by and is_child(by, self.layout.people_dn) else None
 
-    def handle(self, change: Change) -> int | None:
-        """Journal the change and queue its mails, in one transaction.
-
-        Returns how many mails were queued, None for a change that is not journaled.
-        """
-        if self.ignored(change):
-            return None
+    def handle(self, change: Change) -> int:
+        """Journal the change (one `read` did not ignore) and queue its mails, in one
+        transaction; how many mails were queued."""
         own = self.is_own(change)
         mails = [] if own else self.notifications(change)
         journal = Journal(self.rt.db, clock=lambda: change.when)

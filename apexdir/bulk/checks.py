@@ -7,21 +7,19 @@ per CPU (`apexdir.bulk.ldiffile`); other files from `PARALLEL_FROM` rows send th
 to the same processes. The cyclic garbage collector is paused while a file is read and
 checked: it would walk millions of long-lived objects again and again for nothing.
 
-Two rules have a fast path here for the values a bulk file nearly always holds (a mobile in
-French E.164, a GeneralizedTime without fraction): it accepts only what the rule accepts, and
-anything else goes to the rule itself, so that errors keep its exact wording.
+The rules themselves take a fast path for the values a bulk file nearly always holds (a
+mobile in French E.164, a GeneralizedTime without fraction: `normalize_mobile`,
+`generalized_time`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from apexdir.bulk.items import AccountItem
@@ -75,54 +73,6 @@ PASSED_ON_RULES: dict[str, tuple[str, int | None, bool]] = {
 }
 
 
-def mobile(value: str) -> str:
-    """`normalize_mobile`; a French number already in E.164 ("+33612345678", as apexdir
-    writes them) skips the parse and the repeated checks that cost ≈ 90 µs a number."""
-    import phonenumbers  # not at import: rules.contact keeps start-up light
-
-    digits = value[3:]
-    if (
-        len(value) == 12
-        and value.startswith("+33")
-        and digits[0] != "0"
-        and digits.isascii()
-        and digits.isdigit()
-        # What phonenumbers.parse(value, "FR") gives: after a country code, a number that
-        # does not start with 0 has no national prefix to strip. +33 is France's alone, so
-        # is_valid_number is number_type's test against FR's ranges: one type lookup.
-        and phonenumbers.number_type(phonenumbers.PhoneNumber(33, int(digits))) in _mobile_types()
-    ):
-        return value  # its E.164 form is itself
-    return normalize_mobile(value)
-
-
-@functools.cache
-def _mobile_types() -> frozenset[int]:
-    from phonenumbers import PhoneNumberType
-
-    return frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
-
-
-def directory_time(label: str, value: str) -> str:
-    """`generalized_time`; "20260115090000Z" (ASCII, no fraction) skips strptime: the same
-    fixed fields, checked by the same calendar (datetime refuses the same days and hours)."""
-    if len(value) == 15 and value[14] == "Z" and value.isascii() and value[:14].isdigit():
-        try:
-            datetime(
-                int(value[:4]),
-                int(value[4:6]),
-                int(value[6:8]),
-                int(value[8:10]),
-                int(value[10:12]),
-                int(value[12:14]),
-            )
-        except ValueError:
-            pass  # the rule words the error
-        else:
-            return value
-    return generalized_time(label, value)
-
-
 def passed_on(extra: dict[str, list[str]]) -> dict[str, list[str]]:
     """The LDIF attributes passed on to an account, checked as slapd will check them."""
     for attr, values in extra.items():
@@ -131,7 +81,7 @@ def passed_on(extra: dict[str, list[str]]) -> dict[str, list[str]]:
             single_value(attr, values)
         for value in values:
             if kind == "time":
-                directory_time(attr, value)
+                generalized_time(attr, value)
             else:
                 directory_string(attr, value, max_length=bound)
     return extra
@@ -143,7 +93,7 @@ def later_error(item: AccountItem) -> str | None:
         if item.extra:
             passed_on(item.extra)
         if item.password_changed:
-            directory_time("pwdChangedTime", item.password_changed)
+            generalized_time("pwdChangedTime", item.password_changed)
     except Invalid as exc:
         return str(exc)
     return None
@@ -186,7 +136,7 @@ def _contacts(rows: list[tuple[str, str, str, str | None]]) -> list[Contact | st
                     _person("Nom", last),
                     _person("Prénom", first),
                     _mail(mail),
-                    mobile(number) if number else None,
+                    normalize_mobile(number) if number else None,
                 )
             )
         except Invalid as exc:

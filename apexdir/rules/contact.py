@@ -110,6 +110,33 @@ def normalize_mobile(value: str) -> str:
     is not a mobile); numbers in international form are accepted from any country, as long
     as they are mobiles: the number exists to receive SMS codes.
     """
+    if _is_french_e164_mobile(value):
+        return value  # its E.164 form is itself
+    return _normalized(value)
+
+
+def _is_french_e164_mobile(value: str) -> bool:
+    """Whether `value` is already a French mobile in E.164, as apexdir stores them (bulk
+    files hold little else): it skips the parse and the repeated checks, ≈ 90 µs a number.
+    What phonenumbers.parse(value, "FR") gives: after a country code, a number that does not
+    start with 0 has no national prefix to strip; +33 is France's alone, so is_valid_number
+    is number_type's test against FR's ranges: one type lookup."""
+    digits = value[3:]
+    if not (
+        len(value) == 12
+        and value.startswith("+33")
+        and digits[0] != "0"
+        and digits.isascii()
+        and digits.isdigit()
+    ):
+        return False
+    import phonenumbers
+
+    return phonenumbers.number_type(phonenumbers.PhoneNumber(33, int(digits))) in _mobile_types()
+
+
+def _normalized(value: str) -> str:
+    """`normalize_mobile` by phonenumbers' parse, whatever the form."""
     import phonenumbers
 
     text = value.strip()

@@ -132,8 +132,13 @@ class PolicySettings(_Section):
     password_history: int = 10
     password_max_age_days: int = 90
     password_expiry_warnings_days: list[int] = [15, 7, 1]
+    # The portal's series (apexdir.workflows.guard): failures of one device, or of the
+    # devices that never logged into an identifier, before the waits begin …
     lockout_failures: int = 5
     lockout_minutes: int = 15
+    # … and slapd's own lock (ppolicy), the backstop for raw LDAP binds: above what the
+    # portal's series let through in a window, so that no stranger can reach it there.
+    directory_lockout_failures: int = 20
     invitation_validity_days: int = 7
     invitation_reminder_days: int = 3
     validator_reminder_days: int = 3
@@ -168,8 +173,10 @@ class PortalSettings(_Section):
     rate_per_client_per_minute: int = Field(
         60, ge=1, description="Anonymous POSTs (and captchas) one client address may make."
     )
-    rate_global_per_minute: int = Field(
-        600, ge=1, description="Anonymous POSTs all clients together may make, per node."
+    rate_global_per_minute: int | None = Field(
+        None,
+        description="Ignored (kept so that older files still load): a node-wide ceiling "
+        "let a few addresses lock everyone out; guessing is slowed per series instead.",
     )
     dev_sinks_dir: Path | None = Field(
         None,

@@ -112,34 +112,42 @@ def login_required(view: F) -> F:
 
 
 def client_address() -> str:
+    """The client's address: the peer's, or the one the configured number of trusted
+    proxies reported (`[portal] trusted_proxies`, applied by ProxyFix; 0: headers ignored)."""
     return request.remote_addr or "unknown"
 
 
 def limit_anonymous(kind: str) -> None:
-    """Count one anonymous request against the client's and everyone's budgets (shared by
-    every worker process of the node through the state store); 429 past either."""
+    """Count one anonymous request against its client's budget (the address, an IPv6
+    client by its /64), shared by every worker process of the node through the state
+    store; 429 past it. There is no node-wide ceiling: eleven addresses could fill it and
+    lock everyone out (issue 18); guessing is slowed by `apexdir.workflows.guard`."""
+    from apexdir.rules.throttle import source_key
     from apexdir.state import ratelimit
 
     portal = state().settings.portal
-    limits = [
-        ratelimit.Limit(
-            f"portal:client:{client_address()}",
-            portal.rate_per_client_per_minute,
-            timedelta(minutes=1),
-        ),
-        ratelimit.Limit(f"portal:all:{kind}", portal.rate_global_per_minute, timedelta(minutes=1)),
-    ]
-    if not ratelimit.allow(rt().db, limits, state().clock()):
+    limit = ratelimit.Limit(
+        f"portal:client:{source_key(client_address())}",
+        portal.rate_per_client_per_minute,
+        timedelta(minutes=1),
+    )
+    if not ratelimit.allow(rt().db, [limit], state().clock()):
         abort(429)
 
 
+def _costly() -> bool:
+    """Whether a POST can cost the directory anything: a form with something typed in it
+    (an empty or half-empty form is refused by its own validation, at no cost)."""
+    return any(value.strip() for name, value in request.form.items() if name != "csrf_token")
+
+
 def limited(kind: str) -> Callable[[F], F]:
-    """Rate-limit the POSTs of an anonymous view."""
+    """Rate-limit the POSTs of an anonymous view that can cost work."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if request.method == "POST":
+            if request.method == "POST" and _costly():
                 limit_anonymous(kind)
             return view(*args, **kwargs)
 

@@ -50,7 +50,7 @@ from apexdir.rules.passwords import enforce_password
 from apexdir.rules.permissions import Actor, ActorType
 from apexdir.runtime import Runtime
 from apexdir.state import ratelimit, resetqueue
-from apexdir.workflows import tokens
+from apexdir.workflows import guard, tokens
 from apexdir.workflows.accounts import account_or_none
 from apexdir.workflows.notify import link, queue_mail, queue_sms, token_from
 
@@ -95,6 +95,10 @@ CODES_PAUSED = (
     "est suspendue pour le moment. Réessayez plus tard."
 )
 CHANGE_DONE = "Votre mot de passe a été modifié."
+THROTTLED = (
+    "Trop de tentatives de connexion : patientez {wait} avant de réessayer. Si vous avez "
+    "oublié votre mot de passe, utilisez « Mot de passe oublié »."
+)
 RATE_LIMITED = "Trop de demandes de réinitialisation : réessayez plus tard."
 CAPTCHA_REFUSED = "Le captcha n'a pas été validé."
 SMS_TEXT = "APEX Partenaires : votre code de sécurité est {code} (valable {minutes} minutes)."
@@ -262,8 +266,38 @@ def _consume(rt: Runtime, dn: str, attribute: str, record: onetime.Record) -> bo
 
 
 # ---------------------------------------------------------------------- login
-def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
-    """Check the password with slapd, then mail a 6-digit code (valid, single use)."""
+def wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return plural(seconds, "seconde")
+    return plural(-(-seconds // 60), "minute")
+
+
+def login(
+    rt: Runtime, identifier: str, password: str, *, origin: guard.Origin | None = None
+) -> dict[str, Any]:
+    """Check the password with slapd, then mail a 6-digit code (valid, single use).
+
+    `origin` (the portal's client address and proven device) puts the attempt under the
+    login guard: a series of failures waits before it is judged, before any directory
+    request, whatever the identifier (`apexdir.workflows.guard`). The CLI, run by an
+    operator, passes none."""
+    key = clean_identifier(identifier) or "-invalid-"
+    if origin is not None:
+        left = guard.wait_before(rt, origin, key)
+        if left:
+            raise AuthenticationFailed(THROTTLED.format(wait=wait_text(left)), reason="throttled")
+    try:
+        outcome = _login(rt, identifier, password)
+    except AuthenticationFailed as exc:
+        if origin is not None and exc.reason in ("invalid", "locked"):
+            guard.failed(rt, origin, key)
+        raise
+    if origin is not None:
+        guard.succeeded(rt, origin, key)
+    return outcome
+
+
+def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
     policy = rt.settings.policy
     account = _find(rt, identifier)
     if account is None:
@@ -274,6 +308,11 @@ def login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
     # lastbind moves authTimestamp at this very bind: keep the previous one for `verify`.
     previous = account.last_login
     outcome = ppolicy.authenticate(rt.settings.ldap, account.dn, password)
+    if not outcome.ok and outcome.reason == "locked":
+        # slapd refuses a locked account before it checks the password: without the hash
+        # it answers ≈ 5× faster than an unknown identifier's decoy bind (a timing oracle,
+        # issue 18). The decoy's bind spends what the check would have.
+        _decoy_bind(rt, password)
     if not outcome.ok:
         rt.journal.record(
             "auth.login-refused",

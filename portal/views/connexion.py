@@ -7,12 +7,14 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 
 from apexdir.errors import AuthenticationFailed
+from apexdir.portal import device
 from apexdir.portal.context import rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import CodeForm, EmptyForm, LoginForm
-from apexdir.portal.security import begin_session, limited
+from apexdir.portal.security import begin_session, client_address, limited
 from apexdir.portal.views import oidc
 from apexdir.workflows import auth
+from apexdir.workflows.guard import Origin
 
 bp = Blueprint("connexion", __name__)
 
@@ -31,11 +33,15 @@ def index() -> Any:
 def login() -> Any:
     form = LoginForm()
     expired = False
+    status = 200
     if form.validate_on_submit():
+        typed = form.identifiant.data or ""
+        origin = Origin(client_address(), device.device_for(auth.clean_identifier(typed)))
         try:
-            outcome = auth.login(rt(), form.identifiant.data or "", form.mot_de_passe.data or "")
+            outcome = auth.login(rt(), typed, form.mot_de_passe.data or "", origin=origin)
         except AuthenticationFailed as exc:
             expired = exc.reason == "expired"
+            status = 429 if exc.reason == "throttled" else 200
             form.form_errors.append(french(exc))
         else:
             begin_session(pending=outcome["identifier"])
@@ -43,7 +49,7 @@ def login() -> Any:
                 flash(warning, "warning")
             flash(outcome["message"], "info")
             return redirect(url_for("connexion.code"))
-    return render_template("connexion/login.html", form=form, expired=expired)
+    return render_template("connexion/login.html", form=form, expired=expired), status
 
 
 @bp.route("/connexion/code", methods=["GET", "POST"])
@@ -63,6 +69,7 @@ def code() -> Any:
                 return redirect(url_for("connexion.login"))
             form.code.errors = [french(exc)]
         else:
+            device.remember(outcome["identifier"])
             begin_session(
                 user=outcome["identifier"],
                 type=outcome["type"],

@@ -109,8 +109,9 @@ def test_reset_refuses_a_previous_password_with_slapds_reason(
 def test_reset_unlocks_a_locked_account(
     app_cli: Cli, partner: Partner, rt: Runtime, slapd: SlapdInstance
 ) -> None:
-    """5 failures lock the account (ppolicy); a reset sets a password and lifts the lock."""
-    for _ in range(5):
+    """Failures lock the account (ppolicy's backstop); a reset sets a password and lifts the
+    lock."""
+    for _ in range(rt.settings.policy.directory_lockout_failures):
         assert not authenticate(rt.settings.ldap, partner.dn, "Wr0ng-Passw0rd!").ok
     # The anonymous answer is a wrong password's (issue 12, item 5); the owner is told by
     # mail, once per lock, however many logins hit the lock.

@@ -68,6 +68,8 @@ class Account:
     last_login: datetime | None = None
     password_changed_at: datetime | None = None
     locked_at: datetime | None = None
+    # Replaced to end every portal session of the account (logout, password change…).
+    session_generation: str = ""
     habilitations: list[str] = field(default_factory=list)
     delegations: list[str] = field(default_factory=list)
 

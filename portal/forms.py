@@ -67,6 +67,9 @@ class PersonalDataForm(FlaskForm):
     prenom = StringField("Prénom", [_required("votre prénom"), _max(64)])
     mail = StringField("Adresse mail", [_required("votre adresse mail"), _max(128)])
     mobile = StringField("N° de téléphone mobile", [Optional(), _max(32)])
+    # Asked when the mail or the mobile changes more than 5 minutes after the login: they
+    # receive the reset codes, so a borrowed session must not be able to redirect them.
+    actuel = PasswordField("Mot de passe actuel", [Optional(), _max(128)])
 
 
 class PasswordChangeForm(FlaskForm):

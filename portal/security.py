@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,6 +14,7 @@ from flask import Flask, Response, abort, flash, g, redirect, request, session, 
 from apexdir.portal.context import rt, state
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("apexdir.portal")
 
 CSP = "; ".join(
     [
@@ -30,6 +32,10 @@ CSP = "; ".join(
     ]
 )
 SESSION_EXPIRED = "Votre session a expiré : veuillez vous reconnecter."
+SESSION_ENDED = (
+    "Votre session a pris fin (déconnexion ou changement de mot de passe) : veuillez vous "
+    "reconnecter."
+)
 LOGIN_FIRST = "Veuillez vous connecter pour accéder à cette page."
 KEPT_ACROSS_LOGIN = ("oidc_resume",)
 
@@ -87,10 +93,40 @@ def begin_session(**values: Any) -> None:
     session.permanent = True
 
 
+def adopt_generation(identifier: str) -> None:
+    """The session goes on under the account's current generation (after the login, or
+    after the password change this very session made)."""
+    from apexdir.workflows.accounts import account_or_none
+
+    found = account_or_none(rt(), identifier)
+    session["gen"] = found.session_generation if found else ""
+
+
+def end_sessions() -> None:
+    """« Se déconnecter »: this session and every copy of it, on every node, end; so do the
+    account's other sessions (a logout is where a partner who fears a copied cookie goes)."""
+    from apexdir.errors import ApexError
+    from apexdir.workflows import sessions
+    from apexdir.workflows.accounts import account_or_none
+
+    identifier = session.get("user") or session.get("pending")
+    session.clear()
+    if not identifier:
+        return
+    try:
+        found = account_or_none(rt(), str(identifier))
+        if found is not None:
+            sessions.end_all(rt(), found)
+    except ApexError:
+        # The directory is down: the cookie is cleared; copies end with their time-outs.
+        log.warning("logout: could not end the sessions of %s", identifier)
+
+
 def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from apexdir.errors import NotFound
+        from apexdir.workflows import sessions
         from apexdir.workflows.accounts import account_or_none
 
         identifier = session.get("user")
@@ -104,6 +140,10 @@ def login_required(view: F) -> F:
         if found is None or found.status != "active":
             session.clear()
             flash(LOGIN_FIRST, "info")
+            return redirect(url_for("connexion.login"))
+        if not sessions.is_current(found, session.get("gen")):
+            session.clear()
+            flash(SESSION_ENDED, "info")
             return redirect(url_for("connexion.login"))
         g.account = found
         return view(*args, **kwargs)

@@ -50,6 +50,7 @@ ACCOUNT_ATTRS = [
     "authTimestamp",
     "pwdChangedTime",
     "pwdAccountLockedTime",
+    "apexSessionGeneration",
 ]
 # What listings show (consultation, `account list`, /comptes, Account.public()): less to
 # decode for 1,000 entries; mobile, dates of creation and password state stay empty.
@@ -168,6 +169,7 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
         last_login=_time(entry.get("authTimestamp")),
         password_changed_at=_time(entry.get("pwdChangedTime")),
         locked_at=_time(entry.get("pwdAccountLockedTime")),
+        session_generation=_text(entry.get("apexSessionGeneration")) or "",
         habilitations=sorted(profile_key(dn) for dn in entry.all("memberOf")),
         delegations=sorted(profile_key(dn) for dn in entry.all("apexDelegatedProfile")),
     )

@@ -11,7 +11,13 @@ from apexdir.portal import device
 from apexdir.portal.context import rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import CodeForm, EmptyForm, LoginForm
-from apexdir.portal.security import begin_session, client_address, limited
+from apexdir.portal.security import (
+    adopt_generation,
+    begin_session,
+    client_address,
+    end_sessions,
+    limited,
+)
 from apexdir.portal.views import oidc
 from apexdir.workflows import auth
 from apexdir.workflows.guard import Origin
@@ -75,6 +81,7 @@ def code() -> Any:
                 type=outcome["type"],
                 last_login=outcome["last_login_text"],
             )
+            adopt_generation(outcome["identifier"])
             # Back to the application whose login this was (OpenID Connect), if any.
             return redirect(oidc.resume_url() or url_for("espace.accueil"))
     return render_template("connexion/code.html", form=form)
@@ -84,6 +91,6 @@ def code() -> Any:
 def logout() -> Any:
     form = EmptyForm()
     if form.validate_on_submit():
-        session.clear()
+        end_sessions()
         flash("Vous êtes déconnecté.", "success")
     return redirect(url_for("connexion.login"))

@@ -13,7 +13,7 @@ from apexdir.portal import checks
 from apexdir.portal.context import account, actor, rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import EmptyForm, PasswordChangeForm, PersonalDataForm
-from apexdir.portal.security import login_required
+from apexdir.portal.security import adopt_generation, login_required
 from apexdir.rules.contact import display_mobile, normalize_mobile
 from apexdir.workflows import accounts, auth, structures
 
@@ -99,6 +99,23 @@ def compte(identifier: str) -> Any:
 
 
 # ---------------------------------------------------------------------- personal data
+REAUTH_SECONDS = 300  # a login (or a password typed) this recent proves the person
+
+
+def _now() -> float:
+    return rt().clock().timestamp()
+
+
+def _reauth_due() -> bool:
+    """Whether the password must be typed again to change the mail or the mobile."""
+    proven = max(float(session.get("started", 0)), float(session.get("reauth", 0)))
+    return _now() - proven > REAUTH_SECONDS
+
+
+def _needs_reauth(changes: dict[str, str]) -> bool:
+    return bool({"mail", "mobile"} & changes.keys()) and _reauth_due()
+
+
 def _password_form() -> PasswordChangeForm:
     return PasswordChangeForm(prefix="mdp")
 
@@ -128,13 +145,21 @@ def donnees() -> Any:
             changes = {key: value for key, value in typed.items() if value != current[key]}
             if not changes:
                 form.form_errors.append("Aucune modification n'a été saisie.")
-            else:
+            elif _needs_reauth(changes):
+                try:
+                    auth.confirm_password(rt(), me.identifier, form.actuel.data or "")
+                except AuthenticationFailed as exc:
+                    form.actuel.errors = [french(exc)]
+                else:
+                    session["reauth"] = _now()
+            if changes and not form.actuel.errors and not checks.has_errors(form):
                 session["donnees"] = changes
                 return redirect(url_for("espace.donnees_recapitulatif"))
     return render_template(
         "espace/donnees.html",
         me=me,
         form=form,
+        reauth=_reauth_due(),
         password_form=_password_form(),
         steps=STEPS,
         rules=checks.password_rules(rt().settings.policy),
@@ -201,6 +226,7 @@ def mot_de_passe() -> Any:
             except Invalid as exc:
                 checks.place(form, exc, checks.PASSWORD_FIELDS)
             else:
+                adopt_generation(me.identifier)  # the account's other sessions ended
                 flash(outcome["message"], "success")
                 return redirect(url_for("espace.donnees"))
     data_form = PersonalDataForm(prefix="donnees", formdata=None)
@@ -210,6 +236,7 @@ def mot_de_passe() -> Any:
         "espace/donnees.html",
         me=me,
         form=data_form,
+        reauth=_reauth_due(),
         password_form=form,
         steps=STEPS,
         rules=checks.password_rules(rt().settings.policy),

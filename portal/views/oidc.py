@@ -34,7 +34,8 @@ from apexdir.oidc import store
 from apexdir.oidc.claims import claims, profiles_for
 from apexdir.oidc.models import Client, Subject
 from apexdir.portal.context import rt, state
-from apexdir.portal.security import CSP
+from apexdir.portal.security import CSP, end_sessions
+from apexdir.workflows import sessions
 
 bp = Blueprint("oidc", __name__)
 
@@ -174,6 +175,8 @@ def authorize() -> Any:
         return redirect(refuse("invalid_scope", "The 'openid' scope is required."))
     if not relogin and started is not None:
         subject = store.subject(rt(), str(session["user"]), client.app, int(started))
+        if subject is not None and not sessions.is_current(subject.account, session.get("gen")):
+            subject = None  # the session was ended (logout, password change) on some node
         if subject is None:
             # Locked, expired or deleted since the session began: no token, a new login.
             session.clear()
@@ -247,7 +250,7 @@ def logout() -> Any:
     values = request.values
     target = values.get("post_logout_redirect_uri")
     client_id = values.get("client_id") or _hint_audience(values.get("id_token_hint"))
-    session.clear()
+    end_sessions()
     if not target:
         return render_template("oidc/deconnexion.html")
     client = store.get_client(rt(), client_id) if client_id else None

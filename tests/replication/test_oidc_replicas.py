@@ -68,7 +68,7 @@ def test_a_code_from_one_node_is_redeemed_at_the_other(
 
     with a.session_transaction() as session:  # a portal session that passed both steps
         now = time.time()
-        session.update(user="marie.martin-px", started=now, seen=now)
+        session.update(user="marie.martin-px", started=now, seen=now, gen="")
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     params = {

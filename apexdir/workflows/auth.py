@@ -32,7 +32,9 @@ Internet.
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,6 +80,7 @@ INVALID_CREDENTIALS = "Identifiant ou mot de passe incorrect."
 EXPIRED = "Votre mot de passe a expiré : choisissez-en un nouveau avec « Mot de passe oublié »."
 INACTIVE = "Votre compte n'est pas actif : contactez votre administrateur."
 RESTRICTED = "Votre mot de passe doit être changé avant de vous connecter."
+CODE_SENT = "Un code de vérification vous a été envoyé par mail ; il est valable {minutes} minutes."
 CODE_NONE = "Aucun code de vérification en attente : reconnectez-vous pour en recevoir un."
 CODE_EXPIRED = "Ce code de vérification a expiré : reconnectez-vous pour en recevoir un nouveau."
 FORGOT_ANSWER = (
@@ -214,15 +217,31 @@ def _swap(rt: Runtime, dn: str, attribute: str, old: str | None, new: str | None
     return True
 
 
+DECOY_TRY_ATTRIBUTE = "title"  # a value of the decoy's rewritten by each try it stands in for
+
+
+def _decoy_try(rt: Runtime) -> None:
+    """The write a try costs on a pending record, spent on the decoy when there is no
+    record to spend it on (unknown identifier, or no pending code): without it a wrong
+    code answered faster where no record existed (issue 18 item 6)."""
+    rt.directory.replace(decoy_dn(rt.layout), **{DECOY_TRY_ATTRIBUTE: secrets.token_hex(16)})
+
+
 def _take_try(rt: Runtime, dn: str, attribute: str) -> onetime.Record | None:
     """Spend one try of the pending record *before* the answer is judged, and return the
     record as it was: however many requests race, a record is judged at most `tries` times
-    (a failed swap means another request took a try first: read again)."""
+    (a failed swap means another request took a try first: read again).
+
+    A mailed link's record is returned untouched: its secret has 256 bits, so tries add
+    nothing against guessing, and a try spent by whoever saw the link's public half would
+    void the owner's link (issue 18 item 7). It stays single use (`_consume`)."""
     for _ in range(CAS_ROUNDS):
         stored = _read(rt, dn, attribute)
         record = onetime.parse(stored)
         if record is None:
             return None
+        if record.kind == "mail":
+            return record
         left = onetime.after_failure(record)
         if _swap(rt, dn, attribute, stored, left.format() if left else None):
             return record
@@ -242,9 +261,12 @@ def _spend_try(
     refusal as an account with no such record."""
     account = _find(rt, identifier)
     if account is None or account.status != "active":
-        _take_try(rt, decoy_dn(rt.layout), attribute)  # the read a known one costs
+        _read(rt, decoy_dn(rt.layout), attribute)  # the read a known one costs…
+        _decoy_try(rt)  # … and the write
         raise AuthenticationFailed(refusal, reason=reason)
     record = _take_try(rt, account.dn, attribute)
+    if record is None:
+        _decoy_try(rt)
     if record is None or record.kind not in kinds:
         raise AuthenticationFailed(refusal, reason=reason)
     return account, record
@@ -253,7 +275,7 @@ def _spend_try(
 def _consume(rt: Runtime, dn: str, attribute: str, record: onetime.Record) -> bool:
     """Remove a redeemed record (known by its salt); False when another request redeemed
     or replaced it first — single use wins over a race."""
-    if record.tries <= 1:
+    if record.kind != "mail" and record.tries <= 1:
         return True  # our try was its last: `_take_try` removed it already
     for _ in range(CAS_ROUNDS):
         stored = _read(rt, dn, attribute)
@@ -335,19 +357,7 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         raise AuthenticationFailed(INACTIVE, reason="inactive")
 
     _check_code_caps(rt, account)
-    code = onetime.new_code()
-    record = onetime.issue(
-        "login",
-        code,
-        key=rt.settings.ldap.secrets_key(),
-        now=rt.clock(),
-        validity=timedelta(minutes=policy.login_code_minutes),
-        tries=policy.login_code_attempts,
-        extra=to_generalized_time(previous) if previous else "-",
-    )
-    # One pending code per account: replacing the value voids any older code.
-    rt.directory.replace(account.dn, apexLoginCode=record.format())
-    queue_mail(rt, "code", [account.mail], code=code)
+    _issue_login_code(rt, account, to_generalized_time(previous) if previous else "-")
     rt.journal.record(
         "auth.login",
         account.identifier,
@@ -365,10 +375,7 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         warnings.append(expiry_warning(outcome.seconds_before_expiration))
     return {
         "identifier": account.identifier,
-        "message": (
-            "Un code de vérification vous a été envoyé par e-mail ; il est valable "
-            f"{policy.login_code_minutes} minutes."
-        ),
+        "message": CODE_SENT.format(minutes=policy.login_code_minutes),
         "warnings": warnings,
         "password_expires_in_days": (
             days_left(outcome.seconds_before_expiration)
@@ -377,6 +384,39 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         ),
         "grace_logins_left": outcome.grace_remaining,
     }
+
+
+def _issue_login_code(rt: Runtime, account: Account, previous: str) -> None:
+    """A new 6-digit code on the entry, mailed; replacing the value voids any older one.
+    `previous` is the last login before this one (kept in the record for `verify`)."""
+    policy = rt.settings.policy
+    code = onetime.new_code()
+    record = onetime.issue(
+        "login",
+        code,
+        key=rt.settings.ldap.secrets_key(),
+        now=rt.clock(),
+        validity=timedelta(minutes=policy.login_code_minutes),
+        tries=policy.login_code_attempts,
+        extra=previous,
+    )
+    rt.directory.replace(account.dn, apexLoginCode=record.format())
+    queue_mail(rt, "code", [account.mail], code=code)
+
+
+def resend_code(rt: Runtime, identifier: str) -> dict[str, Any]:
+    """« Renvoyer le code »: a new code for a login whose password was accepted (the
+    portal's pending session vouches for it), under the same caps as a login."""
+    account = _account(rt, identifier)
+    if account is None or account.status != "active":
+        raise AuthenticationFailed(CODE_NONE, reason="no_code")
+    current = onetime.parse(_read(rt, account.dn, "apexLoginCode"))
+    previous = current.extra if current is not None and current.kind == "login" else "-"
+    _check_code_caps(rt, account)
+    _issue_login_code(rt, account, previous)
+    rt.journal.record("auth.code-resent", account.identifier, actor=account.identifier,
+                      operator=rt.operator)  # fmt: skip
+    return {"message": CODE_SENT.format(minutes=rt.settings.policy.login_code_minutes)}
 
 
 def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
@@ -411,6 +451,9 @@ def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
         )
     if verdict is not onetime.Verdict.OK or not _consume(rt, account.dn, "apexLoginCode", record):
         raise AuthenticationFailed(CODE_NONE, reason="no_code")
+    # A redeemed code is no longer one that someone may be misusing: only codes left
+    # unredeemed count towards the pause (a fourth login in a quarter hour is ordinary).
+    ratelimit.forgive(rt.db, _codes_issued(rt, account).key)
     rt.journal.record("auth.verified", account.identifier, actor=account.identifier,
                       operator=rt.operator)  # fmt: skip
     last = record.extra_time
@@ -459,7 +502,12 @@ def _notify_codes_capped(rt: Runtime, account: Account, cap: str) -> None:
 
 # ---------------------------------------------------------------------- forgotten password
 def forgot(
-    rt: Runtime, identifier: str, *, captcha_ok: bool, actor: Actor | None = None
+    rt: Runtime,
+    identifier: str,
+    *,
+    captcha_ok: bool,
+    actor: Actor | None = None,
+    origin: guard.Origin | None = None,
 ) -> dict[str, Any]:
     """Send a reset code by SMS (mobile known) or a reset link by mail (SPEC §7).
 
@@ -477,11 +525,10 @@ def forgot(
     # Anything that cannot be an identifier shares one key: it never reaches an account, and
     # endless junk variants must not each get a fresh budget.
     key = clean_identifier(identifier) or "-invalid-"
-    # Counted per typed identifier, known or not, so that the limit itself reveals nothing.
+    # Counted per typed identifier, known or not, so that the limit itself reveals nothing;
+    # from the portal, per address or known browser too (`guard.reset_limits`).
     limits = [
-        ratelimit.Limit(
-            f"reset:id:{key}", policy.reset_rate_per_identifier_per_hour, timedelta(hours=1)
-        ),
+        *guard.reset_limits(rt, origin, key),
         ratelimit.Limit("reset:all", policy.reset_rate_global_per_minute, timedelta(minutes=1)),
     ]
     if not ratelimit.allow(rt.db, limits, now):
@@ -529,9 +576,11 @@ def _send_reset(rt: Runtime, identifier: str, now: datetime) -> tuple[str | None
         )
         channel = "sms"
     else:
-        # The link's public half is the account's entryUUID: the portal finds the account
-        # from the link alone, and the identifier never appears in a URL (proxies log them).
-        ident, secret = _entry_uuid(rt, account.dn), tokens.new_secret()
+        # The link's public half is the account's entryUUID sealed under the secrets key
+        # (a new handle for every link): the portal finds the account from the link alone,
+        # the identifier never appears in a URL (proxies log them), and the handle is not
+        # the OIDC `sub` that every relying party knows (issue 18 item 7).
+        ident, secret = _link_handle(rt, account.dn), tokens.new_secret()
         record = onetime.issue(
             "mail",
             secret,
@@ -554,17 +603,22 @@ def _send_reset(rt: Runtime, identifier: str, now: datetime) -> tuple[str | None
     return channel, account
 
 
-def _entry_uuid(rt: Runtime, dn: str) -> str:
-    value = _read(rt, dn, "entryUUID")
-    return value or tokens.new_secret(6)
+def _link_handle(rt: Runtime, dn: str) -> str:
+    value = _read(rt, dn, "entryUUID") or ""
+    if not UUID.fullmatch(value):
+        return tokens.new_secret(16)  # names no account: the link cannot be used
+    return tokens.seal(rt.settings.ldap.secrets_key(), uuid.UUID(value).bytes)
 
 
 def _by_link(rt: Runtime, token: str) -> Account | None:
-    """The account a mailed reset link was made for (its public half is the entryUUID)."""
+    """The account a mailed reset link was made for (its public half seals the entryUUID)."""
     ident, _ = tokens.split(token_from(token))
-    if not UUID.fullmatch(ident or ""):
+    raw = tokens.unseal(rt.settings.ldap.secrets_key(), ident, 16) if ident else None
+    if raw is None:
         return None
-    found = rt.directory.search(rt.layout.people_dn, f.eq("entryUUID", ident), ["uid"])
+    found = rt.directory.search(
+        rt.layout.people_dn, f.eq("entryUUID", str(uuid.UUID(bytes=raw))), ["uid"]
+    )
     if len(found) != 1:
         return None
     uid = found[0].get("uid")

@@ -84,3 +84,24 @@ def succeeded(rt: Runtime, origin: Origin, identifier: str) -> None:
     for series, key in _series(rt, origin, identifier):
         if series.name != SOURCE.name:
             ratelimit.clear(rt.db, key)
+
+
+# Forgotten-password requests of one identifier per hour: from one address, or from one
+# of its owner's known browsers, `reset_rate_per_identifier_per_hour` (5); from all the
+# browsers that never logged into it together, four times that — the ceiling on SMS sent
+# to one person — so that a stranger's requests never spend the owner's.
+UNTRUSTED_RESET_FACTOR = 4
+
+
+def reset_limits(rt: Runtime, origin: Origin | None, identifier: str) -> list[ratelimit.Limit]:
+    per_hour = rt.settings.policy.reset_rate_per_identifier_per_hour
+    hour = timedelta(hours=1)
+    if origin is None:  # an operator's CLI: the identifier's own budget
+        return [ratelimit.Limit(f"reset:id:{identifier}", per_hour, hour)]
+    if origin.device:
+        return [ratelimit.Limit(f"reset:device:{origin.device}:{identifier}", per_hour, hour)]
+    source = throttle.source_key(origin.address)
+    return [
+        ratelimit.Limit(f"reset:source-id:{source}:{identifier}", per_hour, hour),
+        ratelimit.Limit(f"reset:untrusted:{identifier}", per_hour * UNTRUSTED_RESET_FACTOR, hour),
+    ]

@@ -5,6 +5,7 @@ The id finds the record; the secret is compared, hashed, in constant time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -31,3 +32,30 @@ def split(token: str) -> tuple[str, str]:
     if not sep or not ident or not secret:
         return "", ""
     return ident, secret
+
+
+def seal(key: bytes, value: bytes) -> str:
+    """`value` hidden under `key`, different at every call (a random nonce), readable back
+    only with the key: a public handle that names something without telling what.
+
+    A stream cipher built from HMAC-SHA256 as a PRF (nonce → pad); nothing here needs
+    integrity, since whatever the handle names is then checked against a stored record.
+    """
+    nonce = secrets.token_bytes(8)
+    pad = hmac.new(key, b"seal:" + nonce, hashlib.sha256).digest()
+    if len(value) > len(pad):
+        raise ValueError("value too long to seal")
+    hidden = bytes(a ^ b for a, b in zip(value, pad, strict=False))
+    return base64.urlsafe_b64encode(nonce + hidden).decode("ascii").rstrip("=")
+
+
+def unseal(key: bytes, handle: str, size: int) -> bytes | None:
+    """The value `seal` hid in `handle`, or None when it cannot be one of `size` bytes."""
+    try:
+        raw = base64.urlsafe_b64decode(handle + "=" * (-len(handle) % 4))
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != 8 + size:
+        return None
+    pad = hmac.new(key, b"seal:" + raw[:8], hashlib.sha256).digest()
+    return bytes(a ^ b for a, b in zip(raw[8:], pad, strict=False))

@@ -84,7 +84,12 @@ def code() -> Any:
             adopt_generation(outcome["identifier"])
             # Back to the application whose login this was (OpenID Connect), if any.
             return redirect(oidc.resume_url() or url_for("espace.accueil"))
-    return render_template("connexion/code.html", form=form)
+    return render_template(
+        "connexion/code.html",
+        form=form,
+        resend_form=EmptyForm(),
+        code_minutes=rt().settings.policy.login_code_minutes,
+    )
 
 
 @bp.post("/deconnexion")
@@ -94,3 +99,20 @@ def logout() -> Any:
         end_sessions()
         flash("Vous êtes déconnecté.", "success")
     return redirect(url_for("connexion.login"))
+
+
+@bp.post("/connexion/code/renvoyer")
+@limited("code")
+def resend() -> Any:
+    """« Renvoyer le code »: a new code mailed for the login in progress."""
+    pending = session.get("pending")
+    form = EmptyForm()
+    if not pending or not form.validate_on_submit():
+        return redirect(url_for("connexion.login"))
+    try:
+        outcome = auth.resend_code(rt(), str(pending))
+    except AuthenticationFailed as exc:
+        flash(french(exc), "error")
+    else:
+        flash(outcome["message"], "info")
+    return redirect(url_for("connexion.code"))

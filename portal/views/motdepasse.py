@@ -8,12 +8,13 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, session, url_for
 
 from apexdir.errors import AuthenticationFailed, Conflict, Invalid
-from apexdir.portal import captcha, checks
+from apexdir.portal import captcha, checks, device
 from apexdir.portal.context import rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import ForgotForm, NewPasswordForm, SecurityCodeForm
-from apexdir.portal.security import limit_anonymous, limited, no_referrer
+from apexdir.portal.security import client_address, limit_anonymous, limited, no_referrer
 from apexdir.workflows import auth
+from apexdir.workflows.guard import Origin
 
 bp = Blueprint("motdepasse", __name__)
 
@@ -51,7 +52,8 @@ def forgot() -> Any:
         return _forgot_page(form)
     identifier = auth.clean_identifier(form.identifiant.data or "") or ""
     try:
-        outcome = auth.forgot(r, form.identifiant.data or "", captcha_ok=True)
+        origin = Origin(client_address(), device.device_for(identifier))
+        outcome = auth.forgot(r, form.identifiant.data or "", captcha_ok=True, origin=origin)
     except (Conflict, Invalid) as exc:
         form.form_errors.append(french(exc))
         return _forgot_page(form)

@@ -135,3 +135,25 @@ def test_unknown_identifiers_make_the_same_requests(
             auth.login(rt, unknown, WRONG)
     entry = rt.directory.get(decoy_dn(rt.layout), ["pwdAccountLockedTime"])
     assert entry is not None and not entry.get("pwdAccountLockedTime")
+
+
+def test_a_wrong_sms_code_costs_the_same_with_or_without_a_pending_code(
+    settings: Settings,
+    app_cli: Cli,
+    mobile_partner: Partner,
+    partner: Partner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18 item 6: a wrong code spends a try on the pending record (a read and a
+    write); without a record (unknown identifier, or no request pending) the same read and
+    the same write happen on the decoy."""
+    app_cli.ok("password", "forgot", mobile_partner.identifier)
+    app_cli.deliver()
+    shapes = {
+        who: _calls(settings, monkeypatch, lambda r, w=who: auth.redeem_sms_code(r, w, "000000"))
+        for who in (mobile_partner.identifier, partner.identifier, "personne.inconnue-px")
+    }
+    with_record = shapes[mobile_partner.identifier]
+    assert with_record.count("modify") == 1
+    assert shapes[partner.identifier] == with_record
+    assert shapes["personne.inconnue-px"] == with_record

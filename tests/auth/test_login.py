@@ -76,7 +76,7 @@ def test_human_output(app_cli: Cli, partner: Partner) -> None:
     base = ["--config", str(app_cli.config)]
     result = runner.invoke(cli, [*base, "login", partner.identifier], input=f"{PASSWORD}\n")
     assert result.exit_code == 0, result.output
-    assert "Un code de vérification vous a été envoyé par e-mail" in result.stdout
+    assert "Un code de vérification vous a été envoyé par mail" in result.stdout
     code = codes_mailed(app_cli, partner.mail)[-1]
     result = runner.invoke(cli, [*base, "login", "verify", partner.identifier, code])
     assert result.exit_code == 0, result.output

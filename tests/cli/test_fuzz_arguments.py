@@ -96,9 +96,16 @@ def world(rt: Runtime, slapd: SlapdInstance) -> dict[str, str]:
 
 
 def _snapshot(directory: Directory, base_dn: str, state: Path) -> tuple[Any, ...]:
-    """The directory's user attributes, and the journal and outbox rows."""
+    """The directory's user attributes, and the journal and outbox rows — but the decoy's
+    try marker, which a refused code rewrites by design (the write a real try costs)."""
+    from apexdir.workflows.auth import DECOY_TRY_ATTRIBUTE
+
     entries = {
-        e.dn.lower(): sorted((k.lower(), sorted(map(str, v))) for k, v in e.attrs.items())
+        e.dn.lower(): sorted(
+            (k.lower(), sorted(map(str, v)))
+            for k, v in e.attrs.items()
+            if not (e.dn.lower().startswith("cn=decoy,") and k.lower() == DECOY_TRY_ATTRIBUTE)
+        )
         for e in directory.search(base_dn, "(objectClass=*)", ["*"])
     }
     with sqlite3.connect(state) as db:

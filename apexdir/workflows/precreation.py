@@ -53,7 +53,9 @@ def _account_type(value: str) -> AccountType:
         ) from None
 
 
-def _request_target(req: CreationRequest) -> Target:
+def request_target(req: CreationRequest) -> Target:
+    """What a request is, for the permission table: the account it would create, in the
+    request's own structure and service (never the actor's)."""
     return Target(
         account_type=AccountType(req.type),
         structure=req.siret,
@@ -415,7 +417,7 @@ def pending(
         req.status = effective_status(req, now)
         if req.status not in wanted:
             continue
-        target = _request_target(req)
+        target = request_target(req)
         if is_allowed(actor, Action.VALIDATE, target) or is_allowed(actor, Action.INVITE, target):
             out.append(req)
     return out
@@ -542,7 +544,7 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
     repo = Repository(rt.directory, rt.layout)
     for _ in range(3):
         req = repo.request(request_id)
-        require(actor, Action.VALIDATE, _request_target(req))
+        require(actor, Action.VALIDATE, request_target(req))
         if req.status == "accepted" and req.identifier:
             return _accepted(req)
         if req.status != "submitted":
@@ -623,7 +625,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     text = validate_reason(reason)
     repo = Repository(rt.directory, rt.layout)
     req = repo.request(request_id)
-    require(actor, Action.VALIDATE, _request_target(req))
+    require(actor, Action.VALIDATE, request_target(req))
     if req.status == "refused" and _own_account(rt, req):
         # A refusal interrupted after its decision: only the account is left to remove.
         _remove_refused_account(rt, req)

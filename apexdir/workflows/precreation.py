@@ -30,6 +30,7 @@ from apexdir.rules.permissions import (
     require,
 )
 from apexdir.rules.siret import validate_siret
+from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.catalogue import normalize_code
@@ -38,6 +39,7 @@ from apexdir.workflows.notify import link, queue_mail_or_undo, token_from
 OPEN = ["invited", "submitted"]
 SUBMITTED_MESSAGE = "Le formulaire de pré-création a été transmis pour validation."
 LINK_PATH = "creation"
+NAME_LENGTH = 64  # sn and givenName as the form and the personal data page allow them
 
 
 def creator_label(rt: Runtime, actor: Actor) -> str:
@@ -205,12 +207,8 @@ def _open_request(rt: Runtime, token_or_link: str) -> CreationRequest:
 
 
 def _name(label: str, value: str) -> str:
-    text = " ".join(value.split())
-    if not text:
-        raise Invalid(f"{label} : obligatoire")
-    if len(text) > 64 or any(ord(c) < 32 for c in text):
-        raise Invalid(f"{label} : 64 caractères au plus, sans caractère de contrôle")
-    return text
+    """A nom or prénom as the form and bulk imports take it (rules.text.display_name)."""
+    return display_name(label, value, max_length=NAME_LENGTH)
 
 
 def _summary(rt: Runtime, req: CreationRequest) -> dict[str, Any]:

@@ -93,9 +93,45 @@ def _prepare(conn: sqlite3.Connection) -> None:
             conn.execute("ALTER TABLE mails ADD COLUMN raw BLOB")
 
 
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_folder(directory: Path) -> Path:
+    """The sinks' folder, its owner's only: what it holds is what real mails and SMS hold
+    (login codes, reset links) and the dev captcha's answer (like apexdir.state.db)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    directory.chmod(FOLDER_MODE)  # a folder made by an earlier version
+    return directory
+
+
+def _private_db(directory: Path) -> str:
+    """sinks.db created 0600 before SQLite opens it (its -wal and -shm files take the
+    database's mode); one of an earlier version is closed to others."""
+    path = private_folder(directory) / DB_NAME
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                (path.parent / name).chmod(FILE_MODE)
+    return str(path)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (a reader never sees half of it), mode 0600."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(tmp, FILE_MODE)  # a .tmp left by an earlier version keeps its mode otherwise
+    tmp.replace(path)
+
+
 @contextlib.contextmanager
 def _connect(directory: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(str(Path(directory) / DB_NAME), timeout=10)
+    conn = sqlite3.connect(_private_db(directory), timeout=10)
     try:
         _prepare(conn)
         with conn:
@@ -201,9 +237,7 @@ class _SmtpHandler:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(
-                str(self.directory / DB_NAME), timeout=10, check_same_thread=False
-            )
+            conn = sqlite3.connect(_private_db(self.directory), timeout=10, check_same_thread=False)
             _prepare(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             # No checkpoint (two fsyncs) inside a flush on the SMTP thread: Sinks runs them.
@@ -345,7 +379,7 @@ class Sinks:
         self._stopping = threading.Event()
 
     def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_folder(self.directory)
         with _connect(self.directory) as conn:
             conn.execute("PRAGMA journal_mode = wal")
         set_refusing(self.directory, False)
@@ -486,9 +520,7 @@ def clear(directory: Path) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     # `apexdir dev up` polls these files: it must never read half of one.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, text)
 
 
 def main(argv: list[str] | None = None) -> None:

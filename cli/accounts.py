@@ -157,6 +157,17 @@ def refuse(cli: CliContext, request_id: str, reason: str) -> None:
     cli.emit(result, f"request {request_id} refused")
 
 
+@account.command("resend-invitation")
+@click.argument("request_id")
+@pass_cli
+def resend_invitation(cli: CliContext, request_id: str) -> None:
+    """Invite again, with the same data, the person of an expired invitation."""
+    from apexdir.workflows.invitations import resend as run
+
+    result = run(cli.runtime, cli.actor(), request_id)
+    cli.emit(result, f"request {request_id} sent again as {result['request_id']}")
+
+
 @account.command()
 @click.argument("identifier")
 @pass_cli

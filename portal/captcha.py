@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -145,14 +144,11 @@ def _sweep(rt: Runtime, now: datetime) -> None:
 def _hand_to_dev_sinks(directory: Path, challenge: Challenge, now: datetime) -> None:
     """Development only (the setting is refused elsewhere): scripts and tests read the answer
     with `apexdir dev captcha`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "captcha.json"
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({"id": challenge.id, "answer": challenge.answer, "at": now.isoformat()}),
-        encoding="utf-8",
-    )
-    os.replace(tmp, target)
+    from apexdir.devsinks import private_folder, write_private
+
+    target = private_folder(directory) / "captcha.json"  # 0700 / 0600, like the sinks
+    write_private(target, json.dumps({"id": challenge.id, "answer": challenge.answer,
+                                      "at": now.isoformat()}))  # fmt: skip
 
 
 def latest_dev_answer(directory: Path) -> dict[str, Any] | None:

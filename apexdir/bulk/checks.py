@@ -110,7 +110,7 @@ def _person(label: str, value: str) -> str:
     """A nom or prénom: the form's rule, and nothing slapd's DirectoryString would refuse
     (the form's rule lets C1 controls and undecodable characters through)."""
     text = " ".join(value.split())
-    if text and len(text) <= 64 and text.isprintable():
+    if text and len(text) <= 64 and text.isprintable() and "<" not in text and ">" not in text:
         # What both rules return for it, without the form's test of each character; the
         # value itself when unchanged, so that a worker's result pickles as a reference.
         return value if text == value else text

@@ -20,8 +20,33 @@ _FOLDED = frozenset("\t\n\r")
 # bidirectional overrides that display "moc.elpmaxe" as "example.com"; Cs: lone surrogates
 # (undecodable input), which no mail or directory can carry.
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
-# Dots that IDNA and mail clients read as the dot of a domain name.
-_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+# Characters a reader takes for the dot of a domain name. NFKC already turns the one dot
+# leader (U+2024), the small full stop (U+FE52) and the fullwidth forms into "."; these stay
+# themselves and are mapped here: the ideographic stops IDNA reads as dots, and every
+# middle or raised dot a mail client draws between two words (« evil·com »). The price: the
+# point médian of inclusive writing (« salarié·es ») reads as a dot too, and is refused.
+_DOTS = str.maketrans(
+    dict.fromkeys(
+        "\u00b7\u0387\u0589\u06d4\u0701\u0702\u1427\u16eb\u2027\u2219\u22c5\u2981"
+        "\u2e31\u2e33\u2e3c\u3002\u30fb\uff0e\uff61\uff65\ua78f",
+        ".",
+    )
+)
+# Top-level domains common enough to be joined when a space is put before them after a
+# dot, or a word dot/point stands for it (« evil. com », « evil dot com »). Kept to those
+# that are not French words, so that « Doublon. De plus » stays a sentence.
+_TLDS = r"(?:com|net|org|fr|eu|io|info|biz|gouv|xyz|online|app|dev|ru|cn|tk|shop|ly|uk|ch)"
+# Defanged links, the way threat reports and phishers write them so that no filter sees
+# them: evil[.]com, evil(dot)com, hxxps[:]//, aide[@]evil. Turned back into what they mean.
+_DEFANGED = (
+    (re.compile(r"\s*[\[({]\s*(?:\.|dot|point)\s*[\])}]\s*", re.IGNORECASE), "."),
+    (re.compile(r"\s*[\[({]\s*(?:@|at|arobase)\s*[\])}]\s*", re.IGNORECASE), "@"),
+    (re.compile(r"[\[({]\s*(:|/|://)\s*[\])}]"), r"\1"),
+    (re.compile(r"\b(h)(?:xx|\*\*|__)(ps?)(?=\W)", re.IGNORECASE), r"\1tt\2"),
+    (re.compile(r"\s+\."), "."),  # « evil .com »: French puts no space before a dot
+    (re.compile(rf"\.\s+(?={_TLDS}(?![\w-]))", re.IGNORECASE), "."),
+    (re.compile(rf"\s+(?:dot|point)\s+(?={_TLDS}(?![\w-]))", re.IGNORECASE), "."),
+)
 _LINKS = (
     re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE),  # http://, https://, ftp://…
     re.compile(r"\b(?:mailto|javascript|vbscript|data|file):", re.IGNORECASE),
@@ -37,6 +62,32 @@ _LINKS = (
 _MARKUP = re.compile(r"<[!/?a-z]", re.IGNORECASE)
 
 
+# Phone numbers: a reason must not send the invitee to a number nobody at DGFiP answers.
+# Separators between digits are whatever a person types (space, dot, dash, slash, brackets).
+_SEP = r"[\s.\-/()]*"
+_PHONES = (
+    # French: 0 then 9 digits (01 89 00 00 00, 0 800 123 456), not inside a longer number,
+    # so that a SIRET (732 829 320 00074) or an amount (1 000 000) stays.
+    re.compile(rf"(?<!\d)0{_SEP}[1-9](?:{_SEP}\d){{8}}(?!{_SEP}\d)"),
+    # International: +CC or 00CC, then at least 6 digits (+33 (0)1 89…, +1 202 555 0100).
+    re.compile(rf"(?:\+|(?<!\d)00){_SEP}[1-9]\d{{0,2}}(?:{_SEP}\d){{6,}}"),
+)
+
+
+def _canonical(text: str) -> str:
+    """What a reader makes of `text`: compatibility forms as their plain forms (fullwidth
+    letters, digits and dots), every dot look-alike as a dot, every digit as an ASCII one,
+    defanged links rebuilt. The filters read this; the mail quotes the text as typed."""
+    plain = unicodedata.normalize("NFKC", text).translate(_DOTS)
+    plain = _DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), plain)
+    for pattern, replacement in _DEFANGED:
+        plain = pattern.sub(replacement, plain)
+    return plain
+
+
+_DIGIT = re.compile(r"[^\W\D]")  # a decimal digit of any script, ASCII ones included
+
+
 def _shown(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
@@ -45,7 +96,8 @@ def validate_reason(value: str | None) -> str:
     """The reason with its whitespace folded, or `Invalid` saying what to change.
 
     At most 500 characters, no control or invisible format character, no link nor anything
-    that reads as one (scheme, "www.", domain name, e-mail address, IP address), no markup.
+    that reads as one (scheme, "www.", domain name, e-mail address, IP address — look-alike
+    dots and defanged forms included), no phone number, no markup.
     """
     raw = value or ""
     for char in raw:
@@ -60,8 +112,15 @@ def validate_reason(value: str | None) -> str:
         raise Invalid("Motif du refus obligatoire : indiquez pourquoi la création est refusée")
     if len(text) > MAX_LENGTH:
         raise Invalid(f"Motif du refus trop long : {len(text)} caractères, {MAX_LENGTH} au plus")
-    # Compatibility forms (fullwidth letters and dots…) read as their plain forms.
-    plain = unicodedata.normalize("NFKC", text).translate(_DOTS)
+    plain = _canonical(text)
+    for pattern in _PHONES:
+        found = pattern.search(plain)
+        if found:
+            raise Invalid(
+                "Motif du refus invalide : il ne doit pas contenir de numéro de téléphone "
+                f"(« {_shown(found.group(0).strip())} ») : la personne s'adresse à "
+                "l'administrateur de sa structure ou à l'assistance"
+            )
     for pattern in _LINKS:
         found = pattern.search(plain)
         if found:

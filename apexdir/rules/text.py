@@ -45,6 +45,35 @@ def directory_string(label: str, value: str, *, max_length: int | None = None) -
     return value
 
 
+# A name is shown to people (pages, mails) and handed raw to programs (OIDC claims, LDAP
+# readers). Cf characters are invisible there and change what is shown: U+202E displays
+# "\u202eyhtaC" as « Cathy », zero-width spaces and joiners make two names look alike.
+# "<" and ">" would be markup to any reader that does not escape; no name needs them.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_MARKUP_BRACKETS = frozenset("<>")
+
+
+def display_name(label: str, value: str, *, max_length: int) -> str:
+    """A nom, prénom, service or structure name: whitespace folded, 1 to `max_length`
+    characters, no control nor invisible format character, no "<" nor ">"; or `Invalid`,
+    in French, naming the character."""
+    text = " ".join(value.split())
+    if not text:
+        raise Invalid(f"{label} : obligatoire")
+    if len(text) > max_length:
+        raise Invalid(f"{label} : {max_length} caractères au plus ({len(text)})")
+    if not text.isprintable():  # C-fast: true of nearly every name
+        for char in text:
+            if unicodedata.category(char) in _HIDDEN_CATEGORIES:
+                raise Invalid(
+                    f"{label} : caractère de contrôle ou invisible interdit (U+{ord(char):04X}) ;"
+                    " saisissez le nom tel qu'il s'écrit"
+                )
+    if not _MARKUP_BRACKETS.isdisjoint(text):
+        raise Invalid(f"{label} : les caractères « < » et « > » sont interdits")
+    return text
+
+
 def generalized_time(label: str, value: str) -> str:
     """A GeneralizedTime in UTC (e.g. 20260115090000Z), or `Invalid`."""
     if _is_plain_time(value):

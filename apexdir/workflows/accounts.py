@@ -12,7 +12,7 @@ from apexdir.models import Account
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.permissions import Action, Actor, ActorType, is_allowed, require
 from apexdir.rules.siret import validate_siret
-from apexdir.rules.text import control_character
+from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
 from apexdir.workflows.notify import queue_mail, queue_mail_or_undo
@@ -149,10 +149,7 @@ def update_personal_data(
 
 
 def _name(label: str, value: str) -> str:
-    text = " ".join(value.split())
-    if not text or len(text) > 64 or control_character(text):
-        raise Invalid(f"{label} : 1 à 64 caractères, sans caractère de contrôle")
-    return text
+    return display_name(label, value, max_length=64)
 
 
 def account_or_none(rt: Runtime, identifier: str) -> Account | None:

@@ -30,6 +30,7 @@ from apexdir.rules.permissions import (
     require,
 )
 from apexdir.rules.siret import validate_siret
+from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.catalogue import normalize_code
@@ -38,6 +39,7 @@ from apexdir.workflows.notify import link, queue_mail_or_undo, token_from
 OPEN = ["invited", "submitted"]
 SUBMITTED_MESSAGE = "Le formulaire de pré-création a été transmis pour validation."
 LINK_PATH = "creation"
+NAME_LENGTH = 64  # sn and givenName as the form and the personal data page allow them
 
 
 def creator_label(rt: Runtime, actor: Actor) -> str:
@@ -53,7 +55,9 @@ def _account_type(value: str) -> AccountType:
         ) from None
 
 
-def _request_target(req: CreationRequest) -> Target:
+def request_target(req: CreationRequest) -> Target:
+    """What a request is, for the permission table: the account it would create, in the
+    request's own structure and service (never the actor's)."""
     return Target(
         account_type=AccountType(req.type),
         structure=req.siret,
@@ -203,12 +207,8 @@ def _open_request(rt: Runtime, token_or_link: str) -> CreationRequest:
 
 
 def _name(label: str, value: str) -> str:
-    text = " ".join(value.split())
-    if not text:
-        raise Invalid(f"{label} : obligatoire")
-    if len(text) > 64 or any(ord(c) < 32 for c in text):
-        raise Invalid(f"{label} : 64 caractères au plus, sans caractère de contrôle")
-    return text
+    """A nom or prénom as the form and bulk imports take it (rules.text.display_name)."""
+    return display_name(label, value, max_length=NAME_LENGTH)
 
 
 def _summary(rt: Runtime, req: CreationRequest) -> dict[str, Any]:
@@ -415,7 +415,7 @@ def pending(
         req.status = effective_status(req, now)
         if req.status not in wanted:
             continue
-        target = _request_target(req)
+        target = request_target(req)
         if is_allowed(actor, Action.VALIDATE, target) or is_allowed(actor, Action.INVITE, target):
             out.append(req)
     return out
@@ -542,7 +542,7 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
     repo = Repository(rt.directory, rt.layout)
     for _ in range(3):
         req = repo.request(request_id)
-        require(actor, Action.VALIDATE, _request_target(req))
+        require(actor, Action.VALIDATE, request_target(req))
         if req.status == "accepted" and req.identifier:
             return _accepted(req)
         if req.status != "submitted":
@@ -623,7 +623,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     text = validate_reason(reason)
     repo = Repository(rt.directory, rt.layout)
     req = repo.request(request_id)
-    require(actor, Action.VALIDATE, _request_target(req))
+    require(actor, Action.VALIDATE, request_target(req))
     if req.status == "refused" and _own_account(rt, req):
         # A refusal interrupted after its decision: only the account is left to remove.
         _remove_refused_account(rt, req)

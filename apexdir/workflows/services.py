@@ -14,7 +14,7 @@ from apexdir.errors import Conflict, Invalid, NotFound
 from apexdir.models import Account, Service
 from apexdir.rules.permissions import Action, Actor, Target, require
 from apexdir.rules.siret import validate_siret
-from apexdir.rules.text import control_character
+from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
 
@@ -28,14 +28,7 @@ def _target(siret: str, service: Service | None = None) -> Target:
 
 
 def _name(name: str) -> str:
-    text = " ".join(name.split())
-    if not text:
-        raise Invalid("nom du service : obligatoire")
-    if len(text) > 128:
-        raise Invalid("nom du service : 128 caractères au plus")
-    if control_character(text):
-        raise Invalid("nom du service : caractères de contrôle interdits")
-    return text
+    return display_name("nom du service", name, max_length=128)
 
 
 def _ensure_free(repo: Repository, siret: str, name: str) -> None:

@@ -11,7 +11,7 @@ from apexdir.errors import Conflict, Invalid
 from apexdir.models import Structure
 from apexdir.rules.permissions import Action, Actor, ActorType, Target, require
 from apexdir.rules.siret import validate_siret
-from apexdir.rules.text import control_character
+from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 
 # Within the schema's bounds: apexTradeName and apexStreet2 {256}, street {128} and
@@ -39,7 +39,22 @@ def _category(rt: Runtime, category: str) -> str:
     raise Invalid(f"unknown category {category!r}; known: " + " · ".join(rt.settings.categories))
 
 
+# The words of the guide's récapitulatif, for the messages partners may read.
+LABELS = {
+    "name": "Désignation",
+    "trade_name": "Nom commercial",
+    "street": "Voie",
+    "street2": "Complément",
+    "postal_code": "Code postal",
+    "city": "Ville",
+    "country": "Pays",
+}
+
+
 def _clean(field: str, value: str | None, *, required: bool = False) -> str | None:
+    """A structure's text field, with the rule of every displayed name
+    (rules.text.display_name), address lines included: partners read them on their pages
+    and programs read them in the directory the same way."""
     text = " ".join(value.split()) if value else ""
     if not text:
         if required:
@@ -47,9 +62,7 @@ def _clean(field: str, value: str | None, *, required: bool = False) -> str | No
         return None
     if len(text) > TEXT_LIMITS[field]:
         raise Invalid(f"{field}: at most {TEXT_LIMITS[field]} characters")
-    if control_character(text):
-        raise Invalid(f"{field}: control characters are not allowed")
-    return text
+    return display_name(LABELS[field], text, max_length=TEXT_LIMITS[field])
 
 
 def create_structure(

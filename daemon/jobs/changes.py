@@ -87,10 +87,11 @@ from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
 from apexdir.daemon.jobs.common import Mail, Stop, commit, never, one_pass, text
 from apexdir.directory import filters as f
+from apexdir.directory.accesslog import holds_secret, purge_record, sweep
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import first_rdn_value
 from apexdir.directory.mapping import parent_dn
-from apexdir.errors import Unavailable
+from apexdir.errors import ApexError, Unavailable
 from apexdir.mail.render import PARIS
 from apexdir.runtime import Runtime
 from apexdir.state.db import guarded, iso
@@ -171,6 +172,7 @@ class Change:
     new_rdn: str | None = None
     new_superior: str | None = None
     csn: str = ""  # the write's entryCSN: the same in every provider's log
+    record: str = ""  # the log entry's own DN (reqStart=…,cn=accesslog)
 
     @property
     def key(self) -> str:
@@ -185,6 +187,12 @@ class Change:
             if attr.lower() not in MAINTAINED:
                 seen.setdefault(attr.lower(), attr)
         return sorted(seen.values(), key=str.lower)
+
+    @property
+    def secret(self) -> bool:
+        """Whether the record carries a password hash or a one-time secret (in reqMod or
+        reqOld): deleted once read (apexdir.directory.accesslog)."""
+        return holds_secret([a for a, _, _ in self.mods] + list(self.old))
 
     def values(self, attr: str, op: str) -> list[str]:
         return [v for a, o, v in self.mods if a.lower() == attr.lower() and o == op and v]
@@ -235,6 +243,7 @@ def change_from(entry: Any) -> Change:
         new_rdn=text(entry.get("reqNewRDN")),
         new_superior=text(entry.get("reqNewSuperior")),
         csn=text(entry.get("entryCSN")) or "",
+        record=entry.dn,
     )
 
 
@@ -326,15 +335,24 @@ def read_log(directory: Directory, since: str) -> Iterator[Change]:
     return (change_from(e) for e in entries)
 
 
-def start(rt: Runtime, uri: str, directory: Directory) -> Cursor:
-    """A provider's first pass: the current end of its log becomes its cursor."""
+def start(rt: Runtime, uri: str, directory: Directory) -> tuple[Cursor, int]:
+    """A provider's first pass: the current end of its log becomes its cursor, and the
+    records before it that carry a secret, which the feed will never read, are deleted
+    (how many: the second value)."""
     last = start_value(rt.clock())
     # Changes of the last seconds (the next pass's overlap) are before the feed's start.
     for change in read_log(directory, start_value(rt.clock() - OVERLAP)):
         last = max(last, change.start)
     cursor = Cursor(last, floor=last)
     save_cursor(rt, uri, cursor)
-    return cursor
+    try:
+        swept = sweep(directory, until=last)
+    except Unavailable:
+        raise
+    except ApexError as exc:  # e.g. a provider whose ACL predates the purge
+        log.warning("change feed: cannot delete secret records in %s: %s", uri, exc)
+        swept = 0
+    return cursor, swept
 
 
 # ---------------------------------------------------------------------- the journal
@@ -405,7 +423,8 @@ class Feed:
         self.layout = rt.layout
         self.own = norm(rt.settings.ldap.bind_dn)
         self._apps: dict[str, str] = {}
-        self.changes = self.notified = self.waiting = 0
+        self.changes = self.notified = self.waiting = self.purged = 0
+        self._purge_refused: set[str] = set()
 
     def read(self, uri: str, cursor: Cursor, stop: Stop) -> None:
         """Handle one provider's log from its cursor, and move the cursor."""
@@ -414,10 +433,11 @@ class Feed:
             for read, change in enumerate(read_log(self.providers.directory(uri), since), 1):
                 if stop():
                     break
-                if change.start <= cursor.floor:
-                    continue  # the end of the log when the feed started: from before it
-                if not self.ignored(change):
-                    self._take(uri, cursor, change)
+                # At or before the floor: the end of the log when the feed started.
+                fresh = change.start > cursor.floor and not self.ignored(change)
+                taken = self._take(uri, cursor, change) if fresh else True
+                if taken and change.secret:
+                    self._purge(uri, change)  # a held change is read again: kept
                 cursor.advance(change.start)
                 if read % SAVE_EVERY == 0:
                     save_cursor(self.rt, uri, cursor)
@@ -427,16 +447,31 @@ class Feed:
             raise
         save_cursor(self.rt, uri, cursor)
 
-    def _take(self, uri: str, cursor: Cursor, change: Change) -> None:
+    def _take(self, uri: str, cursor: Cursor, change: Change) -> bool:
+        """Journal and notify `change` unless done already; False when it is held."""
         if journaled(self.rt, change):
-            return  # read in another log first, or in the overlap
+            return True  # read in another log first, or in the overlap
         resolved = self.resolve(change, uri)
         if resolved is None:
             cursor.hold(change.start)
             self.waiting += 1
-            return
+            return False
         self.changes += 1
         self.notified += self.handle(resolved)
+        return True
+
+    def _purge(self, uri: str, change: Change) -> None:
+        """Delete a record carrying a secret, now that it is journaled (or needs not be):
+        the log keeps no password hash nor one-time record longer than a feed pass."""
+        if uri in self._purge_refused or not change.record:
+            return
+        try:
+            self.purged += purge_record(self.providers.directory(uri), change.record)
+        except Unavailable:
+            raise
+        except ApexError as exc:  # e.g. a provider whose ACL predates the purge
+            log.warning("change feed: cannot delete secret records in %s: %s", uri, exc)
+            self._purge_refused.add(uri)
 
     def ignored(self, change: Change) -> bool:
         if norm(change.dn) == norm(self.layout.lease_dn):
@@ -577,7 +612,9 @@ def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
             try:
                 cursor = load_cursor(rt, uri)
                 if cursor is None:
-                    started[uri] = start(rt, uri, providers.directory(uri)).last
+                    cursor, swept = start(rt, uri, providers.directory(uri))
+                    started[uri] = cursor.last
+                    feed.purged += swept
                 else:
                     feed.read(uri, cursor, stop)
             except Unavailable as exc:
@@ -589,6 +626,8 @@ def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
     result |= {"changes": feed.changes, "notified": feed.notified}
     if feed.waiting:
         result["waiting"] = feed.waiting
+    if feed.purged:
+        result["purged"] = feed.purged
     if unread:
         result["unavailable"] = unread
     return result

@@ -23,7 +23,7 @@ from apexdir.portal.views.gestion import (
     services_of,
 )
 from apexdir.rules.permissions import AccountType, Action, Target, is_allowed
-from apexdir.workflows import accounts, precreation, rights, services
+from apexdir.workflows import accounts, invitations, precreation, rights, services
 from apexdir.workflows.actors import target_for
 
 bp = Blueprint("comptes", __name__, url_prefix="/comptes")
@@ -116,18 +116,15 @@ def liste() -> Any:
         pages=pages,
         pending=pending,
         statuses=STATUSES,
-        can_validate=lambda r: is_allowed(actor(), Action.VALIDATE, _request_target(r)),
+        can_validate=lambda r: is_allowed(actor(), Action.VALIDATE, precreation.request_target(r)),
         empty=EmptyForm(),
     )
 
 
-def _request_target(req: CreationRequest) -> Target:
-    return Target(account_type=AccountType(req.type), structure=req.siret, service=req.service_id)
-
-
 def _request(request_id: str) -> CreationRequest:
+    """The request the actor may decide on: another structure's is a 403 (the workflow's)."""
     try:
-        return Repository(rt().directory, rt().layout).request(request_id[:64])
+        return invitations.for_decision(rt(), actor(), request_id[:64])
     except Invalid:
         abort(404)
 
@@ -166,21 +163,13 @@ def refuser(request_id: str) -> Any:
 @bp.post("/demandes/<request_id>/renvoyer")
 @login_required
 def renvoyer(request_id: str) -> Any:
-    """An expired invitation is sent again: a new one, with the same data."""
-    me = _manager()
-    req = _request(request_id)
+    """An expired invitation is sent again: a new one, with the same data, in the request's
+    own structure (the workflow checks the right and the status)."""
+    _manager()
     if EmptyForm().validate_on_submit():
         attempt(
-            lambda: precreation.invite(
-                rt(),
-                actor(),
-                siret=me.siret,
-                account_type=req.type,
-                mail=req.mail,
-                service=req.service,
-                application=req.client_application,
-            ),
-            f"Une nouvelle invitation a été envoyée à {req.mail}.",
+            lambda: invitations.resend(rt(), actor(), request_id[:64]),
+            lambda r: f"Une nouvelle invitation a été envoyée à {r['mail']}.",
         )
     return redirect(url_for("comptes.liste"))
 

@@ -138,8 +138,22 @@ def _query() -> str:
     return urlencode(list(request.values.items(multi=True)))
 
 
+def _parsable() -> bool:
+    """Whether the parameters that name the client and its address are what a registered
+    client can send: visible ASCII only (RFC 3986 addresses hold no space, control or
+    non-ASCII character). Authlib quotes them in its error descriptions, whose own rule
+    (RFC 6749 §5.2) then fails with a ValueError: a 500 and a traceback per request."""
+    return all(
+        value.isascii() and value.isprintable() and " " not in value
+        for name in ("client_id", "redirect_uri", "response_type")
+        for value in request.values.getlist(name)
+    )
+
+
 @bp.route("/oidc/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
+    if not _parsable():
+        return _page(BAD_REQUEST, 400)
     server = _server()
     started = _session_login_time()
     relogin = _wants_login(started)
@@ -151,6 +165,10 @@ def authorize() -> Any:
     except OAuth2Error as error:
         if error.redirect_uri:
             return server.handle_error_response(None, error)
+        return _page(BAD_REQUEST, 400)
+    except ValueError:
+        # Another parameter Authlib could not put into its error (the same rule as above):
+        # nothing registered to send it back to, so the French page.
         return _page(BAD_REQUEST, 400)
     client: Client = grant.client
     redirect_uri: str = grant.redirect_uri
@@ -221,23 +239,36 @@ def token() -> Any:
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])
 def userinfo() -> Any:
+    """The claims of a valid access token's account; never cached (they are personal
+    data), and a missing or invalid token is told the RFC 6750 way (§3: 401 with the
+    challenge), whatever Authlib's own error answer would hold."""
     protector = current_app.extensions["oidc"][1]
     try:
-        return protector(["openid"])(_userinfo)()
+        protector.acquire_token(["openid"])
+        response = _userinfo()
+    except OAuth2Error as error:
+        response = _invalid_token(str(error.description or "The access token is not valid."))
     except Unavailable:
-        return _unavailable_json()
+        response = _unavailable_json()
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
-def _userinfo() -> Any:
+def _invalid_token(description: str) -> Response:
+    response = jsonify(error="invalid_token", error_description=description)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="APEX Partenaires", error="invalid_token"'
+    return response
+
+
+def _userinfo() -> Response:
     data = current_token.data
     r = rt()
     client = store.get_client(r, current_token.client_id)
     found = store.still_subject(r, data, client.app) if client else None
     if client is None or found is None:
-        response = jsonify(error="invalid_token", error_description="The account cannot log in.")
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        return response
+        return _invalid_token("The account cannot log in.")
     return jsonify(claims(found.account, found.sub, client.app, current_token.get_scope()))
 
 

@@ -108,6 +108,9 @@ def test_the_application_contract(app_cli: Cli, slapd: SlapdInstance, catalogue:
     creds = app_cli.ok("app", "credentials", "IMPOT")
     # Something private to hide: a partner with a mobile, and a pending creation.
     other = make_partner("Paul", "Durand", mobile="06 12 34 32 34")
+    # A holder of the application's profile: the others it does not see at all
+    # (tests/auth/test_app_data_minimisation.py).
+    app_cli.ok("grant", other.identifier, "IMPOT", "LECTURE")
     app_cli.ok("account", "invite", "--structure", SIRET, "--type", "collaborateur",
                "--mail", "pending@example.org", "--service", "Comptabilité")  # fmt: skip
     app = bind(slapd, creds["dn"], creds["password"])
@@ -168,6 +171,7 @@ def test_locked_expired_deleted_and_pending_accounts_cannot_bind(
     creds = app_cli.ok("app", "credentials", "IMPOT")
     # Locked: slapd's own lock (20 wrong passwords; the portal slows strangers before it).
     locked = make_partner("Louis", "Bernard")
+    app_cli.ok("grant", locked.identifier, "IMPOT", "LECTURE")  # visible to IMPOT
     for _ in range(rt.settings.policy.directory_lockout_failures):
         assert bind(slapd, locked.dn, "Wr0ng-Passw0rd!") is None
     assert bind(slapd, locked.dn, PASSWORD) is None

@@ -43,7 +43,11 @@ def test_sante_not_ready_without_directory(settings: Settings, tmp_path: Any) ->
     )
     app = create_app(portal_settings(dead, tmp_path))
     page = app.test_client().get("/sante")
-    assert page.status_code == 503 and page.get_json()["checks"]["directory"] == {"ok": False}
+    assert page.status_code == 503 and page.get_json()["status"] == "unavailable"
+    assert page.get_json()["checks"]["directory"] == {
+        "ok": False,
+        "reason": "unreachable or not answering",
+    }
     assert page.get_json()["checks"]["state"]["ok"] is True
     app.extensions["apexdir"].close()
 

@@ -225,6 +225,12 @@ class OutboxSettings(_Section):
     max_attempts: int = 8
     backoff_seconds: float = 30.0
     batch_size: int = 200
+    urgent_retry_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Codes and reset links: tried again this often while they are valid "
+        "(then failed); the daemon wakes for them, whatever outbox_seconds.",
+    )
 
 
 class DaemonSettings(_Section):

@@ -52,6 +52,28 @@ def test_sante_not_ready_without_directory(settings: Settings, tmp_path: Any) ->
     app.extensions["apexdir"].close()
 
 
+def test_sante_degraded_without_smtp_and_sms(settings: Settings, tmp_path: Any) -> None:
+    """SMTP relay and SMS gateway unreachable: still 200 (mails wait in the spool), the
+    status `degraded` with the reason of each."""
+    from apexdir.portal import create_app
+
+    port = free_port()
+    cut = settings.model_copy(
+        update={
+            "smtp": settings.smtp.model_copy(update={"port": port}),
+            "sms": settings.sms.model_copy(update={"url": f"http://127.0.0.1:{port}/sms"}),
+        }
+    )
+    app = create_app(portal_settings(cut, tmp_path))
+    page = app.test_client().get("/sante")
+    body = page.get_json()
+    assert page.status_code == 200 and body["status"] == "degraded" and body["ready"] is True
+    assert body["checks"]["smtp"] == {"ok": False, "reason": "connection refused"}
+    assert body["checks"]["sms"] == {"ok": False, "reason": "connection refused"}
+    assert body["checks"]["directory"]["ok"] is True
+    app.extensions["apexdir"].close()
+
+
 def _value(text: str, name: str, **labels: str) -> float:
     """A sample's value in Prometheus text, whatever the order of its labels (0 if absent)."""
     for line in text.splitlines():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlite_utils
@@ -51,6 +51,48 @@ class SpoolAdmin:
         from apexdir.state import wake
 
         wake.notify(self.db)
+
+    def triage_after_restore(self, validity: timedelta) -> dict[str, Any]:
+        """A restored store's waiting messages (issue 23): the node that made the backup has
+        probably sent them since. Codes and links past their use are `dropped`; so are the
+        urgent messages without an expiry (kept by an older apexdir) queued longer ago than
+        `validity`; everything else still waiting is `held` and listed, for an operator to
+        release (`retry`) or leave. At least once, but not to someone who no longer waits."""
+        now = self.clock()
+        old = iso(now - validity)
+        waiting = "status IN ('queued', 'sending')"
+        with guarded(self.db, "sort the restored spool"), immediate(self.db):
+            dropped = self.db.execute(
+                "UPDATE outbox SET status = 'dropped', claimed_by = NULL, claimed_until = NULL,"
+                " body_text = NULL, body_html = NULL, last_error = 'past its use at a restore'"
+                f" WHERE {waiting} AND (expires_at <= ?"
+                "      OR (expires_at IS NULL AND priority = 0 AND created_at <= ?))",
+                [iso(now), old],
+            ).rowcount
+            held = [
+                {**row, "to": json.loads(row.pop("recipients"))}
+                for row in self.db.query(
+                    "SELECT id, kind, recipients, subject, created_at FROM outbox"
+                    f" WHERE {waiting} ORDER BY id"
+                )
+            ]
+            self.db.execute(
+                "UPDATE outbox SET status = 'held', claimed_by = NULL, claimed_until = NULL,"
+                " last_error = 'held at a restore: the original node may have sent it'"
+                f" WHERE {waiting}"
+            )
+        return {"dropped": dropped, "held": held}
+
+    def release_held(self) -> builtins.list[int]:
+        """Queue every held message (an operator decided they go); their ids."""
+        with guarded(self.db, "release held messages"), immediate(self.db):
+            ids = [r[0] for r in self.db.execute("SELECT id FROM outbox WHERE status = 'held'")]
+            self.db.execute(
+                "UPDATE outbox SET status = 'queued', attempts = 0, last_error = NULL,"
+                " next_attempt_at = ?, expires_at = NULL WHERE status = 'held'",
+                [iso(self.clock())],
+            )
+        return ids
 
     def list(self, status: str | None = None) -> builtins.list[dict[str, Any]]:
         """Messages without their bodies, oldest first."""

@@ -278,20 +278,26 @@ class Outbox(SpoolAdmin):
             )
         return cursor.rowcount
 
-    def expire(self) -> int:
+    def expire(self) -> dict[str, int]:
         """Give up the codes and links past their use: `failed`, never sent late (a partner
-        asks for a new one). The number given up."""
+        asks for a new one). How many of each kind were given up."""
         now = iso(self.clock())
-        with guarded(self.db, "give up expired messages"):
-            cursor = self.db.execute(
-                "UPDATE outbox SET status = 'failed', claimed_by = NULL, claimed_until = NULL,"
-                " last_error = 'not delivered within its validity'"
-                "     || coalesce(': ' || last_error, '')"
-                " WHERE expires_at <= ? AND (status = 'queued'"
-                "      OR (status = 'sending' AND claimed_until <= ?))",
-                [now, now],
+        where = (" WHERE expires_at <= :now AND (status = 'queued'"
+                 "      OR (status = 'sending' AND claimed_until <= :now))")  # fmt: skip
+        with guarded(self.db, "give up expired messages"), immediate(self.db):
+            counts = dict(
+                self.db.execute(
+                    f"SELECT kind, COUNT(*) FROM outbox {where} GROUP BY kind", {"now": now}
+                ).fetchall()
             )
-        return cursor.rowcount
+            if counts:
+                self.db.execute(
+                    "UPDATE outbox SET status = 'failed', claimed_by = NULL, claimed_until = NULL,"
+                    " last_error = 'not delivered within its validity'"
+                    f"     || coalesce(': ' || last_error, '') {where}",
+                    {"now": now},
+                )
+        return counts
 
     def mark_retry(
         self,

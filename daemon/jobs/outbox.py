@@ -38,6 +38,7 @@ import sqlite_utils
 from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
 from apexdir.errors import Unavailable
+from apexdir.livemetrics import DELIVERIES
 from apexdir.mail.render import RenderedMail, build_message, envelope_sender, message_bytes
 from apexdir.mail.transport import DeliveryRefused, SmtpSession
 from apexdir.sms.gateway import SmsGateway, SmsRefused, gateway_from_settings
@@ -92,6 +93,7 @@ class _Pass:
             self._unmarked_since = time.monotonic()
         self._unmarked.append((message.id, note))
         self.counts["sent"] += 1
+        DELIVERIES.labels(message.kind, "sent").inc()
         if (
             len(self._unmarked) >= FLUSH_EVERY
             or time.monotonic() - self._unmarked_since >= FLUSH_SECONDS
@@ -119,6 +121,7 @@ class _Pass:
         status = self.outbox.mark_retry(
             message.id, error, box.max_attempts, box.backoff_seconds, box.urgent_retry_seconds
         )
+        DELIVERIES.labels(message.kind, "failed" if status == "failed" else "retried").inc()
         if status == "failed":
             self.counts["failed"] += 1
         else:
@@ -131,6 +134,7 @@ class _Pass:
     def _refused(self, message: OutboxMessage, error: str) -> None:
         self.outbox.mark_failed(message.id, error)
         self.counts["failed"] += 1
+        DELIVERIES.labels(message.kind, "failed").inc()
 
     def _chunk_size(self) -> int:
         # The claim is renewed as the chunk goes (_keep_claim): its size no longer has to fit
@@ -143,7 +147,9 @@ class _Pass:
         if not self.stop and resetqueue.pending(self.outbox.db):
             # A thread: the directory calls block, and the scheduler must stay responsive.
             await asyncio.to_thread(handle_reset_requests, self.settings, self.clock)
-        self.counts["failed"] += self.outbox.expire()
+        for kind, count in self.outbox.expire().items():
+            self.counts["failed"] += count
+            DELIVERIES.labels(kind, "expired").inc(count)
         seen: set[int] = set()
         async with self._stack:
             while limit > 0 and not self.stop:

@@ -155,14 +155,16 @@ def test_daemon_unit_runs_and_stops_on_sigterm(
 def test_portal_unit_answers_http_and_stops_on_sigterm(
     run_unit: Any, config_file: Path, tmp_path: Path
 ) -> None:
-    """`apexdir serve` as the unit runs it answers on PORTAL_BIND; SIGTERM stops gunicorn."""
+    """`apexdir serve` as the unit runs it answers on PORTAL_BIND, its metrics count every
+    worker's requests by route; SIGTERM stops gunicorn."""
     key = tmp_path / "portal.key"
     key.write_text("k" * 48)
     key.chmod(0o600)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     with config_file.open("a", encoding="utf-8") as handle:
         handle.write(
             f'\n[portal]\nbase_url = "http://127.0.0.1:{port}"\nsecret_key_file = "{key}"\n'
+            f'\n[metrics]\nportal_bind = "127.0.0.1:{metrics_port}"\n'
         )
     process = run_unit(
         "apexdir-portal.service",
@@ -178,6 +180,16 @@ def test_portal_unit_answers_http_and_stops_on_sigterm(
             return False
 
     wait_for(answers, 30, "the portal to answer")
+    for _ in range(3):
+        answers()
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    counted = re.search(
+        r'apexdir_http_requests_total\{(?=[^}]*route="/connexion")(?=[^}]*status="200")[^}]*\} '
+        r"([0-9.]+)",
+        text,
+    )
+    assert counted and float(counted.group(1)) >= 4, "the workers' counts, summed by the master"
     process.send_signal(signal.SIGTERM)
     stop = int(unit("apexdir-portal.service")["TimeoutStopSec"][0])
     assert process.wait(stop) == 0

@@ -473,6 +473,7 @@ def restore(
         restored_state = _load(settings, source, slapd, databases, loads, files)
     except OSError as exc:
         raise Unavailable(f"restore from {source}: {exc}") from None
+    spool = _triage(settings) if restored_state else {"dropped": 0, "held": []}
     return {
         "path": str(source),
         "base_dn": base_dn,
@@ -480,8 +481,27 @@ def restore(
         "state_store": str(state) if restored_state else None,
         "entries": {name: manifest["files"][name].get("entries") for _, name in loads},
         "outbox_queued": files.get(STATE_FILE, {}).get("outbox_queued", 0),
+        "outbox_dropped": spool["dropped"],
+        "outbox_held": spool["held"],
         "backup_created_at": manifest.get("created_at"),
     }
+
+
+def _triage(settings: Settings) -> dict[str, Any]:
+    """The restored spool sorted: codes and links past their use dropped, the rest held
+    (`Outbox.triage_after_restore`). Opening the store also brings its schema up to date."""
+    from datetime import timedelta
+
+    from apexdir.state.db import open_store
+    from apexdir.state.outbox import Outbox
+
+    policy = settings.policy
+    validity = timedelta(minutes=max(policy.login_code_minutes, policy.reset_validity_minutes))
+    db = open_store(Path(settings.state.path))
+    try:
+        return Outbox(db).triage_after_restore(validity)
+    finally:
+        db.close()
 
 
 def _load(

@@ -60,7 +60,15 @@ class LdapSettings(_Section):
     starttls: bool = Field(False, description="Upgrade ldap:// connections with StartTLS.")
     ca_file: Path | None = Field(None, description="CA certificates to verify the server with.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to open a connection.")
-    receive_timeout: float = Field(15.0, gt=0, description="Seconds to wait for an answer.")
+    receive_timeout: float = Field(
+        15.0, gt=0, description="Seconds to wait for an answer (daemon, CLI, bulk loads)."
+    )
+    interactive_timeout: float = Field(
+        3.0,
+        gt=0,
+        description="Seconds the portal waits for an answer or a connection: a hung server "
+        "is then a failed one (the next server is tried, or the partner gets the 503 page).",
+    )
     page_size: int = Field(500, ge=1, description="Page size of paged searches.")
     secrets_key_file: Path | None = Field(
         None,
@@ -68,6 +76,15 @@ class LdapSettings(_Section):
         "login and reset codes are kept in the directory; the same on every node, chmod 600. "
         "Unset: a key derived from the bind password.",
     )
+
+    def interactive(self) -> LdapSettings:
+        """These settings with the short deadlines of a person waiting (the portal)."""
+        return self.model_copy(
+            update={
+                "receive_timeout": min(self.receive_timeout, self.interactive_timeout),
+                "connect_timeout": min(self.connect_timeout, self.interactive_timeout),
+            }
+        )
 
     def secrets_key(self) -> bytes:
         """The HMAC key of one-time codes (apexdir/rules/onetime.py).
@@ -208,6 +225,12 @@ class OutboxSettings(_Section):
     max_attempts: int = 8
     backoff_seconds: float = 30.0
     batch_size: int = 200
+    urgent_retry_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Codes and reset links: tried again this often while they are valid "
+        "(then failed); the daemon wakes for them, whatever outbox_seconds.",
+    )
 
 
 class DaemonSettings(_Section):

@@ -57,6 +57,8 @@ REFUSING_FLAG = "refusing"
 # Recipients whose local part ends so (e.g. `nobody-refused@example.org`) get a permanent
 # 550, to exercise the refusal of one message among others.
 REFUSED_SUFFIX = "-refused"
+# A recipient ending so is refused for now (451): the tests of retries and ordering.
+DEFERRED_SUFFIX = "-deferred"
 # How often the write-ahead log is copied into the database (and fsynced), off the SMTP path.
 CHECKPOINT_SECONDS = 1.0
 # Accepted mails are committed in one transaction per FLUSH_EVERY mails, and at the latest
@@ -295,6 +297,8 @@ class _SmtpHandler:
             return "451 4.3.0 Temporary failure: the development sink is refusing"
         if address.partition("@")[0].lower().endswith(REFUSED_SUFFIX):
             return "550 5.1.1 Mailbox unavailable (development sink)"
+        if address.partition("@")[0].lower().endswith(DEFERRED_SUFFIX):
+            return "451 4.2.1 Mailbox busy, try again later (development sink)"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

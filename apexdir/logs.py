@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-FIELDS = ("request_id", "actor", "action", "target")
+# route, status and duration_ms: the portal's access lines (apexdir.portal.observability).
+FIELDS = ("request_id", "actor", "action", "target", "route", "status", "duration_ms")
 # The mailed links carry their secret in the path: /creation/<token>, /reinitialisation/<token>.
 SECRET_PATHS = re.compile(r"^(/(?:creation|reinitialisation)/)[^/?]+")
 

@@ -112,6 +112,7 @@ class Collector:
         up.add_metric([], 1)
         yield up
         yield latency
+        yield from _lease_metric(rt, gauge)
         pending = gauge(
             "apexdir_creations_pending",
             "Open account creations by status and age (since the invitation).",
@@ -128,11 +129,39 @@ class Collector:
         yield pending
 
 
+def _lease_metric(rt: Runtime, gauge: Any) -> Iterator[Any]:
+    """Who holds the scheduler's lease (host:pid:…), and for how long still: a holder whose
+    expiry goes negative, or none at all, means the directory jobs stopped."""
+    from apexdir.daemon.lease import LeaseValue
+
+    entry = rt.directory.get(rt.layout.lease_dn, ["apexLease"])
+    value = LeaseValue.parse(entry.get("apexLease") if entry else None)
+    lease = gauge(
+        "apexdir_lease_expires_in_seconds",
+        "Seconds until the scheduler's lease runs out, labelled with its holder.",
+        labels=["holder"],
+    )
+    if value is not None:
+        lease.add_metric([value.holder], (value.expires_at - rt.clock()).total_seconds())
+    yield lease
+
+
 def registry(settings: Settings) -> Any:
+    import os
+
     from prometheus_client import CollectorRegistry
 
     reg = CollectorRegistry(auto_describe=False)
     reg.register(Collector(settings))  # type: ignore[arg-type]
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # `apexdir serve`: the workers' counters, summed from their files (livemetrics.py).
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(reg)
+    else:
+        from apexdir.livemetrics import LIVE
+
+        reg.register(LIVE)  # type: ignore[arg-type]
     return reg
 
 

@@ -9,6 +9,8 @@ import click
 from apexdir.cli.context import CliContext, pass_cli
 
 JOBS = ["outbox", "expiry", "pending", "changes", "housekeeping"]
+# apexdir.state.spool_admin.STATUSES, written out: importing the store costs every command.
+STATUSES = ["queued", "sending", "sent", "failed", "dropped", "held"]
 
 
 @click.group()
@@ -43,7 +45,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", default=None, type=click.Choice(["queued", "sending", "sent", "failed"]))
+@click.option("--status", default=None, type=click.Choice(STATUSES))
 @pass_cli
 def outbox_list(cli: CliContext, status: str | None) -> None:
     """Messages in the spool (never their bodies)."""
@@ -57,15 +59,26 @@ def outbox_list(cli: CliContext, status: str | None) -> None:
 
 
 @outbox.command("retry")
-@click.argument("message_id", type=int)
+@click.argument("message_id", type=int, required=False)
+@click.option("--held", is_flag=True, help="Every message held at a restore.")
 @pass_cli
-def outbox_retry(cli: CliContext, message_id: int) -> None:
-    """Queue a failed message again."""
-    cli.runtime.outbox.retry(message_id)
-    cli.runtime.journal.record(
-        "outbox.retry", str(message_id), actor=None, operator=cli.runtime.operator
-    )
-    cli.emit({"id": message_id, "status": "queued"}, f"message {message_id} queued again")
+def outbox_retry(cli: CliContext, message_id: int | None, held: bool) -> None:
+    """Queue a failed or held message again (or every held one)."""
+    if held == (message_id is not None):
+        raise click.UsageError("give a MESSAGE_ID or --held")
+    if held:
+        ids = cli.runtime.outbox.release_held()
+    else:
+        assert message_id is not None
+        cli.runtime.outbox.retry(message_id)
+        ids = [message_id]
+    for one in ids:
+        cli.runtime.journal.record("outbox.retry", str(one), actor=None,
+                                   operator=cli.runtime.operator)  # fmt: skip
+    if message_id is not None:
+        cli.emit({"id": message_id, "status": "queued"}, f"message {message_id} queued again")
+    else:
+        cli.emit({"ids": ids, "status": "queued"}, f"{len(ids)} held message(s) queued again")
 
 
 @click.command()

@@ -113,7 +113,18 @@ def _summary(what: str, result: dict[str, Any]) -> str:
         return (
             f"backup ({result['method']}) in {result['path']}: {counts}; {queued} queued message(s)"
         )
-    return (
+    lines = [
         f"restored {', '.join(result['restored'])} from {result['path']}"
         f" ({result['outbox_queued']} queued message(s)); start slapd now"
-    )
+    ]
+    held = result.get("outbox_held") or []
+    if result.get("outbox_dropped"):
+        lines.append(f"{result['outbox_dropped']} code(s) or link(s) past their use: dropped")
+    if held:
+        # The node that made the backup probably sent them: the operator decides.
+        lines.append(f"{len(held)} message(s) held, perhaps already sent by the original node;"
+                     " send them with `apexdir outbox retry ID` or `--held` for all:")  # fmt: skip
+        for m in held:
+            lines.append(f"  {m['id']}  {m['created_at']}  {', '.join(m['to'])}  "
+                         f"{m['subject'] or m['kind']}")  # fmt: skip
+    return "\n".join(lines)

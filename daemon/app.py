@@ -12,6 +12,10 @@
   runs at once. The node-local jobs run on every node from the start: the outbox (each
   node's spool is its own, SPEC §9) and `local_housekeeping` (trims the node's journal and
   sent spool and vacuums its state store, on the `housekeeping_cron` schedule).
+- Codes at once (issue 23): the daemon listens on the state store's wake socket
+  (`apexdir.state.wake`); a datagram runs the outbox now, or once more right after the pass
+  in hand. After a pass, a code waiting for its next try (every `urgent_retry_seconds`)
+  gets a timer of its own, so it does not wait for the next `outbox_seconds` slot.
 - SIGTERM / SIGINT: no new job starts; the outbox pass finishes the message in hand, marks
   what was sent and releases the rest of its claim (see jobs/outbox.py), the directory jobs
   stop between two items, then the lease is released so a waiting daemon takes over at
@@ -30,7 +34,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from apexdir.clock import Clock, system_clock
@@ -69,6 +73,10 @@ class Daemon:
         self._outbox_task: asyncio.Task[Any] | None = None
         self._db: Any = None
         self.lease: Lease | None = None
+        self._scheduler_ref: Any = None
+        self._outbox_again = False  # woken while a pass was running: one more pass after it
+        self._retry_timer: asyncio.TimerHandle | None = None
+        self._listener: Any = None
 
     # -------------------------------------------------------------------- signals
     def request_stop(self, signame: str = "stop") -> None:
@@ -98,6 +106,50 @@ class Daemon:
             self._outbox_pass = None
         return {**run.counts, "remaining": run.outbox.pending_count()}
 
+    async def _outbox_passes(self) -> dict[str, Any]:
+        """One pass, and another as long as a wake-up came during the last one."""
+        totals: dict[str, Any] = {}
+        while True:
+            self._outbox_again = False  # the pass's claim sees whatever was queued before
+            result = await self._outbox()
+            for key, value in result.items():
+                totals[key] = value if key == "remaining" else totals.get(key, 0) + value
+            if not self._outbox_again or self.thread_stop.is_set():
+                break
+        self._time_next_retry()
+        return totals
+
+    def wake_outbox(self) -> None:
+        """Run the outbox now (a code was queued, or a code's next try is due)."""
+        if self.thread_stop.is_set() or self._scheduler_ref is None:
+            return
+        if self._outbox_task is not None and not self._outbox_task.done():
+            self._outbox_again = True
+            return
+        with contextlib.suppress(Exception):  # stopping: the job may be gone already
+            self._scheduler_ref.modify_job("outbox", next_run_time=datetime.now(UTC))
+
+    def _time_next_retry(self) -> None:
+        """A timer for the next try of a code, when it comes before the next slot."""
+        from apexdir.state.outbox import URGENT, Outbox
+
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+            self._retry_timer = None
+        due = Outbox(self._db, self.clock).next_due(priority=URGENT)
+        if due is None:
+            return
+        delay = (due - self.clock()).total_seconds()
+        if delay < self.settings.daemon.outbox_seconds:
+            # Never a busy loop: a code due now but not claimable waits a moment.
+            loop = asyncio.get_running_loop()
+            self._retry_timer = loop.call_later(max(delay, 0.2), self.wake_outbox)
+
+    def _woken(self) -> None:
+        assert self._listener is not None
+        if self._listener.drain():
+            self.wake_outbox()
+
     async def _thread_job(self, name: str) -> dict[str, Any]:
         module_name, function = RUNNERS.get(name, (name, "run_once"))
         module = importlib.import_module(f"apexdir.daemon.jobs.{module_name}")
@@ -119,7 +171,7 @@ class Daemon:
             started = time.monotonic()
             try:
                 if name == "outbox":
-                    result = await self._outbox()
+                    result = await self._outbox_passes()
                 else:
                     result = await self._thread_job(name)
             except asyncio.CancelledError:
@@ -180,6 +232,8 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop, sig.name)
         scheduler = self._scheduler()
         self._db = open_store(self.settings.state.path)
+        self._scheduler_ref = scheduler
+        self._listen(loop)
         directory = Directory(self.settings.ldap)
         lease = self.lease = Lease(
             directory,
@@ -232,10 +286,27 @@ class Daemon:
             if active or lease.valid_until is not None:
                 await asyncio.to_thread(lease.release)
             directory.close()
+            if self._listener is not None:
+                loop.remove_reader(self._listener.fileno())
+                self._listener.close()
+            if self._retry_timer is not None:
+                self._retry_timer.cancel()
             self._db.close()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             log.info("daemon %s stopped", lease.holder)
+
+    def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        from apexdir.state.wake import Listener
+
+        try:
+            self._listener = Listener(self.settings.state.path)
+        except OSError as exc:
+            # Codes then wait for the next scheduled pass: slower, not broken.
+            log.warning("outbox wake-ups unavailable (%s): every %s s only",
+                        exc, self.settings.daemon.outbox_seconds)  # fmt: skip
+            return
+        loop.add_reader(self._listener.fileno(), self._woken)
 
     def _kick(self, scheduler: Any) -> None:
         now = datetime.now(scheduler.timezone)

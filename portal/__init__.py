@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from apexdir.config import is_loopback_url, load_settings
-    from apexdir.portal import assets, errors, security
+    from apexdir.portal import assets, errors, observability, security
     from apexdir.portal.context import PortalState
     from apexdir.portal.views import (
         comptes,
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     if portal.trusted_proxies:
         n = portal.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    observability.register(app)  # first: its clock starts before the other hooks
     assets.register(app)
     security.register(app)
     errors.register(app)

@@ -15,6 +15,7 @@ from apexdir.runtime import Runtime
 if TYPE_CHECKING:
     from apexdir.config import Settings
     from apexdir.models import Account
+    from apexdir.readiness import Readiness
     from apexdir.rules.permissions import Actor
 
 OPERATOR = "portal"
@@ -25,11 +26,14 @@ class PortalState:
     from request to request (a connection per request would cost more than the request)."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
-        self.settings = settings
+        # Someone is waiting on every request: LDAP calls get `interactive_timeout`, so a
+        # hung directory fails a request in seconds instead of holding it (and a worker).
+        self.settings = settings.model_copy(update={"ldap": settings.ldap.interactive()})
         self.clock = clock
         self._local = threading.local()
         self._all: list[Runtime] = []
         self._lock = threading.Lock()
+        self._readiness: Readiness | None = None
 
     def runtime(self) -> Runtime:
         rt = getattr(self._local, "rt", None)
@@ -40,8 +44,20 @@ class PortalState:
                 self._all.append(rt)
         return rt
 
+    def readiness(self) -> Readiness:
+        """The probes of `/sante`, one set per process, made when first asked."""
+        from apexdir.readiness import Readiness
+
+        with self._lock:
+            if self._readiness is None:
+                self._readiness = Readiness(self.settings)
+            return self._readiness
+
     def close(self) -> None:
         with self._lock:
+            if self._readiness is not None:
+                self._readiness.close()
+                self._readiness = None
             for rt in self._all:
                 # A SQLite handle may be closed only by its own thread; the others go with
                 # their thread (the LDAP connections are closed here either way).

@@ -27,6 +27,14 @@ def run(
     from apexdir.config import load_settings
 
     settings = load_settings(config)  # fail here, before forking, on a bad configuration
+    if settings.metrics.portal_bind:
+        # Before prometheus-client is imported anywhere: every worker then writes its request
+        # counters into this folder, and the master's /metrics sums them (livemetrics.py).
+        import tempfile
+
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="apexdir-portal-metrics-")
+        )
     settings.portal.secret_key()
     logs.setup(settings.logging.format, settings.logging.level)
     os.environ[LOG_FORMAT] = settings.logging.format  # read by PortalLogger, built by gunicorn

@@ -2,16 +2,20 @@
 
 ldap3's exceptions stop here and leave as apexdir's named errors. Connections use ldap3's
 SYNC strategy under a lock of their own (`Directory._lock`: one request at a time, so a
-`Directory` can be shared between threads) over a ServerPool that fails over between the
-configured servers. Not SAFE_SYNC: it deep-copies every response, which doubled the cost of
-large searches (benchmarks/RESULTS.md).
+`Directory` can be shared between threads), to the first configured server that is not set
+aside (`servers.py`: a server that refused or did not answer in time is skipped by the whole
+process for a while). Not SAFE_SYNC: it deep-copies every response, which doubled the cost
+of large searches (benchmarks/RESULTS.md).
+
+A server that does not answer within `receive_timeout` is a failed server: the request is
+not sent to it again. A read goes to the next server, if one is left; a write is not sent
+again anywhere (without an answer it may have been applied) and reports `Unavailable`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +25,7 @@ import ldap3
 from ldap3.core import exceptions as lx
 
 from apexdir.config import LdapSettings
+from apexdir.directory import servers
 from apexdir.errors import (
     ApexError,
     AuthenticationFailed,
@@ -108,24 +113,16 @@ def _message(exc: Exception) -> str:
     return str(message).strip() or exc.__class__.__name__
 
 
-def _server(uri: str, settings: LdapSettings) -> ldap3.Server:
-    tls = None
-    if settings.ca_file or uri.startswith("ldaps://") or settings.starttls:
-        tls = ldap3.Tls(
-            validate=ssl.CERT_REQUIRED,
-            ca_certs_file=str(settings.ca_file) if settings.ca_file else None,
-        )
-    return ldap3.Server(uri, connect_timeout=settings.connect_timeout, tls=tls, get_info=ldap3.NONE)
-
-
 def server_pool(settings: LdapSettings) -> ldap3.ServerPool:
+    """ldap3's pool, for the bulk loads' long-lived connections (the interactive paths use
+    `servers.order`, which also skips a server that hangs)."""
     # FIRST + exhaust: the first configured server is the preferred one; a dead one is
     # skipped for 10 s, then tried again. One pass over the servers (active=1), and ldap3's
     # pause after a failed pass cut from 10 s to 1 s: an operator facing a dead directory
     # wants exit 5 now.
     ldap3.set_config_parameter("POOLING_LOOP_TIMEOUT", 1)
     return ldap3.ServerPool(
-        [_server(uri, settings) for uri in settings.uris],
+        [servers.server(uri, settings) for uri in settings.uris],
         ldap3.FIRST,
         active=1,
         exhaust=10,
@@ -141,13 +138,12 @@ class Directory:
         *,
         user: str | None = None,
         password: str | None = None,
-        pool: ldap3.ServerPool | None = None,
     ) -> None:
         self.settings = settings
         self.user = user if user is not None else settings.bind_dn
         self._password = password
-        self.pool = pool or server_pool(settings)
         self._conn: ldap3.Connection | None = None
+        self._uri: str | None = None  # the server of `_conn`
         # SYNC, not SAFE_SYNC: SAFE_SYNC deep-copies every response, which was the top of the
         # profiles of the expiry scan and of `structure show` (2× slower). One lock per
         # connection keeps it safe to share between threads, one request at a time.
@@ -162,13 +158,21 @@ class Directory:
             return self._open()
 
     def _open(self) -> ldap3.Connection:
+        if self._conn is not None and servers.should_leave(self._uri, self.settings.uris):
+            self._drop()  # its server was found hung or dead meanwhile: move to another
         if self._conn is None or self._conn.closed:
-            auto_bind = ldap3.AUTO_BIND_NO_TLS
-            if self.settings.starttls:
-                auto_bind = ldap3.AUTO_BIND_TLS_BEFORE_BIND
+            self._conn, self._uri = self._connect()
+        return self._conn
+
+    def _connect(self) -> tuple[ldap3.Connection, str]:
+        auto_bind = ldap3.AUTO_BIND_NO_TLS
+        if self.settings.starttls:
+            auto_bind = ldap3.AUTO_BIND_TLS_BEFORE_BIND
+        failure: Exception | None = None
+        for uri in servers.order(self.settings.uris):
             try:
-                self._conn = ldap3.Connection(
-                    self.pool,
+                conn = ldap3.Connection(
+                    servers.server(uri, self.settings),
                     user=self.user,
                     password=self._password_value(),
                     client_strategy=ldap3.SYNC,
@@ -177,15 +181,25 @@ class Directory:
                     auto_bind=auto_bind,
                     read_only=False,
                 )
+            except _NETWORK_ERRORS as exc:
+                servers.set_aside(uri)  # refused, or accepted and silent: try the next one
+                failure = exc
+                continue
             except Exception as exc:
                 raise translate(exc, f"bind as {self.user}") from None
-        return self._conn
+            return conn, uri
+        assert failure is not None
+        raise translate(failure, f"bind as {self.user}") from None
+
+    def _drop(self) -> None:
+        conn, self._conn, self._uri = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a dead connection has nothing to save
+                conn.unbind()
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):  # a dead connection has nothing to save
-                self._conn.unbind()
-            self._conn = None
+        with self._lock:
+            self._drop()
 
     def __enter__(self) -> Directory:
         return self
@@ -197,15 +211,25 @@ class Directory:
         """(status, result, response, None) — the shape SAFE_SYNC would answer — with the result
         and response read from the SYNC connection under the lock, before another request."""
         for attempt in (1, 2):
+            uri = None
             try:
                 with self._lock:
-                    conn = self.connection()
+                    conn = self._open()
+                    uri = self._uri
                     status = getattr(conn, method)(*args, **kwargs)
                     return status, conn.result, conn.response, None
             except _NETWORK_ERRORS as exc:
-                # The server may have dropped an idle connection, or failed: reconnect once
-                # (the pool then tries the next server) before reporting it unavailable.
-                self._conn = None
+                with self._lock:
+                    self._drop()
+                if servers.timed_out(exc):
+                    # A hung server: never asked again by this process for a while. A read
+                    # goes to another server; a write may have been applied: not sent again.
+                    if uri is not None:
+                        servers.set_aside(uri)
+                    if method != "search" or not servers.available(self.settings.uris):
+                        raise translate(exc, what) from None
+                # Otherwise the server may have dropped an idle connection, or died:
+                # reconnect once (to the next server if it refuses) before giving up.
                 if attempt == 2:
                     raise translate(exc, what) from None
             except Exception as exc:

@@ -6,33 +6,24 @@ the response (ldap3 hands over the raw BER value; pyasn1 reads it), so that "exp
 Password changes go through the password-modify extended operation (RFC 3062) with the same
 control, so that a refusal by ppolicy (history, quality, length) carries its real reason.
 
-Connections are kept open and re-bound: a new connection per bind costs 2–4 times a re-bind
-and, under load, fills the ephemeral ports (MEASUREMENTS.md). One small pool per directory
-configuration; a connection that failed at the network level is dropped, never reused.
+Connections are kept open and re-bound (`bindpool.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import queue
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import ldap3
-from ldap3.core import exceptions as lx
 from pyasn1.codec.ber import decoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import namedtype, tag, univ
 
 from apexdir.config import LdapSettings
-from apexdir.directory.connection import server_pool, translate
-from apexdir.errors import ApexError, AuthenticationFailed, PolicyViolation, Unavailable
+from apexdir.directory.bindpool import close_pools, pool_for, with_retry  # noqa: F401 (callers')
+from apexdir.errors import AuthenticationFailed, PolicyViolation, Unavailable
 
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
-POOL_SIZE = 4
 
 # ---------------------------------------------------------------- the control (ASN.1)
 #   PasswordPolicyResponseValue ::= SEQUENCE {
@@ -156,104 +147,6 @@ def outcome_of(result_code: int, response: PolicyResponse) -> BindOutcome:
     return BindOutcome(False, "invalid")
 
 
-# ---------------------------------------------------------------- the pool
-class BindPool:
-    """Open connections kept for re-binding as one account after another."""
-
-    def __init__(self, settings: LdapSettings, size: int = POOL_SIZE) -> None:
-        self.settings = settings
-        self.servers = server_pool(settings)
-        self._idle: queue.LifoQueue[ldap3.Connection] = queue.LifoQueue(maxsize=size)
-
-    def _open(self) -> ldap3.Connection:
-        conn = ldap3.Connection(
-            self.servers,
-            # placeholders: each use sets the account it binds as
-            user="cn=nobody",
-            password="-",
-            authentication=ldap3.SIMPLE,
-            client_strategy=ldap3.SYNC,
-            raise_exceptions=False,
-            # ldap3 packs this into a socket option that takes whole seconds only
-            receive_timeout=math.ceil(self.settings.receive_timeout),
-            read_only=False,
-        )
-        try:
-            conn.open(read_server_info=False)
-            if self.settings.starttls:
-                conn.start_tls(read_server_info=False)
-        except Exception as exc:
-            raise translate(exc, "open a connection for a bind") from None
-        return conn
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[ldap3.Connection]:
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._open()
-        try:
-            yield conn
-        except ApexError:
-            self._release(conn)  # a refusal told in apexdir's terms: the connection is sound
-            raise
-        except BaseException:
-            self._discard(conn)  # its state is unknown: never hand it out again
-            raise
-        self._release(conn)
-
-    def _release(self, conn: ldap3.Connection) -> None:
-        if conn.closed:
-            return
-        try:
-            self._idle.put_nowait(conn)
-        except queue.Full:
-            self._discard(conn)
-
-    @staticmethod
-    def _discard(conn: ldap3.Connection) -> None:
-        with contextlib.suppress(Exception):
-            conn.unbind()
-
-    def close(self) -> None:
-        while True:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                return
-            with contextlib.suppress(Exception):
-                conn.unbind()
-
-
-_POOLS: dict[tuple[Any, ...], BindPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _key(settings: LdapSettings) -> tuple[Any, ...]:
-    return (tuple(settings.uris), settings.starttls, str(settings.ca_file),
-            settings.connect_timeout, settings.receive_timeout)  # fmt: skip
-
-
-def pool_for(settings: LdapSettings) -> BindPool:
-    """The process-wide pool of this directory (CLI, daemon and portal workers alike)."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(_key(settings))
-        if pool is None:
-            pool = _POOLS[_key(settings)] = BindPool(settings)
-        return pool
-
-
-def close_pools() -> None:
-    with _POOLS_LOCK:
-        for pool in _POOLS.values():
-            pool.close()
-        _POOLS.clear()
-
-
-_RETRYABLE = (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSocketSendError,
-              lx.LDAPSessionTerminatedByServerError, lx.LDAPSocketCloseError)  # fmt: skip
-
-
 # busy, unavailable, other, no answer: the server's trouble, not a verdict on the password
 _SERVER_TROUBLE = (51, 52, 80, -1)
 
@@ -263,27 +156,6 @@ def _bind(conn: ldap3.Connection, dn: str, password: str) -> tuple[int, PolicyRe
     conn.bind(read_server_info=False, controls=[(PPOLICY_OID, False, None)])
     result = conn.result or {}
     return int(result.get("result", -1)), _response_of(result)
-
-
-def _with_retry(settings: LdapSettings, what: str, action: Any) -> Any:
-    """Run `action(conn)` on a pooled connection; once more on a fresh one if the network
-    failed (the server dropped idle connections, or died and another one takes over)."""
-    pool = pool_for(settings)
-    for attempt in (1, 2):
-        try:
-            with pool.connection() as conn:
-                return action(conn)
-        except _RETRYABLE as exc:
-            # The other idle connections most likely lead to the same dead server: drop them
-            # all, so the retry opens a fresh one and the server pool fails over.
-            pool.close()
-            if attempt == 2:
-                raise Unavailable(f"directory unavailable ({what}): {exc}") from None
-        except ApexError:
-            raise
-        except Exception as exc:
-            raise translate(exc, what) from None
-    raise AssertionError("unreachable")
 
 
 def authenticate(settings: LdapSettings, dn: str, password: str) -> BindOutcome:
@@ -306,7 +178,7 @@ def authenticate(settings: LdapSettings, dn: str, password: str) -> BindOutcome:
         # Any other refusal (49 invalidCredentials, ppolicy's included) is the user's.
         return outcome_of(code, response)
 
-    outcome: BindOutcome = _with_retry(settings, f"bind as {dn}", run)
+    outcome: BindOutcome = with_retry(settings, f"bind as {dn}", run)
     return outcome
 
 
@@ -359,7 +231,7 @@ def change_password(
             f"{result.get('message') or ''}".strip()
         )
 
-    refusal: ChangeRefusal | None = _with_retry(settings, f"password change of {target_dn}", run)
+    refusal: ChangeRefusal | None = with_retry(settings, f"password change of {target_dn}", run)
     return refusal
 
 

@@ -110,6 +110,51 @@ def m005_rate_events(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS rate_events_at ON rate_events (at)")
 
 
+@migrations()
+def m006_outbox_topics(db: sqlite_utils.Database) -> None:
+    """Issue 23: a code supersedes the older code of its account and purpose (`topic`), a
+    code or link is not sent past its use (`expires_at`), and two more states: `dropped`
+    (superseded or expired, never sent) and `held` (kept back for an operator after a
+    restore). SQLite cannot change a CHECK constraint in place: the table is rebuilt."""
+    db.execute(
+        """
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('mail', 'sms')),
+            recipients TEXT NOT NULL,
+            subject TEXT,
+            body_text TEXT,
+            body_html TEXT,
+            message_id TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'dropped', 'held')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            claimed_by TEXT,
+            claimed_until TEXT,
+            priority INTEGER NOT NULL DEFAULT 1,
+            topic TEXT,
+            expires_at TEXT
+        )
+        """
+    )
+    columns = ("id, kind, recipients, subject, body_text, body_html, message_id, status,"
+               " attempts, next_attempt_at, last_error, created_at, sent_at, claimed_by,"
+               " claimed_until, priority")  # fmt: skip
+    db.execute(f"INSERT INTO outbox_new ({columns}) SELECT {columns} FROM outbox")
+    db.execute("DROP TABLE outbox")
+    db.execute("ALTER TABLE outbox_new RENAME TO outbox")
+    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
+    db.execute("CREATE INDEX outbox_recipients ON outbox (recipients, id)")
+    db.execute(
+        "CREATE INDEX outbox_pending ON outbox (priority, id) WHERE status IN ('queued', 'sending')"
+    )
+    db.execute("CREATE INDEX outbox_topic ON outbox (topic) WHERE status IN ('queued', 'sending')")
+
+
 def iso(moment: datetime) -> str:
     """The one text form of a moment in the store: UTC, to the second.
 

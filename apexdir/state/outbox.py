@@ -9,6 +9,11 @@ bodies) and the bodies are dropped once sent: they may hold codes and single-use
 Each row has a priority (lowest first; `apexdir.mail.render.priority`): login codes and
 reset links go before everyday mails, which go before mass mailings (expiry warnings,
 migration invitations), so that 2,000 queued warnings never delay a code.
+
+Codes and reset links (issue 23) are for now or never: queuing one wakes the node's daemon
+(`wake.py`); it supersedes the older message of the same `topic` (an account and a purpose)
+still waiting, which is `dropped` unsent; it is retried every few seconds while it is valid
+(`expires_at`) and then `failed`; and it never waits behind the person's older messages.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -23,19 +29,12 @@ from typing import Any, Literal
 import sqlite_utils
 
 from apexdir.clock import Clock, system_clock
-from apexdir.errors import Conflict, Invalid, NotFound
+from apexdir.errors import Invalid, NotFound
 from apexdir.state.db import guarded, immediate, iso
+from apexdir.state.spool_admin import SpoolAdmin, Status, clip
 
 Kind = Literal["mail", "sms"]
-Status = Literal["queued", "sending", "sent", "failed"]
-STATUSES: tuple[Status, ...] = ("queued", "sending", "sent", "failed")
-MAX_ID = 2**63 - 1  # the largest INTEGER PRIMARY KEY SQLite holds
-# What `list` shows: never the bodies, which may hold codes and single-use links.
-LIST_KEYS = ("id", "kind", "to", "subject", "status", "attempts", "last_error", "created_at",
-             "sent_at")  # fmt: skip
 
-# Long SMTP transcripts would bloat the spool and the CLI table; the start says enough.
-_ERROR_LIMIT = 500
 # Priorities, lowest sent first (the values of apexdir.mail.render.URGENT/NORMAL/BULK).
 URGENT, NORMAL, BULK = 0, 1, 2
 
@@ -50,6 +49,7 @@ class OutboxMessage:
     body_html: str | None
     message_id: str
     attempts: int
+    priority: int = 1
 
 
 def new_message_id() -> str:
@@ -64,7 +64,7 @@ def _check_address(value: str) -> str:
     return value
 
 
-class Outbox:
+class Outbox(SpoolAdmin):
     def __init__(self, db: sqlite_utils.Database, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
@@ -78,14 +78,29 @@ class Outbox:
         text: str,
         html: str | None,
         priority: int = NORMAL,
+        *,
+        topic: str | None = None,
+        expires_at: datetime | None = None,
     ) -> int:
+        """Queue a mail. `topic` (e.g. `login:<identifier>`): the older messages of the same
+        topic still waiting are dropped; `expires_at`: not sent after that moment."""
         recipients = [_check_address(a) for a in to]
         if not recipients:
             raise Invalid("a mail needs at least one recipient")
-        return self._enqueue("mail", recipients, subject, text, html, priority)
+        return self._enqueue("mail", recipients, subject, text, html, priority, topic, expires_at)
 
-    def enqueue_sms(self, to: str, text: str, priority: int = NORMAL) -> int:
-        return self._enqueue("sms", [_check_address(to)], None, text, None, priority)
+    def enqueue_sms(
+        self,
+        to: str,
+        text: str,
+        priority: int = NORMAL,
+        *,
+        topic: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> int:
+        return self._enqueue(
+            "sms", [_check_address(to)], None, text, None, priority, topic, expires_at
+        )
 
     def _enqueue(
         self,
@@ -95,17 +110,37 @@ class Outbox:
         text: str,
         html: str | None,
         priority: int,
+        topic: str | None = None,
+        expires_at: datetime | None = None,
     ) -> int:
         now = iso(self.clock())
-        with guarded(self.db, "queue a message"):
+        expires = iso(expires_at) if expires_at is not None else None
+        # One transaction with the drop of the superseded; inside the caller's, if one is open
+        # (the change feed journals and queues in one).
+        own = topic is not None and not self.db.conn.in_transaction
+        with guarded(self.db, "queue a message"), immediate(self.db) if own else nullcontext():
             cursor = self.db.execute(
                 "INSERT INTO outbox (kind, recipients, subject, body_text, body_html, message_id,"
-                " status, attempts, next_attempt_at, created_at, priority)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+                " status, attempts, next_attempt_at, created_at, priority, topic, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
                 [kind, json.dumps(to), subject, text, html, new_message_id(), now, now,
-                 int(priority)],
+                 int(priority), topic, expires],
             )  # fmt: skip
-        assert cursor.lastrowid is not None
+            assert cursor.lastrowid is not None
+            if topic is not None:
+                # A newer code voids the older one in the directory: never deliver the older.
+                # One being sent right now (under a live claim) cannot be stopped.
+                self.db.execute(
+                    "UPDATE outbox SET status = 'dropped', last_error = ?, body_text = NULL,"
+                    " body_html = NULL, claimed_by = NULL, claimed_until = NULL"
+                    " WHERE topic = ? AND id < ? AND (status = 'queued'"
+                    "      OR (status = 'sending' AND claimed_until <= ?))",
+                    [f"superseded by message {cursor.lastrowid}", topic, cursor.lastrowid, now],
+                )
+        if priority == URGENT:
+            from apexdir.state import wake
+
+            wake.notify(self.db)  # after the commit: the daemon must find the row
         return cursor.lastrowid
 
     # -- delivery ----------------------------------------------------------------------
@@ -122,7 +157,9 @@ class Outbox:
         code overtakes the mass mailing queued before it — but never within one person's
         mails: an urgent message brings along the older due messages to the same recipients
         (beyond `limit` if need be), and the claim lists them just before it. So a new
-        partner's validation mail still precedes the login code that follows it.
+        partner's validation mail still precedes the login code that follows it. Codes and
+        links (priority 0) are outside that rule: they never wait for an older message in
+        its backoff, and no message waits for them.
         """
         now = self.clock()
         params: dict[str, Any] = {
@@ -139,11 +176,11 @@ class Outbox:
                     WHERE o.status IN ('queued', 'sending')
                       AND ((o.status = 'queued' AND o.next_attempt_at <= :now)
                            OR (o.status = 'sending' AND o.claimed_until <= :now))
-                      AND NOT EXISTS (
+                      AND (o.priority = 0 OR NOT EXISTS (
                           SELECT 1 FROM outbox AS p
-                          WHERE p.recipients = o.recipients AND p.id < o.id
+                          WHERE p.recipients = o.recipients AND p.id < o.id AND p.priority > 0
                             AND ((p.status = 'queued' AND p.next_attempt_at > :now)
-                                 OR (p.status = 'sending' AND p.claimed_until > :now)))
+                                 OR (p.status = 'sending' AND p.claimed_until > :now))))
                     ORDER BY o.priority, o.id
                     LIMIT :limit
                     """,
@@ -168,6 +205,7 @@ class Outbox:
                 body_html=row["body_html"],
                 message_id=row["message_id"],
                 attempts=row["attempts"],
+                priority=row["priority"],
             )
             for row in rows
         ]
@@ -205,7 +243,7 @@ class Outbox:
                 "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = ?,"
                 " body_text = NULL, body_html = NULL, claimed_by = NULL, claimed_until = NULL"
                 " WHERE id = ?",
-                [iso(self.clock()), _clip(note), id],
+                [iso(self.clock()), clip(note), id],
             )
 
     def mark_sent_many(self, sent: builtins.list[tuple[int, str | None]]) -> None:
@@ -219,7 +257,7 @@ class Outbox:
                 "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = ?,"
                 " body_text = NULL, body_html = NULL, claimed_by = NULL, claimed_until = NULL"
                 " WHERE id = ?",
-                [(now, _clip(note), id) for id, note in sent],
+                [(now, clip(note), id) for id, note in sent],
             )
 
     def extend(self, ids: builtins.list[int], worker: str, lease_seconds: float) -> int:
@@ -240,25 +278,82 @@ class Outbox:
             )
         return cursor.rowcount
 
-    def mark_retry(self, id: int, error: str, max_attempts: int, backoff_seconds: float) -> Status:
-        """Count a failed attempt: queued again after an exponential backoff, or 'failed'.
+    def expire(self) -> dict[str, int]:
+        """Give up the codes and links past their use: `failed`, never sent late (a partner
+        asks for a new one). How many of each kind were given up."""
+        now = iso(self.clock())
+        where = (" WHERE expires_at <= :now AND (status = 'queued'"
+                 "      OR (status = 'sending' AND claimed_until <= :now))")  # fmt: skip
+        with guarded(self.db, "give up expired messages"), immediate(self.db):
+            counts = dict(
+                self.db.execute(
+                    f"SELECT kind, COUNT(*) FROM outbox {where} GROUP BY kind", {"now": now}
+                ).fetchall()
+            )
+            if counts:
+                self.db.execute(
+                    "UPDATE outbox SET status = 'failed', claimed_by = NULL, claimed_until = NULL,"
+                    " last_error = 'not delivered within its validity'"
+                    f"     || coalesce(': ' || last_error, '') {where}",
+                    {"now": now},
+                )
+        return counts
 
-        Returns the new status.
+    def mark_retry(
+        self,
+        id: int,
+        error: str,
+        max_attempts: int,
+        backoff_seconds: float,
+        brief_seconds: float = 1.0,
+    ) -> Status:
+        """Count a failed attempt: queued again after a delay, or 'failed'.
+
+        A message with an expiry (a code, a link) is tried again every `brief_seconds` while
+        it is valid; the others after an exponential backoff, `max_attempts` times. Returns
+        the new status.
         """
         now = self.clock()
         with guarded(self.db, "record a failed delivery"), immediate(self.db):
-            row = self.db.execute("SELECT attempts FROM outbox WHERE id = ?", [id]).fetchone()
+            row = self.db.execute(
+                "SELECT attempts, expires_at FROM outbox WHERE id = ?", [id]
+            ).fetchone()
             if row is None:
                 raise NotFound(f"no message {id} in the outbox")
             attempts = int(row[0]) + 1
-            status: Status = "failed" if attempts >= max_attempts else "queued"
-            delay = timedelta(seconds=backoff_seconds * 2 ** (attempts - 1))
+            if row[1] is not None:
+                delay = timedelta(seconds=brief_seconds)
+                failed = iso(now + delay) >= row[1]
+            else:
+                delay = timedelta(seconds=backoff_seconds * 2 ** (attempts - 1))
+                failed = attempts >= max_attempts
+            status: Status = "failed" if failed else "queued"
             self.db.execute(
                 "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?,"
                 " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-                [status, attempts, _clip(error), iso(now + delay), id],
+                [status, attempts, clip(error), iso(now + delay), id],
             )
         return status
+
+    def mark_failed(self, id: int, error: str) -> None:
+        """The server refused the message for good (a 5xx): `failed` after this one try."""
+        with guarded(self.db, "record a refused delivery"):
+            self.db.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                [clip(error), id],
+            )
+
+    def next_due(self, priority: int | None = None) -> datetime | None:
+        """When the next queued message (of `priority`) is due: a daemon times its next
+        pass by it."""
+        where, params = ("AND priority = ?", [priority]) if priority is not None else ("", [])
+        with guarded(self.db, "read the outbox"):
+            (moment,) = self.db.execute(
+                f"SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued' {where}",
+                params,
+            ).fetchone()
+        return datetime.fromisoformat(moment) if moment else None
 
     def release(self, ids: builtins.list[int]) -> None:
         """Give claimed messages back untouched (graceful stop, or held back for ordering)."""
@@ -270,63 +365,3 @@ class Outbox:
                 f" WHERE status = 'sending' AND id IN ({', '.join('?' * len(ids))})",
                 ids,
             )
-
-    # -- operators ---------------------------------------------------------------------
-
-    def retry(self, id: int) -> None:
-        """Queue a failed message again, due now, with its attempts counted from zero."""
-        if not 0 < id <= MAX_ID:  # SQLite cannot even compare a larger int: no such row
-            raise NotFound(f"no message {id} in the outbox")
-        with guarded(self.db, "queue a message again"), immediate(self.db):
-            row = self.db.execute("SELECT status FROM outbox WHERE id = ?", [id]).fetchone()
-            if row is None:
-                raise NotFound(f"no message {id} in the outbox")
-            if row[0] not in ("failed", "queued"):
-                raise Conflict(f"message {id} is {row[0]}: only a failed message can be retried")
-            self.db.execute(
-                "UPDATE outbox SET status = 'queued', attempts = 0, last_error = NULL,"
-                " next_attempt_at = ? WHERE id = ?",
-                [iso(self.clock()), id],
-            )
-
-    def list(self, status: str | None = None) -> builtins.list[dict[str, Any]]:
-        """Messages without their bodies, oldest first."""
-        if status is not None and status not in STATUSES:
-            raise Invalid(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
-        where, params = ("WHERE status = ?", [status]) if status else ("", [])
-        with guarded(self.db, "read the outbox"):
-            rows = list(
-                self.db.query(
-                    "SELECT id, kind, recipients, subject, status, attempts, last_error,"
-                    f" created_at, sent_at FROM outbox {where} ORDER BY id",
-                    params,
-                )
-            )
-        for row in rows:
-            row["to"] = json.loads(row.pop("recipients"))
-        return [{k: row[k] for k in LIST_KEYS} for row in rows]
-
-    def pending_count(self) -> int:
-        """Messages not yet sent nor given up: queued (due or not) or being sent."""
-        with guarded(self.db, "read the outbox"):
-            row = self.db.execute(
-                "SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')"
-            ).fetchone()
-        return int(row[0])
-
-    def purge(self, older_than: datetime) -> int:
-        """Delete sent and failed messages finished before `older_than` (housekeeping)."""
-        with guarded(self.db, "purge the outbox"):
-            cursor = self.db.execute(
-                "DELETE FROM outbox WHERE status IN ('sent', 'failed')"
-                " AND coalesce(sent_at, created_at) < ?",
-                [iso(older_than)],
-            )
-        return cursor.rowcount
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= _ERROR_LIMIT else text[: _ERROR_LIMIT - 1] + "…"

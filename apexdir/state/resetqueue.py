@@ -39,6 +39,9 @@ def enqueue(db: sqlite_utils.Database, identifier: str, now: datetime) -> None:
             f"INSERT INTO {TABLE} (identifier, created_at, claimed_until) VALUES (?, ?, ?)",
             [identifier, iso(now), iso(now)],
         )
+    from apexdir.state import wake
+
+    wake.notify(db)  # the requester waits for his code or link: the daemon looks now
 
 
 def pending(db: sqlite_utils.Database) -> int:

@@ -401,7 +401,9 @@ def _issue_login_code(rt: Runtime, account: Account, previous: str) -> None:
         extra=previous,
     )
     rt.directory.replace(account.dn, apexLoginCode=record.format())
-    queue_mail(rt, "code", [account.mail], code=code)
+    # The newest code only, and only while it is valid (issue 23).
+    queue_mail(rt, "code", [account.mail], code=code, topic=f"login:{account.identifier}",
+               valid_until=rt.clock() + timedelta(minutes=policy.login_code_minutes))  # fmt: skip
 
 
 def resend_code(rt: Runtime, identifier: str) -> dict[str, Any]:
@@ -572,8 +574,9 @@ def _send_reset(rt: Runtime, identifier: str, now: datetime) -> tuple[str | None
         )  # fmt: skip
         rt.directory.replace(account.dn, apexResetSecret=record.format())
         queue_sms(
-            rt, account.mobile, SMS_TEXT.format(code=code, minutes=policy.reset_validity_minutes)
-        )
+            rt, account.mobile, SMS_TEXT.format(code=code, minutes=policy.reset_validity_minutes),
+            topic=f"reset:{account.identifier}", valid_until=now + validity,
+        )  # fmt: skip
         channel = "sms"
     else:
         # The link's public half is the account's entryUUID sealed under the secrets key
@@ -591,7 +594,8 @@ def _send_reset(rt: Runtime, identifier: str, now: datetime) -> tuple[str | None
             ident=ident,
         )
         rt.directory.replace(account.dn, apexResetSecret=record.format())
-        queue_mail(rt, "reset", [account.mail], lien=link(rt, RESET_PATH, f"{ident}.{secret}"))
+        queue_mail(rt, "reset", [account.mail], lien=link(rt, RESET_PATH, f"{ident}.{secret}"),
+                   topic=f"reset:{account.identifier}", valid_until=now + validity)  # fmt: skip
         channel = "mail"
     rt.journal.record(
         "auth.reset-requested",

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from apexdir.runtime import Runtime
 
 
-def queue_mail(rt: Runtime, template: str, to: list[str], **context: Any) -> int:
+def queue_mail(
+    rt: Runtime,
+    template: str,
+    to: list[str],
+    *,
+    topic: str | None = None,
+    valid_until: datetime | None = None,
+    **context: Any,
+) -> int:
+    """Queue mail `template`. A code or a link names its `topic` (`login:<identifier>`,
+    `reset:<identifier>`: a newer one drops the older one still waiting) and its
+    `valid_until` (never delivered after it)."""
     from apexdir.mail.render import priority, render
 
     rendered = render(template, **context)
     return rt.outbox.enqueue_mail(
-        to, rendered.subject, rendered.text, rendered.html, priority(template)
-    )
+        to, rendered.subject, rendered.text, rendered.html, priority(template),
+        topic=topic, expires_at=valid_until,
+    )  # fmt: skip
 
 
 def queue_mail_or_undo(
@@ -31,11 +44,18 @@ def queue_mail_or_undo(
         raise
 
 
-def queue_sms(rt: Runtime, to: str, text: str) -> int:
+def queue_sms(
+    rt: Runtime,
+    to: str,
+    text: str,
+    *,
+    topic: str | None = None,
+    valid_until: datetime | None = None,
+) -> int:
     from apexdir.mail.render import URGENT
 
     # Texts carry reset codes, which someone is waiting for: never behind a mass mailing.
-    return rt.outbox.enqueue_sms(to, text, URGENT)
+    return rt.outbox.enqueue_sms(to, text, URGENT, topic=topic, expires_at=valid_until)
 
 
 def link(rt: Runtime, path: str, token: str) -> str:

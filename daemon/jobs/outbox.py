@@ -14,6 +14,10 @@ accepted within that last slice once their claim expires, with the same Message-
 at least once, never lost. A chunk's claim is renewed before it could run out while its
 mails are still in hand (`Outbox.extend`), so that no other worker takes them meanwhile.
 
+Codes and reset links (issue 23) go out as soon as they are due: they are never held behind
+the person's older message that failed, a 5xx refusal fails any message at once (trying it
+again would be refused again), and the codes past their validity are given up first.
+
 Each pass first turns the anonymous forgotten-password requests waiting in the state store
 (`apexdir.state.resetqueue`, issue 12) into their SMS or mail: looking the identifier up
 here, not while the requester waits, is what keeps the answer's time equal for everyone.
@@ -34,12 +38,13 @@ import sqlite_utils
 from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
 from apexdir.errors import Unavailable
+from apexdir.livemetrics import DELIVERIES
 from apexdir.mail.render import RenderedMail, build_message, envelope_sender, message_bytes
 from apexdir.mail.transport import DeliveryRefused, SmtpSession
 from apexdir.sms.gateway import SmsGateway, SmsRefused, gateway_from_settings
 from apexdir.state import resetqueue
 from apexdir.state.db import open_store
-from apexdir.state.outbox import Outbox, OutboxMessage
+from apexdir.state.outbox import URGENT, Outbox, OutboxMessage
 
 # Messages per claim (one write transaction each). Large enough that the claim's commit is
 # lost in the sending; small enough that a stop or a failure releases little.
@@ -88,6 +93,7 @@ class _Pass:
             self._unmarked_since = time.monotonic()
         self._unmarked.append((message.id, note))
         self.counts["sent"] += 1
+        DELIVERIES.labels(message.kind, "sent").inc()
         if (
             len(self._unmarked) >= FLUSH_EVERY
             or time.monotonic() - self._unmarked_since >= FLUSH_SECONDS
@@ -111,17 +117,24 @@ class _Pass:
         self._claim_deadline = time.monotonic() + lease
 
     def _retry(self, message: OutboxMessage, error: str) -> None:
+        box = self.settings.outbox
         status = self.outbox.mark_retry(
-            message.id, error, self.settings.outbox.max_attempts,
-            self.settings.outbox.backoff_seconds,
-        )  # fmt: skip
+            message.id, error, box.max_attempts, box.backoff_seconds, box.urgent_retry_seconds
+        )
+        DELIVERIES.labels(message.kind, "failed" if status == "failed" else "retried").inc()
         if status == "failed":
             self.counts["failed"] += 1
         else:
             self.counts["retried"] += 1
             # Later messages to these recipients must not overtake this one. Once it is given
-            # up there is nothing left to wait for.
-            self.held.add(_key(message))
+            # up there is nothing left to wait for; and nothing waits for a code.
+            if message.priority != URGENT:
+                self.held.add(_key(message))
+
+    def _refused(self, message: OutboxMessage, error: str) -> None:
+        self.outbox.mark_failed(message.id, error)
+        self.counts["failed"] += 1
+        DELIVERIES.labels(message.kind, "failed").inc()
 
     def _chunk_size(self) -> int:
         # The claim is renewed as the chunk goes (_keep_claim): its size no longer has to fit
@@ -134,6 +147,9 @@ class _Pass:
         if not self.stop and resetqueue.pending(self.outbox.db):
             # A thread: the directory calls block, and the scheduler must stay responsive.
             await asyncio.to_thread(handle_reset_requests, self.settings, self.clock)
+        for kind, count in self.outbox.expire().items():
+            self.counts["failed"] += count
+            DELIVERIES.labels(kind, "expired").inc(count)
         seen: set[int] = set()
         async with self._stack:
             while limit > 0 and not self.stop:
@@ -174,7 +190,7 @@ class _Pass:
                 self.outbox.release([m.id for m in remaining])
 
     async def _one(self, message: OutboxMessage) -> None:
-        if _key(message) in self.held:
+        if _key(message) in self.held and message.priority != URGENT:
             self.outbox.release([message.id])
             return
         if message.kind in self.down:
@@ -185,8 +201,16 @@ class _Pass:
                 note = await self._send_mail(message)
             else:
                 note = await self._send_sms(message)
-        except (DeliveryRefused, SmsRefused) as exc:
-            self._retry(message, str(exc))
+        except DeliveryRefused as exc:
+            if exc.permanent:
+                self._refused(message, str(exc))
+            else:
+                self._retry(message, str(exc))
+        except SmsRefused as exc:
+            if exc.status >= 400:  # the gateway said this request is wrong: it will stay so
+                self._refused(message, str(exc))
+            else:
+                self._retry(message, str(exc))
         except Unavailable as exc:
             self.down[message.kind] = str(exc)
             self._retry(message, str(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,16 +156,17 @@ def test_smtp_server_down(tmp_path: Path, sink: Sinks, clock: FrozenClock) -> No
     db.close()
 
 
-def test_permanent_refusal_holds_back_later_mails_to_the_same_address(
+def test_temporary_refusal_holds_back_later_mails_to_the_same_address(
     settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
 ) -> None:
-    """A refused mail is retried; the next one to that address waits behind it, others go."""
-    first = queue(outbox, "nobody-refused@example.org", code="111111")
-    second = queue(outbox, "nobody-refused@example.org", code="222222")
+    """A mail refused for now is retried; the next one to that address waits behind it,
+    others go."""
+    first = queue(outbox, "nobody-deferred@example.org", code="111111")
+    second = queue(outbox, "nobody-deferred@example.org", code="222222")
     queue(outbox, "c@example.org", code="333333")
     assert run(settings, db, clock) == {"sent": 1, "retried": 1, "failed": 0, "remaining": 2}
     rows = {r["id"]: r for r in outbox.list()}
-    assert rows[first]["attempts"] == 1 and "550" in rows[first]["last_error"]
+    assert rows[first]["attempts"] == 1 and "451" in rows[first]["last_error"]
     assert (rows[second]["status"], rows[second]["attempts"]) == ("queued", 0)
     for _ in range(2):
         clock.advance(hours=1)
@@ -376,7 +378,7 @@ def test_a_message_due_again_in_the_pass_does_not_stop_its_chunk(
     monkeypatch.setattr(job, "CLAIM_CHUNK", 2)
     zero = make_settings(Path(str(settings.state.path)).parent, sink,
                          outbox={"backoff_seconds": 0, "max_attempts": 5})  # fmt: skip
-    refused = queue(outbox, "nobody-refused@example.org")
+    refused = queue(outbox, "nobody-deferred@example.org")
     others = [queue(outbox, f"u{i}@example.org") for i in range(3)]
     # Chunks: [refused, u0], then [refused again (released), u1]: u1 goes, the pass ends.
     assert run(zero, db, clock) == {"sent": 2, "retried": 1, "failed": 0, "remaining": 2}
@@ -418,3 +420,61 @@ def test_dev_sink_commits_within_its_flush_delay_and_at_stop(tmp_path: Path) -> 
     finally:
         sinks.stop()
     assert stored() == 4
+
+
+def urgent(outbox: Outbox, to: str, code: str, topic: str = "login:marie.martin-px",
+           minutes: int = 10) -> int:  # fmt: skip
+    rendered = render("code", code=code)
+    return outbox.enqueue_mail(
+        [to], rendered.subject, rendered.text, rendered.html, 0, topic=topic,
+        expires_at=outbox.clock() + timedelta(minutes=minutes),
+    )  # fmt: skip
+
+
+def test_a_permanent_refusal_fails_after_one_try(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """A 5xx refusal: `failed` at once, with the server's answer; no retry."""
+    message = urgent(outbox, "nobody-refused@example.org", "111111")
+    assert run(settings, db, clock)["failed"] == 1
+    [row] = outbox.list()
+    assert (row["id"], row["status"], row["attempts"]) == (message, "failed", 1)
+    assert "550" in row["last_error"]
+
+
+def test_a_code_does_not_wait_behind_an_older_failed_mail(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """The person's older mail is in its backoff: the new code goes now, the mail later."""
+    older = queue(outbox, "marie@example.org", "validation", identifiant="marie.martin-px")
+    sink.set_refusing(True)
+    run(settings, db, clock)
+    sink.set_refusing(False)
+    code = urgent(outbox, "marie@example.org", "222222")
+    assert run(settings, db, clock)["sent"] == 1
+    rows = {r["id"]: r for r in outbox.list()}
+    assert rows[code]["status"] == "sent" and rows[older]["status"] == "queued"
+    assert "222222" in captured_mails(sink.directory)[-1]["body"]
+
+
+def test_a_newer_code_drops_the_older_and_codes_past_their_validity_fail(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """Two codes for one login: only the newer is sent. A code that cannot leave is tried
+    again every second while it is valid, then `failed` (never sent late)."""
+    first = urgent(outbox, "marie@example.org", "111111")
+    other = urgent(outbox, "paul@example.org", "333333", topic="login:paul.durand-px")
+    second = urgent(outbox, "marie@example.org", "222222")
+    sink.set_refusing(True)
+    run(settings, db, clock)
+    rows = {r["id"]: r for r in outbox.list()}
+    assert rows[first]["status"] == "dropped" and "superseded" in rows[first]["last_error"]
+    assert rows[second]["status"] == rows[other]["status"] == "queued"
+    assert outbox.next_due(priority=0) == clock() + timedelta(seconds=1)
+    clock.advance(minutes=11)
+    assert run(settings, db, clock)["failed"] == 2
+    rows = {r["id"]: r for r in outbox.list()}
+    assert rows[second]["status"] == "failed" and "validity" in rows[second]["last_error"]
+    sink.set_refusing(False)
+    run(settings, db, clock)
+    assert captured_mails(sink.directory) == []

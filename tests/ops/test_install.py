@@ -123,6 +123,7 @@ path = "{tmp_path / "state" / "state.db"}"
     export = apexdir(config, "config", "cn-config", "--data-dir", str(data), "--module-dir",
                      str(modules))  # fmt: skip
     assert export.returncode == 0, export.stderr
+    assert "apexdir-cnconfig-" not in export.stdout, "no trace of the conversion's folder"
     text = export.stdout.replace("/var/run/slapd", str(run))  # the pid file and args file
     subprocess.run(["slapadd", "-n0", "-F", str(server.conf)], input=text.encode(), check=True,
                    capture_output=True)  # fmt: skip

@@ -155,14 +155,16 @@ def test_daemon_unit_runs_and_stops_on_sigterm(
 def test_portal_unit_answers_http_and_stops_on_sigterm(
     run_unit: Any, config_file: Path, tmp_path: Path
 ) -> None:
-    """`apexdir serve` as the unit runs it answers on PORTAL_BIND; SIGTERM stops gunicorn."""
+    """`apexdir serve` as the unit runs it answers on PORTAL_BIND, its metrics count every
+    worker's requests by route; SIGTERM stops gunicorn."""
     key = tmp_path / "portal.key"
     key.write_text("k" * 48)
     key.chmod(0o600)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     with config_file.open("a", encoding="utf-8") as handle:
         handle.write(
             f'\n[portal]\nbase_url = "http://127.0.0.1:{port}"\nsecret_key_file = "{key}"\n'
+            f'\n[metrics]\nportal_bind = "127.0.0.1:{metrics_port}"\n'
         )
     process = run_unit(
         "apexdir-portal.service",
@@ -178,6 +180,66 @@ def test_portal_unit_answers_http_and_stops_on_sigterm(
             return False
 
     wait_for(answers, 30, "the portal to answer")
+    for _ in range(3):
+        answers()
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    counted = re.search(
+        r'apexdir_http_requests_total\{(?=[^}]*route="/connexion")(?=[^}]*status="200")[^}]*\} '
+        r"([0-9.]+)",
+        text,
+    )
+    assert counted and float(counted.group(1)) >= 4, "the workers' counts, summed by the master"
     process.send_signal(signal.SIGTERM)
     stop = int(unit("apexdir-portal.service")["TimeoutStopSec"][0])
     assert process.wait(stop) == 0
+
+
+def drop_in() -> dict[str, list[str]]:
+    return unit("slapd.service.d/apexdir.conf")
+
+
+def test_slapd_is_supervised_and_bounded() -> None:
+    """The drop-in restarts slapd on failure, knows its process by the pid file that
+    `apexdir config cn-config` configures, and bounds descriptors and memory."""
+    from apexdir.directory.cnconfig import export
+
+    keys = drop_in()
+    assert keys["Restart"] == ["on-failure"] and float(keys["RestartSec"][0]) <= 5
+    assert keys["RemainAfterExit"] == ["no"]
+    assert int(keys["LimitNOFILE"][0]) >= 8192
+    assert keys["MemoryMax"][0][:-1].isdigit() and keys["MemoryMax"][0][-1] in "MG"
+    (pid_file,) = keys["PIDFile"]
+    exported = export("dc=apex,dc=dgfip,dc=finances,dc=gouv,dc=fr", run_dir=Path("/run/slapd"))
+    assert f"olcPidFile: {pid_file}" in exported
+
+
+@pytest.mark.parametrize("name", ["apexdir-daemon.service", "apexdir-portal.service"])
+def test_units_start_after_slapd(name: str) -> None:
+    """slapd on the node starts first (Wants= and After=), and the clock is synchronised."""
+    keys = unit(name)
+    assert "slapd.service" in keys["Wants"][0].split()
+    assert {"slapd.service", "time-sync.target"} <= set(keys["After"][0].split())
+
+
+@pytest.mark.skipif(not Path("/usr/bin/systemd-analyze").exists(), reason="no systemd-analyze")
+def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
+    """`systemd-analyze verify` finds no unknown key nor bad value in the units and the
+    drop-in (laid beside a stand-in for Debian's generated slapd.service)."""
+    for name in ("apexdir-daemon.service", "apexdir-portal.service"):
+        text = (UNITS / name).read_text(encoding="utf-8").replace(INSTALLED, str(APEXDIR))
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "slapd.service").write_text(
+        "[Unit]\nDescription=stand-in\n[Service]\nType=forking\nExecStart=/usr/sbin/slapd\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "slapd.service.d").mkdir()
+    (tmp_path / "slapd.service.d" / "apexdir.conf").write_text(
+        (UNITS / "slapd.service.d" / "apexdir.conf").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    for name in ("slapd.service", "apexdir-daemon.service", "apexdir-portal.service"):
+        done = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", str(tmp_path / name)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0 and not done.stderr.strip(), (name, done.stderr)

@@ -9,6 +9,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -171,7 +172,8 @@ def test_single_sign_on_prompt_and_max_age(
 ) -> None:
     """A session that passed both steps is reused; prompt=login and max_age ask again;
     prompt=none without a session answers login_required."""
-    clock = FrozenClock()
+    # Frozen from now: the code's mail, valid 10 minutes, is delivered on the real clock.
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     browser = Browser(make_app(clock=clock).test_client(), tmp_path / "portal-sinks")
     _, challenge = pkce()
     none = browser.get(authorize_url(client["client_id"], challenge, prompt="none"))
@@ -233,7 +235,8 @@ def test_token_endpoint_errors_replay_and_expiry(
 ) -> None:
     """Wrong secret → invalid_client; wrong verifier or redirect → invalid_grant; a replayed
     code → invalid_grant and the token it gave is revoked; a code older than 60 s is void."""
-    clock = FrozenClock()
+    # Frozen from now: the code's mail, valid 10 minutes, is delivered on the real clock.
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     browser = Browser(make_app(clock=clock).test_client(), tmp_path / "portal-sinks")
     verifier, challenge = pkce()
     got = code_through_login(

@@ -43,8 +43,34 @@ def test_sante_not_ready_without_directory(settings: Settings, tmp_path: Any) ->
     )
     app = create_app(portal_settings(dead, tmp_path))
     page = app.test_client().get("/sante")
-    assert page.status_code == 503 and page.get_json()["checks"]["directory"] == {"ok": False}
+    assert page.status_code == 503 and page.get_json()["status"] == "unavailable"
+    assert page.get_json()["checks"]["directory"] == {
+        "ok": False,
+        "reason": "unreachable or not answering",
+    }
     assert page.get_json()["checks"]["state"]["ok"] is True
+    app.extensions["apexdir"].close()
+
+
+def test_sante_degraded_without_smtp_and_sms(settings: Settings, tmp_path: Any) -> None:
+    """SMTP relay and SMS gateway unreachable: still 200 (mails wait in the spool), the
+    status `degraded` with the reason of each."""
+    from apexdir.portal import create_app
+
+    port = free_port()
+    cut = settings.model_copy(
+        update={
+            "smtp": settings.smtp.model_copy(update={"port": port}),
+            "sms": settings.sms.model_copy(update={"url": f"http://127.0.0.1:{port}/sms"}),
+        }
+    )
+    app = create_app(portal_settings(cut, tmp_path))
+    page = app.test_client().get("/sante")
+    body = page.get_json()
+    assert page.status_code == 200 and body["status"] == "degraded" and body["ready"] is True
+    assert body["checks"]["smtp"] == {"ok": False, "reason": "connection refused"}
+    assert body["checks"]["sms"] == {"ok": False, "reason": "connection refused"}
+    assert body["checks"]["directory"]["ok"] is True
     app.extensions["apexdir"].close()
 
 
@@ -75,15 +101,30 @@ def test_metrics_move_when_a_partner_logs_in(
         assert _value(before, "apexdir_state_up") == 1.0
         browser.get("/connexion")
         browser.post("/connexion", {"identifiant": partner.identifier, "mot_de_passe": PASSWORD})
+        from apexdir.daemon.jobs.outbox import run_once
+
+        run_once(settings)  # the daemon's pass, in this process: its counters are here
         after = urllib.request.urlopen(url, timeout=10).read().decode()
     finally:
         server.shutdown()
+    posts = {"route": "/connexion", "method": "POST", "status": "302"}
+    assert _value(after, "apexdir_http_requests_total", **posts) == (
+        _value(before, "apexdir_http_requests_total", **posts) + 1
+    )
+    timed = {"route": "/connexion", "method": "POST"}
+    assert _value(after, "apexdir_http_request_duration_seconds_count", **timed) == (
+        _value(before, "apexdir_http_request_duration_seconds_count", **timed) + 1
+    )
+    sent = {"kind": "mail", "outcome": "sent"}
+    assert _value(after, "apexdir_outbox_deliveries_total", **sent) >= (
+        _value(before, "apexdir_outbox_deliveries_total", **sent) + 1
+    )
     logins = "apexdir_events_total"
     assert (
         _value(after, logins, action="auth.login")
         == _value(before, logins, action="auth.login") + 1
     )
-    assert _value(after, "apexdir_outbox_messages", kind="mail", status="queued") >= 1
+    assert _value(after, "apexdir_outbox_messages", kind="mail", status="sent") >= 1
     assert _value(after, "apexdir_outbox_oldest_queued_seconds") >= 0
     assert _value(after, "apexdir_directory_latency_seconds") > 0
     assert PASSWORD not in after
@@ -111,6 +152,20 @@ def test_event_log_lines_are_json_without_secrets(
     assert line["action"] == "auth.login" and line["actor"] == partner.identifier
     assert line["request_id"] == page.headers["X-Request-Id"]
     assert PASSWORD not in json.dumps(line)
+
+
+def test_access_lines_carry_request_id_route_and_duration(
+    browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One access line per request: its request id, the route (never a token) and the time
+    taken."""
+    caplog.set_level(logging.INFO, logger="apexdir.access")
+    page = browser.get("/creation/abc.SECRET")
+    (record,) = [r for r in caplog.records if r.name == "apexdir.access"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == page.headers["X-Request-Id"]
+    assert line["route"] == "/creation/<token>" and line["status"] == page.status_code
+    assert line["duration_ms"] >= 0 and "SECRET" not in json.dumps(line)
 
 
 def test_access_log_paths_lose_tokens_and_queries() -> None:

@@ -388,3 +388,28 @@ def test_an_urgent_message_brings_along_the_older_ones_to_its_recipient(
     other_code = outbox.enqueue_mail(["paul@example.org"], "code", "t", None, 0)
     assert [m.id for m in outbox.claim_due(2, "w", 60)] == [validation, code, other_code]
     assert [m.id for m in outbox.claim_due(10, "w", 60)] == bulk
+
+
+def test_a_restored_spool_drops_what_is_past_its_use_and_holds_the_rest(
+    outbox: Outbox, clock: FrozenClock
+) -> None:
+    """After a restore: a code past its validity (or an old code of a store without
+    expiries) is dropped; a live code and an everyday mail are held, listed, never claimed
+    until released."""
+    ten = timedelta(minutes=10)
+    expired = outbox.enqueue_mail(["a@example.org"], "Code", "1", None, 0, expires_at=clock() + ten)
+    legacy = outbox.enqueue_mail(["b@example.org"], "Code", "222222", None, 0)
+    clock.advance(minutes=11)
+    live = outbox.enqueue_mail(["c@example.org"], "Code", "3", None, 0, expires_at=clock() + ten)
+    mail = outbox.enqueue_mail(["d@example.org"], "Validation", "x", None)
+    sorted_out = outbox.triage_after_restore(timedelta(minutes=10))
+    assert sorted_out["dropped"] == 2
+    assert [(m["id"], m["to"]) for m in sorted_out["held"]] == [
+        (live, ["c@example.org"]),
+        (mail, ["d@example.org"]),
+    ]
+    status = {m["id"]: m["status"] for m in outbox.list()}
+    assert status == {expired: "dropped", legacy: "dropped", live: "held", mail: "held"}
+    assert outbox.claim_due(None, "w", 60) == []
+    assert outbox.release_held() == [live, mail]
+    assert [m.id for m in outbox.claim_due(None, "w", 60)] == [live, mail]

@@ -3,4 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --browser
+# The house's habits are checked with the tests (issue 20): lint, format, and types of the
+# pure rules and the LDAP layer.
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
+.venv/bin/mypy apexdir/rules apexdir/directory
 exec .venv/bin/pytest -n "${APEXDIR_TEST_WORKERS:-2}" -q "$@"

@@ -148,7 +148,7 @@ def _normalized(value: str) -> str:
     if not _is_mobile(number) and not text.startswith(("+", "00")):
         for region in OVERSEAS_REGIONS:
             overseas = _parse(text, region)
-            if _is_mobile(overseas):
+            if overseas is not None and _is_mobile(overseas):
                 number = overseas
                 break
     if not phonenumbers.is_valid_number(number):

@@ -15,6 +15,7 @@ from apexdir.portal.errors import french
 from apexdir.portal.forms import EmptyForm, PasswordChangeForm, PersonalDataForm
 from apexdir.portal.security import adopt_generation, login_required
 from apexdir.rules.contact import display_mobile, normalize_mobile
+from apexdir.rules.urls import web_address
 from apexdir.workflows import accounts, auth, structures
 
 bp = Blueprint("espace", __name__)
@@ -51,15 +52,30 @@ def accueil() -> Any:
 
 
 def _applications_of(habilitations: list[str]) -> list[dict[str, Any]]:
-    names = {app.code: app.name for app in Repository(rt().directory, rt().layout).applications()}
+    catalogue = {app.code: app for app in Repository(rt().directory, rt().layout).applications()}
+    names = {code: app.name for code, app in catalogue.items()}
     grouped: dict[str, list[str]] = {}
     for key in habilitations:
         app, _, profile = key.partition("/")
         grouped.setdefault(app, []).append(profile)
     return [
-        {"code": code, "name": names.get(code, code), "profiles": sorted(profiles)}
+        {
+            "code": code,
+            "name": names.get(code, code),
+            "profiles": sorted(profiles),
+            "url": _safe_url(catalogue[code].url) if code in catalogue else None,
+        }
         for code, profiles in sorted(grouped.items(), key=lambda kv: names.get(kv[0], kv[0]))
     ]
+
+
+def _safe_url(url: str | None) -> str | None:
+    """The catalogue's address, judged again: the directory may have been edited by hand,
+    and a link must never carry a script."""
+    try:
+        return web_address(url) if url else None
+    except Invalid:
+        return None
 
 
 @bp.get("/applications")

@@ -44,6 +44,31 @@ def test_applications_lists_profiles_held(browser: Browser, app_cli: Cli, partne
     app_cli.ok("grant", partner.identifier, "FICOBA", "CONSULTATION")
     page = text_of(browser.get("/applications").text)
     assert "Fichier des comptes bancaires" in page and "CONSULTATION" in page
+    assert "Accéder à l'application" not in page and "pas encore renseignée" in page
+
+
+def test_applications_link_to_the_catalogue_address(
+    browser: Browser, app_cli: Cli, partner: Partner, settings: Any
+) -> None:
+    """« Accéder à l'application » opens the catalogue's address; an address edited by hand
+    in the directory that is not http(s) is not linked."""
+    from apexdir.runtime import Runtime
+
+    app_cli.ok("app", "add", "FICOBA", "--name", "Ficoba", "--url", "https://ficoba.example/")
+    app_cli.ok("app", "add", "ADELIE", "--name", "Adélie", "--url", "https://adelie.example/")
+    for code in ("FICOBA", "ADELIE"):
+        app_cli.ok("app", "profile-add", code, "CONSULTATION")
+        app_cli.ok("grant", partner.identifier, code, "CONSULTATION")
+    r = Runtime(settings)
+    try:
+        r.directory.replace(r.layout.application_dn("ADELIE"), labeledURI="javascript:alert(1)")
+    finally:
+        r.close()
+    browser.login(app_cli, partner.identifier, partner.mail)
+    html = browser.get("/applications").text
+    assert 'href="https://ficoba.example/">Accéder à l\'application' in html.replace("&#39;", "'")
+    assert "javascript:" not in html
+    assert "Accéder à l'application Ficoba" in text_of(html)
 
 
 def test_structure_and_account_detail_never_show_a_phone(

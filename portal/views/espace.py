@@ -39,9 +39,28 @@ FIELDS = (
 )
 
 
+def partner_menu(account_type: str | None) -> list[tuple[str, str]]:
+    """The partner's menu in the guide's words (ch. 3, 6, 7): the side menu, and the header's
+    « Menu » on small screens. Only what the account's type may open."""
+    items = [("espace.accueil", "Accueil"), ("espace.applications", "Accès aux applications")]
+    if account_type in ("administrateur", "responsable"):
+        items.append(("comptes.liste", ACCOUNTS_MENU[account_type]))
+    if account_type == "administrateur":
+        items.append(("services.liste", "Gestion des services"))
+    items.append(("espace.structure", "Consultation des comptes et services de la structure"))
+    items.append(("espace.donnees", "Gestion des données personnelles"))
+    return items
+
+
 @bp.app_context_processor
 def _menu() -> dict[str, Any]:
     return {"account_types": TYPES, "accounts_menu": ACCOUNTS_MENU}
+
+
+@bp.record_once
+def _globals(setup: Any) -> None:
+    # A global, not a context value: the sidemenu macro is imported without the context.
+    setup.app.jinja_env.globals["partner_menu"] = partner_menu
 
 
 @bp.get("/accueil")

@@ -20,18 +20,25 @@ def test_home_per_account_type(
     home = text_of(browser.login(app_cli, admin.identifier, admin.mail).text)
     for words in (
         "Accueil",
-        "Applications",
-        "Comptes",
-        "Données personnelles",
+        "Accès aux applications",
         "Gestion des comptes responsables et collaborateurs",
+        "Gestion des services",
+        "Consultation des comptes et services de la structure",
+        "Gestion des données personnelles",
         "Vous êtes administrateur de votre structure",
     ):
         assert words in home, words
     browser.post("/deconnexion")
+    resp = make_partner("Remi", "Resp", kind="responsable")
+    home = text_of(browser.login(app_cli, resp.identifier, resp.mail).text)
+    assert "Gestion des comptes collaborateurs" in home and "Gestion des services" not in home
+    # A responsable does not validate (SPEC §5.5): his card does not promise it.
+    assert "valider" not in home.lower().replace("validées par l'administrateur", "")
+    browser.post("/deconnexion")
     collab = make_partner()
     home = text_of(browser.login(app_cli, collab.identifier, collab.mail).text)
-    assert "Consultation des comptes et services de ma structure" in home
-    assert "Vous êtes collaborateur" in home
+    assert "Consultation des comptes et services de la structure" in home
+    assert "Gestion des comptes" not in home and "Vous êtes collaborateur" in home
 
 
 def test_applications_lists_profiles_held(browser: Browser, app_cli: Cli, partner: Partner) -> None:

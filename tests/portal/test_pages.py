@@ -243,3 +243,105 @@ def test_keep_alive_and_idle_expiry_back_to_the_page(
         headers={"X-CSRFToken": fresh.group(1)},  # type: ignore[union-attr]
     )
     assert anonymous.status_code == 401 and anonymous.json == {"connecte": False}
+
+
+def test_invitation_type_has_no_default_and_hints(
+    browser: Browser, app_cli: Cli, make_partner: Any
+) -> None:
+    """« Type de compte » starts on an unselectable empty choice; sent without a choice,
+    the form says to choose; the account page explains « Habiliter » and « Déléguer »."""
+    admin = make_partner("Alice", "Admin", kind="administrateur")
+    resp = make_partner("Remi", "Resp", kind="responsable")
+    page = browser.login(app_cli, admin.identifier, admin.mail)
+    page = browser.get("/comptes").text
+    select = page[page.index('id="invitation-type_compte"') : page.index("</select>")]
+    assert '<option value="" disabled selected>Sélectionnez le type de compte</option>' in select
+    sent = browser.post(
+        "/comptes", {"invitation-mail": "x.y@example.org", "invitation-service": "Comptabilité"}
+    )
+    assert "Type de compte : Choisissez le type de compte." in text_of(sent.text)
+    assert title(sent.text).startswith("Erreur : ")
+    app_cli.ok("app", "add", "FICOBA", "--name", "Ficoba")
+    app_cli.ok("app", "profile-add", "FICOBA", "CONSULTATION")
+    app_cli.ok("grant", admin.identifier, "FICOBA", "CONSULTATION")
+    detail = text_of(browser.get(f"/comptes/{resp.identifier}").text)
+    assert "Habiliter : affecter un profil applicatif à ce compte" in detail
+    assert "Déléguer : transmettre un profil applicatif à ce responsable" in detail
+
+
+def test_pending_requests_are_cards_with_their_buttons(
+    browser: Browser, app_cli: Cli, make_partner: Any, structure: str
+) -> None:
+    """Each pending request is a card of its own holding « Valider » and « Refuser »."""
+    admin = make_partner("Alice", "Admin", kind="administrateur")
+    app_cli.invite(structure, "collaborateur", "louise.durand@example.org", "Comptabilité")
+    app_cli.complete("louise.durand@example.org", "Louise", "Durand")
+    browser.login(app_cli, admin.identifier, admin.mail)
+    page = browser.get("/comptes").text
+    card = page[page.index('class="apex-demande"') :]
+    card = card[: card.index("</div>\n  </li>")]
+    assert "louise.durand@example.org" in card and "DURAND Louise" in card
+    assert ">Valider</button>" in card and ">Refuser</a>" in card
+    assert "<table" not in page[: page.index("Inviter une personne")]
+
+
+def test_precreation_errors_in_field_order_and_mobile_as_written(
+    browser: Browser, app_cli: Cli, structure: str
+) -> None:
+    """The error summary follows the page (Nom, Prénom, mobile, mot de passe); back from
+    the récapitulatif, the mobile reads as people write it; the form before the tables."""
+    app_cli.invite(structure, "collaborateur", "louise.durand@example.org", "Comptabilité")
+    path = "/creation/" + app_cli.link_for("louise.durand@example.org").rsplit("/", 1)[-1]
+    page = browser.get(path).text
+    assert page.index("<form") < page.index("Votre structure")
+    failed = browser.post(path, {"mobile": "12", "mot_de_passe": "", "confirmation": ""}).text
+    summary = failed[
+        failed.index("data-apex-erreurs") : failed.index("</ul>", failed.index("data-apex-erreurs"))
+    ]
+    order = re.findall(r'href="#([a-z_]+)"', summary)
+    assert order == ["nom", "prenom", "mobile", "mot_de_passe", "confirmation"], order
+    form = {
+        "nom": "Durand",
+        "prenom": "Louise",
+        "mobile": "0698765432",
+        "mot_de_passe": "Str0ng-Passw0rd!",
+        "confirmation": "Str0ng-Passw0rd!",
+    }
+    assert browser.post(path, form).status_code == 302
+    again = browser.get(path).text
+    assert 'value="06 98 76 54 32"' in again and "+33698765432" not in again
+
+
+def test_changer_d_image_keeps_the_identifier(browser: Browser) -> None:
+    """« Changer d'image » is a button of the form: a new captcha, the identifier kept,
+    no error; « Envoyer code de sécurité » stays the form's default button."""
+    first = browser.get("/mot-de-passe-oublie").text
+    assert "Saisissez votre identifiant :" in text_of(first)
+    assert first.index(
+        '<button type="submit" hidden>Envoyer code de sécurité</button>'
+    ) < first.index('value="changer-image"')
+    old = browser.captcha()
+    page = browser.post(
+        "/mot-de-passe-oublie", {"identifiant": "marie.martin-px", "action": "changer-image"}
+    )
+    assert page.status_code == 200
+    assert 'value="marie.martin-px"' in page.text and "data-apex-erreurs" not in page.text
+    assert browser.captcha() != old
+
+
+def test_security_code_page_presents_both_outcomes(
+    browser: Browser, app_cli: Cli, partner: Partner
+) -> None:
+    """After « Envoyer code de sécurité »: the SMS and the mail outcomes as equals."""
+    browser.get("/mot-de-passe-oublie")
+    sent = browser.post(
+        "/mot-de-passe-oublie", {"identifiant": partner.identifier, "captcha": browser.captcha()}
+    )
+    assert sent.location.endswith("/mot-de-passe-oublie/code")
+    text = text_of(browser.get("/mot-de-passe-oublie/code").text)
+    assert "Vous avez reçu un SMS : saisissez le code" in text
+    assert (
+        "Vous avez reçu un mail : suivez le lien" in text
+        and "Vous pouvez fermer cette page" in text
+    )
+    assert "contacter votre assistance" in text

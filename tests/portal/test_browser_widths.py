@@ -29,13 +29,16 @@ PHONE = {"width": 375, "height": 812}
 WIDTHS = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "375"])
 
 
-def on_screen(page: Any, locator: Any) -> None:
-    """The element is shown and lies within the window's width."""
+def on_screen(page: Any, locator: Any, whole: bool = True) -> None:
+    """The element is shown and lies within the window's width (`whole`: its content is
+    not cut either; DSFR's icon-only buttons, « Menu », cut their words by design)."""
     locator.scroll_into_view_if_needed()
     box = locator.bounding_box()
     width = page.viewport_size["width"]
     assert box is not None, "not rendered"
     assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (box, width)
+    # Nor cut inside itself (a DSFR button squeezed to its icon hides its words).
+    assert not whole or locator.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "cut"
 
 
 def fits(page: Any) -> None:
@@ -87,7 +90,7 @@ def test_header_menu_and_logout(page: Any, app_cli: Cli, partner: Partner, size:
     header = page.locator("header")
     if size is PHONE:
         menu = header.get_by_role("button", name="Menu")
-        on_screen(page, menu)
+        on_screen(page, menu, whole=False)
         menu.click()
         modal = page.locator("#menu-entete")
         modal.get_by_role("link", name="Gestion des données personnelles").wait_for()

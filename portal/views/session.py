@@ -49,8 +49,26 @@ def asked_path() -> str | None:
 @bp.post("/session/prolonger")
 def prolonger() -> Any:
     """« Prolonger »: the request itself renewed the idle time-out (security's
-    before_request); this says how long the session now has, or 401 once it is over."""
-    if not session.get("user") or session.get("pending"):
+    before_request); this says how long the session now has, or 401 once it is over —
+    timed out, or ended elsewhere (logout, password change: the session generation)."""
+    from apexdir.errors import NotFound
+    from apexdir.portal.context import rt
+    from apexdir.workflows import sessions
+    from apexdir.workflows.accounts import account_or_none
+
+    identifier = session.get("user")
+    if not identifier or session.get("pending"):
+        return jsonify(connecte=False), 401
+    try:
+        found = account_or_none(rt(), str(identifier))
+    except NotFound:
+        found = None
+    if (
+        found is None
+        or found.status != "active"
+        or not sessions.is_current(found, session.get("gen"))
+    ):
+        session.clear()
         return jsonify(connecte=False), 401
     return jsonify(connecte=True, inactivite=_idle_seconds())
 

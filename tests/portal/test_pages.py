@@ -345,3 +345,18 @@ def test_security_code_page_presents_both_outcomes(
         and "Vous pouvez fermer cette page" in text
     )
     assert "contacter votre assistance" in text
+
+
+def test_keep_alive_refused_once_the_session_ended_elsewhere(
+    make_app: Any, app_cli: Cli, partner: Partner, tmp_path: Any
+) -> None:
+    """« Prolonger » cannot revive a session ended by a logout in another browser."""
+    app = make_app()
+    first = Browser(app.test_client(), tmp_path / "portal-sinks")
+    home = first.login(app_cli, partner.identifier, partner.mail).text
+    token = re.search(r'data-apex-csrf="([^"]+)"', home).group(1)  # type: ignore[union-attr]
+    second = Browser(app.test_client(), tmp_path / "portal-sinks")
+    second.login(app_cli, partner.identifier, partner.mail)
+    second.post("/deconnexion")
+    answer = first.client.post("/session/prolonger", headers={"X-CSRFToken": token})
+    assert answer.status_code == 401 and answer.json == {"connecte": False}

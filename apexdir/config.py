@@ -13,9 +13,18 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from apexdir.errors import ConfigError
+from apexdir.errors import ConfigError, Invalid
+from apexdir.rules.urls import web_address
 
 DEFAULT_CONFIG = "apexdir.toml"
 ENV_PREFIX = "APEXDIR_"
@@ -195,6 +204,19 @@ class PortalSettings(_Section):
         description="Ignored (kept so that older files still load): a node-wide ceiling "
         "let a few addresses lock everyone out; guessing is slowed per series instead.",
     )
+    support_url: str | None = Field(
+        None,
+        description="Address of the partners' assistance (a contact form or page), shown "
+        "wherever the guide says « contactez votre assistance »; http:// or https://.",
+    )
+    support_mail: str | None = Field(
+        None, description="Mail address of the partners' assistance, shown beside support_url."
+    )
+    dpo_mail: str | None = Field(
+        None,
+        description="Mail address of the data protection officer (délégué à la protection "
+        "des données), shown on /confidentialite; unset, the page gives the postal address.",
+    )
     dev_sinks_dir: Path | None = Field(
         None,
         description="Development only: where captcha answers are handed to the dev sinks. "
@@ -206,6 +228,17 @@ class PortalSettings(_Section):
         if self.dev_sinks_dir is not None and not is_loopback_url(self.base_url):
             raise ValueError("dev_sinks_dir is for the development environment only")
         return self
+
+    @field_validator("support_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        # Linked from every page that sends people to their assistance: never a script.
+        if not value:
+            return None
+        try:
+            return web_address(value, "support_url")
+        except Invalid as exc:
+            raise ValueError(exc.message) from exc
 
     def secret_key(self) -> str:
         if self.secret_key_file is None:

@@ -116,6 +116,7 @@ class Application:
     name: str
     dn: str = ""
     profiles: list[str] = field(default_factory=list)
+    url: str | None = None  # where partners open it (« Accéder à l'application »)
 
 
 @dataclass

@@ -12,18 +12,43 @@ def app() -> None:
     """Applications and their profiles (agent)."""
 
 
+URL_HELP = (
+    "Address partners open the application at (http:// or https://), linked from the "
+    "portal's « Accès aux applications »."
+)
+
+
 @app.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help="Application name shown to partners.")
+@click.option("--url", default=None, help=URL_HELP)
 @pass_cli
-def add(cli: CliContext, code: str, name: str) -> None:
+def add(cli: CliContext, code: str, name: str, url: str | None) -> None:
     """Add an application to the catalogue."""
     from apexdir.workflows.catalogue import add_application
 
-    created = add_application(cli.runtime, cli.actor(), code, name)
+    created = add_application(cli.runtime, cli.actor(), code, name, url)
     cli.emit(
-        {"code": created.code, "name": created.name, "dn": created.dn},
+        {"code": created.code, "name": created.name, "url": created.url, "dn": created.dn},
         f"application {created.code} added",
+    )
+
+
+@app.command("update")
+@click.argument("code")
+@click.option("--name", default=None, help="New name shown to partners.")
+@click.option("--url", default=None, help=URL_HELP + ' --url "" removes it.')
+@pass_cli
+def update(cli: CliContext, code: str, name: str | None, url: str | None) -> None:
+    """Change the name or the address of an application."""
+    from apexdir.workflows.catalogue import update_application
+
+    if name is None and url is None:
+        raise click.UsageError("give --name, --url or both")
+    changed = update_application(cli.runtime, cli.actor(), code, name=name, url=url)
+    cli.emit(
+        {"code": changed.code, "name": changed.name, "url": changed.url, "dn": changed.dn},
+        f"application {changed.code} updated",
     )
 
 
@@ -48,12 +73,20 @@ def list_(cli: CliContext) -> None:
 
     clients = client_ids(cli.runtime)
     apps = [
-        {"code": a.code, "name": a.name, "profiles": a.profiles, "oidc_client": clients.get(a.code)}
+        {
+            "code": a.code,
+            "name": a.name,
+            "url": a.url,
+            "profiles": a.profiles,
+            "oidc_client": clients.get(a.code),
+        }
         for a in list_applications(cli.runtime)
     ]
     cli.emit(
         apps,
-        lambda rows: cli.table(rows, ["code", "name", "profiles", "oidc_client"], "Applications"),
+        lambda rows: cli.table(
+            rows, ["code", "name", "url", "profiles", "oidc_client"], "Applications"
+        ),
     )
 
 

@@ -31,10 +31,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         connexion,
         creation,
         espace,
+        informations,
         motdepasse,
         oidc,
         sante,
         services,
+        session,
     )
 
     settings = settings or load_settings()
@@ -73,5 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         sante.bp,
     ):
         app.register_blueprint(blueprint)
+    informations.register(app)
+    session.register(app)
     oidc.register(app)
     return app

@@ -37,10 +37,15 @@ class PasswordChoiceForm(FlaskForm):
     )
 
 
-class CreationForm(PasswordChoiceForm):
+class CreationForm(FlaskForm):
+    # Declared in the page's order: the error summary lists the fields in this order.
     nom = StringField("Nom", [_required("votre nom"), _max(64)])
     prenom = StringField("Prénom", [_required("votre prénom"), _max(64)])
     mobile = StringField("N° de téléphone mobile", [Optional(), _max(32)])
+    mot_de_passe = PasswordField("Mot de passe", [_required("un mot de passe"), _max(128)])
+    confirmation = PasswordField(
+        "Confirmez le mot de passe", [_required("de nouveau le mot de passe"), _max(128)]
+    )
 
 
 class EmptyForm(FlaskForm):
@@ -97,7 +102,10 @@ class MergeForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    type_compte = SelectField("Type de compte", validate_choice=False)
+    # No default: the person inviting chooses the type (issue 19 item 12).
+    type_compte = SelectField(
+        "Type de compte", [DataRequired("Choisissez le type de compte.")], validate_choice=False
+    )
     mail = StringField("Adresse mail", [_required("l'adresse mail de la personne"), _max(128)])
     service = SelectField("Service", validate_choice=False)
     application = SelectField("Application", validate_choice=False)

@@ -76,7 +76,7 @@ def _session_timeouts() -> Any:
         flash(SESSION_EXPIRED, "info")
         if request.method == "GET" and request.endpoint == "connexion.login":
             return None
-        return redirect(url_for("connexion.login"))
+        return redirect(_login_url())
     session["seen"] = now
     return None
 
@@ -132,7 +132,7 @@ def login_required(view: F) -> F:
         identifier = session.get("user")
         if not identifier:
             flash(LOGIN_FIRST, "info")
-            return redirect(url_for("connexion.login"))
+            return redirect(_login_url())
         try:
             found = account_or_none(rt(), str(identifier))
         except NotFound:
@@ -149,6 +149,13 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _login_url() -> str:
+    """The login page, told to come back to the page asked for (a local path only)."""
+    from apexdir.portal.views.session import asked_path
+
+    return url_for("connexion.login", next=asked_path())
 
 
 def client_address() -> str:

@@ -4,8 +4,9 @@
 
 Runs in a development environment of its own (a temporary folder: `apexdir dev up`, the demo
 seed, accounts created with the CLI as scripts/demo.sh does), drives Debian's chromium
-headless through the main pages (1280×900 viewport, full-page captures), then `dev down` and
-removes the folder. PNGs above 300 KB are reduced to a 256-colour palette.
+headless through the main pages (1280×900 viewport, then a phone's 375×812; full-page
+captures), then `dev down` and removes the folder. PNGs above 300 KB are reduced to a
+256-colour palette.
 """
 
 from __future__ import annotations
@@ -91,8 +92,16 @@ def prepare(env: Env) -> dict[str, str]:
     env.run("grant", collab, "FICOBA", "CONSULTATION", as_=admin)
     invited = "louise.durand@banque-exemple.fr"
     env.invite(invited, "collaborateur", as_=admin, service=SERVICE)
-    return {"admin": admin, "admin_mail": admin_mail, "collab": collab,
-            "creation": env.link(invited)}  # fmt: skip
+    creation = env.link(invited)
+    # A second invitation for the phone's captures, and a form sent, waiting for validation.
+    env.invite("paul.bernard@banque-exemple.fr", "collaborateur", as_=admin, service=SERVICE)
+    submitted = "jean.dupont-de-la-fontaine@banque-exemple.fr"
+    env.invite(submitted, "collaborateur", as_=admin, service=SERVICE)
+    env.run("account", "complete", env.link(submitted), "--last-name", "Dupont de La Fontaine",
+            "--first-name", "Jean", "--yes", input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
+    env.run("app", "update", "FICOBA", "--url", "https://ficoba.example/")
+    return {"admin": admin, "admin_mail": admin_mail, "collab": collab, "creation": creation,
+            "creation_phone": env.link("paul.bernard@banque-exemple.fr")}  # fmt: skip
 
 
 def shoot(env: Env, base_url: str, people: dict[str, str], out: Path) -> list[Path]:
@@ -100,12 +109,13 @@ def shoot(env: Env, base_url: str, people: dict[str, str], out: Path) -> list[Pa
 
     shots: list[Path] = []
 
-    def snap(page: Any, name: str) -> None:
+    def snap(page: Any, name: str, full_page: bool = True) -> None:
         page.wait_for_load_state("networkidle")
         # No focus ring from the last field filled: the capture shows the page at rest.
         page.evaluate("document.activeElement && document.activeElement.blur()")
         path = out / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # A modal open (the « Menu », the idle warning): the window as the person sees it.
+        page.screenshot(path=str(path), full_page=full_page)
         shots.append(path)
         print(f"  {path.name:<34} {page.url.removeprefix(base_url)}", file=sys.stderr)
 
@@ -164,9 +174,65 @@ def shoot(env: Env, base_url: str, people: dict[str, str], out: Path) -> list[Pa
 
         page.goto("/page-inconnue")
         snap(page, "13-erreur-404")
+        page.goto("/connexion")
+        page.fill("#identifiant", people["admin"])
+        page.fill("#mot_de_passe", PASSWORD)
+        click(page, "Se connecter")
+        page.fill("#code", env.code(people["admin_mail"]))
+        click(page, "Vérifier")
+        page.goto("/comptes")
+        snap(page, "14-comptes")
+        click(page, "Se déconnecter")
+        for path, name in (("/accessibilite", "15-accessibilite"),
+                           ("/confidentialite", "16-donnees-personnelles-rgpd")):  # fmt: skip
+            page.goto(path)
+            snap(page, name)
         context.close()
+        shoot_phone(env, browser, base_url, people, snap, click)
         browser.close()
     return shots
+
+
+def shoot_phone(env: Env, browser: Any, base_url: str, people: dict[str, str],
+                snap: Any, click: Any) -> None:  # fmt: skip
+    """The same portal at a phone's width (375 px): the header's « Menu », the pending
+    requests' cards, a récapitulatif, the security code page, the idle time-out warning."""
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 375, "height": 812}, locale="fr-FR",
+        is_mobile=True, has_touch=True, device_scale_factor=1,
+    )  # fmt: skip
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.clock.install()  # the idle warning is shown by moving the page's clock
+    page.goto("/connexion")
+    snap(page, "20-telephone-connexion")
+    page.fill("#identifiant", people["admin"])
+    page.fill("#mot_de_passe", PASSWORD)
+    click(page, "Se connecter")
+    page.fill("#code", env.code(people["admin_mail"]))
+    click(page, "Vérifier")
+    page.wait_for_url(re.compile(r"/accueil$"))
+    snap(page, "21-telephone-accueil")
+    page.locator("header").get_by_role("button", name="Menu").click()
+    page.locator("#menu-entete").get_by_role("button", name="Se déconnecter").wait_for()
+    snap(page, "22-telephone-menu", full_page=False)
+    page.goto("/comptes")
+    snap(page, "23-telephone-comptes")
+    page.goto("/applications")
+    snap(page, "24-telephone-applications")
+    page.clock.fast_forward("13:10")
+    page.locator("#apex-inactivite").get_by_role("button", name="Prolonger").wait_for()
+    snap(page, "25-telephone-avertissement-session", full_page=False)
+    page.locator("#apex-inactivite").get_by_role("button", name="Prolonger").click()
+    page.goto(people["creation_phone"])
+    page.fill("#nom", "Bernard")
+    page.fill("#prenom", "Paul")
+    page.fill("#mot_de_passe", PASSWORD)
+    page.fill("#confirmation", PASSWORD)
+    click(page, "Valider")
+    page.wait_for_url(re.compile(r"/recapitulatif$"))
+    snap(page, "26-telephone-creation-recapitulatif")
+    context.close()
 
 
 def shrink(path: Path) -> None:

@@ -31,6 +31,11 @@ STRUCTURE = {
     "country": "apexCountry",
 }
 SERVICE_ATTRS = ["apexServiceId", "cn"]
+# An application's address is the standard labeledURI (RFC 2079, core.schema) carried by the
+# standard auxiliary class labeledURIObject: no change to apexApplication, so a directory
+# loaded with an earlier apex.schema takes it as it is.
+APPLICATION = {"code": "apexAppCode", "name": "cn", "url": "labeledURI"}
+APPLICATION_CLASSES = ["apexApplication", "labeledURIObject"]
 ACCOUNT_ATTRS = [
     "uid",
     "sn",
@@ -181,7 +186,19 @@ def application_from(entry: Entry, profiles: list[str]) -> Application:
         name=str(entry.get("cn")),
         dn=entry.dn,
         profiles=sorted(profiles),
+        url=_uri(entry.get("labeledURI")),
     )
+
+
+def _uri(value: Any) -> str | None:
+    """A labeledURI is "URI [label]": the address is its first word."""
+    text = _text(value)
+    return text.split(" ", 1)[0] if text and text.strip() else None
+
+
+def application_attrs(app: Application) -> dict[str, Any]:
+    values = {attr: getattr(app, name) for name, attr in APPLICATION.items()}
+    return {"objectClass": APPLICATION_CLASSES, **{k: v for k, v in values.items() if v}}
 
 
 def profile_from(entry: Entry) -> Profile:

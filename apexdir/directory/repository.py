@@ -111,7 +111,7 @@ class Repository:
         entries = self.directory.search(
             self.layout.applications_dn,
             f.or_(f.eq("objectClass", "apexApplication"), f.eq("objectClass", "apexProfile")),
-            ["apexAppCode", "cn", "objectClass"],
+            [*m.APPLICATION.values(), "objectClass"],
         )
         profiles: dict[str, list[str]] = {}
         apps = []
@@ -132,13 +132,33 @@ class Repository:
         )
 
     def application(self, code: str) -> Application:
-        entry = self.directory.get(self.layout.application_dn(code), ["apexAppCode", "cn"])
+        entry = self.directory.get(self.layout.application_dn(code), list(m.APPLICATION.values()))
         if entry is None:
             raise NotFound(f"application {code} introuvable")
         profiles = self.directory.search(
             entry.dn, f.eq("objectClass", "apexProfile"), ["cn"], scope="one"
         )
         return m.application_from(entry, [str(p.get("cn")) for p in profiles])
+
+    def add_application(self, app: Application) -> None:
+        self.directory.add(self.layout.application_dn(app.code), m.application_attrs(app))
+
+    def update_application(self, code: str, *, name: str | None, url: str | None) -> None:
+        """New values of an application's name and address; None leaves a value as it is,
+        an empty address removes it. The auxiliary class that carries the address is added
+        in the same change (an application added before addresses existed has none)."""
+        dn = self.layout.application_dn(code)
+        changes: dict[str, list[tuple[str, list[object]]]] = {}
+        if name is not None:
+            changes[m.APPLICATION["name"]] = [("replace", [name])]
+        if url is not None:
+            changes[m.APPLICATION["url"]] = [("replace", [url] if url else [])]
+            entry = self.directory.get(dn, ["objectClass"])
+            classes = {str(c).lower() for c in entry.all("objectClass")} if entry else set()
+            if url and "labeleduriobject" not in classes:
+                changes["objectClass"] = [("add", ["labeledURIObject"])]
+        if changes:
+            self.directory.modify(dn, changes)
 
     def profile(self, app: str, name: str, *, members: bool = False) -> Profile:
         attrs = ["cn", "apexAppCode"] + (["member"] if members else [])

@@ -8,6 +8,7 @@ from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
 from apexdir.models import Application
 from apexdir.rules.permissions import Action, Actor, Target, require
+from apexdir.rules.urls import web_address
 from apexdir.runtime import Runtime
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{0,31}$")
@@ -29,18 +30,51 @@ def _profile_name(name: str) -> str:
     return value
 
 
-def add_application(rt: Runtime, actor: Actor, code: str, name: str) -> Application:
-    require(actor, Action.CATALOGUE_MANAGE, ANYWHERE)
-    code = normalize_code(code)
+def _app_name(name: str) -> str:
     label = name.strip()
     if not label or len(label) > 128:
         raise Invalid("application name: 1 to 128 characters")
-    dn = rt.layout.application_dn(code)
-    if rt.directory.exists(dn):
+    return label
+
+
+def add_application(
+    rt: Runtime, actor: Actor, code: str, name: str, url: str | None = None
+) -> Application:
+    require(actor, Action.CATALOGUE_MANAGE, ANYWHERE)
+    code = normalize_code(code)
+    app = Application(
+        code=code,
+        name=_app_name(name),
+        dn=rt.layout.application_dn(code),
+        url=web_address(url) if url else None,
+    )
+    if rt.directory.exists(app.dn):
         raise Conflict(f"application {code} already exists")
-    rt.directory.add(dn, {"objectClass": ["apexApplication"], "apexAppCode": code, "cn": label})
+    Repository(rt.directory, rt.layout).add_application(app)
     rt.journal.record("app.add", code, actor=actor.identifier, operator=rt.operator)
-    return Application(code=code, name=label, dn=dn)
+    return app
+
+
+def update_application(
+    rt: Runtime, actor: Actor, code: str, *, name: str | None = None, url: str | None = None
+) -> Application:
+    """A new name and/or address (an empty address removes it); None keeps a value."""
+    require(actor, Action.CATALOGUE_MANAGE, ANYWHERE)
+    code = normalize_code(code)
+    repo = Repository(rt.directory, rt.layout)
+    repo.application(code)  # NotFound before anything is checked or written
+    label = _app_name(name) if name is not None else None
+    address = (web_address(url) if url.strip() else "") if url is not None else None
+    repo.update_application(code, name=label, url=address)
+    changed = [k for k, v in (("name", label), ("url", address)) if v is not None]
+    rt.journal.record(
+        "app.update",
+        code,
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"changed": changed},
+    )
+    return repo.application(code)
 
 
 def add_profile(rt: Runtime, actor: Actor, code: str, profile: str) -> str:

@@ -92,6 +92,13 @@ def _attached(rt: Runtime, service: Service) -> tuple[list[str], list[str]]:
     return [e.dn for e in accounts], [e.dn for e in requests]
 
 
+def deletion_blockers(rt: Runtime, service: Service) -> tuple[int, int]:
+    """How many accounts and open creation requests stop the service's deletion (the
+    page says what to do first instead of offering a confirmation the workflow refuses)."""
+    accounts, requests = _attached(rt, service)
+    return len(accounts), len(requests)
+
+
 def merge_services(
     rt: Runtime, actor: Actor, siret: str, source: str, target: str
 ) -> dict[str, object]:

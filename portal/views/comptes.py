@@ -228,7 +228,9 @@ def _profile_action(identifier: str, prefix: str, run: Any, message: str) -> Any
         app, _, profile = key.partition("/")
         if not app or not profile:
             abort(404)
-        attempt(lambda: run(rt(), actor(), identifier, app, profile), message.format(key=key))
+        # The confirmation names the profile as the page does: application name — profile.
+        label = f"« {profile_label(key, app_names())} »"
+        attempt(lambda: run(rt(), actor(), identifier, app, profile), message.format(key=label))
     return redirect(url_for("comptes.detail", identifier=identifier))
 
 
@@ -269,10 +271,12 @@ def retirer_delegation(identifier: str) -> Any:
         app, _, profile = (form.profil.data or "").partition("/")
         if not app or not profile:
             abort(404)
+        names = app_names()
         attempt(
             lambda: rights.undelegate(rt(), actor(), identifier, app, profile),
             lambda r: (
-                f"La délégation du profil {r['delegation']} a été retirée."
+                f"La délégation du profil « {profile_label(r['delegation'], names)} » a été "
+                "retirée."
                 + (
                     f" Habilitations accordées avec elle, conservées : "
                     f"{', '.join(r['habilitations_kept'])}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from apexdir.errors import AuthenticationFailed
 from apexdir.portal import device
@@ -19,6 +19,7 @@ from apexdir.portal.security import (
     limited,
 )
 from apexdir.portal.views import oidc
+from apexdir.portal.views.session import safe_next
 from apexdir.workflows import auth
 from apexdir.workflows.guard import Origin
 
@@ -32,6 +33,11 @@ def index() -> Any:
     if session.get("user"):
         return redirect(url_for("espace.accueil"))
     return login()
+
+
+def _next() -> str | None:
+    """The page to come back to after the login (a local path, else nothing)."""
+    return safe_next(request.args.get("next"))
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
@@ -54,8 +60,14 @@ def login() -> Any:
             for warning in outcome["warnings"]:
                 flash(warning, "warning")
             flash(outcome["message"], "info")
-            return redirect(url_for("connexion.code"))
-    return render_template("connexion/login.html", form=form, expired=expired), status
+            return redirect(url_for("connexion.code", next=_next()))
+    return render_template(
+        "connexion/login.html",
+        form=form,
+        expired=expired,
+        next=_next(),
+        application=oidc.pending_application(),
+    ), status
 
 
 @bp.route("/connexion/code", methods=["GET", "POST"])
@@ -82,13 +94,16 @@ def code() -> Any:
                 last_login=outcome["last_login_text"],
             )
             adopt_generation(outcome["identifier"])
-            # Back to the application whose login this was (OpenID Connect), if any.
-            return redirect(oidc.resume_url() or url_for("espace.accueil"))
+            # Back to the application whose login this was (OpenID Connect), if any, else
+            # to the page asked for before the login.
+            return redirect(oidc.resume_url() or _next() or url_for("espace.accueil"))
     return render_template(
         "connexion/code.html",
         form=form,
         resend_form=EmptyForm(),
         code_minutes=rt().settings.policy.login_code_minutes,
+        next=_next(),
+        application=oidc.pending_application(),
     )
 
 
@@ -115,4 +130,4 @@ def resend() -> Any:
         flash(french(exc), "error")
     else:
         flash(outcome["message"], "info")
-    return redirect(url_for("connexion.code"))
+    return redirect(url_for("connexion.code", next=_next()))

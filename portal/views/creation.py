@@ -16,6 +16,7 @@ from apexdir.portal.context import rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import CreationForm, EmptyForm
 from apexdir.portal.security import limited, no_referrer
+from apexdir.rules.contact import display_mobile
 from apexdir.workflows import precreation
 
 bp = Blueprint("creation", __name__, url_prefix="/creation")
@@ -62,7 +63,8 @@ def formulaire(token: str) -> Any:
     if not form.is_submitted() and context["draft"]:
         form.nom.data = context["last_name"]
         form.prenom.data = context["first_name"]
-        form.mobile.data = context["mobile"] or ""
+        # Shown as people write it ("06 98 76 54 32"), not as stored (E.164).
+        form.mobile.data = display_mobile(context["mobile"])
     if form.validate_on_submit():
         policy = r.settings.policy
         checks.check_mobile(form.mobile)

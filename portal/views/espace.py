@@ -15,6 +15,7 @@ from apexdir.portal.errors import french
 from apexdir.portal.forms import EmptyForm, PasswordChangeForm, PersonalDataForm
 from apexdir.portal.security import adopt_generation, login_required
 from apexdir.rules.contact import display_mobile, normalize_mobile
+from apexdir.rules.urls import web_address
 from apexdir.workflows import accounts, auth, structures
 
 bp = Blueprint("espace", __name__)
@@ -38,9 +39,28 @@ FIELDS = (
 )
 
 
+def partner_menu(account_type: str | None) -> list[tuple[str, str]]:
+    """The partner's menu in the guide's words (ch. 3, 6, 7): the side menu, and the header's
+    « Menu » on small screens. Only what the account's type may open."""
+    items = [("espace.accueil", "Accueil"), ("espace.applications", "Accès aux applications")]
+    if account_type in ("administrateur", "responsable"):
+        items.append(("comptes.liste", ACCOUNTS_MENU[account_type]))
+    if account_type == "administrateur":
+        items.append(("services.liste", "Gestion des services"))
+    items.append(("espace.structure", "Consultation des comptes et services de la structure"))
+    items.append(("espace.donnees", "Gestion des données personnelles"))
+    return items
+
+
 @bp.app_context_processor
 def _menu() -> dict[str, Any]:
     return {"account_types": TYPES, "accounts_menu": ACCOUNTS_MENU}
+
+
+@bp.record_once
+def _globals(setup: Any) -> None:
+    # A global, not a context value: the sidemenu macro is imported without the context.
+    setup.app.jinja_env.globals["partner_menu"] = partner_menu
 
 
 @bp.get("/accueil")
@@ -51,15 +71,30 @@ def accueil() -> Any:
 
 
 def _applications_of(habilitations: list[str]) -> list[dict[str, Any]]:
-    names = {app.code: app.name for app in Repository(rt().directory, rt().layout).applications()}
+    catalogue = {app.code: app for app in Repository(rt().directory, rt().layout).applications()}
+    names = {code: app.name for code, app in catalogue.items()}
     grouped: dict[str, list[str]] = {}
     for key in habilitations:
         app, _, profile = key.partition("/")
         grouped.setdefault(app, []).append(profile)
     return [
-        {"code": code, "name": names.get(code, code), "profiles": sorted(profiles)}
+        {
+            "code": code,
+            "name": names.get(code, code),
+            "profiles": sorted(profiles),
+            "url": _safe_url(catalogue[code].url) if code in catalogue else None,
+        }
         for code, profiles in sorted(grouped.items(), key=lambda kv: names.get(kv[0], kv[0]))
     ]
+
+
+def _safe_url(url: str | None) -> str | None:
+    """The catalogue's address, judged again: the directory may have been edited by hand,
+    and a link must never carry a script."""
+    try:
+        return web_address(url) if url else None
+    except Invalid:
+        return None
 
 
 @bp.get("/applications")

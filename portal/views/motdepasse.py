@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from apexdir.errors import AuthenticationFailed, Conflict, Invalid
 from apexdir.portal import captcha, checks, device
@@ -18,12 +18,13 @@ from apexdir.workflows.guard import Origin
 
 bp = Blueprint("motdepasse", __name__)
 
-STEPS = [
-    "Envoi du code de sécurité",
+STEPS = [  # the guide's words (ch. 5)
+    "Envoi code de sécurité",
     "Saisie du code de sécurité reçu",
     "Réinitialisation du mot de passe",
     "Confirmation",
 ]
+CHANGE_IMAGE = "changer-image"
 CAPTCHA_WRONG = (
     "Les chiffres saisis ne correspondent pas à l'image : recopiez ceux de la nouvelle image."
 )
@@ -44,6 +45,9 @@ def _forgot_page(form: ForgotForm, status: int = 200) -> Any:
 @limited("forgot")
 def forgot() -> Any:
     form = ForgotForm()
+    if form.is_submitted() and request.form.get("action") == CHANGE_IMAGE:
+        # « Changer d'image » is a button of the form, so the identifier typed stays.
+        return _forgot_page(form)
     if not form.validate_on_submit():
         return _forgot_page(form)
     r = rt()

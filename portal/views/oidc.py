@@ -68,9 +68,16 @@ def _server() -> Any:
     return current_app.extensions["oidc"][0]
 
 
-def _page(title_text: tuple[str, str], status: int, back: str | None = None) -> Any:
+def _page(
+    title_text: tuple[str, str],
+    status: int,
+    back: str | None = None,
+    application: str | None = None,
+) -> Any:
     title, text = title_text
-    html = render_template("oidc/erreur.html", title=title, text=text, back=back)
+    html = render_template(
+        "oidc/erreur.html", title=title, text=text, back=back, application=application
+    )
     return html, status
 
 
@@ -205,14 +212,35 @@ def authorize() -> Any:
             "query": _query(),
             "at": time_now(),
             "redirect_uri": redirect_uri,
+            # Named on the login and code pages (« Connexion à … »): no second lookup.
+            "application": _application_name(client.app),
         }
         return redirect(url_for("connexion.login"))
     if not profiles_for(subject.account, client.app):
         back = refuse("access_denied", "The account holds no profile of this application.")
         if "none" in prompts:  # no page may be shown: straight back to the application
             return redirect(back)
-        return _page(NO_PROFILE, 403, back)
+        return _page(NO_PROFILE, 403, back, application=_application_name(client.app))
     return server.create_authorization_response(grant=grant, grant_user=subject)
+
+
+def _application_name(code: str) -> str | None:
+    from apexdir.directory.repository import Repository
+    from apexdir.errors import NotFound
+
+    try:
+        return Repository(rt().directory, rt().layout).application(code).name
+    except NotFound:
+        return None
+
+
+def pending_application() -> str | None:
+    """The name of the application whose login is under way (OpenID Connect), if any."""
+    pending = session.get(RESUME)
+    if not isinstance(pending, dict) or time_now() - float(pending.get("at", 0)) > RESUME_SECONDS:
+        return None
+    name = pending.get("application")
+    return str(name) if name else None
 
 
 def resume_url() -> str | None:

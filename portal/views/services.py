@@ -128,10 +128,12 @@ def supprimer(service_id: str) -> Any:
         if done:
             return redirect(url_for("services.liste"))
         return redirect(url_for("services.detail", service_id=service_id))
+    _, requests = workflow.deletion_blockers(rt(), service)
     return render_template(
         "services/suppression.html",
         me=account(),
         service=service,
         form=form,
         members=_members(siret, service.dn),
+        requests=requests,
     )

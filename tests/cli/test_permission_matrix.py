@@ -63,6 +63,7 @@ def drop_temp(w: World) -> list[str]:
 CATALOGUE_AND_STRUCTURES = [
     row("app add", lambda w: ["app", "add", unique("APP"), "--name", "X"], "agent"),
     row("app profile-add", lambda w: ["app", "profile-add", APP, unique("P")], "agent"),
+    row("app update", lambda w: ["app", "update", APP, "--url", "https://app.example/"], "agent"),
     row("app list", lambda w: ["app", "list"], *EVERYONE),
     # Structures
     row(

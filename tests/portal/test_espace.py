@@ -20,18 +20,25 @@ def test_home_per_account_type(
     home = text_of(browser.login(app_cli, admin.identifier, admin.mail).text)
     for words in (
         "Accueil",
-        "Applications",
-        "Comptes",
-        "Données personnelles",
+        "Accès aux applications",
         "Gestion des comptes responsables et collaborateurs",
+        "Gestion des services",
+        "Consultation des comptes et services de la structure",
+        "Gestion des données personnelles",
         "Vous êtes administrateur de votre structure",
     ):
         assert words in home, words
     browser.post("/deconnexion")
+    resp = make_partner("Remi", "Resp", kind="responsable")
+    home = text_of(browser.login(app_cli, resp.identifier, resp.mail).text)
+    assert "Gestion des comptes collaborateurs" in home and "Gestion des services" not in home
+    # A responsable does not validate (SPEC §5.5): his card does not promise it.
+    assert "valider" not in home.lower().replace("validées par l'administrateur", "")
+    browser.post("/deconnexion")
     collab = make_partner()
     home = text_of(browser.login(app_cli, collab.identifier, collab.mail).text)
-    assert "Consultation des comptes et services de ma structure" in home
-    assert "Vous êtes collaborateur" in home
+    assert "Consultation des comptes et services de la structure" in home
+    assert "Gestion des comptes" not in home and "Vous êtes collaborateur" in home
 
 
 def test_applications_lists_profiles_held(browser: Browser, app_cli: Cli, partner: Partner) -> None:
@@ -44,6 +51,31 @@ def test_applications_lists_profiles_held(browser: Browser, app_cli: Cli, partne
     app_cli.ok("grant", partner.identifier, "FICOBA", "CONSULTATION")
     page = text_of(browser.get("/applications").text)
     assert "Fichier des comptes bancaires" in page and "CONSULTATION" in page
+    assert "Accéder à l'application" not in page and "pas encore renseignée" in page
+
+
+def test_applications_link_to_the_catalogue_address(
+    browser: Browser, app_cli: Cli, partner: Partner, settings: Any
+) -> None:
+    """« Accéder à l'application » opens the catalogue's address; an address edited by hand
+    in the directory that is not http(s) is not linked."""
+    from apexdir.runtime import Runtime
+
+    app_cli.ok("app", "add", "FICOBA", "--name", "Ficoba", "--url", "https://ficoba.example/")
+    app_cli.ok("app", "add", "ADELIE", "--name", "Adélie", "--url", "https://adelie.example/")
+    for code in ("FICOBA", "ADELIE"):
+        app_cli.ok("app", "profile-add", code, "CONSULTATION")
+        app_cli.ok("grant", partner.identifier, code, "CONSULTATION")
+    r = Runtime(settings)
+    try:
+        r.directory.replace(r.layout.application_dn("ADELIE"), labeledURI="javascript:alert(1)")
+    finally:
+        r.close()
+    browser.login(app_cli, partner.identifier, partner.mail)
+    html = browser.get("/applications").text
+    assert 'href="https://ficoba.example/">Accéder à l\'application' in html.replace("&#39;", "'")
+    assert "javascript:" not in html
+    assert "Accéder à l'application Ficoba" in text_of(html)
 
 
 def test_structure_and_account_detail_never_show_a_phone(

@@ -143,7 +143,11 @@ def test_services_create_rename_merge_delete(world: World, login: Any, app_cli: 
     )
     assert "s'appelle désormais « Paie et budget »" in text_of(renamed.text)
     # Delete refused while an account remains: the page says why.
-    browser.get(f"/services/{by_name['Paie']}/supprimer")
+    page = text_of(browser.get(f"/services/{by_name['Paie']}/supprimer").text)
+    assert (
+        "Transférez d'abord le compte de ce service" in page
+        and "Confirmer la suppression" not in page
+    )
     refused = browser.post(f"/services/{by_name['Paie']}/supprimer", follow_redirects=True)
     assert "compte encore 1 compte(s)" in text_of(refused.text)
     # Merge: the récapitulatif lists the account moved, then the confirmation moves it.
@@ -236,7 +240,10 @@ def test_grant_delegate_and_the_responsable_grants(world: World, login: Any, app
         {"deleguer-profil": f"{APP}/CONSULTATION"},
         follow_redirects=True,
     )
-    assert "a été délégué" in text_of(delegated.text)
+    # Confirmations name the profile as the page does (application name — profile).
+    assert "Le profil « Fichier des comptes bancaires — CONSULTATION » a été délégué" in text_of(
+        delegated.text
+    )
     responsable = login(world.resp)
     page = responsable.get(f"/comptes/{world.collab}")
     assert f"{APP}/CONSULTATION" in re.findall(r'<option value="([^"]+)"', page.text)
@@ -245,7 +252,10 @@ def test_grant_delegate_and_the_responsable_grants(world: World, login: Any, app
         {"habiliter-profil": f"{APP}/CONSULTATION"},
         follow_redirects=True,
     )
-    assert "a été attribué" in text_of(granted.text)
+    assert "« Fichier des comptes bancaires — CONSULTATION » a été attribué" in text_of(
+        granted.text
+    )
+    assert f"{APP}/CONSULTATION a été" not in text_of(granted.text)
     assert app_cli.ok("account", "show", world.collab)["habilitations"] == [f"{APP}/CONSULTATION"]
     assert [m for m in app_cli.mails(to=mail_of(world.collab)) if "Attribution" in m["subject"]]
     # Withdrawing the délégation keeps the habilitation granted with it, and says so.
@@ -264,8 +274,10 @@ def test_deletion_guard_and_transfer(world: World, login: Any, app_cli: Cli) -> 
     revocation, the account goes; a transfer moves an account to another service."""
     app_cli.ok("grant", world.collab, APP, "CONSULTATION", as_=world.admin)
     browser = login(world.admin)
-    confirm = browser.get(f"/comptes/{world.collab}/supprimer")
-    assert "détient encore des habilitations" in text_of(confirm.text)
+    confirm = text_of(browser.get(f"/comptes/{world.collab}/supprimer").text)
+    # No confirmation the guard would refuse: what to do first instead.
+    assert "Retirez d'abord ses habilitations" in confirm
+    assert "Confirmer la suppression" not in confirm
     refused = browser.post(f"/comptes/{world.collab}/supprimer", follow_redirects=True)
     assert "détient encore 1 habilitation(s)" in text_of(refused.text)
     browser.get(f"/comptes/{world.collab}")

@@ -79,7 +79,10 @@ def test_code_page_without_password_step_goes_back(browser: Browser) -> None:
 
 
 def test_pages_need_a_login(browser: Browser) -> None:
-    """Every page of the partner's space sends an anonymous visitor to the login page."""
+    """Every page of the partner's space sends an anonymous visitor to the login page,
+    which is told to come back to it (`next`)."""
+    from urllib.parse import parse_qs, urlsplit
+
     for path in (
         "/accueil",
         "/applications",
@@ -88,7 +91,9 @@ def test_pages_need_a_login(browser: Browser) -> None:
         "/structure/comptes/marie.martin-px",
     ):
         page = browser.get(path)
-        assert page.status_code == 302 and page.location.endswith("/connexion"), path
+        assert page.status_code == 302, path
+        where = urlsplit(page.location)
+        assert where.path == "/connexion" and parse_qs(where.query)["next"] == [path]
 
 
 def test_logout_ends_the_session(browser: Browser, app_cli: Any, partner: Partner) -> None:

@@ -437,3 +437,24 @@ def test_an_application_reads_no_client_code_token_or_key(
         assert conn.entries, "the application itself stays readable"
         conn.search(layout.oidc_dn, "(objectClass=*)", attributes=["*"])
         assert conn.entries == []
+
+
+def test_login_for_an_application_names_it(
+    browser: Browser, app_cli: Cli, partner: Partner, client: dict[str, Any]
+) -> None:
+    """« Connexion à <application> » on the login page, the code page and the access-denied
+    page of a login an application asked for; the portal's own login does not name one."""
+    assert "Connexion à" not in text_of(browser.get("/connexion").text)
+    _, challenge = pkce()
+    browser.get(authorize_url(client["client_id"], challenge))
+    login = browser.get("/connexion").text
+    assert "<h1>Connexion à Fichier des comptes bancaires</h1>" in login
+    assert "<title>Connexion à Fichier des comptes bancaires — " in login
+    browser.post("/connexion", {"identifiant": partner.identifier, "mot_de_passe": PW})
+    code = browser.get("/connexion/code").text
+    assert "<h1>Connexion à Fichier des comptes bancaires</h1>" in code
+    done = browser.post("/connexion/code", {"code": last_code(app_cli, partner.mail)})
+    refused = browser.get(done.location)
+    assert refused.status_code == 403
+    assert "<h1>Connexion à Fichier des comptes bancaires</h1>" in refused.text
+    assert "Retourner à Fichier des comptes bancaires" in text_of(refused.text)

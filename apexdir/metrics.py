@@ -1,10 +1,11 @@
 """Prometheus metrics of a node (issue 14): what an operations team watches.
 
-Every figure is read when scraped, from where the truth already is: the journal (events:
-logins, codes, resets…, counted per action), the spool (depth, oldest queued mail, failed
+Every figure is read when scraped, from where the truth already is: the journal's counts
+(events: logins, codes, resets…, per action, kept by a trigger as they are journaled), the
+spool (depth, oldest queued mail, failed
 deliveries), the directory (pending creations by age, a timed read). So the portal's
 workers, the daemon and the CLI need no shared counters, and a restart loses nothing. The
-journal is node-local, as are its counts; trimming it shows as a counter reset.
+journal is node-local, as are its counts; trimming it leaves them as they are.
 """
 
 from __future__ import annotations
@@ -53,9 +54,8 @@ class Collector:
     def _state(self, rt: Runtime, counter: Any, gauge: Any) -> Iterator[Any]:
         up = gauge("apexdir_state_up", "Whether the node's state store answers.")
         try:
-            events = rt.db.execute(
-                "SELECT action, COUNT(*) FROM journal GROUP BY action"
-            ).fetchall()
+            # Kept as events are journaled (state/db.py m007): not a count of the journal.
+            events = rt.db.execute("SELECT action, count FROM journal_counts").fetchall()
             spool = rt.db.execute(
                 "SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status"
             ).fetchall()

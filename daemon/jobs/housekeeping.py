@@ -10,7 +10,8 @@
   and the replay window (apexdir/oidc/store.py), are deleted;
 - the journal keeps `policy.journal_retention_days`; sent and failed spool rows (which no
   longer hold their bodies) are kept as long, then purged;
-- the state store is vacuumed and its write-ahead log truncated.
+- the state store gives its free pages back a step at a time (incremental vacuum) and its
+  write-ahead log is truncated.
 
 The first three act on the shared directory and run on the node holding the lease
 (`run_directory`); the last two act on the node's own state store, so every node runs them
@@ -111,10 +112,36 @@ def run_local(db: sqlite_utils.Database, settings: Settings, clock: Clock) -> di
         "journal_trimmed": Journal(db, clock).trim(now - keep),
         "outbox_purged": Outbox(db, clock).purge(now - keep),
     }
-    with guarded(db, "vacuum the state store"):
-        db.execute("VACUUM")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    counts["pages_freed"] = free_pages(db)
     return counts
+
+
+# Pages given back per step: each step is a short write transaction, so writers (the
+# portal's rate limits, the outbox) wait milliseconds, not the seconds a whole VACUUM of a
+# large store held the write lock for (5.5 s at 1.2 GB: issue 23).
+VACUUM_STEP_PAGES = 2_000
+
+
+def free_pages(db: sqlite_utils.Database) -> int:
+    """Give the free pages back to the file system a step at a time, then truncate the
+    write-ahead log. A store made before incremental vacuum is converted once (one full
+    VACUUM, at this nightly job, never on a request)."""
+    freed = 0
+    with guarded(db, "vacuum the state store"):
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            (freed,) = db.execute("PRAGMA freelist_count").fetchone()
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            db.execute("VACUUM")
+        (free,) = db.execute("PRAGMA freelist_count").fetchone()
+        while free:
+            # The pragma frees a page per step of its statement: read it to the end.
+            db.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
+            (left,) = db.execute("PRAGMA freelist_count").fetchone()
+            if left >= free:
+                break  # nothing more can be given back now
+            freed, free = freed + free - left, left
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return freed
 
 
 def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:

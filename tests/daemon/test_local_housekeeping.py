@@ -59,7 +59,11 @@ def test_local_part_trims_without_the_directory(settings: Settings) -> None:
     """run_local_once trims the journal and the sent spool, keeps what is recent or pending."""
     fill(settings)
     counts = housekeeping.run_local_once(settings, FrozenClock(NOW))
-    assert counts == {"journal_trimmed": 1, "outbox_purged": 1}
+    assert counts == {
+        "journal_trimmed": 1,
+        "outbox_purged": 1,
+        "pages_freed": counts["pages_freed"],
+    }
     assert remaining(settings) == (1, ["sent", "queued"])
 
 
@@ -83,3 +87,41 @@ def test_directory_part_is_what_the_lease_holder_runs() -> None:
     """The lease holder's housekeeping job runs the directory part only."""
     assert app.RUNNERS["housekeeping"] == ("housekeeping", "run_directory_once")
     assert callable(housekeeping.run_directory_once)
+
+
+def test_event_counts_are_kept_as_events_happen(tmp_path: Path) -> None:
+    """Issue 23 item 4: metrics read counters kept by the journal's trigger, not a count of
+    400 days of journal; trimming the journal does not take them back."""
+    from apexdir.state.db import open_store
+    from apexdir.state.journal import Journal
+
+    db = open_store(tmp_path / "state.db")
+    journal = Journal(db)
+    for action in ("auth.login", "auth.login", "auth.verified"):
+        journal.record(action, "x", actor=None, operator="t")
+    counts = dict(db.execute("SELECT action, count FROM journal_counts").fetchall())
+    assert counts == {"auth.login": 2, "auth.verified": 1}
+    db.execute("DELETE FROM journal")
+    assert dict(db.execute("SELECT action, count FROM journal_counts").fetchall()) == counts
+
+
+def test_free_pages_gives_space_back_in_steps(tmp_path: Path) -> None:
+    """The state store frees pages incrementally (no whole VACUUM holding the write lock),
+    and a store made before that is converted once."""
+    import sqlite3
+
+    from apexdir.daemon.jobs.housekeeping import free_pages
+    from apexdir.state.db import open_store
+
+    old = tmp_path / "old.db"
+    sqlite3.connect(old).execute("CREATE TABLE t (x)").connection.close()  # auto_vacuum NONE
+    db = open_store(old)
+    db.execute("CREATE TABLE filler (x TEXT)")
+    with db.conn:
+        db.conn.executemany("INSERT INTO filler VALUES (?)", (("x" * 500,) for _ in range(5000)))
+    db.execute("DELETE FROM filler")
+    before = old.stat().st_size
+    assert free_pages(db) > 0
+    assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert old.stat().st_size < before

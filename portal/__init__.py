@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     from apexdir.portal import assets, errors, observability, security
     from apexdir.portal.context import PortalState
     from apexdir.portal.views import (
+        captcha,
         comptes,
         connexion,
         creation,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         connexion.bp,
         creation.bp,
         motdepasse.bp,
+        captcha.bp,
         espace.bp,
         services.bp,
         comptes.bp,

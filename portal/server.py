@@ -1,7 +1,13 @@
 """The portal under gunicorn, as production and `apexdir dev up` run it.
 
-Each worker builds its own application (and so its own LDAP connection) after the fork.
-`python -m apexdir.portal.server --config FILE --bind HOST:PORT [--workers N] [--pidfile F]`.
+Each worker builds its own application after the fork, and serves with THREADS threads
+(gunicorn's gthread worker), each with its own runtime and so its own LDAP connection
+(`apexdir.portal.context`). A sync worker is one request at a time: a client sending its
+headers slowly held a whole worker, and 4 such connections froze the portal for > 10 s
+(issue 18 item 5). With threads, a slow client holds one thread; the keep-alive connections
+wait in the worker's poller, not in a thread. The reverse proxy in front buffers requests
+(docs/install.md), which is what bounds the slow clients from the Internet.
+`python -m apexdir.portal.server --config FILE --bind HOST:PORT [--workers N] [--threads N]`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,16 @@ from typing import Any
 LOG_FORMAT = "APEX_PORTAL_LOG_FORMAT"  # not APEXDIR_: that prefix is configuration
 
 
+THREADS = 8
+KEEPALIVE = 5  # seconds an idle keep-alive connection is kept (the proxy reuses them)
+TIMEOUT = 30  # seconds a worker may stay silent before the master restarts it
+
+
+def default_workers() -> int:
+    """One worker per core, at least 2 (one can restart while the other serves)."""
+    return max(2, os.cpu_count() or 1)
+
+
 def run(
     config: str | None,
     bind: str,
@@ -20,6 +36,7 @@ def run(
     pidfile: str | None = None,
     errorlog: str = "-",
     accesslog: str | None = None,
+    threads: int = THREADS,
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -49,8 +66,10 @@ def run(
             options = {
                 "bind": bind,
                 "workers": workers,
-                "worker_class": "sync",
-                "timeout": 30,
+                "worker_class": "gthread",
+                "threads": threads,
+                "keepalive": KEEPALIVE,
+                "timeout": TIMEOUT,
                 "graceful_timeout": 10,
                 "pidfile": pidfile,
                 "errorlog": errorlog,
@@ -79,12 +98,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="apexdir.portal.server")
     parser.add_argument("--config", default=os.environ.get("APEXDIR_CONFIG"))
     parser.add_argument("--bind", default="127.0.0.1:8080")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--pidfile")
     parser.add_argument("--errorlog", default="-")
     parser.add_argument("--accesslog")
     args = parser.parse_args(argv)
-    run(args.config, args.bind, args.workers, args.pidfile, args.errorlog, args.accesslog)
+    run(
+        args.config,
+        args.bind,
+        args.workers,
+        args.pidfile,
+        args.errorlog,
+        args.accesslog,
+        args.threads,
+    )
 
 
 if __name__ == "__main__":

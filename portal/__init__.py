@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from apexdir.config import is_loopback_url, load_settings
-    from apexdir.portal import assets, errors, observability, security
+    from apexdir.portal import assets, errors, observability, security, static_files
     from apexdir.portal.context import PortalState
     from apexdir.portal.views import (
         captcha,
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.jinja_env.add_extension("jinja2.ext.do")
     app.extensions["apexdir"] = PortalState(settings, clock)
     CSRFProtect(app)
+    # Compressed, long-cached, hashed names: answered before Flask sees the request.
+    static_files.serve(app, assets.STATIC)
     if portal.trusted_proxies:
         n = portal.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

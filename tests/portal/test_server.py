@@ -107,3 +107,39 @@ def test_slow_clients_do_not_freeze_the_portal(gunicorn: Portal) -> None:
         thread.join()
         for client in sockets:
             client.close()
+
+
+def test_static_files_compressed_and_cached(gunicorn: Portal) -> None:
+    """The pages link the DSFR under hashed names, served gzip or brotli, immutable; the
+    fonts and icons the CSS names keep their names, cached a day; SRI still holds."""
+    import base64
+    import hashlib
+    import re
+
+    connection = http.client.HTTPConnection("127.0.0.1", gunicorn.port, timeout=10)
+    connection.request("GET", "/connexion")
+    html = connection.getresponse().read().decode()
+    found = re.search(
+        r'href="(/static/dsfr/dsfr\.min\.[0-9a-f]{12}\.css)" integrity="([^"]+)"', html
+    )
+    assert found, "the stylesheet is not linked under a hashed name"
+    css, integrity = found[1], found[2]
+    for encoding in ("gzip", "br"):
+        answer = gunicorn.get(css, {"Accept-Encoding": encoding})
+        assert answer.status == 200
+        assert answer.headers["Content-Encoding"] == encoding
+        assert "immutable" in answer.headers["Cache-Control"]
+        assert int(re.search(r"max-age=(\d+)", answer.headers["Cache-Control"])[1]) >= 86400
+    connection.request("GET", css)  # no Accept-Encoding: the file as it is
+    plain = connection.getresponse()
+    body = plain.read()
+    assert "Content-Encoding" not in plain.headers
+    algorithm, _, expected = integrity.partition("-")
+    assert base64.b64encode(hashlib.new(algorithm, body).digest()).decode() == expected
+    font = re.search(r"url\((?:\.\./)?fonts/([^)?#]+\.woff2)", body.decode())
+    assert font, "no font named by the CSS"
+    if font:  # a font named by the CSS, under its own name
+        answer = gunicorn.get(f"/static/dsfr/fonts/{font[1]}")
+        assert answer.status == 200
+        assert int(re.search(r"max-age=(\d+)", answer.headers["Cache-Control"])[1]) >= 86400
+    connection.close()

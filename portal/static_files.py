@@ -1,0 +1,166 @@
+"""The static files, served by WhiteNoise: compressed, cached for long, under hashed names.
+
+Issue 19 item 15: the DSFR's CSS (728 KB) and icons went out uncompressed with
+`Cache-Control: no-cache`. WhiteNoise serves a file's `.br` or `.gz` neighbour to a browser
+that accepts it, and marks a name it is told is hashed `immutable` for a year; it compresses
+nothing itself (Django's `CompressedManifestStaticFilesStorage` does both, Django only). So
+`build` prepares, once per content, a tree beside the package's `static/`: each file under
+its own name (the DSFR's CSS names its fonts and icons relatively: those stay reachable, a
+day in the cache) and under a name carrying its content's hash (what the pages link to,
+through `url_for`), with both compressed forms. The tree is made in a folder of the user's
+own (a private /tmp under systemd), under a lock, and kept for the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HASH_LENGTH = 12
+HASHED = re.compile(rf"\.[0-9a-f]{{{HASH_LENGTH}}}\.[A-Za-z0-9]+$")
+MAX_AGE = 24 * 3600  # names without a hash: a day (PORTAL.md: ≥ one day)
+# Already compressed formats gain nothing (WhiteNoise's own list, in short).
+STORED = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".woff", ".woff2", ".gz", ".br"}
+BROTLI_QUALITY = 5  # 11 takes 25× longer for 7 % less: not worth a slower first start
+
+
+@dataclass(frozen=True)
+class Built:
+    root: Path
+    names: dict[str, str]  # "dsfr/dsfr.min.css" → "dsfr/dsfr.min.<hash>.css"
+
+
+def hashed_name(name: str, digest: str) -> str:
+    path = Path(name)
+    return str(path.with_name(f"{path.stem}.{digest[:HASH_LENGTH]}{path.suffix}"))
+
+
+_built: dict[tuple[Any, ...], Built] = {}
+_files: dict[Path, dict[str, Any]] = {}
+
+
+def build(source: Path, cache: Path | None = None) -> Built:
+    """The served tree of `source` (made on the first call for this content); within a
+    process, files unchanged in size and time are not hashed again."""
+    listing = tuple(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(source.rglob("*"))
+    )
+    key = (source, cache, listing)
+    if key not in _built:
+        _built[key] = _build(source, cache)
+    return _built[key]
+
+
+def _build(source: Path, cache: Path | None) -> Built:
+    digests = {
+        str(path.relative_to(source)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(source.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    names = {name: hashed_name(name, digest) for name, digest in digests.items()}
+    tree = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16]
+    base = cache or _own_folder()
+    target = base / tree
+    if not (target / "complete").exists():
+        with _locked(base / "lock"):
+            if not (target / "complete").exists():
+                _make(source, names, base, target)
+    return Built(target / "files", names)
+
+
+def _make(source: Path, names: dict[str, str], base: Path, target: Path) -> None:
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=base))
+    try:
+        files = work / "files"
+        for name, hashed in names.items():
+            plain = files / name
+            plain.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, plain)
+            os.link(plain, files / hashed)
+            if plain.suffix.lower() in STORED:
+                continue
+            data = plain.read_bytes()
+            for suffix, packed in _compressed(data):
+                if len(packed) <= 0.95 * len(data):  # else the plain file is as good
+                    (files / (name + suffix)).write_bytes(packed)
+                    os.link(files / (name + suffix), files / (hashed + suffix))
+        (work / "complete").touch()
+        shutil.rmtree(target, ignore_errors=True)  # a build cut short
+        work.rename(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _compressed(data: bytes) -> Iterator[tuple[str, bytes]]:
+    yield ".gz", gzip.compress(data, compresslevel=9, mtime=0)
+    try:
+        import brotli
+    except ImportError:  # brotli is optional for WhiteNoise: gzip alone then
+        return
+    yield ".br", brotli.compress(data, quality=BROTLI_QUALITY)
+
+
+def _own_folder() -> Path:
+    """A folder of this user's only: in a shared /tmp, another user could have made it."""
+    base = Path(tempfile.gettempdir()) / f"apexdir-portal-static-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    info = base.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return Path(tempfile.mkdtemp(prefix="apexdir-portal-static-"))
+    return base
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The workers of a node start together: one builds, the others wait and reuse."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def serve(app: Any, source: Path) -> Built:
+    """Put WhiteNoise in front of `app` for `/static/`, and make `url_for("static", …)`
+    name the hashed files."""
+    from whitenoise import WhiteNoise
+
+    built = build(source)
+    options: dict[str, Any] = {
+        "max_age": MAX_AGE,
+        "immutable_file_test": lambda _path, url: bool(HASHED.search(url)),
+        "add_headers_function": _headers,
+    }
+    middleware = WhiteNoise(app.wsgi_app, **options)
+    # WhiteNoise reads the 2,000 files' headers when it is given a root (≈ 0.3 s): once per
+    # process and tree, whatever the number of applications (the tests make hundreds).
+    if built.root not in _files:
+        _files[built.root] = WhiteNoise(
+            None, root=str(built.root), prefix="static/", **options
+        ).files
+    middleware.files = _files[built.root]
+    app.wsgi_app = middleware
+
+    def hashed(endpoint: str, values: dict[str, Any]) -> None:
+        if endpoint == "static" and "filename" in values:
+            values["filename"] = built.names.get(values["filename"], values["filename"])
+
+    app.url_defaults(hashed)
+    return built
+
+
+def _headers(headers: Any, _path: str, _url: str) -> None:
+    headers["X-Content-Type-Options"] = "nosniff"

@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -99,3 +100,28 @@ def test_pool_draws_ahead() -> None:
         time.sleep(0.02)
     assert len(pool._ready) == 3
     assert len({pool.take().id for _ in range(3)}) == 3
+
+
+@needs_espeak
+def test_expired_challenges_and_claims_are_swept(make_app: Callable[..., Flask]) -> None:
+    """A page after the challenges' minutes deletes the expired ones and their sounds'
+    claims (the sweep runs at most every 30 s per process, not on every page)."""
+    from apexdir.directory import filters as f
+
+    now = [datetime.now(UTC) + timedelta(hours=1)]  # ahead of any sweep of other tests
+    app = make_app(clock=lambda: now[0])
+    client = Browser(app.test_client(), Path("/nonexistent"))
+    client.get("/mot-de-passe-oublie")
+    assert client.get(_audio_path(client)).status_code == 200
+    rt = app.extensions["apexdir"].runtime()
+
+    def challenges() -> int:
+        found = rt.directory.search(
+            rt.layout.challenges_dn, f.eq("objectClass", "apexChallenge"), ["1.1"]
+        )
+        return len(found)
+
+    assert challenges() == 2  # the challenge and its sound's claim
+    now[0] += timedelta(minutes=6)
+    client.get("/mot-de-passe-oublie")
+    assert challenges() == 1  # only the new page's challenge

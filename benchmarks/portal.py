@@ -3,10 +3,12 @@
 A development environment of its own in a temporary folder (`apexdir dev up`: slapd with
 durable writes, the SMTP/SMS sinks), `ACCOUNTS` accounts loaded with `apexdir import` (the
 LDIF of benchmarks/dataset.py: {PBKDF2-SHA512} passwords), and the portal under gunicorn
-with 2 sync workers (`python -m apexdir.portal.server`), the anonymous rate limits raised
-through the environment (`limits()`) so that they never answer 429. Concurrent clients are threads,
-each a simulated browser with its own cookies over `http.client` (gunicorn's sync workers
-close the connection after each answer: every request opens one, as behind a proxy).
+with 2 gthread workers of 8 threads (`python -m apexdir.portal.server`), the anonymous rate
+limits raised through the environment (`limits()`) so that they never answer 429. Concurrent
+clients are threads, each a simulated browser with its own cookies over one kept-alive
+`http.client` connection, as a proxy keeps its connections to gunicorn (issue 18: the sync
+workers closed it after each answer; benchmarks/load.py measures the portal under the reset
+page's load).
 
 Figures, each over about `--seconds` of timed work:
 (a) GET /static/portal.css, requests/s — the server's floor: gunicorn + Flask, no page;
@@ -654,7 +656,7 @@ def run(seconds: float, accounts: int) -> list[Figure]:
         )
         fig.ok = journey.per_second >= 0.7 * library.per_second
         fig.notes += [
-            f"{CLIENTS} clients, {WORKERS} gunicorn sync workers; " + journey.latency_note(),
+            f"{CLIENTS} clients, {WORKERS} gunicorn gthread workers; " + journey.latency_note(),
             f"password step (GET + POST /connexion): {journey.count / password_part:,.1f}/s; "
             f"code step (GET + POST /connexion/code): "
             f"{journey.count / (journey.seconds - password_part):,.1f}/s",

@@ -192,6 +192,35 @@ def test_reset_by_sms_with_captcha(
     page.wait_for_url(re.compile(r"/connexion/code$"))
 
 
+@pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng is not installed")
+def test_captcha_sound_plays_and_replays_from_one_fetch(page: Any) -> None:
+    """The browser plays the captcha's sound from its own address, and plays it again from
+    what it holds: one fetch for two listenings (the address answers once)."""
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if r.url.endswith(".wav") else None)
+    page.goto("/mot-de-passe-oublie")
+    played = page.evaluate(
+        """async () => {
+            const audio = document.querySelector('audio');
+            audio.muted = true;
+            audio.playbackRate = 8;
+            const listen = async () => {
+                const ended = new Promise(r => audio.addEventListener('ended', r, {once: true}));
+                await audio.play();
+                await ended;
+            };
+            await listen();
+            const duration = audio.duration;
+            audio.currentTime = 0;
+            await listen();
+            return {duration, error: audio.error && audio.error.code};
+        }"""
+    )
+    assert played["error"] is None
+    assert 4.0 < played["duration"] < 15.0
+    assert len(fetched) == 1, fetched
+
+
 def test_reset_by_mail_link(page: Any, app_cli: Cli, partner: Partner, tmp_path: Path) -> None:
     """No mobile: the link from the mail opens the new password page."""
     from apexdir.portal.captcha import latest_dev_answer

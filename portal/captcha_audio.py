@@ -46,7 +46,7 @@ BABBLE = (
     "musique", "parapluie", "jardinage", "boulanger", "crayon", "valise", "marmotte",
     "citron", "farine", "caramel", "tulipe", "horloge", "galette", "bougie", "cartable",
 )  # fmt: skip
-BABBLE_LEVEL = (0.12, 0.2)  # × each babble stream, the digits being at 1 (≈ −16 dB)
+BABBLE_LEVEL = (0.1, 0.16)  # × each babble stream, the digits being at 1 (≈ −18 dB)
 NOISE_LEVEL = 0.04
 SPEECH_RMS = 3000.0  # of 32767: loud enough, far from clipping once mixed
 BABBLE_STREAMS = 2

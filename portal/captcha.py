@@ -49,7 +49,7 @@ ALT = (
 class Challenge:
     id: str
     answer: str
-    png: bytes
+    png: bytes = b""  # drawn by `draw`; empty for a challenge only named (tests, dev sinks)
 
     @property
     def image(self) -> str:

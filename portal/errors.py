@@ -95,7 +95,3 @@ def french(exc: ApexError) -> str:
             d[0].upper() + d[1:] + ("" if d.endswith(".") else ".") for d in exc.details
         )
     return text
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

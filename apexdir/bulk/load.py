@@ -240,12 +240,6 @@ def _line(name: str, value: str) -> str:
     return f"{name}:: {base64.b64encode(value.encode('utf-8')).decode()}\n"
 
 
-def write_ldif(out: TextIO, records: Iterable[tuple[str, dict[str, list[str]]]]) -> None:
-    """LDIF as `apexdir.directory.ldif.dump` writes it (control characters base64-encoded), in
-    large chunks."""
-    _write_records(out, ((dn, attrs, ()) for dn, attrs in records))
-
-
 Record = tuple[str, dict[str, Any], tuple[tuple[str, Any], ...]]
 FORK_FROM = 20_000  # records: below, rendering them all here costs less than a fork
 
@@ -256,7 +250,8 @@ def _write_records(out: TextIO, records: Iterable[Record]) -> None:
 
 
 def _render(records: Iterable[Record]) -> Iterator[str]:
-    """`write_ldif`'s text, in large chunks, of (dn, attributes, more attributes) whose
+    """LDIF as `apexdir.directory.ldif.dump` writes it (control characters base64-encoded), in
+    large chunks, of (dn, attributes, more attributes) whose
     values may also be None, "" or [] (left out) or one value instead of a list, as a plan
     holds them: no copy of the plan's dicts, and `_line`'s test inlined (a call per value
     was a third of the writing)."""

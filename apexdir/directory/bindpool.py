@@ -133,13 +133,6 @@ def pool_for(settings: LdapSettings) -> BindPool:
         return pool
 
 
-def close_pools() -> None:
-    with _POOLS_LOCK:
-        for pool in _POOLS.values():
-            pool.close()
-        _POOLS.clear()
-
-
 def with_retry(settings: LdapSettings, what: str, action: Any) -> Any:
     """Run `action(conn)` on a pooled connection; once more on a fresh one if the network
     failed (the server dropped idle connections, or died and another one takes over) —

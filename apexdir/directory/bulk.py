@@ -100,10 +100,6 @@ class BulkWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
-
     # ------------------------------------------------------------------ requests
     def add(self, dn: str, attributes: Mapping[str, Any], tag: Any = None) -> None:
         clean = {k: v for k, v in attributes.items() if v not in (None, [], "")}

@@ -20,7 +20,7 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import namedtype, tag, univ
 
 from apexdir.config import LdapSettings
-from apexdir.directory.bindpool import close_pools, pool_for, with_retry  # noqa: F401 (callers')
+from apexdir.directory.bindpool import pool_for, with_retry  # noqa: F401 (callers')
 from apexdir.errors import AuthenticationFailed, PolicyViolation, Unavailable
 
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"

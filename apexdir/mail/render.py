@@ -124,7 +124,6 @@ CATALOGUE: dict[str, MailDefinition] = {
     ),
 }
 
-SUBJECTS: dict[str, str] = {name: mail.subject for name, mail in CATALOGUE.items()}
 
 # Spool priorities (apexdir.state.outbox sends the lowest first): a person waiting at the
 # login page for a code must never wait behind a mass mailing.

@@ -1,1 +1,1 @@
-"""What actors do: library functions the CLI, the daemon and a future portal call alike."""
+"""What actors do: library functions the CLI, the daemon and the portal call alike."""

@@ -24,7 +24,7 @@ always the same generic text. The masked number is shown only where it reveals n
 requester may not already see: to a DGFiP agent helping a partner (`actor` given and an
 agent: agents read the whole number with `account show`).
 
-Captcha. The web portal to come must pass its captcha verdict: `forgot(…, captcha_ok=…)`
+Captcha. The portal passes its captcha verdict: `forgot(…, captcha_ok=…)`
 refuses to act on False. The CLI passes True: it runs on an operator's host, not on the
 Internet.
 """

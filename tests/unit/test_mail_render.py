@@ -15,7 +15,6 @@ from apexdir.mail.render import (
     BULK,
     CATALOGUE,
     NORMAL,
-    SUBJECTS,
     TEMPLATES,
     URGENT,
     RenderedMail,
@@ -107,7 +106,7 @@ def test_spec_texts_are_exact(name: str) -> None:
 
 def test_subject_dashes() -> None:
     """Every subject uses an en dash except the personal-data one, as in the guide."""
-    for name, subject in SUBJECTS.items():
+    for name, subject in ((n, m.subject) for n, m in CATALOGUE.items()):
         dash = "-" if name == "personal_data" else "–"
         assert subject.startswith(f"APEX Partenaires {dash} "), name
 

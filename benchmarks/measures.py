@@ -283,7 +283,7 @@ def sink_process(directory: Path) -> Iterator[tuple[int, int]]:
     """The development SMTP sink in a process of its own (not sharing our GIL): (port, pid)."""
     directory.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "apexdir.devsinks", "--dir", str(directory)],
+        [sys.executable, "-m", "apexdir.dev.sinks", "--dir", str(directory)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -327,7 +327,7 @@ def outbox_rate(
 ) -> dict[str, Any]:
     """Deliver `count` queued mails in one pass: seconds, CPU of both sides, the counts."""
     from apexdir.daemon.jobs.outbox import deliver
-    from apexdir.devsinks import captured_mails
+    from apexdir.dev.captured import captured_mails
     from apexdir.mail.render import render
     from apexdir.state.db import open_store
     from apexdir.state.outbox import Outbox
@@ -344,7 +344,7 @@ def outbox_rate(
     finally:
         db.close()
     if sinks_dir is not None:
-        # The sink commits what it accepted within 100 ms (apexdir/devsinks.py): wait for it.
+        # The sink commits what it accepted within 100 ms (apexdir/dev/sinks.py): wait for it.
         deadline = time.monotonic() + 2
         while (stored := len(captured_mails(sinks_dir))) != count and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -10,7 +10,7 @@ from apexdir.cli.context import CliContext, pass_cli
 
 
 def _env(replicas: int = 1) -> "DevEnv":  # noqa: F821, UP037 - imported lazily
-    from apexdir.devenv import DevEnv
+    from apexdir.dev.env import DevEnv
 
     return DevEnv(Path("var"), replicas=replicas)
 
@@ -91,7 +91,7 @@ def captcha(cli: CliContext) -> None:
 @pass_cli
 def mails(cli: CliContext, to: str | None) -> None:
     """Mails the SMTP sink captured, oldest first."""
-    from apexdir.devsinks import captured_mails
+    from apexdir.dev.captured import captured_mails
 
     found = captured_mails(_env().sinks_dir, to=to)
     cli.emit(found, lambda rows: _print_mails(rows))
@@ -111,7 +111,7 @@ def _print_mails(rows: list[dict[str, object]]) -> None:
 @pass_cli
 def sms(cli: CliContext, to: str | None) -> None:
     """Text messages the development SMS gateway captured, oldest first."""
-    from apexdir.devsinks import captured_sms
+    from apexdir.dev.captured import captured_sms
 
     found = captured_sms(_env().sinks_dir, to=to)
     cli.emit(found, lambda rows: cli.table(rows, ["date", "to", "body"]))

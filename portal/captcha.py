@@ -249,7 +249,7 @@ def _sweep(rt: Runtime, now: datetime) -> None:
 def _hand_to_dev_sinks(directory: Path, challenge: Challenge, now: datetime) -> None:
     """Development only (the setting is refused elsewhere): scripts and tests read the answer
     with `apexdir dev captcha`."""
-    from apexdir.devsinks import private_folder, write_private
+    from apexdir.dev.sinks import private_folder, write_private
 
     target = private_folder(directory) / "captcha.json"  # 0700 / 0600, like the sinks
     write_private(target, json.dumps({"id": challenge.id, "answer": challenge.answer,

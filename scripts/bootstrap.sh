@@ -48,9 +48,9 @@ if [ ! -x .venv/bin/python ]; then
     echo "==> creating the virtualenv .venv"
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import apexdir, pytest, xdist, flask, playwright" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
+if ! .venv/bin/python -c "import apexdir, pytest, xdist, flask, playwright, aiosmtpd" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
     echo "==> installing apexdir and its dependencies"
-    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
     touch .venv/.installed
 fi
 

@@ -35,7 +35,7 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdInstance]:
 
 @pytest.fixture(scope="session")
 def sinks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from apexdir.devsinks import Sinks
+    from apexdir.dev.sinks import Sinks
 
     sink = Sinks(tmp_path_factory.mktemp("sinks"))
     sink.start()
@@ -99,7 +99,7 @@ def _initialized(
 def settings(
     slapd: SlapdInstance, sinks: Any, tmp_path: Path, _initialized: None
 ) -> Iterator[Settings]:
-    from apexdir.devsinks import clear
+    from apexdir.dev.captured import clear
 
     yield make_settings(slapd, sinks, tmp_path / "state.db")
     wipe(slapd)

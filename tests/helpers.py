@@ -43,7 +43,7 @@ class Cli:
         return self.ok("daemon", "run-once", "outbox")
 
     def mails(self, to: str | None = None) -> list[dict[str, Any]]:
-        from apexdir.devsinks import captured_mails
+        from apexdir.dev.captured import captured_mails
 
         self.deliver()
         settings_dir = _sinks_dir(self.config)

@@ -67,7 +67,7 @@ def codes_mailed(app_cli: Cli, mail: str) -> list[str]:
 
 
 def sms_codes(app_cli: Cli, sinks: Any, number: str) -> list[str]:
-    from apexdir.devsinks import captured_sms
+    from apexdir.dev.captured import captured_sms
 
     app_cli.deliver()
     texts = [m["body"] for m in captured_sms(sinks.directory, to=number)]

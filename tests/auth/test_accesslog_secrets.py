@@ -20,7 +20,7 @@ import pytest
 
 from apexdir.clock import to_generalized_time
 from apexdir.daemon.jobs import changes
-from apexdir.devsinks import captured_mails
+from apexdir.dev.captured import captured_mails
 from apexdir.directory.connection import Directory
 from apexdir.runtime import Runtime
 from tests.auth.conftest import Partner, codes_mailed, sms_codes

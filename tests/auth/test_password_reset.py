@@ -44,7 +44,7 @@ def test_forgot_with_a_mobile_sends_an_sms_code(
 
 def test_sms_text(app_cli: Cli, mobile_partner: Partner, sinks: Any) -> None:
     """Short, French, with the code and its validity."""
-    from apexdir.devsinks import captured_sms
+    from apexdir.dev.captured import captured_sms
 
     app_cli.ok("password", "forgot", mobile_partner.identifier)
     app_cli.deliver()

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from apexdir.config import Settings
-from apexdir.devsinks import Sinks, captured_mails
+from apexdir.dev.captured import captured_mails
+from apexdir.dev.sinks import Sinks
 from apexdir.runtime import Runtime
 from apexdir.workflows import auth
 from tests.daemon.test_daemon_process import (  # noqa: F401 (fixtures)

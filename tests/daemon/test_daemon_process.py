@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from apexdir.config import Settings
-from apexdir.devsinks import Sinks, captured_mails
+from apexdir.dev.captured import captured_mails
+from apexdir.dev.sinks import Sinks
 from apexdir.directory.server import SlapdInstance
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox

@@ -16,7 +16,7 @@ from apexdir.clock import FrozenClock, from_generalized_time
 from apexdir.config import Settings, StateSettings
 from apexdir.daemon.jobs import changes, expiry, housekeeping, pending
 from apexdir.daemon.jobs.outbox import deliver
-from apexdir.devsinks import captured_mails
+from apexdir.dev.captured import captured_mails
 from apexdir.directory.repository import Repository
 from apexdir.directory.server import SlapdInstance
 from apexdir.mail.render import PARIS as ZONE

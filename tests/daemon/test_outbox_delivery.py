@@ -15,7 +15,8 @@ import sqlite_utils
 from apexdir.clock import FrozenClock
 from apexdir.config import Settings, SmsSettings
 from apexdir.daemon.jobs.outbox import deliver, run_once
-from apexdir.devsinks import Sinks, captured_mails, captured_sms
+from apexdir.dev.captured import captured_mails, captured_sms
+from apexdir.dev.sinks import Sinks
 from apexdir.errors import ConfigError, Unavailable
 from apexdir.mail.render import render
 from apexdir.sms.gateway import HttpSmsGateway, SmsRefused, gateway_from_settings
@@ -395,7 +396,7 @@ def test_dev_sink_commits_within_its_flush_delay_and_at_stop(tmp_path: Path) -> 
 
     import aiosmtplib
 
-    from apexdir import devsinks
+    from apexdir.dev import sinks as devsinks
 
     sinks = Sinks(tmp_path / "s")
     sinks.start()

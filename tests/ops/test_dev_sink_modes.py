@@ -8,7 +8,8 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
-from apexdir.devsinks import Sinks, captured_mails
+from apexdir.dev.captured import captured_mails
+from apexdir.dev.sinks import Sinks
 
 
 def _mode(path: Path) -> int:

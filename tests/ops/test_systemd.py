@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from apexdir.config import Settings
-from apexdir.devsinks import captured_mails
+from apexdir.dev.captured import captured_mails
 from apexdir.directory.server import SlapdInstance, free_port
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from apexdir.devsinks import captured_sms
+from apexdir.dev.captured import captured_sms
 from tests.helpers import Cli
 from tests.portal.conftest import NEW_PASSWORD, PASSWORD, Partner, last_code
 

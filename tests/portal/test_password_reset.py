@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from apexdir.devsinks import captured_sms
+from apexdir.dev.captured import captured_sms
 from tests.helpers import Cli
 from tests.portal.conftest import NEW_PASSWORD, Browser, Partner, text_of
 

@@ -12,7 +12,7 @@ import pytest
 
 from apexdir.daemon.jobs import changes
 from apexdir.daemon.jobs.outbox import deliver
-from apexdir.devsinks import captured_mails, clear
+from apexdir.dev.captured import captured_mails, clear
 from apexdir.directory.hashing import pbkdf2_sha512
 from apexdir.directory.provision import initialize
 from apexdir.directory.replication import ReplicaSet

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from apexdir.dev.process import terminate
 from apexdir.directory.replication import ReplicaSet, instance_dirs
 from apexdir.directory.server import DEFAULT_BASE_DN, SlapdInstance, pid_alive, port_open
 from apexdir.errors import Unavailable
@@ -126,7 +127,7 @@ class DevEnv:
                 [
                     sys.executable,
                     "-m",
-                    "apexdir.devsinks",
+                    "apexdir.dev.sinks",
                     "--dir",
                     str(self.sinks_dir),
                     "--smtp-port",
@@ -249,7 +250,7 @@ class DevEnv:
 
     def portal_port(self) -> int:
         """The port of the last `up` when it is free (mailed links keep working), else a new one."""
-        from apexdir.devsinks import _free_port
+        from apexdir.dev.sinks import _free_port
 
         try:
             port = int((self.portal_dir / "port").read_text())
@@ -296,7 +297,7 @@ class DevEnv:
                 time.sleep(0.1)
             if process.poll() is None:
                 break  # alive but not answering: not a port conflict
-            from apexdir.devsinks import _free_port
+            from apexdir.dev.sinks import _free_port
 
             old, port = port, _free_port("127.0.0.1")
             (self.portal_dir / "port").write_text(str(port))
@@ -358,11 +359,11 @@ class DevEnv:
         self.daemon_pidfile.write_text(str(process.pid))
 
     def stop_daemon(self) -> None:
-        _terminate(self.daemon_pid())
+        terminate(self.daemon_pid())
         self.daemon_pidfile.unlink(missing_ok=True)
 
     def stop_portal(self) -> None:
-        _terminate(self.portal_pid())
+        terminate(self.portal_pid())
         (self.portal_dir / "gunicorn.pid").unlink(missing_ok=True)
 
     def status(self) -> dict[str, object]:
@@ -394,15 +395,3 @@ class DevEnv:
             "root": str(self.root),
             **extra,
         }
-
-
-def _terminate(pid: int | None, grace: float = 15.0) -> None:
-    """SIGTERM (a graceful stop), then SIGKILL past the grace period."""
-    if not pid:
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)

@@ -1,6 +1,6 @@
 """Development sinks: an SMTP server and an SMS HTTP gateway that keep what they receive.
 
-`apexdir dev up` runs them as a process (`python -m apexdir.devsinks`), the tests in-process
+`apexdir dev up` runs them as a process (`python -m apexdir.dev.sinks`), the tests in-process
 (`Sinks(...).start()`). Both write to `DIR/sinks.db`, so `apexdir dev mails` / `dev sms` and the
 tests read captured messages the same way, from any process. `set_refusing(True)` makes both
 answer "try later" (SMTP 451, HTTP 503) to exercise the spool's retries; a recipient such as
@@ -25,10 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import email
-import email.errors
-import email.header
-import email.policy
 import json
 import os
 import signal
@@ -36,11 +32,6 @@ import socket
 import sqlite3
 import sys
 import threading
-import weakref
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from email.message import EmailMessage, Message
-from email.parser import BytesParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,181 +40,30 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-DB_NAME = "sinks.db"
-PORTS_FILE = "sinks.json"
-# A file rather than an attribute, so that a test or an operator can make a sink running in
-# another process refuse too.
-REFUSING_FLAG = "refusing"
-# Recipients whose local part ends so (e.g. `nobody-refused@example.org`) get a permanent
-# 550, to exercise the refusal of one message among others.
-REFUSED_SUFFIX = "-refused"
-# A recipient ending so is refused for now (451): the tests of retries and ordering.
-DEFERRED_SUFFIX = "-deferred"
-# How often the write-ahead log is copied into the database (and fsynced), off the SMTP path.
-CHECKPOINT_SECONDS = 1.0
-# Accepted mails are committed in one transaction per FLUSH_EVERY mails, and at the latest
-# FLUSH_SECONDS after the oldest of them was answered 250 (and when the sink stops).
-FLUSH_EVERY = 100
-FLUSH_SECONDS = 0.1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS mails (
-    id INTEGER PRIMARY KEY,
-    mail_from TEXT,
-    recipients TEXT NOT NULL,
-    subject TEXT,
-    body TEXT,
-    html TEXT,
-    message_id TEXT,
-    date TEXT NOT NULL,
-    raw BLOB
-);
-CREATE TABLE IF NOT EXISTS sms (
-    id INTEGER PRIMARY KEY,
-    "to" TEXT NOT NULL,
-    body TEXT NOT NULL,
-    date TEXT NOT NULL
-);
-"""
-
-
-def _prepare(conn: sqlite3.Connection) -> None:
-    conn.executescript(_SCHEMA)
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(mails)")}
-    if "raw" not in columns:  # a sinks.db of an earlier version (`apexdir dev up` keeps it)
-        with contextlib.suppress(sqlite3.OperationalError):  # another process added it
-            conn.execute("ALTER TABLE mails ADD COLUMN raw BLOB")
-
-
-FOLDER_MODE = 0o700
-FILE_MODE = 0o600
-
-
-def private_folder(directory: Path) -> Path:
-    """The sinks' folder, its owner's only: what it holds is what real mails and SMS hold
-    (login codes, reset links) and the dev captcha's answer (like apexdir.state.db)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-    directory.chmod(FOLDER_MODE)  # a folder made by an earlier version
-    return directory
-
-
-def _private_db(directory: Path) -> str:
-    """sinks.db created 0600 before SQLite opens it (its -wal and -shm files take the
-    database's mode); one of an earlier version is closed to others."""
-    path = private_folder(directory) / DB_NAME
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-    except FileExistsError:
-        for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                (path.parent / name).chmod(FILE_MODE)
-    return str(path)
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically (a reader never sees half of it), mode 0600."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(tmp, FILE_MODE)  # a .tmp left by an earlier version keeps its mode otherwise
-    tmp.replace(path)
-
-
-@contextlib.contextmanager
-def _connect(directory: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(_private_db(directory), timeout=10)
-    try:
-        _prepare(conn)
-        with conn:
-            yield conn
-    finally:
-        conn.close()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _refusing(directory: Path) -> bool:
-    return (Path(directory) / REFUSING_FLAG).exists()
-
-
-def set_refusing(directory: Path, refusing: bool) -> None:
-    flag = Path(directory) / REFUSING_FLAG
-    if refusing:
-        flag.touch()
-    else:
-        flag.unlink(missing_ok=True)
+from apexdir.dev.store import (  # noqa: F401 (re-exported for the tests)
+    _LIVE,
+    CHECKPOINT_SECONDS,
+    DB_NAME,
+    DEFERRED_SUFFIX,
+    FILE_MODE,
+    FLUSH_EVERY,
+    FLUSH_SECONDS,
+    FOLDER_MODE,
+    PORTS_FILE,
+    REFUSED_SUFFIX,
+    REFUSING_FLAG,
+    _connect,
+    _now,
+    _prepare,
+    _private_db,
+    _refusing,
+    private_folder,
+    set_refusing,
+    write_private,
+)
 
 
 # -- SMTP ---------------------------------------------------------------------------------
-
-# The SMTP handlers running in this process: a reader here (the tests, which run the sinks
-# in-process) flushes them first, so that it sees every mail already answered 250.
-_LIVE: weakref.WeakSet[_SmtpHandler] = weakref.WeakSet()
-
-
-def _flush_live(directory: Path) -> None:
-    wanted = Path(directory).resolve()
-    for handler in list(_LIVE):
-        if Path(handler.directory).resolve() == wanted:
-            handler.flush()
-
-
-_COMPAT32 = BytesParser(policy=email.policy.compat32)
-
-
-def _parts(raw: bytes) -> dict[str, Any]:
-    """Subject, plain and HTML bodies, Message-ID of a received mail (compat32: fast)."""
-    try:
-        msg = _COMPAT32.parsebytes(raw)
-        subject = str(email.header.make_header(email.header.decode_header(msg["Subject"] or "")))
-        bodies: dict[str, str] = {}
-        for part in msg.walk():
-            kind = part.get_content_type()
-            if kind in ("text/plain", "text/html") and kind not in bodies:
-                bodies[kind] = _decoded(part)
-        return {
-            "subject": subject,
-            "body": bodies.get("text/plain", ""),
-            "html": bodies.get("text/html"),
-            "message_id": str(msg["Message-ID"] or "").strip() or None,
-        }
-    except (LookupError, ValueError, email.errors.MessageError):
-        # An unusual charset or a malformed header: the full parser copes with more.
-        return _parts_default(raw)
-
-
-def _decoded(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    data = payload if isinstance(payload, bytes) else b""
-    # Lines travel as CRLF on the wire; readers and tests compare with plain "\n" texts.
-    return data.decode(part.get_content_charset() or "us-ascii", "replace").replace("\r\n", "\n")
-
-
-def _parts_default(raw: bytes) -> dict[str, Any]:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    text = msg.get_body(preferencelist=("plain",))
-    html = msg.get_body(preferencelist=("html",))
-    return {
-        # policy.default decodes RFC 2047 encoded words.
-        "subject": str(msg["Subject"] or ""),
-        "body": _content(text) or "",
-        "html": _content(html),
-        "message_id": str(msg["Message-ID"] or "") or None,
-    }
-
-
-def _content(part: object) -> str | None:
-    if not isinstance(part, EmailMessage):
-        return None
-    # Lines travel as CRLF on the wire; readers and tests compare with plain "\n" texts.
-    return str(part.get_content()).replace("\r\n", "\n")
-
-
 class _SmtpHandler:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -471,54 +311,6 @@ class Sinks:
         self.stop()
 
 
-# -- reading what was captured ------------------------------------------------------------
-
-
-def captured_mails(directory: Path, to: str | None = None) -> list[dict[str, Any]]:
-    """Mails received, oldest first; `to` keeps those with that recipient (any case)."""
-    _flush_live(directory)
-    if not (Path(directory) / DB_NAME).exists():
-        return []
-    with _connect(directory) as conn:
-        rows = conn.execute(
-            "SELECT recipients, subject, body, date, message_id, raw FROM mails ORDER BY id"
-        ).fetchall()
-    found = []
-    for recipients, subject, body, date, message_id, raw in rows:
-        if raw is not None:
-            parts = _parts(bytes(raw))
-            subject, body, message_id = parts["subject"], parts["body"], parts["message_id"]
-        found.append({"to": json.loads(recipients), "subject": subject, "body": body,
-                      "date": date, "message_id": message_id})  # fmt: skip
-    if to is not None:
-        wanted = to.strip().lower()
-        found = [m for m in found if wanted in (a.lower() for a in m["to"])]
-    return found
-
-
-def captured_sms(directory: Path, to: str | None = None) -> list[dict[str, Any]]:
-    """Text messages received, oldest first; `to` keeps those sent to that number."""
-    if not (Path(directory) / DB_NAME).exists():
-        return []
-    with _connect(directory) as conn:
-        rows = conn.execute('SELECT "to", body, date FROM sms ORDER BY id').fetchall()
-    found = [{"to": r[0], "body": r[1], "date": r[2]} for r in rows]
-    if to is not None:
-        found = [m for m in found if m["to"] == to.strip()]
-    return found
-
-
-def clear(directory: Path) -> None:
-    """Forget every captured message (and stop refusing)."""
-    set_refusing(directory, False)
-    _flush_live(directory)
-    if not (Path(directory) / DB_NAME).exists():
-        return
-    with _connect(directory) as conn:
-        conn.execute("DELETE FROM mails")
-        conn.execute("DELETE FROM sms")
-
-
 # -- process entry point ------------------------------------------------------------------
 
 
@@ -529,7 +321,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m apexdir.devsinks",
+        prog="python -m apexdir.dev.sinks",
         description="Development SMTP sink and SMS gateway; runs until SIGTERM or SIGINT.",
     )
     parser.add_argument("--dir", required=True, type=Path, help="where sinks.db is written")

@@ -12,8 +12,13 @@ from flask import Flask
 
 from apexdir.directory.server import SlapdInstance
 from tests.helpers import Cli
+from tests.portal import test_gestion as gestion
 from tests.portal.conftest import PASSWORD, Browser, text_of
-from tests.portal.test_gestion import APP, World, login, mail_of, world  # noqa: F401
+from tests.portal.test_gestion import APP, World, mail_of
+
+# The management screens' fixtures: a structure with each type of account, logged in.
+world = gestion.world
+login = gestion.login
 
 SUSPENDED = "APEX Partenaires – Suspension de votre compte APEX Partenaires"
 

@@ -14,7 +14,7 @@ TYPES = click.Choice(["administrateur", "responsable", "collaborateur"], case_se
 
 @click.group()
 def account() -> None:
-    """Invite, validate, show, transfer and delete accounts."""
+    """Invite, validate, show, transfer, suspend, retype and delete accounts."""
 
 
 @account.command()
@@ -233,11 +233,71 @@ def resend_identifier(cli: CliContext, identifier: str) -> None:
 @click.argument("identifier")
 @pass_cli
 def delete(cli: CliContext, identifier: str) -> None:
-    """Delete an account that holds no habilitation (no other account changes)."""
+    """Delete an account that holds no habilitation (no other account changes).
+
+    The person is mailed; the identifier is never issued again (a tombstone keeps it). The
+    last active administrateur of a structure cannot be deleted (exit 1)."""
     from apexdir.workflows.accounts import delete_account
 
     result = delete_account(cli.runtime, cli.actor(), identifier)
-    cli.emit(result, f"account {identifier} deleted")
+    cli.emit(result, f"account {result['identifier']} deleted; the person is mailed")
+
+
+@account.command()
+@click.argument("identifier")
+@click.option("--reason", default=None, help="Why (quoted in the mail to the person).")
+@pass_cli
+def suspend(cli: CliContext, identifier: str, reason: str | None) -> None:
+    """Suspend an account: no bind anywhere (slapd, portal, OIDC), sessions end.
+
+    Reversible with `account reactivate`; nothing is deleted; the person is mailed. An
+    administrateur suspends the responsables and collaborateurs of his structure, an agent
+    anyone — except the last active administrateur of a structure (exit 1)."""
+    from apexdir.workflows.suspension import suspend as run
+
+    result = run(cli.runtime, cli.actor(), identifier, reason=reason)
+    cli.emit(result, f"account {result['identifier']} suspended; the person is mailed")
+
+
+@account.command()
+@click.argument("identifier")
+@pass_cli
+def reactivate(cli: CliContext, identifier: str) -> None:
+    """Lift a suspension (slapd's lock included); the person is mailed."""
+    from apexdir.workflows.suspension import reactivate as run
+
+    result = run(cli.runtime, cli.actor(), identifier)
+    cli.emit(result, f"account {result['identifier']} reactivated; the person is mailed")
+
+
+@account.command()
+@click.argument("identifier")
+@click.option("--type", "account_type", required=True, type=TYPES, help="The new type.")
+@click.option(
+    "--service",
+    default=None,
+    help="Service (same structure): required when an administrateur becomes responsable "
+    "or collaborateur; otherwise moves the account too.",
+)
+@pass_cli
+def retype(cli: CliContext, identifier: str, account_type: str, service: str | None) -> None:
+    """Give an account another type (same DN, identifier and habilitations).
+
+    A responsable who stops being one loses his délégations, listed in the answer
+    (`delegations_dropped`). The last active administrateur of a structure cannot be
+    retyped (exit 1)."""
+    from apexdir.workflows.lifecycle import retype as run
+
+    result = run(cli.runtime, cli.actor(), identifier, account_type, service=service)
+    cli.emit(result, _print_retype)
+
+
+def _print_retype(data: dict[str, Any]) -> None:
+    where = f", service {data['service']}" if data.get("service") else ""
+    click.echo(f"account {data['identifier']}: {data['previous_type']} → {data['type']}{where}")
+    dropped = data.get("delegations_dropped") or []
+    if dropped:
+        click.echo(f"délégations retirées : {', '.join(dropped)}")
 
 
 @account.command()

@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         sante,
         services,
         session,
+        suspension,
     )
 
     settings = settings or load_settings()
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         espace.bp,
         services.bp,
         comptes.bp,
+        suspension.bp,
         sante.bp,
     ):
         app.register_blueprint(blueprint)

@@ -115,6 +115,11 @@ class RefuseForm(FlaskForm):
     motif = TextAreaField("Motif du refus", [_required("le motif du refus"), _max(500)])
 
 
+class SuspendForm(FlaskForm):
+    # Optional: quoted in the mail to the person when given (rules of a refusal's reason).
+    motif = TextAreaField("Motif de la suspension (facultatif)", [Optional(), _max(500)])
+
+
 class ProfileForm(FlaskForm):
     profil = SelectField("Profil", validate_choice=False)
 

@@ -77,7 +77,8 @@ def wipe(slapd: SlapdInstance) -> None:
         # The OpenID Connect codes and tokens too: a test's leftovers would be purged by
         # another's housekeeping run, and counted there.
         layout = slapd.layout
-        extra = [layout.apps_dn, layout.oidc_codes_dn, layout.oidc_tokens_dn]
+        # The tombstones too: an identifier retired by one test is free again for the next.
+        extra = [layout.apps_dn, layout.oidc_codes_dn, layout.oidc_tokens_dn, layout.retired_dn]
         for base in [*(f"ou={b},{slapd.base_dn}" for b in BRANCHES), *extra]:
             doomed += [
                 e.dn for e in directory.search(base, "(objectClass=*)", ["1.1"]) if e.dn != base

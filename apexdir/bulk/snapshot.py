@@ -3,12 +3,14 @@
 Four paged searches (over a connection of their own, `apexdir.directory.bulk.read_all`):
 structures, services, the catalogue (with its members when
 habilitations are imported), accounts (identifier, mail, structure; and whether a password
-was ever set, for the migration's invitations). This is what makes a re-run skip what a
+was ever set, for the migration's invitations), and the tombstones of deleted accounts,
+whose identifiers are never issued again. This is what makes a re-run skip what a
 previous, interrupted run wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -19,6 +21,8 @@ from apexdir.directory import mapping as m
 from apexdir.directory.bulk import read_all
 from apexdir.directory.connection import Entry
 from apexdir.directory.layout import Layout, first_rdn_value
+from apexdir.directory.repository import TOMBSTONE_CLASS
+from apexdir.errors import NotFound
 
 
 def profile_key(app: str, profile: str) -> str:
@@ -45,6 +49,7 @@ class Snapshot:
     members: dict[str, set[str]] = field(default_factory=dict)  # profile DN → norm_dn(member)
     accounts: dict[str, ExistingAccount] = field(default_factory=dict)  # uid lower → account
     by_mail: dict[tuple[str, str], str] = field(default_factory=dict)  # (siret, mail) → uid
+    retired: set[str] = field(default_factory=set)  # identifiers of deleted accounts, lower
 
     def service_ids(self, siret: str) -> set[str]:
         return set(self.services.get(siret, {}).values())
@@ -101,4 +106,9 @@ def read(
         )
         snap.accounts[uid.lower()] = account
         snap.by_mail.setdefault((account.siret, account.mail.lower()), uid)
+    with contextlib.suppress(NotFound):  # no tombstone branch yet: nothing retired
+        for entry in _entries(
+            settings, layout.retired_dn, f.eq("objectClass", TOMBSTONE_CLASS), ["uid"], "one"
+        ):
+            snap.retired.add(str(entry.get("uid")).lower())
     return snap

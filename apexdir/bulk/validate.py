@@ -94,7 +94,8 @@ class Validator:
         self.service_refs: dict[tuple[str, str], str] = {}  # (siret, apexServiceRef) → DN
         self.people_dn = self.layout.people_dn
         self.taken: dict[str, set[str]] = {}
-        for uid in snapshot.accounts:
+        # A deleted account's identifier is never issued again (SPEC §10).
+        for uid in (*snapshot.accounts, *snapshot.retired):
             self.taken.setdefault(_stem_key(uid), set()).add(uid)
 
     def problem(self, line: int, reason: str) -> None:
@@ -400,6 +401,8 @@ class Validator:
             return f"identifier {uid} already given at line {reserved[uid.lower()]}"
         if uid.lower() in self.snap.accounts:
             return f"identifier {uid} is already another account's"
+        if uid.lower() in self.snap.retired:
+            return f"identifier {uid} belonged to a deleted account: it is never issued again"
         return None
 
     def keepable(self, uid: str, reserved: dict[str, int]) -> bool:
@@ -407,6 +410,7 @@ class Validator:
             identifiers.is_valid_identifier(uid)
             and uid.lower() not in reserved
             and uid.lower() not in self.snap.accounts
+            and uid.lower() not in self.snap.retired
         )
 
     def match_existing(self, item: AccountItem, key: tuple[str, str]) -> ExistingAccount | None:

@@ -93,6 +93,11 @@ class Layout:
         return f"ou=keys,{self.oidc_dn}"
 
     @property
+    def retired_dn(self) -> str:
+        """Tombstones of deleted accounts: their identifiers are never issued again."""
+        return f"ou=retired,{self.system_dn}"
+
+    @property
     def structures_dn(self) -> str:
         return self._under("structures")
 
@@ -126,6 +131,9 @@ class Layout:
 
     def account_dn(self, identifier: str) -> str:
         return f"{rdn('uid', identifier)},{self.people_dn}"
+
+    def tombstone_dn(self, identifier: str) -> str:
+        return f"{rdn('uid', identifier)},{self.retired_dn}"
 
     def structure_dn(self, siret: str) -> str:
         return f"{rdn('apexSiret', siret)},{self.structures_dn}"
@@ -173,6 +181,7 @@ class Layout:
             "oidc_codes_dn",
             "oidc_tokens_dn",
             "oidc_keys_dn",
+            "retired_dn",
             "structures_dn",
             "people_dn",
             "applications_dn",

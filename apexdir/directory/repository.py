@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout
-from apexdir.errors import NotFound
+from apexdir.errors import Conflict, NotFound
 from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
 
 ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
+# cosine's `account` (structural, MUST uid): a tombstone needs no schema of its own, so an
+# existing directory gains tombstones without a schema change.
+TOMBSTONE_CLASS = "account"
 
 
 class Repository:
@@ -100,11 +105,46 @@ class Repository:
         return sorted(accounts, key=lambda a: a.identifier)
 
     def taken_identifiers(self, stem: str) -> set[str]:
-        """Identifiers that could collide with `stem`: one search, `uid=stem*`."""
+        """Identifiers that could collide with `stem` (`uid=stem*`): those of the accounts
+        and those of the tombstones, since an identifier is never issued twice (SPEC §10)."""
         entries = self.directory.search(
             self.layout.people_dn, f.starts("uid", stem), ["uid"], scope="one"
         )
+        return {str(e.get("uid")).lower() for e in entries} | self.retired_identifiers(stem)
+
+    def set_suspended(self, account: Account, suspended: bool) -> None:
+        """Suspend the account (status and slapd's lock in one write) or end its suspension."""
+        self.directory.replace(account.dn, **m.suspension_changes(suspended))
+
+    def retired_identifiers(self, stem: str = "") -> set[str]:
+        """Identifiers of deleted accounts (starting with `stem`; all of them when empty)."""
+        filt = f.starts("uid", stem) if stem else f.eq("objectClass", TOMBSTONE_CLASS)
+        try:
+            entries = self.directory.search(self.layout.retired_dn, filt, ["uid"], scope="one")
+        except NotFound:  # a directory `apexdir init` has not brought up to date yet
+            return set()
         return {str(e.get("uid")).lower() for e in entries}
+
+    def retire(self, identifier: str) -> None:
+        """Leave the tombstone of `identifier` before its account goes (SPEC §10).
+
+        The identifier alone — no name, mail or link to a structure: its deletion time is
+        the entry's own `createTimestamp`, which slapd sets and replication and backups
+        keep. Idempotent (a deletion run again finds it there); written *before* the
+        account is deleted, so that no instant exists where the identifier looks free.
+        """
+        dn = self.layout.tombstone_dn(identifier)
+        attrs = {"objectClass": [TOMBSTONE_CLASS], "uid": identifier}
+        try:
+            self.directory.add(dn, attrs)
+        except Conflict:
+            if not self.directory.exists(dn):
+                raise
+        except NotFound:  # the branch is missing: `apexdir init` not run since the upgrade
+            branch = {"objectClass": ["organizationalUnit"], "ou": "retired"}
+            with contextlib.suppress(Conflict):  # another node made it meanwhile
+                self.directory.add(self.layout.retired_dn, branch)
+            self.directory.add(dn, attrs)
 
     # ------------------------------------------------------------------ catalogue
     def applications(self) -> list[Application]:

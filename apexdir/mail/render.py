@@ -117,6 +117,26 @@ CATALOGUE: dict[str, MailDefinition] = {
         ("identifiant",),
         "the password expired: use « Mot de passe oublié »",
     ),
+    "account_deleted": MailDefinition(
+        "APEX Partenaires – Suppression de votre compte APEX Partenaires",
+        ("identifiant", "date", "heure"),
+        "the account was deleted; its identifier is never issued again (SPEC §10)",
+    ),
+    "withdrawal": MailDefinition(
+        "APEX Partenaires – Retrait de profils applicatifs",
+        ("application",),
+        "a profile was withdrawn from its holder (SPEC §10), the pair of « Attribution »",
+    ),
+    "account_suspended": MailDefinition(
+        "APEX Partenaires – Suspension de votre compte APEX Partenaires",
+        ("identifiant", "date", "heure", "motif"),
+        "the account was suspended (reversible); `motif` may be None (SPEC §10)",
+    ),
+    "account_reactivated": MailDefinition(
+        "APEX Partenaires – Réactivation de votre compte APEX Partenaires",
+        ("identifiant", "date", "heure"),
+        "the suspension was lifted (SPEC §10)",
+    ),
     "migration_invite": MailDefinition(
         "APEX Partenaires – Définition du mot de passe de votre compte",
         ("identifiant", "lien"),

@@ -89,9 +89,10 @@ def numbered(stem: str, number: int) -> str:
 def identifier(first_name: str, last_name: str, taken: Iterable[str] = ()) -> str:
     """The first free identifier for these names: `stem-px`, then `stem2-px`, `stem3-px`…
 
-    `taken` holds the identifiers already in the directory (at least those matching
-    `candidates_pattern`); a number freed by a deleted account is given again, since only an
-    existing account's identifier must stay unique.
+    `taken` holds the identifiers already issued (at least those matching
+    `candidates_pattern`): the accounts' and the deleted accounts' (their tombstones), since
+    an identifier is never issued twice — applications that key on it would mix two people
+    (SPEC §10).
     """
     stem = base_identifier(first_name, last_name)
     # uid matching is case-insensitive in LDAP: a v1 "Marie.Martin-px" blocks ours.

@@ -344,6 +344,16 @@ class Outbox(SpoolAdmin):
                 [clip(error), id],
             )
 
+    def cancel(self, id: int, why: str) -> None:
+        """A queued message that must not go out (the write it announced failed): dropped,
+        with the reason, unless a delivery already took it."""
+        with guarded(self.db, "cancel a message"):
+            self.db.execute(
+                "UPDATE outbox SET status = 'dropped', last_error = ?, body_text = NULL,"
+                " body_html = NULL WHERE id = ? AND status = 'queued'",
+                [clip(why), id],
+            )
+
     def next_due(self, priority: int | None = None) -> datetime | None:
         """When the next queued message (of `priority`) is due: a daemon times its next
         pass by it."""

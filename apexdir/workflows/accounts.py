@@ -15,7 +15,8 @@ from apexdir.rules.siret import validate_siret
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
-from apexdir.workflows.notify import queue_mail, queue_mail_or_undo
+from apexdir.workflows.lifecycle import require_not_last_administrator
+from apexdir.workflows.notify import announce_then, queue_mail, queue_mail_or_undo
 
 PARIS = ZoneInfo("Europe/Paris")
 PERSONAL_DATA_MESSAGE = "Vos données personnelles ont été modifiées."
@@ -48,7 +49,12 @@ def list_accounts(
 
 
 def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
-    """Allowed only once the account holds no habilitation; touches no other account."""
+    """Allowed only once the account holds no habilitation, and never for the last active
+    administrateur of its structure; touches no other account (SPEC §6, §10).
+
+    In order: the tombstone (the identifier is never issued again), the mail to the person
+    queued, the account deleted — should the deletion fail, the mail is cancelled.
+    """
     repo = Repository(rt.directory, rt.layout)
     account = repo.account(identifier)
     require(actor, Action.ACCOUNT_DELETE, target_for(account))
@@ -59,16 +65,32 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]
             f"{identifier} détient encore {len(account.habilitations)} habilitation(s) "
             f"({', '.join(account.habilitations)}) : retirez-les d'abord"
         )
-    # refint drops the account from profile groups and from other entries' references.
-    rt.directory.delete(account.dn)
+    require_not_last_administrator(rt, account)
+    repo.retire(account.identifier)
+    now = rt.clock().astimezone(PARIS)
+    # refint drops the account from profile groups and from other entries' references; its
+    # open sessions end with it (the portal reads the account at every request).
+    announce_then(
+        rt,
+        lambda: rt.directory.delete(account.dn),
+        "account_deleted",
+        [account.mail],
+        identifiant=account.identifier,
+        date=now.strftime("%d/%m/%Y"),
+        heure=now.strftime("%H:%M"),
+    )
     rt.journal.record(
         "account.delete",
-        identifier,
+        account.identifier,
         actor=actor.identifier,
         operator=rt.operator,
         details={"type": account.type, "structure": account.siret},
     )
-    return {"identifier": identifier, "deleted": True, "delegations_dropped": account.delegations}
+    return {
+        "identifier": account.identifier,
+        "deleted": True,
+        "delegations_dropped": account.delegations,
+    }
 
 
 def resend_identifier(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:

@@ -79,6 +79,7 @@ CAS_ROUNDS = 8  # compare-and-swap retries under contention before refusing
 INVALID_CREDENTIALS = "Identifiant ou mot de passe incorrect."
 EXPIRED = "Votre mot de passe a expiré : choisissez-en un nouveau avec « Mot de passe oublié »."
 INACTIVE = "Votre compte n'est pas actif : contactez votre administrateur."
+SUSPENDED = "Votre compte est suspendu : contactez votre administrateur."
 RESTRICTED = "Votre mot de passe doit être changé avant de vous connecter."
 CODE_SENT = "Un code de vérification vous a été envoyé par mail ; il est valable {minutes} minutes."
 CODE_NONE = "Aucun code de vérification en attente : reconnectez-vous pour en recevoir un."
@@ -335,14 +336,20 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         # it answers ≈ 5× faster than an unknown identifier's decoy bind (a timing oracle,
         # issue 18). The decoy's bind spends what the check would have.
         _decoy_bind(rt, password)
+    # A suspended account is locked in slapd for good (ppolicy's administrative lock): slapd
+    # refuses it before the password, so the answer is a wrong password's — whoever types
+    # it learns no more than of an unknown identifier — and no lockout mail goes out.
+    suspended = not outcome.ok and outcome.reason == "locked" and account.status != "active"
     if not outcome.ok:
         rt.journal.record(
             "auth.login-refused",
             account.identifier,
             actor=account.identifier,
             operator=rt.operator,
-            details={"reason": outcome.reason},
+            details={"reason": "suspended" if suspended else outcome.reason},
         )
+        if suspended:
+            raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
         if outcome.reason == "locked":
             # Told to the owner only, by mail: the anonymous answer is a wrong password's, or
             # five tries would tell anyone which identifiers exist.
@@ -354,7 +361,9 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
     if outcome.reason == "change_after_reset":
         raise AuthenticationFailed(RESTRICTED, reason="change_after_reset")
     if account.status != "active":
-        raise AuthenticationFailed(INACTIVE, reason="inactive")
+        # Only with the right password (slapd's lock missing: a restore, a hand edit).
+        text = SUSPENDED if account.status == "suspended" else INACTIVE
+        raise AuthenticationFailed(text, reason="inactive")
 
     _check_code_caps(rt, account)
     _issue_login_code(rt, account, to_generalized_time(previous) if previous else "-")

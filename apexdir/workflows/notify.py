@@ -44,6 +44,22 @@ def queue_mail_or_undo(
         raise
 
 
+def announce_then(
+    rt: Runtime, write: Callable[[], object], template: str, to: list[str], **context: Any
+) -> int:
+    """Queue the mail that announces a write that cannot be undone (a deletion), then
+    make the write; if the write fails, the mail is cancelled before any delivery takes it
+    and the error re-raised: the person is told exactly when it happened."""
+    queued = queue_mail(rt, template, to, **context)
+    try:
+        write()
+    except Exception:
+        with contextlib.suppress(Exception):  # the original error is the one to report
+            rt.outbox.cancel(queued, f"not sent: the {template} it announced failed")
+        raise
+    return queued
+
+
 def queue_sms(
     rt: Runtime,
     to: str,

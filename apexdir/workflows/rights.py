@@ -76,7 +76,16 @@ def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -
     _check_can_take(repo, actor, key)
     if key not in account.habilitations:
         raise Conflict(f"{identifier} ne détient pas le profil {key}")
+    application = repo.application(key.split("/")[0])
     rt.directory.modify(profile_dn, {"member": [("delete", [account.dn])]})
+    # The holder is told, as he was told of the grant (SPEC §10, « Retrait »).
+    queue_mail_or_undo(
+        rt,
+        lambda: rt.directory.modify(profile_dn, {"member": [("add", [account.dn])]}),
+        "withdrawal",
+        [account.mail],
+        application=application.name,
+    )
     rt.journal.record(
         "revoke", identifier, actor=actor.identifier, operator=rt.operator, details={"profile": key}
     )

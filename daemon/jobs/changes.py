@@ -7,6 +7,7 @@ change made by any LDAP client — `ldapmodify` by an agent, an application, a s
 journaled and, where the workflows would have mailed, mailed the same way:
 
 - a member added to a profile group → "Attribution de profils applicatifs" to that partner;
+  removed → "Retrait de profils applicatifs";
 - a profile delegated to a responsable → "Délégation de profils applicatifs";
 - an account's personal data changed (mail, names, mobile, password) → the personal-data
   confirmation, to the old and the new address when the mail changed.
@@ -524,6 +525,12 @@ class Feed:
                 if account:
                     application = self._application(change.dn)
                     mails.append(Mail("attribution", [account[1]], {"application": application}))
+            # A deleted account is no longer one (refint's removal mails nobody).
+            for member in change.values("member", "-"):
+                account = self._account(member)
+                if account:
+                    application = self._application(change.dn)
+                    mails.append(Mail("withdrawal", [account[1]], {"application": application}))
         if change.type == "modify" and is_child(change.dn, self.layout.people_dn):
             for profile in change.values("apexDelegatedProfile", "+"):
                 account = self._account(change.dn)

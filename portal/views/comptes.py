@@ -13,7 +13,14 @@ from apexdir.directory.repository import Repository
 from apexdir.errors import Invalid, NotAllowed
 from apexdir.models import Account, CreationRequest
 from apexdir.portal.context import account, actor, rt
-from apexdir.portal.forms import EmptyForm, InviteForm, ProfileForm, RefuseForm, TransferForm
+from apexdir.portal.forms import (
+    EmptyForm,
+    InviteForm,
+    ProfileForm,
+    RefuseForm,
+    SuspendForm,
+    TransferForm,
+)
 from apexdir.portal.security import login_required
 from apexdir.portal.views.gestion import (
     app_names,
@@ -22,8 +29,9 @@ from apexdir.portal.views.gestion import (
     profile_label,
     services_of,
 )
+from apexdir.rules.lifecycle import status_label
 from apexdir.rules.permissions import AccountType, Action, Target, is_allowed
-from apexdir.workflows import accounts, invitations, precreation, rights, services
+from apexdir.workflows import accounts, invitations, lifecycle, precreation, rights, services
 from apexdir.workflows.actors import target_for
 
 bp = Blueprint("comptes", __name__, url_prefix="/comptes")
@@ -201,6 +209,7 @@ def detail(identifier: str) -> Any:
     delegate.profil.choices = [
         (k, profile_label(k, names)) for k in mine if k not in target.delegations
     ]
+    suspend = SuspendForm(prefix="suspendre", formdata=None)
     transfer = TransferForm(prefix="transfert", formdata=None)
     transfer.service.choices = [
         (s.name, s.name) for s in services_of(me.siret) if s.id != target.service_id
@@ -214,6 +223,10 @@ def detail(identifier: str) -> Any:
         grant=grant,
         delegate=delegate,
         transfer=transfer,
+        suspend=suspend,
+        # Why this account can be neither deleted, suspended nor retyped (SPEC §10), if so.
+        last_admin=lifecycle.last_administrator_reason(rt(), target),
+        status_label=status_label,
         empty=EmptyForm(),
         mine=set(mine),
         label=lambda k: profile_label(k, names),
@@ -248,7 +261,12 @@ def habiliter(identifier: str) -> Any:
 @bp.post("/<identifier>/retirer")
 @login_required
 def retirer(identifier: str) -> Any:
-    return _profile_action(identifier, "retirer", rights.revoke, "Le profil {key} a été retiré.")
+    return _profile_action(
+        identifier,
+        "retirer",
+        rights.revoke,
+        "Le profil {key} a été retiré. La personne est prévenue par mail.",
+    )
 
 
 @bp.post("/<identifier>/deleguer")
@@ -323,7 +341,7 @@ def supprimer(identifier: str) -> Any:
     if form.validate_on_submit():
         done = attempt(
             lambda: accounts.delete_account(rt(), actor(), target.identifier),
-            f"Le compte {target.identifier} a été supprimé.",
+            f"Le compte {target.identifier} a été supprimé. La personne est prévenue par mail.",
         )
         if done:
             return redirect(url_for("comptes.liste"))

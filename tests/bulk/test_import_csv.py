@@ -207,3 +207,22 @@ def test_semicolons_and_latin1(app_cli: Cli, tmp_path: Path, tree: Tree) -> None
     assert report["created"]["structures"] == 1
     shown = app_cli.ok("structure", "show", BANK)
     assert shown["name"] == "Société Générale"
+
+
+def test_import_never_reissues_a_retired_identifier(
+    app_cli: Cli, rt: Runtime, tmp_path: Path, tree: Tree
+) -> None:
+    """A tombstone's identifier is skipped when generating and refused when given (SPEC §10)."""
+    from apexdir.directory.repository import Repository
+
+    repo = Repository(rt.directory, rt.layout)
+    repo.retire("marie.martin-px")
+    repo.retire("michel.de-la-bruyere-px")
+    path = write_csv(tmp_path / "retired.csv", CSV_ROWS)
+    refused = app_cli.run("import", str(path))
+    assert refused.exit_code == 1
+    assert "michel.de-la-bruyere-px belonged to a deleted account" in refused.output
+    report = app_cli.ok("import", str(path), "--skip-invalid")
+    assert report["invalid"] == 1
+    assert {"marie.martin2-px", "marie.martin3-px"} <= set(tree.accounts())
+    assert "marie.martin-px" not in tree.accounts()

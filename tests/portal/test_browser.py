@@ -299,6 +299,16 @@ def test_administrator_runs_his_structure(page: Any, app_cli: Cli, structure: st
     page.select_option("#deleguer-profil", "FICOBA/CONSULTATION")
     submit(page, "Déléguer")
     assert "a été délégué" in page.inner_text("main")
+    # Suspension and reactivation from the same page (issue 21), axe-core on both states.
+    page.fill("#suspendre-motif", "Absence prolongée")
+    submit(page, "Suspendre")
+    assert "est suspendu" in page.inner_text("main")
+    axe(page)
+    submit(page, "Réactiver")
+    assert "est réactivé" in page.inner_text("main")
+    page.goto(f"/comptes/{admin}")  # the last active administrateur: the page explains
+    assert "Dernier administrateur actif" in page.inner_text("main")
+    axe(page)
     side.get_by_role("link", name="Gestion des services").click()
     axe(page)
     page.fill("#nom", "Contentieux")

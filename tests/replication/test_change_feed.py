@@ -25,6 +25,7 @@ from apexdir.workflows.structures import create_structure
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, SIRET
 
+WITHDRAWAL = "APEX Partenaires – Retrait de profils applicatifs"
 ATTRIBUTION = "APEX Partenaires – Attribution de profils applicatifs"
 NOTHING = {"changes": 0, "notified": 0}
 
@@ -132,11 +133,14 @@ def test_a_replace_on_either_provider_is_notified_once(
     assert entry["operator"] == f"ldap:{one.layout.admin_dn}"
 
     # On the first provider: its log holds the replace, the second's the difference.
+    # Zoe is told of her attribution, Marie of her withdrawal (issue 21), each once.
     replace_members(one, rt, "paul", "zoe")
     replicas.wait_converged()
-    assert changes.run(rt) == {"changes": 1, "notified": 1}
+    assert changes.run(rt) == {"changes": 1, "notified": 2}
     assert changes.run(rt) == NOTHING
     assert attributions(rt, sinks) == {"marie": 0, "paul": 1, "zoe": 1}
+    withdrawals = captured_mails(sinks.directory, to="marie.feed@example.org")
+    assert [m["subject"] for m in withdrawals].count(WITHDRAWAL) == 1
     latest = feed_of(rt)[-1]
     assert latest["details"]["members_added"] == [account(rt, "zoe")]
     assert latest["details"]["members_removed"] == [account(rt, "marie")]

@@ -91,6 +91,23 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "account_locked": {"identifiant": "marie.martin-px", "minutes": 15},
     "login_codes_capped": {"identifiant": "marie.martin-px"},
     "migration_invite": {"identifiant": "marie.martin-px", "lien": "https://apex.example/m/T"},
+    "account_deleted": {
+        "identifiant": "remi.temporaire-px",
+        "date": "13/02/2024",
+        "heure": "09:43",
+    },
+    "withdrawal": {"application": "App DGFIP"},
+    "account_suspended": {
+        "identifiant": "marie.martin-px",
+        "date": "13/02/2024",
+        "heure": "09:43",
+        "motif": "Départ de la structure",
+    },
+    "account_reactivated": {
+        "identifiant": "marie.martin-px",
+        "date": "14/02/2024",
+        "heure": "10:00",
+    },
     **{name: context for name, (context, _, _) in EXPECTED.items()},
 }
 

@@ -1,0 +1,101 @@
+"""Suspension and reactivation of an account (SPEC §10): reversible, nothing is deleted.
+
+A suspended account cannot authenticate anywhere:
+- slapd refuses every bind of it — the portal's, an application's, `ldapwhoami` — by
+  ppolicy's administrative lock (`pwdAccountLockedTime: 000001010000Z`), written in the
+  same modify as `apexStatus: suspended` (`mapping.suspension_changes`);
+- the portal ends its open sessions on every node (`sessions.end_all`) and refuses any
+  account whose status is not active; pending login codes and reset secrets are voided;
+- the OpenID Connect provider hands out no code, token or userinfo for it
+  (`apexdir.oidc.store.subject`).
+The person is mailed at suspension and at reactivation; both are journaled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apexdir.directory.repository import Repository
+from apexdir.errors import Conflict
+from apexdir.models import Account
+from apexdir.rules.lifecycle import ACTIVE, SUSPENDED
+from apexdir.rules.permissions import Action, Actor, require
+from apexdir.rules.refusal import validate_reason
+from apexdir.runtime import Runtime
+from apexdir.workflows import sessions
+from apexdir.workflows.actors import target_for
+from apexdir.workflows.lifecycle import require_not_last_administrator
+from apexdir.workflows.notify import queue_mail_or_undo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _target(rt: Runtime, actor: Actor, identifier: str) -> tuple[Repository, Account]:
+    repo = Repository(rt.directory, rt.layout)
+    account = repo.account(identifier)
+    require(actor, Action.ACCOUNT_SUSPEND, target_for(account))
+    if actor.identifier and actor.identifier.lower() == account.identifier.lower():
+        raise Conflict("un compte ne peut pas se suspendre ou se réactiver lui-même")
+    return repo, account
+
+
+def _when(rt: Runtime) -> dict[str, str]:
+    now = rt.clock().astimezone(PARIS)
+    return {"date": now.strftime("%d/%m/%Y"), "heure": now.strftime("%H:%M")}
+
+
+def suspend(
+    rt: Runtime, actor: Actor, identifier: str, *, reason: str | None = None
+) -> dict[str, Any]:
+    """Suspend the account; `reason` (optional) is quoted in the mail to the person, so it
+    follows the rules of a refusal's reason (plain text, no link, no phone number)."""
+    # Checked before anything is read or written, as a refusal's reason.
+    text = validate_reason(reason) if reason and reason.strip() else None
+    repo, account = _target(rt, actor, identifier)
+    if account.status == SUSPENDED:
+        raise Conflict(f"le compte {account.identifier} est déjà suspendu")
+    require_not_last_administrator(rt, account)
+    repo.set_suspended(account, True)
+    queue_mail_or_undo(
+        rt,
+        lambda: repo.set_suspended(account, False),
+        "account_suspended",
+        [account.mail],
+        identifiant=account.identifier,
+        motif=text,
+        **_when(rt),
+    )
+    sessions.end_all(rt, account)  # every node's open sessions end at their next request
+    rt.journal.record(
+        "account.suspend",
+        account.identifier,
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"reason": text, "type": account.type, "structure": account.siret},
+    )
+    return {"identifier": account.identifier, "status": SUSPENDED, "reason": text}
+
+
+def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+    """Lift the suspension: slapd's lock goes with the status, in one write."""
+    repo, account = _target(rt, actor, identifier)
+    if account.status != SUSPENDED:
+        raise Conflict(f"le compte {account.identifier} n'est pas suspendu")
+    repo.set_suspended(account, False)
+    queue_mail_or_undo(
+        rt,
+        lambda: repo.set_suspended(account, True),
+        "account_reactivated",
+        [account.mail],
+        identifiant=account.identifier,
+        **_when(rt),
+    )
+    rt.journal.record(
+        "account.reactivate",
+        account.identifier,
+        actor=actor.identifier,
+        operator=rt.operator,
+        details={"type": account.type, "structure": account.siret},
+    )
+    return {"identifier": account.identifier, "status": ACTIVE}

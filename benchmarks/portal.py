@@ -24,7 +24,7 @@ Figures, each over about `--seconds` of timed work:
 How the code is obtained (c, d): rounds over every account. Phase 1, timed: each account
 logs in (the code is queued in the spool). Then, untimed: outbox passes deliver the mails
 to the SMTP sink (in-process `daemon.jobs.outbox.run_once`) and the codes are read from the
-sink's captured mails (`apexdir.dev.captured.captured_mails`). Phase 2, timed: each account redeems its
+sink's captured mails (`apexdir.dev.captured`). Phase 2, timed: each account redeems its
 code. A journey's time is the sum of both phases' wall times; the delivery and the lookup are
 excluded. Each account logs in once per round: a new login voids the account's previous code.
 """

@@ -33,6 +33,8 @@ class Client(ClientMixin):  # type: ignore[misc]
     post_logout_uris: list[str] = field(default_factory=list)
     public: bool = False
     secret_hash: str | None = None
+    # Signs its ID tokens (and, for a federation, its userinfo answers).
+    signing_alg: str = "RS256"
 
     def get_client_id(self) -> str:
         return self.client_id

@@ -14,7 +14,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, g
 
-from apexdir.oidc import store
+from apexdir.oidc import keys, store
 from apexdir.oidc.claims import claims
 from apexdir.oidc.models import ACR, AMR, SCOPES, AuthorizationCode, Client, Subject, Token
 from apexdir.runtime import Runtime
@@ -24,23 +24,6 @@ ACCESS_TOKEN_SECONDS = 300
 ID_TOKEN_SECONDS = 300
 
 RuntimeOf = Callable[[], Runtime]
-_IMPORTED: dict[str, Any] = {}
-
-
-def imported(key: dict[str, Any]) -> Any:
-    """The signing key as joserfc's object, kept per kid: importing a private JWK checks the
-    RSA numbers, which costs more than the rest of the token response (~80 ms); a kid's key
-    never changes, and rotation adds one kid now and then."""
-    from joserfc.jwk import RSAKey
-
-    kid = str(key["kid"])
-    found = _IMPORTED.get(kid)
-    if found is None:
-        found = RSAKey.import_key(key["jwk"])
-        if len(_IMPORTED) > 16:  # rotated keys: forget the old ones
-            _IMPORTED.clear()
-        _IMPORTED[kid] = found
-    return found
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -114,20 +97,20 @@ class OpenID(OpenIDCode):  # type: ignore[misc]
         # A nonce rides one single-use code: its replay is the code's replay, refused there.
         return False
 
-    def _key(self) -> dict[str, Any]:
+    def _key(self, client: Client) -> dict[str, Any]:
         # One read per token response: the header's kid and the signing key must agree.
         if "oidc_key" not in g:
-            g.oidc_key = store.signing_key(self.runtime())
+            g.oidc_key = keys.signing_key(self.runtime(), client.signing_alg)
         return g.oidc_key  # type: ignore[no-any-return]
 
     def resolve_client_private_key(self, client: Client) -> Any:
-        return imported(self._key())
+        return keys.imported(self._key(client))
 
     def get_client_algorithm(self, client: Client) -> str:
-        return "RS256"
+        return client.signing_alg
 
     def get_encode_header(self, client: Client) -> dict[str, Any]:
-        return {"alg": "RS256", "kid": self._key()["kid"], "typ": "JWT"}
+        return {"alg": client.signing_alg, "kid": self._key(client)["kid"], "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(self.runtime().clock().timestamp())

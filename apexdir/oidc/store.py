@@ -7,9 +7,7 @@
 - a code is spent by a compare-and-swap of its state (fresh → used): slapd applies it once,
   so two nodes redeeming one code concurrently issue one token; a used code is kept until
   the purge so that a replay revokes the token issued with it (RFC 6749 §4.1.2);
-- the signing keys (private JWKs) are `cn=<kid>` under `ou=keys`: a current one signs, a
-  next one is already published so that relying parties know it before it signs, and the
-  previous one stays published until the next rotation, for ID tokens it signed.
+- the signing keys are `apexdir.oidc.keys`'s.
 
 All of it is readable by apexdir's own account only (slapd.conf ACLs).
 """
@@ -25,7 +23,7 @@ from typing import Any
 from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory.mapping import ACCOUNT_ATTRS, account_from
-from apexdir.errors import ApexError, Conflict, Invalid, NotFound
+from apexdir.errors import Conflict, Invalid, NotFound
 from apexdir.oidc.models import AuthorizationCode, Client, Subject, Token, digest
 from apexdir.runtime import Runtime
 
@@ -37,7 +35,6 @@ CLIENT_ATTRS = [
     "apexOidcPostLogoutUri",
     "apexOidcPublic",
 ]
-KEY_STATES = ("current", "next", "previous")
 # A used code is kept this long after its expiry: a replay within it revokes the token.
 REPLAY_WINDOW = timedelta(minutes=10)
 
@@ -236,83 +233,3 @@ def still_subject(rt: Runtime, data: dict[str, Any], app: str) -> Subject | None
     """The subject a code or token names, if still eligible and still the same account."""
     found = subject(rt, str(data["identifier"]), app, int(data.get("auth_time") or 0))
     return found if found is not None and found.sub == data["sub"] else None
-
-
-# ------------------------------------------------------------------ signing keys
-def _new_key(state: str) -> dict[str, Any]:
-    from joserfc.jwk import RSAKey
-
-    kid = secrets.token_urlsafe(12)
-    key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
-    return {"kid": kid, "state": state, "jwk": key.as_dict(private=True)}
-
-
-def _add_key(rt: Runtime, key: dict[str, Any]) -> None:
-    rt.directory.add(
-        rt.layout.oidc_key_dn(key["kid"]),
-        {
-            "objectClass": ["apexOidcKey"],
-            "cn": key["kid"],
-            "apexOidcState": key["state"],
-            "apexOidcData": json.dumps(key["jwk"]),
-        },
-    )
-
-
-def _read_keys(rt: Runtime) -> list[dict[str, Any]]:
-    entries = rt.directory.search(
-        rt.layout.oidc_keys_dn,
-        f.eq("objectClass", "apexOidcKey"),
-        ["cn", "apexOidcState", "apexOidcData"],
-        scope="one",
-    )
-    keys = [
-        {
-            "kid": _text(e.get("cn")),
-            "state": _text(e.get("apexOidcState")),
-            "jwk": json.loads(_text(e.get("apexOidcData"))),
-        }
-        for e in entries
-    ]
-    return sorted(keys, key=lambda k: (KEY_STATES.index(k["state"]), k["kid"]))
-
-
-def keys(rt: Runtime) -> list[dict[str, Any]]:
-    """The signing keys, the current one first; the first call makes a current and a next.
-    Two nodes making them at once leave two of each: all are published and the smallest kid
-    signs, so nothing breaks."""
-    found = _read_keys(rt)
-    if not any(k["state"] == "current" for k in found):
-        for state in ("current", "next"):
-            _add_key(rt, _new_key(state))
-        found = _read_keys(rt)
-    return found
-
-
-def signing_key(rt: Runtime) -> dict[str, Any]:
-    return keys(rt)[0]
-
-
-def public_jwks(rt: Runtime) -> dict[str, Any]:
-    public = ("kty", "kid", "use", "alg", "n", "e")
-    return {"keys": [{k: v for k, v in key["jwk"].items() if k in public} for key in keys(rt)]}
-
-
-def rotate_keys(rt: Runtime) -> dict[str, Any]:
-    """next → current, current → previous, a new next; the former previous goes."""
-    found = keys(rt)
-    changes = {"previous": None, "current": "previous", "next": "current"}
-    for key in found:
-        target = changes[key["state"]]
-        dn = rt.layout.oidc_key_dn(key["kid"])
-        with contextlib.suppress(ApexError):
-            if target is None:
-                rt.directory.delete(dn)
-            else:
-                rt.directory.modify(
-                    dn, {"apexOidcState": [("delete", [key["state"]]), ("add", [target])]}
-                )
-    fresh = _new_key("next")
-    _add_key(rt, fresh)
-    after = _read_keys(rt)
-    return {"keys": [{"kid": k["kid"], "state": k["state"]} for k in after]}

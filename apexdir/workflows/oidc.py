@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from apexdir.directory.repository import Repository
 from apexdir.errors import Invalid
-from apexdir.oidc import store
+from apexdir.oidc import keys, store
 from apexdir.rules.permissions import Action, Actor, require
 from apexdir.runtime import Runtime
 from apexdir.workflows.catalogue import ANYWHERE, normalize_code
@@ -84,7 +84,7 @@ def client_ids(rt: Runtime) -> dict[str, str]:
 
 def rotate_keys(rt: Runtime, actor: Actor) -> dict[str, Any]:
     require(actor, Action.CATALOGUE_MANAGE, ANYWHERE)
-    out = store.rotate_keys(rt)
+    out = keys.rotate_keys(rt)
     rt.journal.record(
         "app.oidc-keys-rotate", None, actor=actor.identifier, operator=rt.operator, details=out
     )

@@ -29,8 +29,8 @@ from flask import (
 )
 
 from apexdir.errors import Unavailable
+from apexdir.oidc import keys, store
 from apexdir.oidc import provider as oidc_provider
-from apexdir.oidc import store
 from apexdir.oidc.claims import claims, profiles_for
 from apexdir.oidc.models import Client, Subject
 from apexdir.portal.context import rt, state
@@ -101,7 +101,7 @@ def discovery() -> Any:
 @bp.get("/oidc/jwks")
 def jwks() -> Any:
     try:
-        return jsonify(store.public_jwks(rt()))
+        return jsonify(keys.public_jwks(rt()))
     except Unavailable:
         return _unavailable_json()
 
@@ -330,8 +330,8 @@ def _hint_audience(hint: str | None) -> str | None:
     from joserfc.jwk import KeySet
 
     try:
-        keyset = KeySet.import_key_set(store.public_jwks(rt()))
-        decoded = jwt.decode(hint, keyset, algorithms=["RS256"])
+        keyset = KeySet.import_key_set(keys.public_jwks(rt()))
+        decoded = jwt.decode(hint, keyset, algorithms=list(keys.ALGORITHMS))
     except (JoseError, ValueError):
         return None
     if decoded.claims.get("iss") != issuer():

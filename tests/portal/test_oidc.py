@@ -112,7 +112,8 @@ def redeem(browser: Browser, client: dict[str, Any], code: str, **form: str) -> 
 
 
 def test_discovery_and_jwks(browser: Browser) -> None:
-    """The discovery document names every endpoint; the JWKS holds a current and a next key."""
+    """The discovery document names every endpoint; the JWKS holds a current and a next key
+    of each family (RSA for applications, P-256 for federations that ask for ES256)."""
     meta = browser.get("/.well-known/openid-configuration").json
     assert meta["issuer"] == ISSUER
     assert meta["authorization_endpoint"] == ISSUER + "/oidc/authorize"
@@ -122,7 +123,9 @@ def test_discovery_and_jwks(browser: Browser) -> None:
     assert meta["end_session_endpoint"] == ISSUER + "/oidc/logout"
     assert meta["code_challenge_methods_supported"] == ["S256"]
     keys = browser.get("/oidc/jwks").json["keys"]
-    assert len(keys) == 2 and all(k["kty"] == "RSA" and "d" not in k for k in keys)
+    assert sorted(k["kty"] for k in keys) == ["EC", "EC", "RSA", "RSA"]
+    assert all("d" not in k and "p" not in k for k in keys)
+    assert {k["alg"] for k in keys if k["kty"] == "EC"} == {"ES256"}
 
 
 def test_code_flow_with_pkce_and_claims(
@@ -370,8 +373,8 @@ def test_logout(
 def test_cli_list_keys_rotation_and_housekeeping(
     browser: Browser, app_cli: Cli, client: dict[str, Any], rt: Runtime
 ) -> None:
-    """`app list` shows the client; rotation publishes a new next key and keeps the former
-    current one; the housekeeping job purges expired codes and tokens."""
+    """`app list` shows the client; rotation publishes a new next key of each family and
+    keeps the former current ones; the housekeeping job purges expired codes and tokens."""
     listed = {a["code"]: a for a in app_cli.ok("app", "list")}
     assert listed["FICOBA"]["oidc_client"] == client["client_id"]
     assert "client_secret" in client and client["redirect_uris"] == [CALLBACK]
@@ -380,7 +383,8 @@ def test_cli_list_keys_rotation_and_housekeeping(
     states = {k["state"] for k in rotated["keys"]}
     assert states == {"current", "next", "previous"}
     after = {k["kid"] for k in browser.get("/oidc/jwks").json["keys"]}
-    assert before < after and len(after) == 3
+    assert before < after and len(after) == 6  # RS256 and ES256, three each
+    assert sorted(k["alg"] for k in rotated["keys"] if k["state"] == "next") == ["ES256", "RS256"]
     app_cli.fails(1, "app", "oidc-client", "FICOBA", "--redirect-uri", "ftp://x/cb")
     journal = app_cli.ok("journal")
     registered = [row for row in journal if row["action"] == "app.oidc-client"]

@@ -1,0 +1,154 @@
+"""The provider's signing keys, kept in the directory so that every node signs with the same.
+
+Private JWKs are `cn=<kid>` under `ou=keys` of `ou=oidc,ou=system`. There is one family per
+algorithm — RS256 (RSA 2048) for the applications' ID tokens, ES256 (P-256) for the identity
+federations that ask for it (ProConnect) — and each family lives the same life: a current
+key signs, a next one is already published so that relying parties know it before it signs,
+and the previous one stays published until the next rotation, for the tokens it signed.
+`apexdir app oidc-keys rotate` moves every family one step at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from typing import Any
+
+from apexdir.directory import filters as f
+from apexdir.errors import ApexError
+from apexdir.runtime import Runtime
+
+KEY_STATES = ("current", "next", "previous")
+# The first one is the default: what ordinary applications' ID tokens have always used.
+ALGORITHMS = ("RS256", "ES256")
+PUBLIC_MEMBERS = ("kty", "kid", "use", "alg", "n", "e", "crv", "x", "y")
+_IMPORTED: dict[str, Any] = {}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def algorithm_of(jwk: dict[str, Any]) -> str:
+    """The key's algorithm; keys made before ES256 existed were all RSA."""
+    return str(jwk.get("alg") or ("ES256" if jwk.get("kty") == "EC" else "RS256"))
+
+
+def _new_key(state: str, alg: str) -> dict[str, Any]:
+    from joserfc.jwk import ECKey, RSAKey
+
+    kid = secrets.token_urlsafe(12)
+    parameters = {"kid": kid, "use": "sig", "alg": alg}
+    key = (
+        ECKey.generate_key("P-256", parameters=parameters)
+        if alg == "ES256"
+        else RSAKey.generate_key(2048, parameters=parameters)
+    )
+    return {"kid": kid, "state": state, "alg": alg, "jwk": key.as_dict(private=True)}
+
+
+def _add_key(rt: Runtime, key: dict[str, Any]) -> None:
+    rt.directory.add(
+        rt.layout.oidc_key_dn(key["kid"]),
+        {
+            "objectClass": ["apexOidcKey"],
+            "cn": key["kid"],
+            "apexOidcState": key["state"],
+            "apexOidcData": json.dumps(key["jwk"]),
+        },
+    )
+
+
+def _read_keys(rt: Runtime) -> list[dict[str, Any]]:
+    entries = rt.directory.search(
+        rt.layout.oidc_keys_dn,
+        f.eq("objectClass", "apexOidcKey"),
+        ["cn", "apexOidcState", "apexOidcData"],
+        scope="one",
+    )
+    keys = []
+    for e in entries:
+        jwk = json.loads(_text(e.get("apexOidcData")))
+        keys.append(
+            {
+                "kid": _text(e.get("cn")),
+                "state": _text(e.get("apexOidcState")),
+                "alg": algorithm_of(jwk),
+                "jwk": jwk,
+            }
+        )
+    return sorted(
+        keys,
+        key=lambda k: (KEY_STATES.index(k["state"]), _family(k["alg"]), k["kid"]),
+    )
+
+
+def _family(alg: str) -> int:
+    return ALGORITHMS.index(alg) if alg in ALGORITHMS else len(ALGORITHMS)
+
+
+def keys(rt: Runtime) -> list[dict[str, Any]]:
+    """The signing keys, current ones first; a family without a current key (a new
+    directory, or one made before ES256) gets a current and a next. Two nodes making them
+    at once leave two of each: all are published and the smallest kid signs, so nothing
+    breaks."""
+    found = _read_keys(rt)
+    missing = [
+        alg
+        for alg in ALGORITHMS
+        if not any(k["state"] == "current" and k["alg"] == alg for k in found)
+    ]
+    for alg in missing:
+        for state in ("current", "next"):
+            _add_key(rt, _new_key(state, alg))
+    return _read_keys(rt) if missing else found
+
+
+def signing_key(rt: Runtime, alg: str = "RS256") -> dict[str, Any]:
+    """The current key of `alg`'s family."""
+    return next(k for k in keys(rt) if k["state"] == "current" and k["alg"] == alg)
+
+
+def public_jwks(rt: Runtime) -> dict[str, Any]:
+    return {
+        "keys": [{k: v for k, v in key["jwk"].items() if k in PUBLIC_MEMBERS} for key in keys(rt)]
+    }
+
+
+def rotate_keys(rt: Runtime) -> dict[str, Any]:
+    """In every family: next → current, current → previous, a new next; the former
+    previous goes."""
+    found = keys(rt)
+    changes = {"previous": None, "current": "previous", "next": "current"}
+    for key in found:
+        target = changes[key["state"]]
+        dn = rt.layout.oidc_key_dn(key["kid"])
+        with contextlib.suppress(ApexError):
+            if target is None:
+                rt.directory.delete(dn)
+            else:
+                rt.directory.modify(
+                    dn, {"apexOidcState": [("delete", [key["state"]]), ("add", [target])]}
+                )
+    for alg in ALGORITHMS:
+        _add_key(rt, _new_key("next", alg))
+    after = _read_keys(rt)
+    return {"keys": [{"kid": k["kid"], "state": k["state"], "alg": k["alg"]} for k in after]}
+
+
+def imported(key: dict[str, Any]) -> Any:
+    """The signing key as joserfc's object, kept per kid: importing a private JWK checks the
+    key's numbers, which costs more than the rest of the token response (~80 ms for RSA); a
+    kid's key never changes, and rotation adds a few kids now and then."""
+    from joserfc.jwk import ECKey, RSAKey
+
+    kid = str(key["kid"])
+    found = _IMPORTED.get(kid)
+    if found is None:
+        kind = ECKey if key["jwk"].get("kty") == "EC" else RSAKey
+        found = kind.import_key(key["jwk"])
+        if len(_IMPORTED) > 16:  # rotated keys: forget the old ones
+            _IMPORTED.clear()
+        _IMPORTED[kid] = found
+    return found

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "journal": ("apexdir.cli.daemon", "journal", "Who did what, when."),
     "import": ("apexdir.cli.bulk", "import_", "Bulk import of structures and accounts."),
     "migrate-v1": ("apexdir.cli.bulk", "migrate_v1", "Migrate an APEX v1 export."),
+    "oidc": ("apexdir.cli.oidc", "oidc", "Identity federations (ProConnect) (agent)."),
     "serve": ("apexdir.cli.serve", "serve", "Serve the partners' web portal (gunicorn)."),
     "backup": ("apexdir.cli.ops", "backup", "Back up the directory and this node's state store."),
     "restore": ("apexdir.cli.ops", "restore", "Restore a backup into an empty, stopped slapd."),

@@ -78,7 +78,13 @@ def wipe(slapd: SlapdInstance) -> None:
         # another's housekeeping run, and counted there.
         layout = slapd.layout
         # The tombstones too: an identifier retired by one test is free again for the next.
-        extra = [layout.apps_dn, layout.oidc_codes_dn, layout.oidc_tokens_dn, layout.retired_dn]
+        extra = [
+            layout.apps_dn,
+            layout.oidc_codes_dn,
+            layout.oidc_tokens_dn,
+            layout.oidc_federation_dn,
+            layout.retired_dn,
+        ]
         for base in [*(f"ou={b},{slapd.base_dn}" for b in BRANCHES), *extra]:
             doomed += [
                 e.dn for e in directory.search(base, "(objectClass=*)", ["1.1"]) if e.dn != base

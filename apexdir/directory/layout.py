@@ -98,6 +98,10 @@ class Layout:
         return f"ou=retired,{self.system_dn}"
 
     @property
+    def oidc_federation_dn(self) -> str:
+        return f"ou=federation,{self.oidc_dn}"
+
+    @property
     def structures_dn(self) -> str:
         return self._under("structures")
 
@@ -157,6 +161,9 @@ class Layout:
         # Named by its own attribute, not cn: a profile may be called anything (even "oidc").
         return f"{rdn('apexOidcClientId', code)},{self.application_dn(code)}"
 
+    def federation_client_dn(self, client_id: str) -> str:
+        return f"{rdn('apexOidcClientId', client_id)},{self.oidc_federation_dn}"
+
     def oidc_code_dn(self, digest: str) -> str:
         return f"{rdn('cn', digest)},{self.oidc_codes_dn}"
 
@@ -182,6 +189,7 @@ class Layout:
             "oidc_tokens_dn",
             "oidc_keys_dn",
             "retired_dn",
+            "oidc_federation_dn",
             "structures_dn",
             "people_dn",
             "applications_dn",

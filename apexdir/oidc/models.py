@@ -12,6 +12,24 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from apexdir.models import Account
 
 SCOPES = ("openid", "profile", "email")
+# What ProConnect asks of its identity providers (docs/proconnect.md); the last three are
+# accepted and never answered (the directory holds no population nor Chorus data, and the
+# mobile is shown to nobody but its owner and the agents).
+FEDERATION_SCOPES = (
+    "openid",
+    "given_name",
+    "usual_name",
+    "email",
+    "uid",
+    "siren",
+    "siret",
+    "organizational_unit",
+    "belonging_population",
+    "phone",
+    "chorusdt",
+)
+# The application code of a federation's client: no application code starts with '@'.
+FEDERATION_APP = "@federation"
 # What the login proved: a password and a one-time code sent by mail (RFC 8176 values), a
 # multi-factor login in the REFEDS profile's words, which relying parties already know.
 AMR = ["pwd", "otp", "mfa"]
@@ -35,6 +53,12 @@ class Client(ClientMixin):  # type: ignore[misc]
     secret_hash: str | None = None
     # Signs its ID tokens (and, for a federation, its userinfo answers).
     signing_alg: str = "RS256"
+    name: str = ""
+
+    @property
+    def federation(self) -> bool:
+        """An identity federation (ProConnect): any active partner, no profile needed."""
+        return self.app == FEDERATION_APP
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -46,7 +70,8 @@ class Client(ClientMixin):  # type: ignore[misc]
     def get_allowed_scope(self, scope: str | None) -> str:
         if not scope:
             return ""
-        return " ".join(s for s in scope.split() if s in SCOPES)
+        allowed = FEDERATION_SCOPES if self.federation else SCOPES
+        return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact match (OAuth 2.1, RFC 9700 §4.1.3): no prefix, no wildcard.
@@ -111,7 +136,8 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
         return self.data.get("auth_time")
 
     def get_acr(self) -> str:
-        return ACR
+        # Decided when the code was issued (federation.acr_for); older codes had ACR.
+        return str(self.data.get("acr") or ACR)
 
     def get_amr(self) -> list[str]:
         return list(AMR)

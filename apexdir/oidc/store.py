@@ -1,7 +1,10 @@
 """The provider's state in the directory, so that any node answers any step.
 
 - a client is `apexOidcClientId=<CODE>,apexAppCode=<CODE>,ou=applications,…` (its secret
-  only as a SHA-256);
+  only as a SHA-256); a federation's client (ProConnect) is `apexOidcClientId=<id>` under
+  `ou=federation,ou=oidc,ou=system`, its apexAppCode the reserved `@federation`, its name
+  in `description`; its id is lower case and an application's code upper case, so the id
+  alone says where to look;
 - a code or a token is `cn=<SHA-256 of its value>` under `ou=codes` / `ou=tokens` of
   `ou=oidc,ou=system`: the value itself is never stored;
 - a code is spent by a compare-and-swap of its state (fresh → used): slapd applies it once,
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +28,14 @@ from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory.mapping import ACCOUNT_ATTRS, account_from
 from apexdir.errors import Conflict, Invalid, NotFound
-from apexdir.oidc.models import AuthorizationCode, Client, Subject, Token, digest
+from apexdir.oidc.models import (
+    FEDERATION_APP,
+    AuthorizationCode,
+    Client,
+    Subject,
+    Token,
+    digest,
+)
 from apexdir.runtime import Runtime
 
 CLIENT_ATTRS = [
@@ -34,7 +45,10 @@ CLIENT_ATTRS = [
     "apexOidcRedirectUri",
     "apexOidcPostLogoutUri",
     "apexOidcPublic",
+    "apexOidcSigningAlg",
+    "description",
 ]
+FEDERATION_ID = re.compile(r"^(?=.*[a-z])[a-z0-9][a-z0-9-]{0,63}$")
 # A used code is kept this long after its expiry: a replay within it revokes the token.
 REPLAY_WINDOW = timedelta(minutes=10)
 
@@ -53,18 +67,93 @@ def _client_from(entry: Any) -> Client:
         post_logout_uris=[_text(v) for v in entry.all("apexOidcPostLogoutUri")],
         public=public is True or _text(public).upper() == "TRUE",
         secret_hash=_text(entry.get("apexTokenHash")) if entry.get("apexTokenHash") else None,
+        signing_alg=_text(entry.get("apexOidcSigningAlg") or "RS256"),
+        name=_text(entry.get("description") or ""),
     )
+
+
+def is_federation_id(client_id: str) -> bool:
+    return bool(FEDERATION_ID.match(client_id))
 
 
 def get_client(rt: Runtime, client_id: str) -> Client | None:
     """The client, or None for an id that names none (malformed ids included)."""
     if not client_id or len(client_id) > 64:
         return None
+    dn = (
+        rt.layout.federation_client_dn(client_id)
+        if is_federation_id(client_id)
+        else rt.layout.oidc_client_dn(client_id)
+    )
     try:
-        entry = rt.directory.get(rt.layout.oidc_client_dn(client_id), CLIENT_ATTRS)
+        entry = rt.directory.get(dn, CLIENT_ATTRS)
     except (NotFound, Invalid):
         return None
     return _client_from(entry) if entry is not None else None
+
+
+def federation_clients(rt: Runtime) -> list[Client]:
+    try:
+        entries = rt.directory.search(
+            rt.layout.oidc_federation_dn,
+            f.eq("objectClass", "apexOidcClient"),
+            CLIENT_ATTRS,
+            scope="one",
+        )
+    except NotFound:  # a directory initialised before federations existed
+        return []
+    return sorted(map(_client_from, entries), key=lambda c: c.client_id)
+
+
+def put_federation_client(
+    rt: Runtime,
+    client_id: str,
+    name: str,
+    redirect_uris: list[str],
+    post_logout_uris: list[str],
+    signing_alg: str,
+) -> tuple[Client, str, bool]:
+    """Create or replace a federation's client; (client, secret shown once, rotated)."""
+    secret = secrets.token_urlsafe(32)
+    dn = rt.layout.federation_client_dn(client_id)
+    values: dict[str, Any] = {
+        "description": name,
+        "apexOidcRedirectUri": redirect_uris,
+        "apexOidcPostLogoutUri": post_logout_uris,
+        "apexOidcPublic": "FALSE",
+        "apexTokenHash": digest(secret),
+        "apexOidcSigningAlg": signing_alg,
+    }
+    rotated = rt.directory.exists(dn)
+    if rotated:
+        rt.directory.replace(dn, **values)
+    else:
+        entry = {
+            "objectClass": ["apexOidcClient"],
+            "apexOidcClientId": client_id,
+            "apexAppCode": FEDERATION_APP,
+        } | values
+        try:
+            rt.directory.add(dn, entry)
+        except NotFound:
+            # A directory initialised before federations existed (`apexdir init` makes it).
+            with contextlib.suppress(Conflict):
+                rt.directory.add(
+                    rt.layout.oidc_federation_dn,
+                    {"objectClass": ["organizationalUnit"], "ou": "federation"},
+                )
+            rt.directory.add(dn, entry)
+    client = Client(
+        client_id,
+        FEDERATION_APP,
+        redirect_uris,
+        post_logout_uris,
+        public=False,
+        secret_hash=values["apexTokenHash"],
+        signing_alg=signing_alg,
+        name=name,
+    )
+    return client, secret, rotated
 
 
 def clients(rt: Runtime) -> dict[str, Client]:
@@ -212,7 +301,9 @@ def purge(rt: Runtime, now: datetime, limit: int = 1000) -> dict[str, int]:
 def subject(rt: Runtime, identifier: str, app: str, auth_time: int) -> Subject | None:
     """The account if it may be handed to an application now: it exists (the same one: its
     entryUUID is the `sub`), is active, not locked, and its password has not expired.
-    Whether it holds a profile of `app` is the caller's question (a different refusal)."""
+    Whether it holds a profile of `app` is the caller's question (a different refusal);
+    a federation's client (`app` is FEDERATION_APP) needs none, and is told the name of
+    the account's service (`organizational_unit`)."""
     try:
         entry = rt.directory.get(rt.layout.account_dn(identifier), [*ACCOUNT_ATTRS, "entryUUID"])
     except (NotFound, Invalid):
@@ -220,12 +311,18 @@ def subject(rt: Runtime, identifier: str, app: str, auth_time: int) -> Subject |
     if entry is None or entry.get("apexAccountType") is None:
         return None
     account = account_from(entry)
+    # Every client, application or federation, passes here: a suspended account (its
+    # status, slapd's administrative lock) is refused; a closed structure's accounts are
+    # to be refused here too.
     if account.status != "active" or account.locked_at or account.locked_by_administrator:
         return None
     max_age = rt.settings.policy.password_max_age_days
     changed = account.password_changed_at
     if max_age and changed is not None and rt.clock() >= changed + timedelta(days=max_age):
         return None
+    if app == FEDERATION_APP and account.service_dn:
+        service = rt.directory.get(account.service_dn, ["cn"])
+        account.service = _text(service.get("cn")) if service is not None else None
     return Subject(account, _text(entry.get("entryUUID")), app, auth_time)
 
 

@@ -14,9 +14,19 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, g
 
-from apexdir.oidc import keys, store
+from apexdir.oidc import federation, keys, store
 from apexdir.oidc.claims import claims
-from apexdir.oidc.models import ACR, AMR, SCOPES, AuthorizationCode, Client, Subject, Token
+from apexdir.oidc.models import (
+    ACR,
+    AMR,
+    FEDERATION_APP,
+    FEDERATION_SCOPES,
+    SCOPES,
+    AuthorizationCode,
+    Client,
+    Subject,
+    Token,
+)
 from apexdir.runtime import Runtime
 
 CODE_SECONDS = 60
@@ -45,6 +55,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
                 "nonce": payload.data.get("nonce"),
                 "code_challenge": payload.data.get("code_challenge"),
                 "code_challenge_method": payload.data.get("code_challenge_method"),
+                "acr": federation.acr_for(payload.data, request.client.federation),
                 "identifier": user.account.identifier,
                 "sub": user.sub,
                 "auth_time": user.auth_time,
@@ -122,7 +133,32 @@ class OpenID(OpenIDCode):  # type: ignore[misc]
         }
 
     def generate_user_info(self, user: Subject, scope: str) -> dict[str, Any]:
-        return claims(user.account, user.sub, user.app, scope)
+        return user_claims(user, scope)
+
+
+def user_claims(user: Subject, scope: str) -> dict[str, Any]:
+    """What the client learns of the account, in the ID token and from userinfo: an
+    application its profiles (`apex_*`), a federation the ProConnect claims."""
+    if user.app == FEDERATION_APP:
+        return federation.claims(user.account, user.sub, scope)
+    return claims(user.account, user.sub, user.app, scope)
+
+
+def signed_userinfo(rt: Runtime, client: Client, issuer: str, values: dict[str, Any]) -> str:
+    """The userinfo answer as a JWT signed with the client's algorithm (OpenID Connect Core
+    §5.3.2: with `iss` and `aud`), for a federation that asks for it (ProConnect does)."""
+    from joserfc import jwt
+
+    key = keys.signing_key(rt, client.signing_alg)
+    now = int(rt.clock().timestamp())
+    payload = values | {
+        "iss": issuer,
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + ID_TOKEN_SECONDS,
+    }
+    header = {"alg": client.signing_alg, "kid": key["kid"], "typ": "JWT"}
+    return jwt.encode(header, payload, keys.imported(key), [client.signing_alg])
 
 
 class Bearer(BearerTokenValidator):  # type: ignore[misc]
@@ -180,12 +216,13 @@ def metadata(issuer: str, url: Callable[[str], str]) -> dict[str, Any]:
         "userinfo_endpoint": url("oidc.userinfo"),
         "jwks_uri": url("oidc.jwks"),
         "end_session_endpoint": url("oidc.logout"),
-        "scopes_supported": list(SCOPES),
+        "scopes_supported": list(dict.fromkeys(SCOPES + FEDERATION_SCOPES)),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": list(keys.ALGORITHMS),
+        "userinfo_signing_alg_values_supported": list(keys.ALGORITHMS),
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
@@ -193,7 +230,7 @@ def metadata(issuer: str, url: Callable[[str], str]) -> dict[str, Any]:
         ],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
-        "acr_values_supported": [ACR],
+        "acr_values_supported": [ACR, federation.EIDAS1],
         "amr_values_supported": AMR,
         "claims_supported": [
             "sub",
@@ -213,8 +250,14 @@ def metadata(issuer: str, url: Callable[[str], str]) -> dict[str, Any]:
             "apex_type",
             "apex_siret",
             "apex_profiles",
+            "usual_name",
+            "uid",
+            "siret",
+            "siren",
+            "organizational_unit",
         ],
-        "claims_parameter_supported": False,
+        # Honoured for the ID token's acr (federation.acr_for); other claims go by scope.
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "frontchannel_logout_supported": False,

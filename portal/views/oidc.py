@@ -5,7 +5,8 @@ fresh portal session keeps the authorization request's parameters in the session
 secret: they came in the address) and sends the browser to `/connexion`; after the code,
 `connexion.code` comes back here through `resume_url()`. A mistake that names no registered
 client or redirect address is shown here, in French, never sent to an address nobody
-registered.
+registered. A federation's client (ProConnect) needs no application profile; the way back
+to it and the logout are `oidc_exits`.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from flask import (
 from apexdir.errors import Unavailable
 from apexdir.oidc import keys, store
 from apexdir.oidc import provider as oidc_provider
-from apexdir.oidc.claims import claims, profiles_for
+from apexdir.oidc.claims import profiles_for
 from apexdir.oidc.models import Client, Subject
 from apexdir.portal.context import rt, state
-from apexdir.portal.security import CSP, end_sessions
+from apexdir.portal.security import CSP
 from apexdir.workflows import sessions
 
 bp = Blueprint("oidc", __name__)
@@ -52,11 +53,6 @@ BAD_REQUEST = (
     "Demande de connexion invalide",
     "L'application n'a pas pu être reconnue ou son adresse de retour n'est pas enregistrée : "
     "la connexion ne peut pas continuer. Signalez-le à l'éditeur de l'application.",
-)
-BAD_LOGOUT = (
-    "Adresse de retour inconnue",
-    "L'adresse de retour demandée par l'application n'est pas enregistrée. Vous avez été "
-    "déconnecté de Mon espace APEX Partenaires.",
 )
 
 
@@ -215,8 +211,15 @@ def authorize() -> Any:
             # Named on the login and code pages (« Connexion à … »): no second lookup.
             "application": _application_name(client.app),
         }
+        if client.federation:
+            # « Revenir à <federation> » on the login page: the partner may choose another
+            # identity provider there (the address was checked against the client).
+            session[RESUME]["back"] = {
+                "name": client.name,
+                "url": refuse("access_denied", "The user went back to choose another provider."),
+            }
         return redirect(url_for("connexion.login"))
-    if not profiles_for(subject.account, client.app):
+    if not client.federation and not profiles_for(subject.account, client.app):
         back = refuse("access_denied", "The account holds no profile of this application.")
         if "none" in prompts:  # no page may be shown: straight back to the application
             return redirect(back)
@@ -297,48 +300,11 @@ def _userinfo() -> Response:
     found = store.still_subject(r, data, client.app) if client else None
     if client is None or found is None:
         return _invalid_token("The account cannot log in.")
-    return jsonify(claims(found.account, found.sub, client.app, current_token.get_scope()))
-
-
-# ------------------------------------------------------------------ logout
-@bp.route("/oidc/logout", methods=["GET", "POST"])
-def logout() -> Any:
-    """RP-initiated logout 1.0: the portal session ends; the browser goes back to a
-    post_logout_redirect_uri registered for the client (named by client_id or by the
-    id_token_hint's audience), never to any other address."""
-    values = request.values
-    target = values.get("post_logout_redirect_uri")
-    client_id = values.get("client_id") or _hint_audience(values.get("id_token_hint"))
-    end_sessions()
-    if not target:
-        return render_template("oidc/deconnexion.html")
-    client = store.get_client(rt(), client_id) if client_id else None
-    if client is None or target not in client.post_logout_uris:
-        return _page(BAD_LOGOUT, 400)
-    if values.get("state"):
-        sep = "&" if urlsplit(target).query else "?"
-        target += sep + urlencode({"state": values["state"]})
-    return redirect(target)
-
-
-def _hint_audience(hint: str | None) -> str | None:
-    """The client an ID token we signed was for (its expiry does not matter here)."""
-    if not hint or len(hint) > 8192:
-        return None
-    from joserfc import jwt
-    from joserfc.errors import JoseError
-    from joserfc.jwk import KeySet
-
-    try:
-        keyset = KeySet.import_key_set(keys.public_jwks(rt()))
-        decoded = jwt.decode(hint, keyset, algorithms=list(keys.ALGORITHMS))
-    except (JoseError, ValueError):
-        return None
-    if decoded.claims.get("iss") != issuer():
-        return None
-    aud = decoded.claims.get("aud")
-    aud = aud[0] if isinstance(aud, list) and len(aud) == 1 else aud
-    return aud if isinstance(aud, str) else None
+    values = oidc_provider.user_claims(found, current_token.get_scope())
+    if not client.federation:
+        return jsonify(values)
+    signed = oidc_provider.signed_userinfo(r, client, issuer(), values)
+    return Response(signed, mimetype="application/jwt")
 
 
 # ------------------------------------------------------------------ wiring
@@ -365,12 +331,15 @@ def register(app: Flask) -> None:
     """The blueprint, Authlib's server and the CSRF exemptions of the protocol endpoints
     (a relying party's requests carry no form token of ours: the POST form of an
     authorization request, the back channel, the logout)."""
+    from apexdir.portal.views import oidc_exits  # its views join `bp` as it loads
+
     app.extensions["oidc"] = oidc_provider.build(app, lambda: state().runtime(), _issuer_of(app))
     app.register_blueprint(bp)
     csrf = app.extensions["csrf"]
-    for view in (authorize, token, userinfo, logout):
+    for view in (authorize, token, userinfo, oidc_exits.logout):
         csrf.exempt(view)
     app.after_request(_form_action)
+    app.context_processor(oidc_exits.way_back)
 
 
 def _issuer_of(app: Flask) -> str:

@@ -209,7 +209,8 @@ def authorize() -> Any:
             "at": time_now(),
             "redirect_uri": redirect_uri,
             # Named on the login and code pages (« Connexion à … »): no second lookup.
-            "application": _application_name(client.app),
+            # A federation is named by its client's name (« Connexion à ProConnect »).
+            "application": client.name if client.federation else _application_name(client.app),
         }
         if client.federation:
             # « Revenir à <federation> » on the login page: the partner may choose another

@@ -150,6 +150,7 @@ def test_partner_without_profile_logs_in_through_the_federation(
     page = browser.get(proconnect_url(federation["client_id"]))
     login = text_of(browser.get(page.location).text)
     assert "Revenir à ProConnect" in login and "Mot de passe oublié ?" in login
+    assert "Connexion à ProConnect" in login and "Contactez votre assistance" in login
     got = through_login(browser, app_cli, partner, proconnect_url(federation["client_id"]))
     assert got["state"] == "pc-state"
     answer = redeem_post(browser, federation, got["code"])

@@ -34,6 +34,7 @@ SCOPE = (
     "openid given_name usual_name email uid siren siret organizational_unit "
     "belonging_population phone chorusdt"
 )
+SUPPORT = "assistance.apex@example.org"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -106,7 +107,8 @@ def nodes(make_app: Callable[..., Flask]) -> Iterator[tuple[str, str]]:
     ports = [free_port(), free_port()]
     base = f"http://127.0.0.1:{ports[0]}"
     servers = [
-        make_server("127.0.0.1", port, make_app(base_url=base), threaded=True) for port in ports
+        make_server("127.0.0.1", port, make_app(base_url=base, support_mail=SUPPORT), threaded=True)
+        for port in ports
     ]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for thread in threads:
@@ -157,6 +159,7 @@ def test_proconnect_journey_against_a_running_portal(
     page = other.send(urllib.parse.urljoin(node_a, sent.location))
     words = text_of(page.text)
     assert "Revenir à ProConnect" in words and "Mot de passe oublié ?" in words
+    assert "Connexion à ProConnect" in words and f'href="mailto:{SUPPORT}"' in page.text
     link = re.findall(r'<a [^>]*href="([^"]+)"[^>]*>Revenir à ProConnect</a>', page.text)
     assert link, page.text
     back = other.send(urllib.parse.urljoin(node_a, link[0]))

@@ -39,11 +39,10 @@ def _new_key(state: str, alg: str) -> dict[str, Any]:
     from joserfc.jwk import ECKey, RSAKey
 
     kid = secrets.token_urlsafe(12)
-    parameters = {"kid": kid, "use": "sig", "alg": alg}
     key = (
-        ECKey.generate_key("P-256", parameters=parameters)
+        ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig", "alg": alg})
         if alg == "ES256"
-        else RSAKey.generate_key(2048, parameters=parameters)
+        else RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": alg})
     )
     return {"kid": kid, "state": state, "alg": alg, "jwk": key.as_dict(private=True)}
 

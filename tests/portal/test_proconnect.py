@@ -260,13 +260,21 @@ def test_way_back_to_the_federation(
 def test_suspended_account_gets_nothing(
     browser: Browser, app_cli: Cli, partner: Partner, federation: dict[str, Any], rt: Runtime
 ) -> None:
-    """An account whose status is not active gets no code and no userinfo any more."""
+    """A suspended account gets no code and no userinfo any more; nor does an account
+    whose status is not active by any other way (the check every client goes through)."""
     got = through_login(browser, app_cli, partner, proconnect_url(federation["client_id"]))
     token = redeem_post(browser, federation, got["code"]).json["access_token"]
-    rt.directory.replace(rt.layout.account_dn(partner.identifier), apexStatus="suspended")
+    bearer = {"Authorization": f"Bearer {token}"}
+    app_cli.ok("account", "suspend", partner.identifier, "--reason", "Départ")
     again = browser.get(proconnect_url(federation["client_id"]))
     assert urlsplit(again.location).path == "/connexion"
+    assert browser.client.get("/oidc/userinfo", headers=bearer).status_code == 401
+    app_cli.ok("account", "reactivate", partner.identifier)
+    got = through_login(browser, app_cli, partner, proconnect_url(federation["client_id"]))
+    token = redeem_post(browser, federation, got["code"]).json["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
+    assert browser.client.get("/oidc/userinfo", headers=bearer).status_code == 200
+    rt.directory.replace(rt.layout.account_dn(partner.identifier), apexStatus="closed")
     assert browser.client.get("/oidc/userinfo", headers=bearer).status_code == 401
 
 

@@ -74,10 +74,12 @@ def test_a_login_code_arrives_within_a_second(
     rt = Runtime(settings, operator="tester")
     try:
         auth.login(rt, identifier, PASSWORD)
-        seconds = seconds_until(lambda: codes_at(sink[0], mail), 10, "the code")
+        seconds = seconds_until(lambda: codes_at(sink[0], mail), 20, "the code")
     finally:
         rt.close()
-    assert seconds < 1.5
+    # The scheduled pass is a minute away (slow_config): only the wake-up delivers this fast;
+    # the bound leaves room for a loaded machine.
+    assert seconds < 5
     assert daemon.stop() == 0
 
 
@@ -95,7 +97,7 @@ def test_smtp_down_then_back_delivers_the_newest_code_only(
     try:
         auth.login(rt, identifier, PASSWORD)
         auth.login(rt, identifier, PASSWORD)
-        wait_for(lambda: spool(settings)[-1]["attempts"] >= 2, 10, "two failed tries")
+        wait_for(lambda: spool(settings)[-1]["attempts"] >= 2, 30, "two failed tries")
     finally:
         rt.close()
     first, second = spool(settings)[-2:]
@@ -104,8 +106,8 @@ def test_smtp_down_then_back_delivers_the_newest_code_only(
     back = Sinks(sink[0].directory, smtp_port=port)
     back.start()
     sink.append(back)
-    seconds = seconds_until(lambda: codes_at(back, mail), 10, "the newest code")
-    assert seconds < 2.5
+    seconds = seconds_until(lambda: codes_at(back, mail), 30, "the newest code")
+    assert seconds < 8  # retried every second, the scheduled pass a minute away
     time.sleep(1.5)  # a late copy of the first code would be here by now
     assert len(codes_at(back, mail)) == 1
     assert [r["status"] for r in spool(settings)[-2:]] == ["dropped", "sent"]

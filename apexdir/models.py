@@ -67,7 +67,8 @@ class Account:
     created_by: str | None = None
     last_login: datetime | None = None
     password_changed_at: datetime | None = None
-    locked_at: datetime | None = None
+    locked_at: datetime | None = None  # ppolicy's lockout after repeated failures
+    locked_by_administrator: bool = False  # ppolicy's administrative lock (suspension)
     # Replaced to end every portal session of the account (logout, password change…).
     session_generation: str = ""
     habilitations: list[str] = field(default_factory=list)

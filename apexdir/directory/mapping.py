@@ -97,6 +97,35 @@ REQUEST_ATTRS = [
 ]
 
 
+# ppolicy's administrative lock (slapo-ppolicy(5)): pwdAccountLockedTime "000001010000Z"
+# locks an account until an administrator removes it, whatever pwdLockoutDuration says.
+ADMINISTRATIVE_LOCK = "000001010000Z"
+
+
+def _lock(value: Any) -> tuple[datetime | None, bool]:
+    """(time of a lockout after failures, whether the administrative lock is set)."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str) and value.strip() == ADMINISTRATIVE_LOCK:
+        return None, True  # year 0: no datetime; ldap3 hands the raw text
+    return _time(value), False
+
+
+def suspension_changes(suspended: bool) -> dict[str, Any]:
+    """The values of a suspension (or of its end), written together in one modify: the
+    status apexdir reads, and ppolicy's administrative lock, which makes slapd refuse every
+    bind of the account (raw LDAP applications included). Pending login codes and reset
+    secrets go with a suspension: nothing issued before it is redeemed after it."""
+    if suspended:
+        return {
+            "apexStatus": "suspended",
+            "pwdAccountLockedTime": ADMINISTRATIVE_LOCK,
+            "apexLoginCode": None,
+            "apexResetSecret": None,
+        }
+    return {"apexStatus": "active", "pwdAccountLockedTime": None}
+
+
 def _time(value: Any) -> datetime | None:
     if value in (None, "", []):
         return None
@@ -153,6 +182,7 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
     structure_dn = _text(entry.get("apexStructureRef")) or ""
     service_dn = _text(entry.get("apexServiceRef"))
     service_id = first_rdn_value(service_dn) if service_dn else None
+    locked_at, locked_by_administrator = _lock(entry.get("pwdAccountLockedTime"))
     return Account(
         identifier=str(entry.get("uid")),
         dn=entry.dn,
@@ -173,7 +203,8 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
         created_by=_text(entry.get("apexCreatedBy")),
         last_login=_time(entry.get("authTimestamp")),
         password_changed_at=_time(entry.get("pwdChangedTime")),
-        locked_at=_time(entry.get("pwdAccountLockedTime")),
+        locked_at=locked_at,
+        locked_by_administrator=locked_by_administrator,
         session_generation=_text(entry.get("apexSessionGeneration")) or "",
         habilitations=sorted(profile_key(dn) for dn in entry.all("memberOf")),
         delegations=sorted(profile_key(dn) for dn in entry.all("apexDelegatedProfile")),

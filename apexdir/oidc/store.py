@@ -223,7 +223,7 @@ def subject(rt: Runtime, identifier: str, app: str, auth_time: int) -> Subject |
     if entry is None or entry.get("apexAccountType") is None:
         return None
     account = account_from(entry)
-    if account.status != "active" or account.locked_at is not None:
+    if account.status != "active" or account.locked_at or account.locked_by_administrator:
         return None
     max_age = rt.settings.policy.password_max_age_days
     changed = account.password_changed_at

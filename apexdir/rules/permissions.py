@@ -41,6 +41,8 @@ class Action(StrEnum):
     RESEND_IDENTIFIER = "resend_identifier"
     ACCOUNT_VIEW = "account_view"
     ACCOUNT_DELETE = "account_delete"
+    ACCOUNT_SUSPEND = "account_suspend"  # suspend or reactivate
+    ACCOUNT_RETYPE = "account_retype"  # checked on the account as it is and as it becomes
     GRANT = "grant"  # grant or revoke
     DELEGATE = "delegate"  # delegate or withdraw a delegation
     JOURNAL_VIEW = "journal_view"
@@ -134,6 +136,10 @@ RULES: Mapping[Action, Mapping[ActorType, Rule]] = {
         _AD: Rule(Scope.OWN_STRUCTURE, _IN_SERVICES),
         _RE: Rule(Scope.OWN_SERVICE, frozenset({_COLLAB})),
     },
+    # Suspension and type change follow deletion: an administrateur acts on the responsables
+    # and collaborateurs of his structure, an agent on anyone (administrateurs included).
+    Action.ACCOUNT_SUSPEND: {_AG: _ANY, _AD: Rule(Scope.OWN_STRUCTURE, _IN_SERVICES)},
+    Action.ACCOUNT_RETYPE: {_AG: _ANY, _AD: Rule(Scope.OWN_STRUCTURE, _IN_SERVICES)},
     Action.GRANT: {
         _AG: _ANY,
         _AD: Rule(Scope.OWN_STRUCTURE, _IN_SERVICES),
@@ -166,6 +172,8 @@ _ACTIONS = {
     Action.RESEND_IDENTIFIER: "renvoyer l'identifiant d'un compte",
     Action.ACCOUNT_VIEW: "consulter un compte",
     Action.ACCOUNT_DELETE: "supprimer un compte",
+    Action.ACCOUNT_SUSPEND: "suspendre ou réactiver un compte",
+    Action.ACCOUNT_RETYPE: "changer le type d'un compte",
     Action.GRANT: "attribuer ou retirer des profils",
     Action.DELEGATE: "déléguer des profils ou retirer une délégation",
     Action.JOURNAL_VIEW: "consulter le journal",

@@ -77,6 +77,8 @@ agent           validate           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           resend_identifier  Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           account_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           account_delete     Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           account_suspend    Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           account_retype     Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           grant              Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           delegate           .   .   .   Y   Y   Y   .   .   .   .   .   .   .   .   .
 agent           journal_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
@@ -92,6 +94,8 @@ administrateur  validate           .   .   .   Y   Y   .   Y   Y   .   .   .   .
 administrateur  resend_identifier  .   .   .   Y   Y   .   Y   Y   .   .   .   .   .   .   .
 administrateur  account_view       Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
 administrateur  account_delete     .   .   .   Y   Y   .   Y   Y   .   .   .   .   .   .   .
+administrateur  account_suspend    .   .   .   Y   Y   .   Y   Y   .   .   .   .   .   .   .
+administrateur  account_retype     .   .   .   Y   Y   .   Y   Y   .   .   .   .   .   .   .
 administrateur  grant              .   .   .   Y   Y   .   Y   Y   .   .   .   .   .   .   .
 administrateur  delegate           .   .   .   Y   Y   .   .   .   .   .   .   .   .   .   .
 administrateur  journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -107,6 +111,8 @@ responsable     validate           .   .   .   .   .   .   .   .   .   .   .   .
 responsable     resend_identifier  .   .   .   .   .   .   Y   .   .   .   .   .   .   .   .
 responsable     account_view       Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
 responsable     account_delete     .   .   .   .   .   .   Y   .   .   .   .   .   .   .   .
+responsable     account_suspend    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+responsable     account_retype     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     grant              .   .   .   .   .   .   Y   .   .   .   .   .   .   .   .
 responsable     delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -122,6 +128,8 @@ collaborateur   validate           .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   resend_identifier  .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   account_view       Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
 collaborateur   account_delete     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   account_suspend    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   account_retype     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   grant              .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .

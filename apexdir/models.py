@@ -23,6 +23,15 @@ class Structure:
     postal_code: str | None = None
     city: str | None = None
     country: str | None = None
+    # The life of a structure (SPEC §10): "open" or "closed" (with the agent's reason), and
+    # the SIRETs it had before a move, by which its older history is named.
+    status: str = "open"
+    reason: str | None = None
+    previous_sirets: list[str] = field(default_factory=list)
+
+    @property
+    def closed(self) -> bool:
+        return self.status == "closed"
 
     def public(self) -> dict[str, Any]:
         return {
@@ -35,6 +44,8 @@ class Structure:
             "postal_code": self.postal_code,
             "city": self.city,
             "country": self.country,
+            "status": self.status,
+            "previous_sirets": list(self.previous_sirets),
         }
 
 

@@ -115,7 +115,7 @@ def complete(
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(["invited", "submitted", "accepted", "refused", "expired"]),
+    type=click.Choice(["invited", "submitted", "accepted", "refused", "expired", "cancelled"]),
     help="Statuses to list (default: invited and submitted).",
 )
 @pass_cli

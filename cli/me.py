@@ -1,4 +1,5 @@
-"""`apexdir me update IDENTIFIER …`: a partner's own personal data."""
+"""`apexdir me update IDENTIFIER …` and `apexdir me export IDENTIFIER`: a partner's own
+personal data."""
 
 from __future__ import annotations
 
@@ -43,3 +44,21 @@ def update(
         mobile=mobile,
     )
     cli.emit(result, result["message"])
+
+
+@me.command()
+@click.argument("identifier")
+@pass_cli
+def export(cli: CliContext, identifier: str) -> None:
+    """His own data as JSON (RGPD articles 15 and 20): identity, mobile, structure, service,
+    type, habilitations, délégations, last logins and the events about him; never a secret.
+
+    A partner exports his own (`apexdir --as IDENTIFIER me export IDENTIFIER`), an agent
+    anyone's. The document is JSON whether or not --json is given.
+    """
+    import json
+
+    from apexdir.workflows.mydata import export as run
+
+    document = run(cli.runtime, cli.actor(), identifier)
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))

@@ -79,8 +79,53 @@ def show(cli: CliContext, siret: str) -> None:
     cli.emit(show_structure(cli.runtime, cli.actor(), siret), _print_structure)
 
 
+@structure.command()
+@click.argument("siret")
+@click.option("--reason", default=None, help="Motif, quoted in the mail to the administrateurs.")
+@pass_cli
+def close(cli: CliContext, siret: str, reason: str | None) -> None:
+    """Close a structure (agent): its accounts cannot authenticate anywhere (slapd included),
+    pending invitations are cancelled, its administrateurs are mailed; nothing is deleted."""
+    from apexdir.workflows.structure_life import close_structure
+
+    done = close_structure(cli.runtime, cli.actor(), siret, reason=reason)
+    cli.emit(
+        done,
+        f"structure {done['siret']} closed: {len(done['accounts_locked'])} account(s) locked, "
+        f"{len(done['requests_cancelled'])} invitation(s) cancelled",
+    )
+
+
+@structure.command()
+@click.argument("siret")
+@pass_cli
+def reopen(cli: CliContext, siret: str) -> None:
+    """Reopen a closed structure (agent); accounts suspended on their own stay suspended."""
+    from apexdir.workflows.structure_life import reopen_structure
+
+    done = reopen_structure(cli.runtime, cli.actor(), siret)
+    cli.emit(
+        done,
+        f"structure {done['siret']} reopened: {len(done['accounts_unlocked'])} account(s) unlocked",
+    )
+
+
+@structure.command()
+@click.argument("siret")
+@click.option("--to", "new_siret", required=True, help="The établissement's new SIRET.")
+@pass_cli
+def move(cli: CliContext, siret: str, new_siret: str) -> None:
+    """Move a structure to a new SIRET (agent): services, accounts, requests, rights and
+    history follow; the old SIRET is then not found."""
+    from apexdir.workflows.structure_life import move_structure
+
+    done = move_structure(cli.runtime, cli.actor(), siret, new_siret)
+    cli.emit(done, f"structure {done['previous_siret']} moved to {done['siret']}")
+
+
 def _print_structure(data: dict[str, Any]) -> None:
-    click.echo(f"{data['siret']}  {data['name']}  ({data['category']})")
+    closed = "  [fermée]" if data.get("status") == "closed" else ""
+    click.echo(f"{data['siret']}  {data['name']}  ({data['category']}){closed}")
     click.echo("Administrateurs:")
     for account in data["administrators"]:
         click.echo(f"  {_line(account)}")

@@ -318,6 +318,11 @@ class Directory:
     def delete(self, dn: str) -> None:
         self._call(f"delete {dn}", "delete", dn)
 
+    def rename(self, dn: str, new_rdn: str) -> None:
+        """Give the entry a new RDN in place, its subtree with it (modrdn, old RDN value
+        removed): slapd renames the children and refint rewrites the references to them."""
+        self._call(f"rename {dn}", "modify_dn", dn, new_rdn, delete_old_dn=True)
+
 
 _MOD = {
     "add": ldap3.MODIFY_ADD,

@@ -8,7 +8,9 @@ goes through the password-modify operation, where slapd hashes and ppolicy check
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import hmac
 import os
 import secrets
 
@@ -79,3 +81,42 @@ def pbkdf2_sha512(password: str, *, iterations: int = ITERATIONS) -> str:
 
 def random_secret(nbytes: int = 24) -> str:
     return secrets.token_urlsafe(nbytes)
+
+
+def verify(stored: str | bytes, password: str) -> bool:
+    """Whether `password` is the one `stored` (a userPassword value) was made from, for the
+    schemes apexdir's directories hold: {ARGON2} (argon2i as slapd writes it, argon2id as
+    apexdir does) and {PBKDF2-SHA512}. Any other scheme answers False.
+
+    Used only where slapd cannot answer: an account under ppolicy's administrative lock is
+    refused before its password is checked, yet a partner of a closed structure who types
+    the right one is told why he cannot log in (a wrong one gets the usual refusal). The
+    cost is slapd's own (same argon2 parameters, read from the value), so the answer takes
+    the time of a bind."""
+    value = clean(stored)
+    if value.startswith(SCHEME):
+        from argon2.exceptions import VerificationError, VerifyMismatchError
+        from argon2.low_level import Type, verify_secret
+
+        encoded = value[len(SCHEME) :]
+        kind = Type.ID if encoded.startswith("$argon2id$") else Type.I
+        try:
+            return verify_secret(encoded.encode("ascii"), password.encode("utf-8"), kind)
+        except (VerifyMismatchError, VerificationError, ValueError):
+            return False
+    if value.startswith(PBKDF2_SCHEME):
+        iterations, _, rest = value[len(PBKDF2_SCHEME) :].partition("$")
+        salt, _, key = rest.partition("$")
+        try:
+            raw_salt, raw_key = _ab64_decode(salt), _ab64_decode(key)
+            rounds = int(iterations)
+        except (ValueError, binascii.Error):
+            return False
+        digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), raw_salt, rounds)
+        return hmac.compare_digest(digest, raw_key)
+    return False
+
+
+def _ab64_decode(text: str) -> bytes:
+    padded = text.replace(".", "+")
+    return base64.b64decode(padded + "=" * (-len(padded) % 4), validate=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from apexdir.clock import from_generalized_time
+from apexdir.clock import from_generalized_time, to_generalized_time
 from apexdir.directory.connection import Entry
 from apexdir.directory.layout import first_rdn_value
 from apexdir.models import (
@@ -18,6 +18,7 @@ from apexdir.models import (
     Structure,
     habilitation,
 )
+from apexdir.rules.structure_life import ACCOUNT_CLOSED, ACTIVE, CLOSED, OPEN
 
 STRUCTURE = {
     "siret": "apexSiret",
@@ -30,6 +31,13 @@ STRUCTURE = {
     "city": "l",
     "country": "apexCountry",
 }
+# A structure's state, written only by the closing, reopening and moving of structures.
+STRUCTURE_STATE = {
+    "status": "apexStatus",
+    "reason": "apexReason",
+    "previous_sirets": "apexPreviousSiret",
+}
+STRUCTURE_READ = [*STRUCTURE.values(), *STRUCTURE_STATE.values()]
 SERVICE_ATTRS = ["apexServiceId", "cn"]
 # An application's address is the standard labeledURI (RFC 2079, core.schema) carried by the
 # standard auxiliary class labeledURIObject: no change to apexApplication, so a directory
@@ -162,7 +170,51 @@ def parent_dn(dn: str) -> str:
 
 def structure_from(entry: Entry) -> Structure:
     values = {name: _text(entry.get(attr)) for name, attr in STRUCTURE.items()}
-    return Structure(dn=entry.dn, **values)  # type: ignore[arg-type]
+    return Structure(
+        dn=entry.dn,
+        status=_text(entry.get("apexStatus")) or OPEN,
+        reason=_text(entry.get("apexReason")),
+        previous_sirets=sorted(str(v) for v in entry.all("apexPreviousSiret")),
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def structure_state_changes(closed: bool, reason: str | None = None) -> dict[str, Any]:
+    """A structure closed (with the agent's reason, if any) or open again: an open
+    structure carries no status at all, as before structures could close."""
+    if closed:
+        return {"apexStatus": CLOSED, "apexReason": reason}
+    return {"apexStatus": None, "apexReason": None}
+
+
+def closure_changes(closed: bool, generation: str = "") -> dict[str, Any]:
+    """The values of an account when its structure closes (or reopens), in one modify:
+    the status apexdir reads (login, portal, OIDC provider, reset), ppolicy's administrative
+    lock that makes slapd refuse every bind, pending codes voided and, at closing, a new
+    session generation so that no session opened before it lives again at the reopening."""
+    if closed:
+        return {
+            "apexStatus": ACCOUNT_CLOSED,
+            "pwdAccountLockedTime": ADMINISTRATIVE_LOCK,
+            "apexLoginCode": None,
+            "apexResetSecret": None,
+            "apexSessionGeneration": generation,
+        }
+    return {"apexStatus": ACTIVE, "pwdAccountLockedTime": None}
+
+
+def cancellation_changes(status: str, reason: str, when: datetime, by: str) -> dict[str, Any]:
+    """A pending creation cancelled (its structure closed): a compare-and-set from the status
+    it was read with, so that a request accepted or refused meanwhile is left as decided.
+    Its secrets go: the link's hash and the chosen password's hash serve no one any more."""
+    return {
+        "apexStatus": [("delete", [status]), ("add", ["cancelled"])],
+        "apexReason": [("replace", [reason])],
+        "apexDecidedAt": [("replace", [to_generalized_time(when)])],
+        "apexValidatedBy": [("replace", [by])],
+        "apexPendingPassword": [("replace", [])],
+        "apexTokenHash": [("replace", [])],
+    }
 
 
 def structure_attrs(structure: Structure) -> dict[str, Any]:

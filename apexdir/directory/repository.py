@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
-from apexdir.directory.layout import Layout
+from apexdir.directory.layout import Layout, first_rdn_value, rdn
 from apexdir.errors import Conflict, NotFound
 from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
 
@@ -24,7 +25,7 @@ class Repository:
 
     # ------------------------------------------------------------------ structures
     def structure(self, siret: str) -> Structure:
-        entry = self.directory.get(self.layout.structure_dn(siret), list(m.STRUCTURE.values()))
+        entry = self.directory.get(self.layout.structure_dn(siret), m.STRUCTURE_READ)
         if entry is None:
             raise NotFound(f"structure {siret} introuvable")
         return m.structure_from(entry)
@@ -33,10 +34,63 @@ class Repository:
         entries = self.directory.search(
             self.layout.structures_dn,
             f.eq("objectClass", "apexStructure"),
-            list(m.STRUCTURE.values()),
+            m.STRUCTURE_READ,
             scope="one",
         )
         return sorted((m.structure_from(e) for e in entries), key=lambda s: s.siret)
+
+    def moved_to(self, siret: str) -> str | None:
+        """The SIRET of the structure that `siret` was moved to, if any."""
+        found = self.directory.search(
+            self.layout.structures_dn, f.eq("apexPreviousSiret", siret), ["apexSiret"], scope="one"
+        )
+        return str(found[0].get("apexSiret")) if found else None
+
+    def set_structure_closed(self, siret: str, closed: bool, reason: str | None = None) -> None:
+        self.directory.replace(
+            self.layout.structure_dn(siret), **m.structure_state_changes(closed, reason)
+        )
+
+    def set_account_closed(self, account: Account, closed: bool, generation: str = "") -> None:
+        """Lock (or unlock) one account of a closing (reopening) structure: one modify."""
+        self.directory.replace(account.dn, **m.closure_changes(closed, generation))
+
+    def rewrite_references(self, old_dn: str, old_services: list[str], new_siret: str) -> int:
+        """Point the accounts and requests still naming the structure `old_dn` (or one of
+        its former service DNs) at the structure's new DN; how many entries it took. None
+        where slapd's refint lists apexStructureRef and apexServiceRef, as apexdir's
+        configuration does: refint rewrote them at the modrdn. A directory configured by
+        hand without them is put right here."""
+        new_dn = self.layout.structure_dn(new_siret)
+        wanted = f.or_(
+            f.eq("apexStructureRef", old_dn), *(f.eq("apexServiceRef", dn) for dn in old_services)
+        )
+        count = 0
+        for base in (self.layout.people_dn, self.layout.requests_dn):
+            for entry in self.directory.search(base, wanted, ["apexServiceRef"], scope="one"):
+                service = entry.get("apexServiceRef")
+                changes = {"apexStructureRef": new_dn}
+                if service:
+                    service_id = first_rdn_value(str(service))
+                    changes["apexServiceRef"] = self.layout.service_dn(new_siret, service_id)
+                self.directory.replace(entry.dn, **changes)
+                count += 1
+        return count
+
+    def cancel_request(self, req: CreationRequest, reason: str, when: datetime, by: str) -> bool:
+        """Cancel a pending creation; False when it was decided meanwhile (left as it is)."""
+        try:
+            self.directory.modify(req.dn, m.cancellation_changes(req.status, reason, when, by))
+        except Conflict:
+            return False
+        return True
+
+    def move_structure(self, siret: str, new_siret: str) -> None:
+        """Rename the structure's entry (services follow, refint rewrites the accounts' and
+        requests' DN references), then keep the former SIRET on it."""
+        self.directory.rename(self.layout.structure_dn(siret), rdn("apexSiret", new_siret))
+        changes = {"apexPreviousSiret": [("add", [siret])]}
+        self.directory.modify(self.layout.structure_dn(new_siret), changes)
 
     # ------------------------------------------------------------------ services
     def services(self, siret: str) -> list[Service]:

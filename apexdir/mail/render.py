@@ -142,6 +142,16 @@ CATALOGUE: dict[str, MailDefinition] = {
         ("identifiant", "lien"),
         "an account migrated from APEX v1 must choose its password",
     ),
+    "structure_closed": MailDefinition(
+        "APEX Partenaires – Fermeture de votre structure sur APEX Partenaires",
+        ("designation", "siret", "date", "heure", "motif"),
+        "to each administrateur: an agent closed the structure; `motif` may be None (SPEC §10)",
+    ),
+    "structure_reopened": MailDefinition(
+        "APEX Partenaires – Réouverture de votre structure sur APEX Partenaires",
+        ("designation", "siret", "date", "heure"),
+        "to each administrateur: the structure is open again (SPEC §10)",
+    ),
 }
 
 

@@ -312,8 +312,8 @@ def subject(rt: Runtime, identifier: str, app: str, auth_time: int) -> Subject |
         return None
     account = account_from(entry)
     # Every client, application or federation, passes here: a suspended account (its
-    # status, slapd's administrative lock) is refused; a closed structure's accounts are
-    # to be refused here too.
+    # status, slapd's administrative lock) and a closed structure's accounts (status
+    # `structure-closed`, the same lock) are refused.
     if account.status != "active" or account.locked_at or account.locked_by_administrator:
         return None
     max_age = rt.settings.policy.password_max_age_days

@@ -33,6 +33,8 @@ class Action(StrEnum):
     STRUCTURE_CREATE = "structure_create"
     STRUCTURE_UPDATE = "structure_update"
     STRUCTURE_VIEW = "structure_view"
+    STRUCTURE_CLOSE = "structure_close"  # close or reopen
+    STRUCTURE_MOVE = "structure_move"  # to a new SIRET (an établissement's transfer)
     CATALOGUE_MANAGE = "catalogue_manage"
     SERVICE_MANAGE = "service_manage"  # create, rename, merge, delete
     ACCOUNT_TRANSFER = "account_transfer"
@@ -47,6 +49,7 @@ class Action(StrEnum):
     DELEGATE = "delegate"  # delegate or withdraw a delegation
     JOURNAL_VIEW = "journal_view"
     SELF_UPDATE = "self_update"
+    DATA_EXPORT = "data_export"  # a partner's own data (RGPD art. 15 and 20)
 
 
 class Scope(StrEnum):
@@ -111,6 +114,9 @@ RULES: Mapping[Action, Mapping[ActorType, Rule]] = {
     Action.STRUCTURE_CREATE: {_AG: _ANY},
     Action.STRUCTURE_UPDATE: {_AG: _ANY},
     Action.STRUCTURE_VIEW: {_AG: _ANY, _AD: _STRUCTURE, _RE: _STRUCTURE, _CO: _STRUCTURE},
+    # The life of a structure is DGFiP's decision (SPEC §10): agents only.
+    Action.STRUCTURE_CLOSE: {_AG: _ANY},
+    Action.STRUCTURE_MOVE: {_AG: _ANY},
     Action.CATALOGUE_MANAGE: {_AG: _ANY},
     Action.SERVICE_MANAGE: {_AG: _ANY, _AD: _STRUCTURE},
     Action.ACCOUNT_TRANSFER: {
@@ -152,6 +158,8 @@ RULES: Mapping[Action, Mapping[ActorType, Rule]] = {
     Action.JOURNAL_VIEW: {_AG: _ANY},
     # Agents correct a partner's data on request (support); the partner is mailed either way.
     Action.SELF_UPDATE: {_AG: _ANY, _AD: _SELF, _RE: _SELF, _CO: _SELF},
+    # Every partner downloads his own data; an agent any partner's (a request by mail).
+    Action.DATA_EXPORT: {_AG: _ANY, _AD: _SELF, _RE: _SELF, _CO: _SELF},
 }
 
 _ACTORS = {
@@ -164,6 +172,8 @@ _ACTIONS = {
     Action.STRUCTURE_CREATE: "créer une structure",
     Action.STRUCTURE_UPDATE: "modifier une structure",
     Action.STRUCTURE_VIEW: "consulter une structure",
+    Action.STRUCTURE_CLOSE: "fermer ou rouvrir une structure",
+    Action.STRUCTURE_MOVE: "transférer une structure vers un nouveau SIRET",
     Action.CATALOGUE_MANAGE: "gérer le catalogue des applications et profils",
     Action.SERVICE_MANAGE: "gérer les services",
     Action.ACCOUNT_TRANSFER: "transférer un compte",
@@ -178,6 +188,7 @@ _ACTIONS = {
     Action.DELEGATE: "déléguer des profils ou retirer une délégation",
     Action.JOURNAL_VIEW: "consulter le journal",
     Action.SELF_UPDATE: "modifier des données personnelles",
+    Action.DATA_EXPORT: "télécharger les données personnelles",
 }
 _OUT_OF_SCOPE = {
     Scope.OWN_STRUCTURE: "en dehors de sa structure",

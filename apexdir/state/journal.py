@@ -80,6 +80,22 @@ class Journal:
             row["details"] = json.loads(row["details"]) if row["details"] else None
         return rows
 
+    def about(self, identifier: str) -> list[dict[str, Any]]:
+        """Entries whose target or actor is `identifier` (an account), oldest first: what
+        a partner's own data export lists. One pass over the table (no index on target or
+        actor): an export is rare, and its cost is that of reading this node's journal."""
+        with guarded(self.db, "read the journal"):
+            rows = list(
+                self.db.query(
+                    "SELECT at, operator, actor, action, target, details FROM journal"
+                    " WHERE target = :who OR actor = :who ORDER BY at, id",
+                    {"who": identifier},
+                )
+            )
+        for row in rows:
+            row["details"] = json.loads(row["details"]) if row["details"] else None
+        return rows
+
     def trim(self, older_than: datetime) -> int:
         """Delete entries before `older_than`; returns how many."""
         with guarded(self.db, "trim the journal"):

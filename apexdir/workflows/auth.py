@@ -50,9 +50,10 @@ from apexdir.rules import onetime
 from apexdir.rules.contact import mask_mobile
 from apexdir.rules.passwords import enforce_password
 from apexdir.rules.permissions import Actor, ActorType
+from apexdir.rules.structure_life import ACCOUNT_CLOSED, CLOSED_AT_LOGIN
 from apexdir.runtime import Runtime
 from apexdir.state import ratelimit, resetqueue
-from apexdir.workflows import guard, sessions, tokens
+from apexdir.workflows import guard, sessions, structure_life, tokens
 from apexdir.workflows.accounts import account_or_none
 from apexdir.workflows.notify import link, queue_mail, queue_sms, token_from
 
@@ -328,6 +329,8 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         # noise), and junk typed by anyone is not worth keeping.
         _decoy_bind(rt, password)
         raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+    if account.status == ACCOUNT_CLOSED:
+        _refuse_closed(rt, account, password)
     # lastbind moves authTimestamp at this very bind: keep the previous one for `verify`.
     previous = account.last_login
     outcome = ppolicy.authenticate(rt.settings.ldap, account.dn, password)
@@ -393,6 +396,18 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         ),
         "grace_logins_left": outcome.grace_remaining,
     }
+
+
+def _refuse_closed(rt: Runtime, account: Account, password: str) -> None:
+    """An account of a closed structure: slapd's administrative lock refuses it before the
+    password, so the hash is checked here, at a bind's cost. The right password is told why
+    (SPEC §10); a wrong one gets the answer of an unknown identifier."""
+    right = structure_life.password_matches(rt, account, password)
+    rt.journal.record("auth.login-refused", account.identifier, actor=account.identifier,
+                      operator=rt.operator, details={"reason": ACCOUNT_CLOSED})  # fmt: skip
+    if right:
+        raise AuthenticationFailed(CLOSED_AT_LOGIN, reason="structure_closed")
+    raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
 
 
 def _issue_login_code(rt: Runtime, account: Account, previous: str) -> None:

@@ -99,7 +99,8 @@ def invite(
     # out of reach learns nothing about the structure's services (4, not 3).
     require(actor, Action.INVITE, _reach(actor, kind, siret))
     repo = Repository(rt.directory, rt.layout)
-    repo.structure(siret)
+    if repo.structure(siret).closed:
+        raise Conflict(f"la structure {siret} est fermée : aucun compte ne peut y être créé")
     service_entry = None
     if kind == AccountType.ADMINISTRATEUR:
         if service:

@@ -3,6 +3,7 @@ axe-core run on every page reached: zero WCAG 2.1 A/AA violations."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
@@ -258,6 +259,14 @@ def test_personal_data_journey(page: Any, app_cli: Cli, partner: Partner) -> Non
     assert "Vos données personnelles ont été modifiées." in page.inner_text("main")
     axe(page)
     assert app_cli.ok("account", "show", partner.identifier)["mail"] == "marie@nouveau.fr"
+    # « Télécharger mes données »: the page with its link passes axe; the file is the JSON.
+    page.goto("/donnees-personnelles")
+    axe(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("^Télécharger mes données")).click()
+    assert download.value.suggested_filename == f"donnees-personnelles-{partner.identifier}.json"
+    document = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert document["identite"]["adresse_mail"] == "marie@nouveau.fr"
 
 
 def _login(page: Any, app_cli: Cli, identifier: str, mail: str) -> None:

@@ -108,6 +108,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "date": "14/02/2024",
         "heure": "10:00",
     },
+    "structure_closed": {
+        "designation": "Banque Exemple",
+        "siret": "73282932000074",
+        "date": "13/02/2024",
+        "heure": "09:43",
+        "motif": "Cessation de l’activité",
+    },
+    "structure_reopened": {
+        "designation": "Banque Exemple",
+        "siret": "73282932000074",
+        "date": "13/02/2024",
+        "heure": "09:43",
+    },
     **{name: context for name, (context, _, _) in EXPECTED.items()},
 }
 
@@ -267,3 +280,14 @@ def test_priorities() -> None:
     assert priority("password_expiry_warning") == priority("migration_invite") == BULK
     assert priority("validation") == NORMAL
     assert URGENT < NORMAL < BULK
+
+
+def test_closing_mail_without_a_reason() -> None:
+    """The closing mail quotes the agent's reason when there is one, and only then."""
+    context = {**SAMPLES["structure_closed"], "motif": None}
+    text = render("structure_closed", **context).text
+    assert "Motif" not in text
+    assert "Banque Exemple (SIRET 73282932000074)" in text
+    assert "Rien n'a été supprimé" in text
+    with_reason = render("structure_closed", **SAMPLES["structure_closed"]).text
+    assert 'Motif indiqué : "Cessation de l’activité"' in with_reason

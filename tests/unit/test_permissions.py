@@ -83,6 +83,9 @@ agent           grant              Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           delegate           .   .   .   Y   Y   Y   .   .   .   .   .   .   .   .   .
 agent           journal_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           self_update        Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           structure_close    Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           structure_move     Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           data_export        Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 administrateur  structure_create   .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_update   .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_view     Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
@@ -100,6 +103,9 @@ administrateur  grant              .   .   .   Y   Y   .   Y   Y   .   .   .   .
 administrateur  delegate           .   .   .   Y   Y   .   .   .   .   .   .   .   .   .   .
 administrateur  journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+administrateur  structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+administrateur  structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+administrateur  data_export        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_create   .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_update   .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_view     Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
@@ -117,6 +123,9 @@ responsable     grant              .   .   .   .   .   .   Y   .   .   .   .   .
 responsable     delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+responsable     structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+responsable     structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+responsable     data_export        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_create   .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_update   .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_view     Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
@@ -134,6 +143,9 @@ collaborateur   grant              .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   data_export        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 """
 
 

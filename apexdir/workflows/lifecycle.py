@@ -12,6 +12,7 @@ from apexdir.errors import Conflict
 from apexdir.models import Account
 from apexdir.rules.lifecycle import ACTIVE, last_administrator_refusal, plan_retype
 from apexdir.rules.permissions import AccountType, Action, Actor, Target, require
+from apexdir.rules.structure_life import CLOSED
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
 
@@ -37,9 +38,9 @@ def last_administrator_reason(rt: Runtime, account: Account) -> str | None:
         account_type=account.type,
         status=account.status,
         other_active_administrators=len(others),
-        # Every structure is open until structures can close (issue 21 item 6): a closed
-        # one needs no administrateur, and its state is to be passed here.
-        structure_open=True,
+        # A closed structure needs no active administrateur (nobody logs in there).
+        structure_open=Repository(rt.directory, rt.layout).structure(account.siret).status
+        != CLOSED,
     )
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apexdir.directory.mapping import closure_changes
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
 from apexdir.models import Account
 from apexdir.rules.lifecycle import ACTIVE, SUSPENDED
 from apexdir.rules.permissions import Action, Actor, require
 from apexdir.rules.refusal import validate_reason
+from apexdir.rules.structure_life import ACCOUNT_CLOSED, CLOSED
 from apexdir.runtime import Runtime
 from apexdir.workflows import sessions
 from apexdir.workflows.actors import target_for
@@ -82,7 +84,14 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
     repo, account = _target(rt, actor, identifier)
     if account.status != SUSPENDED:
         raise Conflict(f"le compte {account.identifier} n'est pas suspendu")
-    repo.set_suspended(account, False)
+    if repo.structure(account.siret).status == CLOSED:
+        # The structure closed meanwhile: the suspension ends, the closure's lock stays
+        # (its reopening lifts it), so the account is as its colleagues are.
+        repo.directory.replace(account.dn, **closure_changes(True, account.session_generation))
+        status = ACCOUNT_CLOSED
+    else:
+        repo.set_suspended(account, False)
+        status = ACTIVE
     queue_mail_or_undo(
         rt,
         lambda: repo.set_suspended(account, True),
@@ -98,4 +107,4 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
         operator=rt.operator,
         details={"type": account.type, "structure": account.siret},
     )
-    return {"identifier": account.identifier, "status": ACTIVE}
+    return {"identifier": account.identifier, "status": status}

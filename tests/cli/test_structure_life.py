@@ -217,3 +217,24 @@ def test_moving_carries_services_accounts_requests_rights_and_history(
     move = [e for e in app_cli.ok("journal") if e["action"] == "structure.move"]
     assert len(move) == 1 and move[0]["target"] == NEW_SIRET
     app_cli.fails(3, "structure", "move", SIRET, "--to", "73282932000025")
+
+
+def test_reactivating_in_a_closed_structure_keeps_the_closure_lock(
+    app_cli: Cli, slapd: SlapdInstance
+) -> None:
+    """A suspension lifted while the structure is closed leaves the account closed with the
+    others (no bind), and the reopening then unlocks it; a closed structure's last
+    administrateur is no guard (nobody logs in there)."""
+    flows.catalogue(app_cli)
+    flows.structure(app_cli, SIRET, "Banque Exemple", SERVICE)
+    adm = flows.account(app_cli, SIRET, "administrateur", "adm@example.org", "Marie", "Martin")
+    collab = flows.account(app_cli, SIRET, "collaborateur", "c@example.org", "Cathy", "Noël",
+                           service=SERVICE, inviter=adm, validator=adm)  # fmt: skip
+    app_cli.ok("account", "suspend", collab)
+    app_cli.ok("structure", "close", SIRET)
+    assert app_cli.ok("account", "reactivate", collab)["status"] == "structure-closed"
+    assert not can_bind(slapd, collab)
+    assert sorted(app_cli.ok("structure", "reopen", SIRET)["accounts_unlocked"]) == sorted(
+        [adm, collab]
+    )
+    assert can_bind(slapd, collab)

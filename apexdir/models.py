@@ -176,3 +176,21 @@ class CreationRequest:
             "identifier": self.identifier,
             "reason": self.reason,
         }
+
+
+@dataclass
+class Event:
+    """One event of a structure's history (issue 21 item 8), as kept in the directory.
+
+    `actor` is a partner's identifier or `agent:<os user>`; `structure` a SIRET, `service`
+    a service id (None: the structure as a whole, or an administrateur).
+    """
+
+    id: str
+    at: datetime
+    action: str
+    structure: str
+    actor: str | None = None
+    target: str | None = None
+    service: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

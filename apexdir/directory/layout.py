@@ -77,6 +77,15 @@ class Layout:
         return f"ou=challenges,{self.system_dn}"
 
     @property
+    def events_dn(self) -> str:
+        """The history of the structures (issue 21 item 8): in the directory, so every
+        node reads the events every node wrote."""
+        return f"ou=events,{self.system_dn}"
+
+    def event_dn(self, event_id: str) -> str:
+        return f"{rdn('cn', event_id)},{self.events_dn}"
+
+    @property
     def oidc_dn(self) -> str:
         return f"ou=oidc,{self.system_dn}"
 
@@ -184,6 +193,7 @@ class Layout:
             "apexdir_dn",
             "lease_dn",
             "challenges_dn",
+            "events_dn",
             "oidc_dn",
             "oidc_codes_dn",
             "oidc_tokens_dn",

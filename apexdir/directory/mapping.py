@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from apexdir.clock import from_generalized_time, to_generalized_time
 from apexdir.directory.connection import Entry
-from apexdir.directory.layout import first_rdn_value
+from apexdir.directory.layout import Layout, first_rdn_value
 from apexdir.models import (
     Account,
     Application,
     CreationRequest,
+    Event,
     Profile,
     Service,
     Structure,
@@ -323,3 +325,48 @@ def request_from(entry: Entry, service_names: dict[str, str] | None = None) -> C
         token_hash=_text(entry.get("apexTokenHash")),
         notices=[str(n) for n in entry.all("apexNotice")],
     )
+
+
+EVENT_ATTRS = ["cn", "apexEventAt", "apexEventAction", "apexEventActor", "apexEventTarget",
+               "apexStructureRef", "apexServiceRef", "apexEventData"]  # fmt: skip
+
+
+def event_from(entry: Entry) -> Event:
+    service_dn = _text(entry.get("apexServiceRef"))
+    data = _text(entry.get("apexEventData"))
+    try:
+        details = json.loads(data) if data else {}
+    except ValueError:
+        details = {}  # an entry edited by hand: the event is still shown
+    return Event(
+        id=str(entry.get("cn")),
+        at=_time(entry.get("apexEventAt")) or datetime.min.replace(tzinfo=UTC),
+        action=str(entry.get("apexEventAction")),
+        structure=first_rdn_value(_text(entry.get("apexStructureRef")) or ""),
+        actor=_text(entry.get("apexEventActor")),
+        target=_text(entry.get("apexEventTarget")),
+        service=first_rdn_value(service_dn) if service_dn else None,
+        details=details if isinstance(details, dict) else {},
+    )
+
+
+def event_attrs(event: Event, layout: Layout) -> dict[str, Any]:
+    """The entry of an event. Its structure and service are DNs, so that refint carries
+    them along when a structure moves to a new SIRET (a modrdn)."""
+    return {
+        "objectClass": ["top", "apexEvent"],
+        "cn": event.id,
+        "apexEventAt": to_generalized_time(event.at),
+        "apexEventAction": event.action,
+        "apexEventActor": event.actor,
+        "apexEventTarget": event.target,
+        "apexStructureRef": layout.structure_dn(event.structure),
+        "apexServiceRef": (
+            layout.service_dn(event.structure, event.service) if event.service else None
+        ),
+        "apexEventData": (
+            json.dumps(event.details, ensure_ascii=False, sort_keys=True, default=str)
+            if event.details
+            else None
+        ),
+    }

@@ -16,6 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# Where a portal request came from ({"address": …, "user_agent": …}), set per request by the
+# portal and added by the journal to what the request's actions record (issue 21 item 8).
+request_source: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "request_source", default=None
+)
 # route, status and duration_ms: the portal's access lines (apexdir.portal.observability).
 FIELDS = ("request_id", "actor", "action", "target", "route", "status", "duration_ms")
 # The mailed links carry their secret in the path: /creation/<token>, /reinitialisation/<token>.

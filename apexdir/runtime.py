@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
@@ -58,7 +58,15 @@ class Runtime:
     def journal(self) -> Journal:
         from apexdir.state.journal import Journal
 
-        return Journal(self.db, self.clock)
+        return Journal(self.db, self.clock, publish=self.publish_event)
+
+    def publish_event(self, event: dict[str, Any]) -> None:
+        """Write one event of a structure's history to the directory (the journal's
+        publisher): every node reads it there, whichever node served the action."""
+        from apexdir.directory.events import EventStore
+        from apexdir.models import Event
+
+        EventStore(self.directory, self.layout).add(Event(**event))
 
     def close(self) -> None:
         if "directory" in self.__dict__:

@@ -48,6 +48,7 @@ class Action(StrEnum):
     GRANT = "grant"  # grant or revoke
     DELEGATE = "delegate"  # delegate or withdraw a delegation
     JOURNAL_VIEW = "journal_view"
+    HISTORY_VIEW = "history_view"  # a structure's history: who did what to whom, when
     SELF_UPDATE = "self_update"
     DATA_EXPORT = "data_export"  # a partner's own data (RGPD art. 15 and 20)
 
@@ -156,6 +157,9 @@ RULES: Mapping[Action, Mapping[ActorType, Rule]] = {
         _AD: Rule(Scope.OWN_STRUCTURE, _DELEGATES),
     },
     Action.JOURNAL_VIEW: {_AG: _ANY},
+    # Issue 21 item 8: an administrateur reads his structure's history, a responsable his
+    # service's; a collaborateur none.
+    Action.HISTORY_VIEW: {_AG: _ANY, _AD: _STRUCTURE, _RE: Rule(Scope.OWN_SERVICE)},
     # Agents correct a partner's data on request (support); the partner is mailed either way.
     Action.SELF_UPDATE: {_AG: _ANY, _AD: _SELF, _RE: _SELF, _CO: _SELF},
     # Every partner downloads his own data; an agent any partner's (a request by mail).
@@ -187,6 +191,7 @@ _ACTIONS = {
     Action.GRANT: "attribuer ou retirer des profils",
     Action.DELEGATE: "déléguer des profils ou retirer une délégation",
     Action.JOURNAL_VIEW: "consulter le journal",
+    Action.HISTORY_VIEW: "consulter l'historique",
     Action.SELF_UPDATE: "modifier des données personnelles",
     Action.DATA_EXPORT: "télécharger les données personnelles",
 }

@@ -176,6 +176,17 @@ def m007_journal_counts(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m008_history_backlog(db: sqlite_utils.Database) -> None:
+    """Issue 21 item 8: an event of a structure's history is written to the directory as it
+    is journaled; one the directory did not take (a provider down) waits here, as JSON,
+    and is written again at the next event or by the nightly housekeeping."""
+    db.execute(
+        "CREATE TABLE history_backlog (id INTEGER PRIMARY KEY, event TEXT NOT NULL,"
+        " created_at TEXT NOT NULL)"
+    )
+
+
 def iso(moment: datetime) -> str:
     """The one text form of a moment in the store: UTC, to the second.
 

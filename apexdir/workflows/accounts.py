@@ -14,7 +14,7 @@ from apexdir.rules.permissions import Action, Actor, ActorType, is_allowed, requ
 from apexdir.rules.siret import validate_siret
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
-from apexdir.workflows.actors import target_for
+from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.lifecycle import require_not_last_administrator
 from apexdir.workflows.notify import announce_then, queue_mail, queue_mail_or_undo
 
@@ -85,6 +85,7 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]
         actor=actor.identifier,
         operator=rt.operator,
         details={"type": account.type, "structure": account.siret},
+        **history_of(account),
     )
     return {
         "identifier": account.identifier,
@@ -98,7 +99,11 @@ def resend_identifier(rt: Runtime, actor: Actor, identifier: str) -> dict[str, A
     require(actor, Action.RESEND_IDENTIFIER, target_for(account))
     queue_mail(rt, "identifier_reminder", [account.mail], identifiant=account.identifier)
     rt.journal.record(
-        "account.resend-identifier", identifier, actor=actor.identifier, operator=rt.operator
+        "account.resend-identifier",
+        identifier,
+        actor=actor.identifier,
+        operator=rt.operator,
+        **history_of(account),
     )
     return {"identifier": identifier, "mail": account.mail}
 
@@ -163,6 +168,7 @@ def update_personal_data(
         actor=actor.identifier,
         operator=rt.operator,
         details={"fields": sorted(k for k in changes if k != "cn")},
+        **history_of(account),
     )
     updated = repo.account(identifier)
     out = updated.public(with_mobile=True)

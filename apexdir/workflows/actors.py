@@ -46,3 +46,8 @@ def target_for(account: Account) -> Target:
         service=account.service_id,
         identifier=account.identifier,
     )
+
+
+def history_of(account: Account) -> dict[str, str | None]:
+    """Whose history an action on `account` belongs to: keywords of `Journal.record`."""
+    return {"structure": account.siret or None, "service": account.service_id}

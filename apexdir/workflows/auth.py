@@ -55,6 +55,7 @@ from apexdir.runtime import Runtime
 from apexdir.state import ratelimit, resetqueue
 from apexdir.workflows import guard, sessions, structure_life, tokens
 from apexdir.workflows.accounts import account_or_none
+from apexdir.workflows.actors import history_of
 from apexdir.workflows.notify import link, queue_mail, queue_sms, token_from
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -753,8 +754,8 @@ def reset(
         ppolicy.raise_for_refusal(refusal, policy.password_history)
     sessions.end_all(rt, account)  # whoever knew the old password is logged out everywhere
     _notify_change(rt, account)
-    rt.journal.record("auth.password-reset", account.identifier, actor=None,
-                      operator=rt.operator, details={"channel": record.kind})  # fmt: skip
+    rt.journal.record("auth.password-reset", account.identifier, actor=None, operator=rt.operator,
+                      details={"channel": record.kind}, **history_of(account))  # fmt: skip
     return {"identifier": account.identifier, "message": RESET_DONE}
 
 
@@ -796,9 +797,8 @@ def change(
         ppolicy.raise_for_refusal(refusal, policy.password_history)
     sessions.end_all(rt, account)  # the portal renews the session that made the change
     _notify_change(rt, account)
-    rt.journal.record(
-        "auth.password-change", account.identifier, actor=account.identifier, operator=rt.operator
-    )
+    rt.journal.record("auth.password-change", account.identifier, actor=account.identifier,
+                      operator=rt.operator, **history_of(account))  # fmt: skip
     return {"identifier": account.identifier, "message": CHANGE_DONE}
 
 
@@ -840,7 +840,8 @@ def _notify_lock(rt: Runtime, account: Account) -> None:
     policy = rt.settings.policy
     queue_mail(rt, "account_locked", [account.mail], identifiant=account.identifier,
                minutes=policy.lockout_minutes)  # fmt: skip
-    rt.journal.record("auth.locked", account.identifier, actor=None, operator=rt.operator)
+    rt.journal.record("auth.locked", account.identifier, actor=None, operator=rt.operator,
+                      **history_of(account))  # fmt: skip
 
 
 def _notify_change(rt: Runtime, account: Account) -> None:

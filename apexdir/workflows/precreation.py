@@ -174,6 +174,8 @@ def invite(
         actor=actor.identifier,
         operator=rt.operator,
         details={"type": kind.value, "structure": siret, "mail": mail},
+        structure=siret,
+        service=service_entry.id if service_entry else None,
     )
     return {
         "request_id": request_id,
@@ -308,7 +310,13 @@ def _submit(
         "apexSubmittedAt": [("replace", [to_generalized_time(rt.clock())])],
     }
     _modify_request(rt, req, changes)
-    rt.journal.record("account.complete", req.id, actor=None, operator=rt.operator)
+    rt.journal.record("account.complete", req.id, actor=None, operator=rt.operator,
+                      details={"mail": req.mail}, **_history(req))  # fmt: skip
+
+
+def _history(req: CreationRequest) -> dict[str, str | None]:
+    """Whose history an event of a creation request belongs to (`Journal.record`)."""
+    return {"structure": req.siret or None, "service": req.service_id}
 
 
 def complete(
@@ -597,7 +605,8 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
         req.identifier,
         actor=actor.identifier,
         operator=rt.operator,
-        details={"request_id": req.id},
+        details={"request_id": req.id, "mail": req.mail},
+        **_history(req),
     )
     return _accepted(req)
 
@@ -660,7 +669,8 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     queue_mail_or_undo(
         rt, lambda: rt.directory.modify(req.dn, back), "refusal", [req.mail], motif=text
     )
-    rt.journal.record("account.refuse", req.id, actor=actor.identifier, operator=rt.operator)
+    rt.journal.record("account.refuse", req.id, actor=actor.identifier, operator=rt.operator,
+                      details={"mail": req.mail}, **_history(req))  # fmt: skip
     # A validation interrupted after it created the account (slapd died, the spool refused
     # the mail) left an active account behind a request still "submitted": the refusal,
     # now decided (no validation can mark the request accepted any more), removes it.
@@ -682,4 +692,5 @@ def _remove_refused_account(rt: Runtime, req: CreationRequest) -> None:
         actor=None,
         operator=rt.operator,
         details={"request_id": req.id, "why": "refused request"},
+        **_history(req),
     )

@@ -9,7 +9,7 @@ from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account, habilitation
 from apexdir.rules.permissions import Action, Actor, ActorType, can_grant_profile, require
 from apexdir.runtime import Runtime
-from apexdir.workflows.actors import target_for
+from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.catalogue import parse_habilitation
 from apexdir.workflows.notify import queue_mail_or_undo
 
@@ -65,9 +65,8 @@ def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) ->
         [account.mail],
         application=application.name,
     )
-    rt.journal.record(
-        "grant", identifier, actor=actor.identifier, operator=rt.operator, details={"profile": key}
-    )
+    rt.journal.record("grant", identifier, actor=actor.identifier, operator=rt.operator,
+                      details={"profile": key}, **history_of(account))  # fmt: skip
     return {"identifier": identifier, "habilitation": key, "granted": True}
 
 
@@ -86,9 +85,8 @@ def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -
         [account.mail],
         application=application.name,
     )
-    rt.journal.record(
-        "revoke", identifier, actor=actor.identifier, operator=rt.operator, details={"profile": key}
-    )
+    rt.journal.record("revoke", identifier, actor=actor.identifier, operator=rt.operator,
+                      details={"profile": key}, **history_of(account))  # fmt: skip
     return {"identifier": identifier, "habilitation": key, "revoked": True}
 
 
@@ -116,6 +114,7 @@ def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str)
         actor=actor.identifier,
         operator=rt.operator,
         details={"profile": key},
+        **history_of(account),
     )
     return {"identifier": identifier, "delegation": key, "delegated": True}
 
@@ -145,6 +144,7 @@ def undelegate(
         actor=actor.identifier,
         operator=rt.operator,
         details={"profile": key, "habilitations_kept": len(still)},
+        **history_of(account),
     )
     return {
         "identifier": identifier,

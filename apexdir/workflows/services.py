@@ -51,9 +51,8 @@ def create_service(rt: Runtime, actor: Actor, siret: str, name: str) -> Service:
     rt.directory.add(
         service.dn, {"objectClass": ["apexService"], "apexServiceId": service.id, "cn": name}
     )
-    rt.journal.record(
-        "service.create", f"{siret}/{name}", actor=actor.identifier, operator=rt.operator
-    )
+    rt.journal.record("service.create", f"{siret}/{name}", actor=actor.identifier,
+                      operator=rt.operator, structure=siret, service=service.id)  # fmt: skip
     return service
 
 
@@ -73,6 +72,8 @@ def rename_service(rt: Runtime, actor: Actor, siret: str, name: str, new_name: s
         actor=actor.identifier,
         operator=rt.operator,
         details={"new_name": new_name},
+        structure=siret,
+        service=service.id,
     )
     service.name = new_name
     return service
@@ -128,6 +129,8 @@ def merge_services(
         actor=actor.identifier,
         operator=rt.operator,
         details={"into": dst.name, "accounts": moved, "requests": moved_requests},
+        structure=siret,
+        service=dst.id,  # the source is gone: the target's responsables read it
     )
     return {
         "source": src.name,
@@ -151,9 +154,8 @@ def delete_service(rt: Runtime, actor: Actor, siret: str, name: str) -> None:
             "service d'abord"
         )
     rt.directory.delete(service.dn)
-    rt.journal.record(
-        "service.delete", f"{siret}/{service.name}", actor=actor.identifier, operator=rt.operator
-    )
+    rt.journal.record("service.delete", f"{siret}/{service.name}", actor=actor.identifier,
+                      operator=rt.operator, structure=siret)  # fmt: skip
 
 
 def transfer_account(rt: Runtime, actor: Actor, identifier: str, service_name: str) -> Account:
@@ -175,5 +177,7 @@ def transfer_account(rt: Runtime, actor: Actor, identifier: str, service_name: s
             actor=actor.identifier,
             operator=rt.operator,
             details={"from": account.service, "to": service.name},
+            structure=account.siret,
+            service=service.id,  # the new service's responsables read it
         )
     return repo.account(identifier)

@@ -97,9 +97,8 @@ def create_structure(
     rt.directory.add(
         structure.dn, {"objectClass": ["apexStructure"], **m.structure_attrs(structure)}
     )
-    rt.journal.record(
-        "structure.create", structure.siret, actor=actor.identifier, operator=rt.operator
-    )
+    rt.journal.record("structure.create", structure.siret, actor=actor.identifier,
+                      operator=rt.operator, structure=structure.siret)  # fmt: skip
     return structure
 
 
@@ -128,6 +127,7 @@ def update_structure(rt: Runtime, actor: Actor, siret: str, **changes: str | Non
             actor=actor.identifier,
             operator=rt.operator,
             details={"fields": sorted(k for k, v in changes.items() if v is not None)},
+            structure=structure.siret,
         )
     return repo.structure(structure.siret)
 

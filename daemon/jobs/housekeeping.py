@@ -8,8 +8,11 @@
 - password notices (`apexNotice` expiry-…/expired:…) of a former password are removed;
 - OpenID Connect access tokens past their expiry, and authorization codes past their expiry
   and the replay window (apexdir/oidc/store.py), are deleted;
+- the structures' history in the directory (`ou=events`, issue 21 item 8) keeps
+  `policy.journal_retention_days`, like the journal;
 - the journal keeps `policy.journal_retention_days`; sent and failed spool rows (which no
-  longer hold their bodies) are kept as long, then purged;
+  longer hold their bodies) are kept as long, then purged; history events the directory
+  did not take when they happened (a provider down) are written to it again;
 - the state store gives its free pages back a step at a time (incremental vacuum) and its
   write-ahead log is truncated.
 
@@ -40,6 +43,7 @@ from apexdir.runtime import Runtime
 from apexdir.state.db import guarded, open_store
 from apexdir.state.journal import Journal
 from apexdir.state.outbox import Outbox
+from apexdir.workflows import history
 
 SECRETS = ("apexLoginCode", "apexResetSecret")
 PASSWORD_NOTICES = ("expiry-", "expired:")
@@ -99,6 +103,8 @@ def run_directory(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
     counts: dict[str, Any] = clean_accounts(rt, now, stop)
     if not stop():
         counts.update(oidc_store.purge(rt, now))
+    if not stop():
+        counts["events_purged"] = history.purge(rt, now=now)
     if counts["secrets_removed"] or counts["notices_removed"]:
         commit(rt, [], [Record("housekeeping", None, counts)])
     return counts
@@ -171,6 +177,15 @@ def run_local_once(
     """The daemon's `local_housekeeping` job, on every node: no directory connection."""
     db = open_store(settings.state.path)
     try:
-        return run_local(db, settings, clock)
+        counts = run_local(db, settings, clock)
+        waiting = db.execute("SELECT COUNT(*) FROM history_backlog").fetchone()[0]
     finally:
         db.close()
+    if waiting:
+        # Only then a directory connection: this job must run while the directory is away.
+        rt = Runtime(settings, clock=clock)
+        try:
+            counts["history_sent"] = rt.journal.flush()
+        finally:
+            rt.close()
+    return counts

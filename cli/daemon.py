@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from apexdir.cli.context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from apexdir.rules.permissions import Actor
 
 JOBS = ["outbox", "expiry", "pending", "changes", "housekeeping"]
 # apexdir.state.spool_admin.STATUSES, written out: importing the store costs every command.
@@ -83,21 +87,74 @@ def outbox_retry(cli: CliContext, message_id: int | None, held: bool) -> None:
 
 @click.command()
 @click.option("--since", default=None, metavar="ISO8601", help="Only entries from this moment.")
+@click.option(
+    "--structure",
+    "siret",
+    default=None,
+    metavar="SIRET",
+    help="This structure's history, read from the directory (complete on every node).",
+)
+@click.option("--account", default=None, metavar="IDENTIFIER", help="History: acting or acted on.")
+@click.option("--action", default=None, metavar="ACTION", help="History: one action code.")
 @pass_cli
-def journal(cli: CliContext, since: str | None) -> None:
-    """Who did what, when (agent)."""
-    from apexdir.errors import Invalid, NotAllowed
+def journal(
+    cli: CliContext, since: str | None, siret: str | None, account: str | None, action: str | None
+) -> None:
+    """Who did what, when: this node's journal (agent), or a structure's history with
+    --structure (agent) or --as (an administrateur's structure, a responsable's service)."""
     from apexdir.rules.permissions import ActorType
 
-    if cli.actor().type != ActorType.AGENT:
-        raise NotAllowed("the journal is for DGFiP agents")
-    moment = None
-    if since:
-        try:
-            moment = datetime.fromisoformat(since)
-        except ValueError:
-            raise Invalid(f"--since {since!r}: not an ISO 8601 date") from None
-    rows = cli.runtime.journal.entries(since=moment)
+    actor = cli.actor()
+    moment = _moment(since)
+    if siret is None and actor.type == ActorType.AGENT:
+        if account or action:
+            raise click.UsageError("--account and --action filter a structure's history")
+        rows = cli.runtime.journal.entries(since=moment)
+    else:
+        # The permission table refuses a collaborateur (workflows.history.reach).
+        rows = _history(cli, actor, moment, siret, account, action)
     cli.emit(
         rows, lambda r: cli.table(r, ["at", "operator", "actor", "action", "target"], "Journal")
     )
+
+
+def _moment(since: str | None) -> datetime | None:
+    from apexdir.errors import Invalid
+
+    if not since:
+        return None
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise Invalid(f"--since {since!r}: not an ISO 8601 date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _history(
+    cli: CliContext,
+    actor: Actor,
+    since: datetime | None,
+    siret: str | None,
+    account: str | None,
+    action: str | None,
+) -> list[dict[str, Any]]:
+    from apexdir.rules.history import AGENT_PREFIX, Criteria, label
+    from apexdir.workflows import history
+
+    criteria = Criteria(since=since, account=account, action=action)
+    found, _ = history.events(cli.runtime, actor, criteria, siret=siret)
+    rows = []
+    for event in found:
+        by_agent = bool(event.actor and event.actor.startswith(AGENT_PREFIX))
+        rows.append({
+            "at": event.at.isoformat(),
+            "operator": event.actor[len(AGENT_PREFIX):] if by_agent and event.actor else None,
+            "actor": None if by_agent else event.actor,
+            "action": event.action,
+            "label": label(event.action),
+            "target": event.target,
+            "structure": event.structure,
+            "service": event.service,
+            "details": event.details,
+        })  # fmt: skip
+    return rows

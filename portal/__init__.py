@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         connexion,
         creation,
         espace,
+        historique,
         informations,
         mesdonnees,
         motdepasse,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         services.bp,
         comptes.bp,
         suspension.bp,
+        historique.bp,
         sante.bp,
     ):
         app.register_blueprint(blueprint)

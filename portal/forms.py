@@ -4,7 +4,14 @@ words (PORTAL.md); the rules themselves are the workflows' — these only bound 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 REQUIRED = "Ce champ est obligatoire."
@@ -126,3 +133,16 @@ class ProfileForm(FlaskForm):
 
 class TransferForm(FlaskForm):
     service = SelectField("Service", validate_choice=False)
+
+
+class HistoryFilterForm(FlaskForm):
+    """The history's filters: a GET form (a filtered page can be bookmarked or shared), so
+    without a CSRF token — it changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    du = DateField("Du", [Optional()], format="%Y-%m-%d")
+    au = DateField("Au", [Optional()], format="%Y-%m-%d")
+    compte = StringField("Compte", [Optional(), _max(128)])
+    action = SelectField("Action", [Optional()], choices=[], validate_choice=True)

@@ -38,6 +38,7 @@ SESSION_ENDED = (
 )
 LOGIN_FIRST = "Veuillez vous connecter pour accéder à cette page."
 KEPT_ACROSS_LOGIN = ("oidc_resume",)
+USER_AGENT_MAX = 256  # kept in the history for 400 days: a browser's, not a novel
 
 
 def register(app: Flask) -> None:
@@ -49,12 +50,18 @@ def register(app: Flask) -> None:
 def _request_id() -> None:
     """The request's id in every log line of it, and in the answer: a proxy's id is kept
     when it looks like one, else a new one."""
-    from apexdir.logs import request_id
+    from apexdir.logs import request_id, request_source
 
     given = request.headers.get("X-Request-Id", "")
     ok = 8 <= len(given) <= 64 and all(c.isalnum() or c in "-_." for c in given)
     g.request_id = given if ok else secrets.token_hex(8)
     request_id.set(g.request_id)
+    # What the journal adds to the actions of this request (issue 21 item 8): set on every
+    # request, so a worker thread never carries the previous request's source along.
+    # A header is anyone's text: no control character reaches a CSV cell or a log line.
+    header = request.headers.get("User-Agent", "")
+    agent = "".join(c for c in header if c.isprintable())[:USER_AGENT_MAX]
+    request_source.set({"address": client_address(), "user_agent": agent})
 
 
 def _now() -> float:

@@ -48,6 +48,8 @@ def partner_menu(account_type: str | None) -> list[tuple[str, str]]:
     if account_type == "administrateur":
         items.append(("services.liste", "Gestion des services"))
     items.append(("espace.structure", "Consultation des comptes et services de la structure"))
+    if account_type in ("administrateur", "responsable"):
+        items.append(("historique.liste", "Historique"))
     items.append(("espace.donnees", "Gestion des données personnelles"))
     return items
 

@@ -51,7 +51,8 @@ def test_an_action_served_by_node_a_is_in_the_history_read_on_node_b(
     create_structure(a, AGENT, siret=SIRET, category="Banques", name="Banque Exemple")
     create_service(a, AGENT, SIRET, "Comptabilité")
     replicas.wait_converged()
-    assert actions(b) == [("service.create", "agent:agent-a"), ("structure.create", "agent:agent-a")]
+    by_a = "agent:agent-a"
+    assert actions(b) == [("service.create", by_a), ("structure.create", by_a)]
     assert b.journal.entries() == []  # B's own journal knows nothing: the directory does
 
     rename_service(b, AGENT, SIRET, "Comptabilité", "Compta")

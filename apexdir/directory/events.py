@@ -4,11 +4,13 @@ replicated like any entry, so every node reads every node's events.
 
 slapd keeps no order and apexdir does not load the sssvlv overlay, so a page is read
 newest first by time windows: one search for the last day of the period, then a wider one
-before it, sized by how many events the previous one held, until the page is full. A page
-of 50 events of a busy structure costs two or three indexed searches (`apexStructureRef`
-or `apexServiceRef` and `apexEventAt`, whose eq index slapd also uses for ranges) and never
-reads the structure's whole history. A page cursor is an event's name, which begins with
-its time (`rules.history.new_event_id`).
+before it, sized by how many events the previous one held, until the page is full. slapd
+2.5 does not use an index for a generalizedTime range: a window is therefore an OR of its
+UTC days (`apexEventDay`, eq-indexed), intersected by slapd with the structure's (or
+service's) index; the exact bounds (`apexEventAt`) are then checked on those few
+candidates only. A page of 50 events of a busy structure costs two or three such searches
+and never reads the structure's whole history. A page cursor is an event's name, which
+begins with its time (`rules.history.new_event_id`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from apexdir.directory.layout import Layout
 from apexdir.directory.mapping import EVENT_ATTRS, event_attrs, event_from
 from apexdir.errors import Conflict
 from apexdir.models import Event
-from apexdir.rules.history import Criteria, event_time
+from apexdir.rules.history import EXPORT_LIMIT, Criteria, event_time
 
 FIRST_WINDOW = timedelta(days=1)
 GROWTH = 4  # at most, when a window held nothing
+MAX_WINDOW = timedelta(days=62)  # an OR of at most 63 days in one filter
+PURGE_WINDOW = 30  # days: the purge walks back until a whole window is empty
 # Where an open period starts: before any retained event (retention is 400 days).
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -50,21 +54,23 @@ class EventStore:
         with contextlib.suppress(Conflict):
             self.directory.add(self.layout.event_dn(event.id), event_attrs(event, self.layout))
 
-    def purge(self, older_than: datetime, *, limit: int | None = None) -> int:
-        """Delete the events before `older_than` (retention); how many."""
-        found = self.directory.iter_search(
-            self.layout.events_dn,
-            f.and_(f.eq("objectClass", "apexEvent"), f.le("apexEventAt", older_than)),
-            ["1.1"],
-            scope="one",
-        )
+    def purge(self, older_than: datetime) -> int:
+        """Delete the events before `older_than` (retention); how many. Walks back by
+        windows of days (indexed) from the cut-off until a whole window is empty: a nightly
+        purge finds one day to delete, one after a month's stop finds them all."""
         done = 0
-        for entry in found:
-            if limit is not None and done >= limit:
-                break
-            self.directory.delete(entry.dn)
-            done += 1
-        return done
+        end = older_than
+        while True:
+            start = end - timedelta(days=PURGE_WINDOW)
+            days = f.and_(f.eq("objectClass", "apexEvent"), _days(start, end),
+                          f.le("apexEventAt", older_than))  # fmt: skip
+            found = self.directory.search(self.layout.events_dn, days, ["1.1"], scope="one")
+            if not found:
+                return done
+            for entry in found:
+                self.directory.delete(entry.dn)
+            done += len(found)
+            end = start - timedelta(days=1)
 
     # ------------------------------------------------------------------ read
     def _filter(self, siret: str, service: str | None, criteria: Criteria) -> str:
@@ -86,7 +92,8 @@ class EventStore:
 
     def _window(self, base: str, start: datetime, end: datetime) -> list[Event]:
         """Events with start <= at <= end (whole seconds)."""
-        window = f.and_(base, f.ge("apexEventAt", start), f.le("apexEventAt", end))
+        window = f.and_(base, _days(start, end), f.ge("apexEventAt", start),
+                        f.le("apexEventAt", end))  # fmt: skip
         entries = self.directory.search(self.layout.events_dn, window, EVENT_ATTRS, scope="one")
         return [event_from(entry) for entry in entries]
 
@@ -114,13 +121,17 @@ class EventStore:
         *,
         size: int,
         now: datetime,
+        oldest: datetime = EPOCH,
         older_than: str | None = None,
         newer_than: str | None = None,
     ) -> Page:
         """One page of `size` events, newest first: the newest of the period, or those just
-        older than the cursor `older_than`, or just newer than `newer_than`."""
+        older than the cursor `older_than`, or just newer than `newer_than`. `oldest`:
+        where the retained history starts (the walk back stops there)."""
+        if criteria.account:
+            return self._account_page(siret, service, criteria, size, older_than, newer_than)
         base = self._filter(siret, service, criteria)
-        low = (criteria.since or EPOCH).replace(microsecond=0)
+        low = max(criteria.since or EPOCH, oldest).replace(microsecond=0)
         high = (criteria.until or now).replace(microsecond=0)
         if newer_than is not None:
             found = list(self._walk(base, max(low, event_time(newer_than)), high, size + 1,
@@ -136,6 +147,31 @@ class EventStore:
         older = events[-1].id if len(found) > size else None
         newer = events[0].id if older_than is not None and events else None
         return Page(events, older=older, newer=newer)
+
+    def _account_page(
+        self,
+        siret: str,
+        service: str | None,
+        criteria: Criteria,
+        size: int,
+        older_than: str | None,
+        newer_than: str | None,
+    ) -> Page:
+        """One account's events are few (about ten a year): one indexed search
+        (`apexEventActor`, `apexEventTarget`), then the page is cut here."""
+        events, _ = self.all(siret, service, criteria, limit=EXPORT_LIMIT)
+        if newer_than is not None:
+            newer_ones = [e for e in events if e.id > newer_than]
+            shown = newer_ones[-size:]
+            more = len(newer_ones) > size
+            older = shown[-1].id if shown else None
+            return Page(shown, older=older, newer=shown[0].id if more and shown else None)
+        if older_than is not None:
+            events = [e for e in events if e.id < older_than]
+        shown = events[:size]
+        older = shown[-1].id if len(events) > size else None
+        newer = shown[0].id if older_than is not None and shown else None
+        return Page(shown, older=older, newer=newer)
 
     def _walk(
         self,
@@ -171,4 +207,12 @@ class EventStore:
             edge = end + timedelta(seconds=1) if forward else start - timedelta(seconds=1)
             missing = want - found
             factor = GROWTH if not batch else min(GROWTH, max(1.0, 1.5 * missing / len(batch)))
-            width = width * factor
+            width = min(MAX_WINDOW, width * factor)
+
+
+def _days(start: datetime, end: datetime) -> str:
+    """An OR of the UTC days from `start` to `end` (`apexEventDay`, eq-indexed)."""
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    count = (last - first).days + 1
+    days = [(first + timedelta(days=n)).strftime("%Y%m%d") for n in range(count)]
+    return f.or_(*(f.eq("apexEventDay", day) for day in days))

@@ -357,6 +357,7 @@ def event_attrs(event: Event, layout: Layout) -> dict[str, Any]:
         "objectClass": ["top", "apexEvent"],
         "cn": event.id,
         "apexEventAt": to_generalized_time(event.at),
+        "apexEventDay": to_generalized_time(event.at)[:8],
         "apexEventAction": event.action,
         "apexEventActor": event.actor,
         "apexEventTarget": event.target,

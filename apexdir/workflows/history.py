@@ -58,8 +58,10 @@ def page(
     size: int = PAGE_SIZE,
 ) -> Page:
     where = reach(actor)
-    return _store(rt).page(where.siret, where.service, criteria, size=size, now=rt.clock(),
-                           older_than=older_than, newer_than=newer_than)  # fmt: skip
+    now = rt.clock()
+    oldest = now - timedelta(days=rt.settings.policy.journal_retention_days + 1)
+    return _store(rt).page(where.siret, where.service, criteria, size=size, now=now,
+                           oldest=oldest, older_than=older_than, newer_than=newer_than)  # fmt: skip
 
 
 def events(

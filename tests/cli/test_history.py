@@ -4,9 +4,15 @@ history from the directory, in each account type's reach, with its filters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from apexdir.daemon.jobs import housekeeping
+from apexdir.directory.events import EventStore
+from apexdir.models import Event
+from apexdir.rules.history import new_event_id
+from apexdir.runtime import Runtime
 from tests.helpers import OTHER_SIRET, Cli
 
 APP = "FICOBA"
@@ -95,3 +101,16 @@ def test_filters_by_account_action_and_period(app_cli: Cli, world: World) -> Non
     assert app_cli.ok("journal", "--structure", world.siret, "--since", "2999-01-01") == []
     assert "Action inconnue" in app_cli.fails(1, "journal", "--structure", world.siret,
                                                "--action", "nope")  # fmt: skip
+
+
+def test_housekeeping_purges_events_past_retention(app_cli: Cli, world: World, rt: Runtime) -> None:
+    """Events older than journal_retention_days leave the directory; the others stay."""
+    store = EventStore(rt.directory, rt.layout)
+    now = datetime.now(UTC)
+    for days in (401, 450, 399):
+        moment = now - timedelta(days=days)
+        store.add(Event(id=new_event_id(moment), at=moment, action="grant",
+                        structure=world.siret, target=world.paie))  # fmt: skip
+    before = len(app_cli.ok("journal", "--structure", world.siret))
+    assert housekeeping.run_directory(rt)["events_purged"] == 2
+    assert len(app_cli.ok("journal", "--structure", world.siret)) == before - 2

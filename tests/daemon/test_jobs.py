@@ -322,7 +322,7 @@ def test_housekeeping_purges_expired_secrets_stale_notices_and_old_rows(
     assert result.pop("pages_freed") >= 0  # the state store's incremental vacuum
     assert result == {"secrets_removed": 0, "notices_removed": 1, "journal_trimmed": 1,
                       "outbox_purged": 1, "oidc_codes_purged": 0,
-                      "oidc_tokens_purged": 0}  # fmt: skip
+                      "oidc_tokens_purged": 0, "events_purged": 0}  # fmt: skip
     entry = rt.directory.get(dn, ["apexLoginCode", "apexNotice"])
     assert entry is not None and entry.get("apexLoginCode"), "a valid code stays"
     assert entry.all("apexNotice") == [current]

@@ -82,6 +82,7 @@ agent           account_retype     Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           grant              Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           delegate           .   .   .   Y   Y   Y   .   .   .   .   .   .   .   .   .
 agent           journal_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           history_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           self_update        Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           structure_close    Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           structure_move     Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
@@ -102,6 +103,7 @@ administrateur  account_retype     .   .   .   Y   Y   .   Y   Y   .   .   .   .
 administrateur  grant              .   .   .   Y   Y   .   Y   Y   .   .   .   .   .   .   .
 administrateur  delegate           .   .   .   Y   Y   .   .   .   .   .   .   .   .   .   .
 administrateur  journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+administrateur  history_view       Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
 administrateur  self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -122,6 +124,7 @@ responsable     account_retype     .   .   .   .   .   .   .   .   .   .   .   .
 responsable     grant              .   .   .   .   .   .   Y   .   .   .   .   .   .   .   .
 responsable     delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+responsable     history_view       Y   .   .   Y   .   .   Y   .   .   .   .   Y   .   .   .
 responsable     self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -142,6 +145,7 @@ collaborateur   account_retype     .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   grant              .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   history_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .

@@ -43,6 +43,7 @@ USER_AGENT_MAX = 256  # kept in the history for 400 days: a browser's, not a nov
 
 def register(app: Flask) -> None:
     app.before_request(_request_id)
+    app.teardown_request(_forget_source)
     app.before_request(_session_timeouts)
     app.after_request(_headers)
 
@@ -62,6 +63,13 @@ def _request_id() -> None:
     header = request.headers.get("User-Agent", "")
     agent = "".join(c for c in header if c.isprintable())[:USER_AGENT_MAX]
     request_source.set({"address": client_address(), "user_agent": agent})
+
+
+def _forget_source(_exc: BaseException | None = None) -> None:
+    """The request is over: what the thread journals next (a test, a job) is not its."""
+    from apexdir.logs import request_source
+
+    request_source.set(None)
 
 
 def _now() -> float:

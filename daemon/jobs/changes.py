@@ -477,11 +477,11 @@ class Feed:
     def ignored(self, change: Change) -> bool:
         if norm(change.dn) == norm(self.layout.lease_dn):
             return True
-        # The OpenID Connect provider's codes and tokens: bookkeeping of every login to an
-        # application (three writes each), not changes anyone needs to read in the journal.
-        if is_child(change.dn, self.layout.oidc_codes_dn) or is_child(
-            change.dn, self.layout.oidc_tokens_dn
-        ):
+        # The OpenID Connect provider's codes and tokens (three writes a login to an
+        # application) and the structures' history events (the journal row is the event):
+        # bookkeeping, not changes anyone needs to read in the journal again.
+        kept = (self.layout.oidc_codes_dn, self.layout.oidc_tokens_dn, self.layout.events_dn)
+        if any(is_child(change.dn, parent) for parent in kept):
             return True
         return change.type == "modify" and not change.attributes
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apexdir.directory.events import EventStore
+from apexdir.logs import request_source
 from apexdir.models import Event
 from apexdir.rules.history import new_event_id
 from apexdir.runtime import Runtime
@@ -67,6 +68,7 @@ def test_portal_actions_record_source_address_and_user_agent(
     row = [r for r in rt.journal.entries() if r["action"] == "grant"][-1]
     assert row["target"] == world.resp
     assert row["details"]["source"] == {"address": "127.0.0.1", "user_agent": UA}
+    assert request_source.get() is None  # the request over, the thread journals as itself
     download = admin.get("/structure/historique.csv", query_string={"action": "grant"})
     label = "Profil applicatif attribué : FICOBA/CONSULTATION"
     assert table(download.data)[1][1:] == [world.admin, label, world.resp, "127.0.0.1", UA]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from apexdir.directory.events import EventStore, Page
+from apexdir.directory.repository import Repository
 from apexdir.errors import Invalid
 from apexdir.models import Event
 from apexdir.rules.history import EXPORT_LIMIT, PAGE_SIZE, Criteria
@@ -71,6 +72,8 @@ def events(
     """Every event of the reach matching `criteria`, newest first (a CSV, the CLI), and
     whether `limit` cut the list."""
     where = reach(actor, siret)
+    if siret:  # a SIRET named by hand (a former one, after a move): not found, not empty
+        Repository(rt.directory, rt.layout).structure(where.siret)
     return _store(rt).all(where.siret, where.service, criteria, limit=limit)
 
 

@@ -14,7 +14,7 @@ from apexdir.rules.lifecycle import ACTIVE, last_administrator_refusal, plan_ret
 from apexdir.rules.permissions import AccountType, Action, Actor, Target, require
 from apexdir.rules.structure_life import CLOSED
 from apexdir.runtime import Runtime
-from apexdir.workflows.actors import target_for
+from apexdir.workflows.actors import history_of, target_for
 
 _GUARD_ATTRS = ["uid", "apexAccountType", "apexStructureRef", "apexStatus"]
 
@@ -103,6 +103,7 @@ def retype(
             "service": None if plan.drops_service else (service or account.service),
             "delegations_dropped": dropped,
         },
+        **history_of(account),  # the service it had: its responsables read the change
     )
     updated = repo.account(account.identifier)
     out = updated.public()

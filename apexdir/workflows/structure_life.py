@@ -139,6 +139,7 @@ def close_structure(
         actor=actor.identifier,
         operator=rt.operator,
         details={"reason": text, "accounts_locked": locked, "requests_cancelled": cancelled},
+        structure=structure.siret,
     )
     return {
         "siret": structure.siret,
@@ -171,6 +172,7 @@ def reopen_structure(rt: Runtime, actor: Actor, siret: str) -> dict[str, Any]:
         actor=actor.identifier,
         operator=rt.operator,
         details={"accounts_unlocked": unlocked},
+        structure=structure.siret,
     )
     return {
         "siret": structure.siret,
@@ -201,6 +203,7 @@ def move_structure(rt: Runtime, actor: Actor, siret: str, new_siret: str) -> dic
         actor=actor.identifier,
         operator=rt.operator,
         details={"from": old, "to": new, "stale_references_rewritten": rewritten},
+        structure=new,  # refint moved the earlier events' references along with the modrdn
     )
     accounts = repo.accounts(siret=new, attributes=["uid", "apexAccountType", "apexStructureRef"])
     return {

@@ -26,7 +26,7 @@ from apexdir.rules.refusal import validate_reason
 from apexdir.rules.structure_life import ACCOUNT_CLOSED, CLOSED
 from apexdir.runtime import Runtime
 from apexdir.workflows import sessions
-from apexdir.workflows.actors import target_for
+from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.lifecycle import require_not_last_administrator
 from apexdir.workflows.notify import queue_mail_or_undo
 
@@ -75,6 +75,7 @@ def suspend(
         actor=actor.identifier,
         operator=rt.operator,
         details={"reason": text, "type": account.type, "structure": account.siret},
+        **history_of(account),
     )
     return {"identifier": account.identifier, "status": SUSPENDED, "reason": text}
 
@@ -106,5 +107,6 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
         actor=actor.identifier,
         operator=rt.operator,
         details={"type": account.type, "structure": account.siret},
+        **history_of(account),
     )
     return {"identifier": account.identifier, "status": status}

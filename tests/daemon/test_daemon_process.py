@@ -226,7 +226,8 @@ def test_smtp_server_down_then_back(
     # loaded machine (CI on 2 cores) makes the daemon's passes late.
     wait_for(lambda: all(r["attempts"] >= 2 for r in spool(settings)[:2]), 60, "failed attempts")
     rows = spool(settings)
-    assert {r["status"] for r in rows} == {"queued"}
+    # Nothing sent, nothing given up; a pass may be trying one of them right now.
+    assert {r["status"] for r in rows} <= {"queued", "sending"}
     assert "cannot connect" in rows[0]["last_error"]
     assert all(r["attempts"] == 0 for r in rows[2:]), "later mails wait behind the first"
     back = Sinks(sink[0].directory, smtp_port=port)

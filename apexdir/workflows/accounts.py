@@ -171,7 +171,8 @@ def update_personal_data(
 
 
 def _name(label: str, value: str) -> str:
-    return display_name(label, value, max_length=64)
+    field = "last_name" if label == "Nom" else "first_name"
+    return display_name(label, value, max_length=64, field=field)
 
 
 def account_or_none(rt: Runtime, identifier: str) -> Account | None:

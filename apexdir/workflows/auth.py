@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apexdir import messages
 from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
@@ -87,13 +88,10 @@ CODE_NONE = "Aucun code de vérification en attente : reconnectez-vous pour en r
 CODE_EXPIRED = "Ce code de vérification a expiré : reconnectez-vous pour en recevoir un nouveau."
 FORGOT_ANSWER = (
     "Si cet identifiant correspond à un compte actif, un code de sécurité a été envoyé par SMS "
-    "au numéro de mobile enregistré ou, à défaut, un lien de réinitialisation par e-mail. "
+    "au numéro de mobile enregistré ou, à défaut, un lien de réinitialisation par mail. "
     "Le code ou le lien est valable {minutes} minutes."
 )
-RESET_REFUSED = (
-    "Code ou lien de réinitialisation invalide ou expiré : faites une nouvelle demande "
-    "(mot de passe oublié)."
-)
+RESET_REFUSED = messages.text("reset.refused")
 RESET_DONE = "Le mot de passe a été réinitialisé."
 CODES_PAUSED = (
     "Trop de codes de vérification ont été demandés ou saisis pour ce compte : la connexion "
@@ -105,7 +103,7 @@ THROTTLED = (
     "oublié votre mot de passe, utilisez « Mot de passe oublié »."
 )
 RATE_LIMITED = "Trop de demandes de réinitialisation : réessayez plus tard."
-CAPTCHA_REFUSED = "Le captcha n'a pas été validé."
+CAPTCHA_REFUSED = messages.text("captcha.refused")
 SMS_TEXT = "APEX Partenaires : votre code de sécurité est {code} (valable {minutes} minutes)."
 
 
@@ -261,16 +259,18 @@ def _spend_try(
     """The pending record of an active account, one try spent before it is judged; an
     unknown or inactive identifier spends the same read on the decoy, then gets the same
     refusal as an account with no such record."""
+    # `refusal` is a catalogue code (migrated messages) or still a ready message.
+    code, text = (refusal, None) if refusal in messages.CATALOGUE else (None, refusal)
     account = _find(rt, identifier)
     if account is None or account.status != "active":
         _read(rt, decoy_dn(rt.layout), attribute)  # the read a known one costs…
         _decoy_try(rt)  # … and the write
-        raise AuthenticationFailed(refusal, reason=reason)
+        raise AuthenticationFailed(text, code=code, reason=reason)
     record = _take_try(rt, account.dn, attribute)
     if record is None:
         _decoy_try(rt)
     if record is None or record.kind not in kinds:
-        raise AuthenticationFailed(refusal, reason=reason)
+        raise AuthenticationFailed(text, code=code, reason=reason)
     return account, record
 
 
@@ -545,7 +545,7 @@ def forgot(
     number.
     """
     if not captcha_ok:
-        raise Invalid(CAPTCHA_REFUSED)
+        raise Invalid(code="captcha.refused", field="captcha")
     policy = rt.settings.policy
     now = rt.clock()
     # Anything that cannot be an identifier shares one key: it never reaches an account, and
@@ -562,6 +562,9 @@ def forgot(
     minutes = policy.reset_validity_minutes
     answer: dict[str, Any] = {"message": FORGOT_ANSWER.format(minutes=minutes)}
     if actor is None or actor.type != ActorType.AGENT:
+        from apexdir.workflows.resetcode import requested
+
+        requested(rt, key, now)  # a new series of tries, whatever the identifier
         resetqueue.enqueue(rt.db, key, now)
         return answer
     channel, account = _send_reset(rt, identifier, now)
@@ -678,35 +681,8 @@ def reset_with_link(rt: Runtime, token: str, new: str, confirmation: str) -> dic
                      max_length=policy.password_max_length)  # fmt: skip
     account = _by_link(rt, token)
     if account is None:
-        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+        raise AuthenticationFailed(code="reset.refused", reason="no_secret")
     return reset(rt, account.identifier, token, new, confirmation)
-
-
-def redeem_sms_code(rt: Runtime, identifier: str, code: str) -> str:
-    """The portal's « Valider le code de sécurité saisi »: judge the SMS code (one try) and,
-    when right, swap it for a single-use token of the same kind as a mailed link, which the
-    next page's form carries to `reset` with the new password."""
-    policy = rt.settings.policy
-    account, record = _spend_try(
-        rt, identifier, "apexResetSecret", ("sms",), RESET_REFUSED, "no_secret"
-    )
-    key = rt.settings.ldap.secrets_key()
-    verdict = onetime.check(record, onetime.normalize_code(code), rt.clock(), key=key)
-    left = onetime.after_failure(record)
-    if verdict is onetime.Verdict.OK:
-        ident, secret = tokens.new_secret(6), tokens.new_secret()
-        now = rt.clock()
-        fresh = onetime.issue("mail", secret, key=key, now=now, ident=ident,
-                              validity=timedelta(minutes=policy.reset_validity_minutes),
-                              tries=policy.login_code_attempts)  # fmt: skip
-        if _swap(rt, account.dn, "apexResetSecret", left.format() if left else None,
-                 fresh.format()):  # fmt: skip
-            return f"{ident}.{secret}"
-    elif verdict is onetime.Verdict.EXPIRED:
-        _consume(rt, account.dn, "apexResetSecret", record)
-    rt.journal.record("auth.reset-refused", account.identifier, actor=None,
-                      operator=rt.operator, details={"verdict": verdict.value})  # fmt: skip
-    raise AuthenticationFailed(RESET_REFUSED, reason=verdict.value)
 
 
 def _secret_of(record: onetime.Record, code_or_token: str) -> str | None:
@@ -732,7 +708,7 @@ def reset(
     enforce_password(new, confirmation, min_length=policy.password_min_length,
                      max_length=policy.password_max_length)  # fmt: skip
     account, record = _spend_try(
-        rt, identifier, "apexResetSecret", ("sms", "mail"), RESET_REFUSED, "no_secret"
+        rt, identifier, "apexResetSecret", ("sms", "mail"), "reset.refused", "no_secret"
     )
     # A link whose public half names another record is judged too (digest of ""): a try.
     verdict = onetime.check(record, _secret_of(record, code_or_token) or "", rt.clock(),
@@ -742,7 +718,7 @@ def reset(
     if verdict is not onetime.Verdict.OK or not _consume(rt, account.dn, "apexResetSecret", record):
         rt.journal.record("auth.reset-refused", account.identifier, actor=None,
                           operator=rt.operator, details={"verdict": verdict.value})  # fmt: skip
-        raise AuthenticationFailed(RESET_REFUSED, reason=verdict.value)
+        raise AuthenticationFailed(code="reset.refused", reason=verdict.value)
     ldap = rt.settings.ldap
     refusal = ppolicy.change_password(ldap, as_dn=ldap.bind_dn, as_password=ldap.password(),
                                       target_dn=account.dn, new_password=new)  # fmt: skip

@@ -35,6 +35,7 @@ from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.catalogue import normalize_code
 from apexdir.workflows.notify import link, queue_mail_or_undo, token_from
+from apexdir.workflows.validators import notify_submitted
 
 OPEN = ["invited", "submitted"]
 SUBMITTED_MESSAGE = "Le formulaire de pré-création a été transmis pour validation."
@@ -137,7 +138,7 @@ def invite(
             f"(demande {existing[0].id})"
         )
     request_id = secrets.token_hex(6)
-    secret = tokens.new_secret()
+    secret = link_secret(rt, request_id)
     expires = now + timedelta(days=rt.settings.policy.invitation_validity_days)
     attrs: dict[str, Any] = {
         "objectClass": ["apexRequest"],
@@ -179,6 +180,14 @@ def invite(
         "service": service_entry.name if service_entry else None,
         "expires_at": expires.isoformat(),
     }
+
+
+def link_secret(rt: Runtime, request_id: str) -> str:
+    """The secret of a request's link: derived from its id under the secrets key, so that
+    the reminder can send the very link of the first mail again instead of voiding it
+    (issue 19 item 11). Only its SHA-256 is stored; without the key, it is as opaque as a
+    random one (HMAC-SHA256, 256 bits)."""
+    return tokens.derived(rt.settings.ldap.secrets_key(), f"creation-link:{request_id}")
 
 
 # ---------------------------------------------------------------------- the form
@@ -335,6 +344,7 @@ def complete(
     if not submit:
         return summary
     _submit(rt, req, _form_changes(summary, password))
+    notify_submitted(rt, req, summary["last_name"], summary["first_name"])
     summary["status"] = "submitted"
     summary["message"] = SUBMITTED_MESSAGE
     return summary
@@ -377,6 +387,7 @@ def submit_draft(rt: Runtime, token_or_link: str) -> dict[str, Any]:
     if not (req.last_name and req.first_name and _pending_hash(rt, req)):
         raise Invalid(code="creation.form_incomplete")
     _submit(rt, req, {})
+    notify_submitted(rt, req, req.last_name or "", req.first_name or "")
     summary = _summary(rt, req)
     summary["status"] = "submitted"
     summary["message"] = SUBMITTED_MESSAGE

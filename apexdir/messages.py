@@ -99,6 +99,46 @@ CATALOGUE: dict[str, str] = {
     "invitation.",
     "creation.form_incomplete": "Le formulaire n'a pas encore été complété : revenez à l'étape 1.",
     "creation.not_refusable": "La demande {request} est {status} : elle ne peut plus être refusée.",
+    "creation.duplicate": "Une création de compte est déjà en cours pour {mail} dans la "
+    "structure {siret} (demande {request}).",
+    "creation.resend_not_expired": "Demande {request} : seule une invitation expirée peut être "
+    "renvoyée (celle-ci est encore valable ou a déjà été traitée).",
+    # -- accounts and services (workflows/accounts.py, workflows/services.py)
+    "account.delete_self": "Un compte ne peut pas se supprimer lui-même.",
+    "account.delete_habilitations": "{identifier} détient encore {count} habilitation(s) "
+    "({profiles}) : retirez-les d'abord.",
+    "service.exists": "Un service nommé « {name} » existe déjà dans la structure {siret} : "
+    "choisissez un autre nom.",
+    "service.not_empty": "Le service « {name} » compte encore {accounts} compte(s) et "
+    "{requests} demande(s) de création en cours : transférez-les ou fusionnez le service "
+    "d'abord.",
+    # -- login, its mailed code and re-authentication (workflows/auth.py)
+    "login.invalid": "Identifiant ou mot de passe incorrect.",
+    "login.expired": "Votre mot de passe a expiré : choisissez-en un nouveau avec « Mot de passe "
+    "oublié ».",
+    "login.inactive": "Votre compte n'est pas actif : contactez votre administrateur.",
+    "login.suspended": "Votre compte est suspendu : contactez votre administrateur.",
+    # the same words as rules/structure_life.CLOSED_AT_LOGIN (tests/unit/test_messages.py)
+    "login.structure_closed": "Votre structure est fermée sur APEX Partenaires : votre compte "
+    "ne permet plus de vous connecter, ni à votre espace ni aux applications de la DGFIP. Pour "
+    "toute question, veuillez vous rapprocher de l'assistance.",
+    "login.restricted": "Votre mot de passe doit être changé avant de vous connecter.",
+    "login.code_none": "Aucun code de vérification en attente : reconnectez-vous pour en "
+    "recevoir un.",
+    "login.code_expired": "Ce code de vérification a expiré : reconnectez-vous pour en recevoir "
+    "un nouveau.",
+    "login.codes_paused": "Trop de codes de vérification ont été demandés ou saisis pour ce "
+    "compte : la connexion est suspendue pour le moment. Réessayez plus tard.",
+    "reauth.missing": "Saisissez votre mot de passe actuel pour changer l'adresse mail ou le "
+    "numéro de mobile.",
+    "reauth.refused": "Mot de passe incorrect : saisissez votre mot de passe actuel.",
+    "login.throttled": "Trop de tentatives de connexion : patientez {wait} avant de réessayer. "
+    "Si vous avez oublié votre mot de passe, utilisez « Mot de passe oublié ».",
+    "login.code_wrong": "Code de vérification incorrect : il vous reste {essais}.",
+    "login.code_exhausted": "Code de vérification incorrect : ce code est annulé après {essais} "
+    "; reconnectez-vous pour en recevoir un nouveau.",
+    "login.locked": "Votre compte est verrouillé à la suite de plusieurs échecs de connexion : "
+    "réessayez dans {wait}, ou réinitialisez votre mot de passe (mot de passe oublié).",
     # -- forgotten password: captcha and the SMS code (workflows/auth.py), field "code"
     "captcha.refused": "Le captcha n'a pas été validé : recopiez les chiffres de l'image.",
     "reset.code_wrong": "Code incorrect : il vous reste {essais}. Saisissez les 6 chiffres "

@@ -134,8 +134,9 @@ def invite(
     ]
     if existing:
         raise Conflict(
-            f"une création de compte est déjà en cours pour {mail} dans la structure {siret} "
-            f"(demande {existing[0].id})"
+            code="creation.duplicate",
+            params={"mail": mail, "siret": siret, "request": existing[0].id},
+            field="mail",
         )
     request_id = secrets.token_hex(6)
     secret = link_secret(rt, request_id)

@@ -103,6 +103,18 @@ CATALOGUE: dict[str, str] = {
     "structure {siret} (demande {request}).",
     "creation.resend_not_expired": "Demande {request} : seule une invitation expirée peut être "
     "renvoyée (celle-ci est encore valable ou a déjà été traitée).",
+    # -- the reason of a refusal (rules/refusal.py), field "reason"
+    "refusal.control": "Motif du refus invalide : il contient un caractère de contrôle "
+    "({char}) : seul du texte simple est accepté.",
+    "refusal.required": "Motif du refus obligatoire : indiquez pourquoi la création est refusée.",
+    "refusal.too_long": "Motif du refus trop long : {length} caractères, {max} au plus.",
+    "refusal.phone": "Motif du refus invalide : il ne doit pas contenir de numéro de "
+    "téléphone (« {value} ») : la personne s'adresse à l'administrateur de sa structure ou à "
+    "l'assistance.",
+    "refusal.link": "Motif du refus invalide : il ne doit contenir ni lien, ni adresse de site "
+    "ou de messagerie (« {value} »).",
+    "refusal.markup": "Motif du refus invalide : seul du texte simple est accepté, sans balise "
+    "(« {value} »).",
     # -- accounts and services (workflows/accounts.py, workflows/services.py)
     "account.delete_self": "Un compte ne peut pas se supprimer lui-même.",
     "account.delete_habilitations": "{identifier} détient encore {count} habilitation(s) "

@@ -73,6 +73,7 @@ FORM_FIELDS = {
     "confirmation": "confirmation",
     "code": "code",
     "captcha": "captcha",
+    "reason": "motif",
 }
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from apexdir.errors import ApexError
+from apexdir.errors import ApexError, Unavailable
 
 if TYPE_CHECKING:
     from apexdir.config import Settings
@@ -99,7 +99,9 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, ApexError):
-        return "unreachable or not answering" if exc.exit_code == 5 else type(exc).__name__
+        return (
+            "unreachable or not answering" if isinstance(exc, Unavailable) else type(exc).__name__
+        )
     if isinstance(exc, OSError):
         return f"unreachable ({exc.strerror or type(exc).__name__})"
     return type(exc).__name__

@@ -57,10 +57,24 @@ def error_line(message: str) -> None:
     click.echo(f"error: {one_line(message)}", err=True)
 
 
+def exit_code(exc: ApexError) -> int:
+    """The exit code of CLI.md for an apexdir error: decided here, at the edge, from the
+    error's class (the core's errors know nothing of exit codes)."""
+    from apexdir.errors import NotAllowed, NotFound, Unavailable, UsageError
+
+    codes: list[tuple[type[ApexError], int]] = [
+        (UsageError, 2),
+        (NotFound, 3),
+        (NotAllowed, 4),
+        (Unavailable, 5),
+    ]
+    return next((code for kind, code in codes if isinstance(exc, kind)), 1)
+
+
 def fail(exc: ApexError) -> NoReturn:
     """The one place where an apexdir error becomes an `error:` line and an exit code."""
     error_line(str(exc))
-    sys.exit(exc.exit_code)
+    sys.exit(exit_code(exc))
 
 
 def _default(value: Any) -> Any:

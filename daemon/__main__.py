@@ -16,13 +16,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from apexdir.config import load_settings
     from apexdir.daemon.app import run_forever
-    from apexdir.errors import ApexError
+    from apexdir.errors import ApexError, Unavailable
 
     try:
         run_forever(load_settings(args.config))
     except ApexError as exc:
         print(f"error: {str(exc).replace(chr(10), ' ')}", file=sys.stderr)
-        return exc.exit_code
+        return 5 if isinstance(exc, Unavailable) else 1  # CLI.md's codes for `daemon run`
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from apexdir.config import PolicySettings
 from apexdir.errors import ApexError, Invalid, PolicyViolation
+from apexdir.messages import sentence, text
 from apexdir.portal.errors import french
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.passwords import check_password
@@ -37,9 +38,9 @@ def check_new_password(form: Any, policy: PolicySettings, new: Any, confirmation
         for message in check_password(
             new.data, min_length=policy.password_min_length, max_length=policy.password_max_length
         ):
-            _add(new, message + ".")
+            _add(new, sentence(message))
     if new.data and confirmation.data and new.data != confirmation.data:
-        _add(confirmation, "Les deux mots de passe ne correspondent pas.")
+        _add(confirmation, text("password.mismatch"))
 
 
 def check_mobile(field: Any) -> None:
@@ -62,31 +63,29 @@ def has_errors(form: Any) -> bool:
     return bool(form.form_errors) or any(field.errors for field in form)
 
 
-def place(form: Any, exc: ApexError, fields: dict[str, str]) -> None:
-    """A workflow's refusal, tied to the field it concerns when its words name one.
-    `fields` maps a message's opening words to a field name."""
-    if isinstance(exc, PolicyViolation) and "mot_de_passe" in form:
+# The inputs apexdir's errors name (`ApexError.field`) → the fields of the portal's forms.
+FORM_FIELDS = {
+    "last_name": "nom",
+    "first_name": "prenom",
+    "mail": "mail",
+    "mobile": "mobile",
+    "password": "mot_de_passe",
+    "confirmation": "confirmation",
+    "code": "code",
+    "captcha": "captcha",
+    "reason": "motif",
+}
+
+
+def place(form: Any, exc: ApexError) -> None:
+    """A workflow's refusal beside the field it names (`exc.field`), as Django's
+    `add_error(field, error)`; above the form when it names none this form has. A password
+    refused by the policy lists each unmet rule on the password field."""
+    name = FORM_FIELDS.get(exc.field or "")
+    if name is None or name not in form:
+        form.form_errors.append(french(exc))
+    elif isinstance(exc, PolicyViolation) and exc.details:
         for detail in exc.details:
-            _add(form["mot_de_passe"], detail[0].upper() + detail[1:] + ".")
-        return
-    message = french(exc)
-    for opening, name in fields.items():
-        if message.lower().startswith(opening.lower()) and name in form:
-            _add(form[name], message)
-            return
-    form.form_errors.append(message)
-
-
-PASSWORD_FIELDS = {
-    "Les deux mots de passe": "confirmation",
-    "Le mot de passe": "mot_de_passe",
-}
-PERSON_FIELDS = {
-    "Nom": "nom",
-    "Prénom": "prenom",
-    "Numéro de mobile": "mobile",
-    "Adresse e-mail": "mail",
-    "Le nom": "nom",
-    "Le prénom": "prenom",
-    **PASSWORD_FIELDS,
-}
+            _add(form[name], sentence(detail))
+    else:
+        _add(form[name], french(exc))

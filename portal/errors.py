@@ -10,6 +10,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from apexdir import messages
 from apexdir.errors import ApexError, NotAllowed, NotFound, Unavailable
 
 log = logging.getLogger("apexdir.portal")
@@ -83,15 +84,6 @@ def register(app: Flask) -> None:
 
 
 def french(exc: ApexError) -> str:
-    """The message of a refusal as a partner reads it: a capital, a full stop, each unmet
-    rule of a password after it."""
-    text = exc.message.strip()
-    if text:
-        text = text[0].upper() + text[1:]
-    if text and text[-1] not in ".!?":
-        text += "."
-    if exc.details:
-        text += " " + " ".join(
-            d[0].upper() + d[1:] + ("" if d.endswith(".") else ".") for d in exc.details
-        )
-    return text
+    """The message of a refusal as a partner reads it, from the one catalogue
+    (`apexdir.messages`): a capital, a full stop, each unmet rule of a password after it."""
+    return messages.render(exc)

@@ -250,4 +250,4 @@ def raise_for_refusal(refusal: ChangeRefusal, history: int) -> None:
         details = ["Le changement de mot de passe n'est pas autorisé pour ce compte"]
     else:
         details = ["Le mot de passe ne respecte pas la politique de l'annuaire"]
-    raise PolicyViolation("Le mot de passe a été refusé par l'annuaire", details=details)
+    raise PolicyViolation(code="password.refused", field="password", details=details)

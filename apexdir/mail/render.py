@@ -92,6 +92,12 @@ CATALOGUE: dict[str, MailDefinition] = {
         ("mail", "date"),
         "to the creator: the invitation sent to `mail` on `date` expired",
     ),
+    "request_submitted": MailDefinition(
+        "APEX Partenaires – Demande de création de compte à valider",
+        ("nom", "mail", "type", "a_valider"),
+        "to the validators (and the responsable who invited): `nom` (`mail`) submitted the "
+        "form of a `type` account; `a_valider` when the recipient may validate it",
+    ),
     "validator_reminder": MailDefinition(
         "APEX Partenaires – Demandes de création de compte en attente de validation",
         ("count", "mails"),

@@ -1,4 +1,5 @@
-"""E-mail addresses and mobile numbers of accounts (SPEC §2, §7)."""
+"""Mail addresses and mobile numbers of accounts (SPEC §2, §7). Refusals carry a code of
+the message catalogue (`apexdir.messages`) and their field, "mail" or "mobile"."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ _LOCAL_FORBIDDEN = re.compile(r'[\s\x00-\x1f\x7f<>()\[\]\\,;:"@]')
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 
 
+def _bad_mail(code: str, value: str | None = None) -> Invalid:
+    return Invalid(code=code, params={} if value is None else {"value": value}, field="mail")
+
+
+def _bad_mobile(code: str, value: str | None = None) -> Invalid:
+    return Invalid(code=code, params={} if value is None else {"value": value}, field="mobile")
+
+
 def validate_mail(value: str) -> str:
     """The address with its domain in lower case, or `Invalid`.
 
@@ -45,35 +54,31 @@ def validate_mail(value: str) -> str:
     """
     address = value.strip()
     if not address:
-        raise Invalid("Adresse e-mail invalide: la valeur est vide")
+        raise _bad_mail("mail.empty")
     if address.count("@") != 1:
-        raise Invalid(f"Adresse e-mail invalide: « {address} » doit contenir un seul « @ »")
+        raise _bad_mail("mail.one_at", address)
     if len(address) > MAX_MAIL_LENGTH:
         raise Invalid(
-            f"Adresse e-mail invalide: elle dépasse {MAX_MAIL_LENGTH} caractères ({len(address)})"
+            code="mail.too_long",
+            params={"max": MAX_MAIL_LENGTH, "length": len(address)},
+            field="mail",
         )
     local, domain = address.split("@")
     if not local:
-        raise Invalid(f"Adresse e-mail invalide: « {address} » n'a rien avant le « @ »")
+        raise _bad_mail("mail.no_local", address)
     if not local.isascii():
-        raise Invalid(
-            f"Adresse e-mail invalide: la partie avant le « @ » de « {address} » contient des "
-            "caractères non ASCII (lettres accentuées…), que l'annuaire n'accepte pas"
-        )
+        raise _bad_mail("mail.local_not_ascii", address)
     if not domain.isascii():
-        raise Invalid(
-            f"Adresse e-mail invalide: le domaine de « {address} » contient des caractères non "
-            "ASCII; un domaine accentué s'écrit sous sa forme ASCII (xn--…)"
-        )
+        raise _bad_mail("mail.domain_not_ascii", address)
     if len(local) > MAX_LOCAL_LENGTH or _LOCAL_FORBIDDEN.search(local):
-        raise Invalid(f"Adresse e-mail invalide: la partie avant le « @ » de « {address} »")
+        raise _bad_mail("mail.local_invalid", address)
     if local.startswith(".") or local.endswith(".") or ".." in local:
-        raise Invalid(f"Adresse e-mail invalide: points mal placés dans « {address} »")
+        raise _bad_mail("mail.dots", address)
     labels = domain.split(".")
     if len(labels) < 2 or not all(
         len(label) <= MAX_LABEL_LENGTH and _LABEL.fullmatch(label) for label in labels
     ):
-        raise Invalid(f"Adresse e-mail invalide: le domaine de « {address} » est incorrect")
+        raise _bad_mail("mail.domain_invalid", address)
     return f"{local}@{domain.lower()}"
 
 
@@ -141,10 +146,10 @@ def _normalized(value: str) -> str:
 
     text = value.strip()
     if not text:
-        raise Invalid("Numéro de mobile invalide: la valeur est vide")
+        raise _bad_mobile("mobile.empty")
     number = _parse(text, DEFAULT_REGION)
     if number is None:
-        raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro de téléphone")
+        raise _bad_mobile("mobile.not_a_number", text)
     if not _is_mobile(number) and not text.startswith(("+", "00")):
         for region in OVERSEAS_REGIONS:
             overseas = _parse(text, region)
@@ -152,9 +157,9 @@ def _normalized(value: str) -> str:
                 number = overseas
                 break
     if not phonenumbers.is_valid_number(number):
-        raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro valide")
+        raise _bad_mobile("mobile.invalid", text)
     if not _is_mobile(number):
-        raise Invalid(f"Numéro de mobile invalide: « {text} » n'est pas un numéro de mobile")
+        raise _bad_mobile("mobile.not_mobile", text)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -181,7 +186,7 @@ def mask_mobile(e164: str) -> str:
 
     number = _parse(e164, DEFAULT_REGION)
     if number is None or not phonenumbers.is_valid_number(number):
-        raise Invalid("Numéro de mobile invalide: impossible de le masquer")
+        raise _bad_mobile("mobile.unmaskable")
     significant = phonenumbers.national_significant_number(number)
     region = phonenumbers.region_code_for_number(number)
     if region in _FRENCH_REGIONS and len(significant) == 9:

@@ -32,11 +32,17 @@ _PART = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 _IDENTIFIER = re.compile(rf"{_PART}\.{_PART}{re.escape(SUFFIX)}")
 
 
+# The error's field (the person's name it concerns) and the label its message starts with.
+_FIELDS = {"nom": ("last_name", "Nom"), "prénom": ("first_name", "Prénom")}
+
+
 def normalize_part(value: str, *, field: str = "nom") -> str:
     """One half of the stem, under the rules of SPEC §3.
 
-    `field` names the input in the error raised when nothing usable is left.
+    `field` ("nom" or "prénom") names the input in the error raised when nothing usable is
+    left.
     """
+    name, label = _FIELDS.get(field, (None, field.capitalize()))
     text = value.translate(_APOSTROPHES)
     text = unidecode(text).lower()
     # After transliteration, so that the spaces unidecode puts between the syllables of a
@@ -45,11 +51,12 @@ def normalize_part(value: str, *, field: str = "nom") -> str:
     text = _NOT_ALLOWED.sub("", text)
     text = _HYPHENS.sub("-", text).strip("-")
     if not value.strip():
-        raise Invalid(f"Le {field} est vide: impossible de construire l'identifiant")
+        raise Invalid(code="identifier.empty", params={"label": label}, field=name)
     if not text:
         raise Invalid(
-            f"Le {field} « {value.strip()} » ne contient aucune lettre ni aucun chiffre "
-            "utilisable pour construire l'identifiant"
+            code="identifier.no_letter",
+            params={"label": label, "value": value.strip()},
+            field=name,
         )
     return text
 
@@ -63,8 +70,9 @@ def base_identifier(first_name: str, last_name: str) -> str:
     # on uid is checked on the result, not on the names.
     if len(stem) > MAX_STEM_LENGTH:
         raise Invalid(
-            f"Les nom et prénom donnent un identifiant de {len(stem)} caractères: "
-            f"{MAX_STEM_LENGTH} au plus"
+            code="identifier.too_long",
+            params={"length": len(stem), "max": MAX_STEM_LENGTH},
+            field="last_name",
         )
     return stem
 

@@ -11,6 +11,7 @@ import unicodedata
 from typing import Literal
 
 from apexdir.errors import Invalid, PolicyViolation
+from apexdir.messages import text
 
 MIN_LENGTH = 12
 MAX_LENGTH = 20
@@ -49,21 +50,17 @@ def check_password(
         raise ValueError(f"invalid length limits: {min_length}..{max_length}")
     messages: list[str] = []
     if not min_length <= len(password) <= max_length:
-        messages.append(
-            f"Le mot de passe doit contenir entre {min_length} et {max_length} caractères"
-        )
+        messages.append(text("password.length", {"min": min_length, "max": max_length}))
     if not any(char.isupper() for char in password):
-        messages.append("Le mot de passe doit contenir au moins une lettre majuscule")
+        messages.append(text("password.upper"))
     if not any(char.islower() for char in password):
-        messages.append("Le mot de passe doit contenir au moins une lettre minuscule")
+        messages.append(text("password.lower"))
     if sum(_is_digit(char) for char in password) < MIN_DIGITS:
-        messages.append(f"Le mot de passe doit contenir au moins {MIN_DIGITS} chiffres")
+        messages.append(text("password.digits", {"count": MIN_DIGITS}))
     if not any(_is_special(char) for char in password):
-        messages.append(
-            "Le mot de passe doit contenir au moins un caractère spécial (ni lettre ni chiffre)"
-        )
+        messages.append(text("password.special"))
     if _has_control(password):
-        messages.append("Le mot de passe ne doit pas contenir de caractère de contrôle")
+        messages.append(text("password.control"))
     return messages
 
 
@@ -81,9 +78,9 @@ def enforce_password(
     """
     messages = check_password(password, min_length=min_length, max_length=max_length)
     if messages:
-        raise PolicyViolation("Le mot de passe ne respecte pas la politique", details=messages)
+        raise PolicyViolation(code="password.policy", field="password", details=messages)
     if password != confirmation:
-        raise Invalid("Les deux mots de passe ne correspondent pas")
+        raise Invalid(code="password.mismatch", field="confirmation")
 
 
 def _classes(password: str) -> int:

@@ -265,13 +265,8 @@ def can_grant_profile(actor_type: ActorType, own_profiles: Collection[str], prof
 
 
 def require_profile(actor_type: ActorType, own_profiles: Collection[str], profile: str) -> None:
-    """Raise `NotAllowed` unless `can_grant_profile`; the message names the profile."""
+    """Raise `NotAllowed` unless `can_grant_profile`; the message (a catalogue code per
+    actor type) names the rule and the profile."""
     if can_grant_profile(actor_type, own_profiles, profile):
         return
-    if actor_type is ActorType.ADMINISTRATEUR:
-        reason = "un administrateur n'attribue ou ne délègue que les profils qu'il détient"
-    elif actor_type is ActorType.RESPONSABLE:
-        reason = "un responsable n'attribue que les profils qui lui sont délégués"
-    else:
-        reason = "un collaborateur n'attribue aucun profil"
-    raise NotAllowed(f"Action non autorisée: {reason} (profil {profile})")
+    raise NotAllowed(code=f"rights.not_held.{actor_type.value}", params={"profile": profile})

@@ -103,35 +103,27 @@ def validate_reason(value: str | None) -> str:
     for char in raw:
         if char not in _FOLDED and unicodedata.category(char) in _CONTROL_CATEGORIES:
             code = f"U+{ord(char):04X}"
-            raise Invalid(
-                f"Motif du refus invalide : il contient un caractère de contrôle ({code}) : "
-                "seul du texte simple est accepté"
-            )
+            raise Invalid(code="refusal.control", params={"char": code}, field="reason")
     text = " ".join(raw.split())
     if not text:
-        raise Invalid("Motif du refus obligatoire : indiquez pourquoi la création est refusée")
+        raise Invalid(code="refusal.required", field="reason")
     if len(text) > MAX_LENGTH:
-        raise Invalid(f"Motif du refus trop long : {len(text)} caractères, {MAX_LENGTH} au plus")
+        raise Invalid(
+            code="refusal.too_long", params={"length": len(text), "max": MAX_LENGTH}, field="reason"
+        )
     plain = _canonical(text)
     for pattern in _PHONES:
         found = pattern.search(plain)
         if found:
-            raise Invalid(
-                "Motif du refus invalide : il ne doit pas contenir de numéro de téléphone "
-                f"(« {_shown(found.group(0).strip())} ») : la personne s'adresse à "
-                "l'administrateur de sa structure ou à l'assistance"
-            )
+            shown = _shown(found.group(0).strip())
+            raise Invalid(code="refusal.phone", params={"value": shown}, field="reason")
     for pattern in _LINKS:
         found = pattern.search(plain)
         if found:
-            raise Invalid(
-                "Motif du refus invalide : il ne doit contenir ni lien, ni adresse de site ou "
-                f"de messagerie (« {_shown(found.group(0))} »)"
-            )
+            shown = _shown(found.group(0))
+            raise Invalid(code="refusal.link", params={"value": shown}, field="reason")
     markup = _MARKUP.search(plain)
     if markup:
-        raise Invalid(
-            "Motif du refus invalide : seul du texte simple est accepté, sans balise "
-            f"(« {_shown(plain[markup.start() : markup.start() + 20])} »)"
-        )
+        shown = _shown(plain[markup.start() : markup.start() + 20])
+        raise Invalid(code="refusal.markup", params={"value": shown}, field="reason")
     return text

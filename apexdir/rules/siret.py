@@ -15,6 +15,10 @@ _WHITESPACE = re.compile(r"\s+")
 _DIGITS = re.compile(r"[0-9]+")
 
 
+def _bad(code: str, **params: object) -> Invalid:
+    return Invalid(code=code, params=params, field="siret")
+
+
 def validate_siret(value: str) -> str:
     """The SIRET as 14 digits, or `Invalid` saying what is wrong with it.
 
@@ -23,17 +27,17 @@ def validate_siret(value: str) -> str:
     """
     number = _WHITESPACE.sub("", value)
     if not number:
-        raise Invalid("SIRET invalide: la valeur est vide")
+        raise _bad("siret.empty")
     # ASCII digits only: str.isdigit() would accept "٣" or "²", which stdnum then rejects
     # with a less helpful message.
     if not _DIGITS.fullmatch(number):
-        raise Invalid(f"SIRET invalide: « {value.strip()} » ne doit contenir que des chiffres")
+        raise _bad("siret.not_digits", value=value.strip())
     if len(number) != LENGTH:
-        raise Invalid(f"SIRET invalide: {number} compte {len(number)} chiffres au lieu de {LENGTH}")
+        raise _bad("siret.length", value=number, length=len(number))
     # Zeros pass the Luhn key (their sum is 0) but no INSEE number is made of them: a SIREN
     # of nine zeros is a placeholder typed to get past a form, not a legal person.
     if number[:SIREN_LENGTH] == "0" * SIREN_LENGTH:
-        raise Invalid(f"SIRET invalide: {number} a un SIREN composé de zéros")
+        raise _bad("siret.zeros", value=number)
     # Imported here: python-stdnum loads pydoc and more (≈ 4 ms), which the commands that
     # import this module without checking a SIRET (`apexdir account show`) need not pay.
     from stdnum.exceptions import ValidationError
@@ -42,4 +46,4 @@ def validate_siret(value: str) -> str:
     try:
         return stdnum_siret.validate(number)
     except ValidationError:
-        raise Invalid(f"SIRET invalide: la clé de contrôle de {number} est incorrecte") from None
+        raise _bad("siret.checksum", value=number) from None

@@ -53,24 +53,26 @@ _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 _MARKUP_BRACKETS = frozenset("<>")
 
 
-def display_name(label: str, value: str, *, max_length: int) -> str:
+def display_name(label: str, value: str, *, max_length: int, field: str | None = None) -> str:
     """A nom, prénom, service or structure name: whitespace folded, 1 to `max_length`
-    characters, no control nor invisible format character, no "<" nor ">"; or `Invalid`,
-    in French, naming the character."""
+    characters, no control nor invisible format character, no "<" nor ">"; or `Invalid`
+    (a catalogue code, `label` in its params, `field` the input it concerns) naming the
+    character."""
     text = " ".join(value.split())
+
+    def refused(code: str, **params: object) -> Invalid:
+        return Invalid(code=code, params={"label": label, **params}, field=field)
+
     if not text:
-        raise Invalid(f"{label} : obligatoire")
+        raise refused("text.required")
     if len(text) > max_length:
-        raise Invalid(f"{label} : {max_length} caractères au plus ({len(text)})")
+        raise refused("text.too_long", max=max_length, length=len(text))
     if not text.isprintable():  # C-fast: true of nearly every name
         for char in text:
             if unicodedata.category(char) in _HIDDEN_CATEGORIES:
-                raise Invalid(
-                    f"{label} : caractère de contrôle ou invisible interdit (U+{ord(char):04X}) ;"
-                    " saisissez le nom tel qu'il s'écrit"
-                )
+                raise refused("text.hidden_char", char=f"U+{ord(char):04X}")
     if not _MARKUP_BRACKETS.isdisjoint(text):
-        raise Invalid(f"{label} : les caractères « < » et « > » sont interdits")
+        raise refused("text.brackets")
     return text
 
 

@@ -59,11 +59,15 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]
     account = repo.account(identifier)
     require(actor, Action.ACCOUNT_DELETE, target_for(account))
     if actor.identifier and actor.identifier.lower() == account.identifier.lower():
-        raise Conflict("un compte ne peut pas se supprimer lui-même")
+        raise Conflict(code="account.delete_self")
     if account.habilitations:
         raise Conflict(
-            f"{identifier} détient encore {len(account.habilitations)} habilitation(s) "
-            f"({', '.join(account.habilitations)}) : retirez-les d'abord"
+            code="account.delete_habilitations",
+            params={
+                "identifier": identifier,
+                "count": len(account.habilitations),
+                "profiles": ", ".join(account.habilitations),
+            },
         )
     require_not_last_administrator(rt, account)
     repo.retire(account.identifier)
@@ -177,7 +181,8 @@ def update_personal_data(
 
 
 def _name(label: str, value: str) -> str:
-    return display_name(label, value, max_length=64)
+    field = "last_name" if label == "Nom" else "first_name"
+    return display_name(label, value, max_length=64, field=field)
 
 
 def account_or_none(rt: Runtime, identifier: str) -> Account | None:

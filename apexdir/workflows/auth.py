@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apexdir import messages
 from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
@@ -50,7 +51,7 @@ from apexdir.rules import onetime
 from apexdir.rules.contact import mask_mobile
 from apexdir.rules.passwords import enforce_password
 from apexdir.rules.permissions import Actor, ActorType
-from apexdir.rules.structure_life import ACCOUNT_CLOSED, CLOSED_AT_LOGIN
+from apexdir.rules.structure_life import ACCOUNT_CLOSED
 from apexdir.runtime import Runtime
 from apexdir.state import ratelimit, resetqueue
 from apexdir.workflows import guard, sessions, structure_life, tokens
@@ -78,35 +79,26 @@ MAX_IDENTIFIER = 128
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CAS_ROUNDS = 8  # compare-and-swap retries under contention before refusing
 
-INVALID_CREDENTIALS = "Identifiant ou mot de passe incorrect."
-EXPIRED = "Votre mot de passe a expiré : choisissez-en un nouveau avec « Mot de passe oublié »."
-INACTIVE = "Votre compte n'est pas actif : contactez votre administrateur."
-SUSPENDED = "Votre compte est suspendu : contactez votre administrateur."
-RESTRICTED = "Votre mot de passe doit être changé avant de vous connecter."
+INVALID_CREDENTIALS = messages.text("login.invalid")
+EXPIRED = messages.text("login.expired")
+INACTIVE = messages.text("login.inactive")
+SUSPENDED = messages.text("login.suspended")
+RESTRICTED = messages.text("login.restricted")
 CODE_SENT = "Un code de vérification vous a été envoyé par mail ; il est valable {minutes} minutes."
-CODE_NONE = "Aucun code de vérification en attente : reconnectez-vous pour en recevoir un."
-CODE_EXPIRED = "Ce code de vérification a expiré : reconnectez-vous pour en recevoir un nouveau."
+CODE_NONE = messages.text("login.code_none")
+CODE_EXPIRED = messages.text("login.code_expired")
 FORGOT_ANSWER = (
     "Si cet identifiant correspond à un compte actif, un code de sécurité a été envoyé par SMS "
-    "au numéro de mobile enregistré ou, à défaut, un lien de réinitialisation par e-mail. "
+    "au numéro de mobile enregistré ou, à défaut, un lien de réinitialisation par mail. "
     "Le code ou le lien est valable {minutes} minutes."
 )
-RESET_REFUSED = (
-    "Code ou lien de réinitialisation invalide ou expiré : faites une nouvelle demande "
-    "(mot de passe oublié)."
-)
+RESET_REFUSED = messages.text("reset.refused")
 RESET_DONE = "Le mot de passe a été réinitialisé."
-CODES_PAUSED = (
-    "Trop de codes de vérification ont été demandés ou saisis pour ce compte : la connexion "
-    "est suspendue pour le moment. Réessayez plus tard."
-)
+CODES_PAUSED = messages.text("login.codes_paused")
 CHANGE_DONE = "Votre mot de passe a été modifié."
-THROTTLED = (
-    "Trop de tentatives de connexion : patientez {wait} avant de réessayer. Si vous avez "
-    "oublié votre mot de passe, utilisez « Mot de passe oublié »."
-)
+THROTTLED = messages.CATALOGUE["login.throttled"]  # {wait}
 RATE_LIMITED = "Trop de demandes de réinitialisation : réessayez plus tard."
-CAPTCHA_REFUSED = "Le captcha n'a pas été validé."
+CAPTCHA_REFUSED = messages.text("captcha.refused")
 SMS_TEXT = "APEX Partenaires : votre code de sécurité est {code} (valable {minutes} minutes)."
 
 
@@ -141,11 +133,7 @@ def locked_message(locked_at: datetime | None, now: datetime, minutes: int) -> s
     if locked_at is not None:
         remaining = (locked_at + timedelta(minutes=minutes) - now).total_seconds()
         left = max(1, min(minutes, -(-int(remaining) // 60)))
-    return (
-        "Votre compte est verrouillé à la suite de plusieurs échecs de connexion : réessayez "
-        f"dans {plural(left, 'minute')}, ou réinitialisez votre mot de passe "
-        "(mot de passe oublié)."
-    )
+    return messages.text("login.locked", {"wait": plural(left, "minute")})
 
 
 def clean_identifier(value: str) -> str | None:
@@ -262,16 +250,18 @@ def _spend_try(
     """The pending record of an active account, one try spent before it is judged; an
     unknown or inactive identifier spends the same read on the decoy, then gets the same
     refusal as an account with no such record."""
+    # `refusal` is a catalogue code (migrated messages) or still a ready message.
+    code, text = (refusal, None) if refusal in messages.CATALOGUE else (None, refusal)
     account = _find(rt, identifier)
     if account is None or account.status != "active":
         _read(rt, decoy_dn(rt.layout), attribute)  # the read a known one costs…
         _decoy_try(rt)  # … and the write
-        raise AuthenticationFailed(refusal, reason=reason)
+        raise AuthenticationFailed(text, code=code, reason=reason)
     record = _take_try(rt, account.dn, attribute)
     if record is None:
         _decoy_try(rt)
     if record is None or record.kind not in kinds:
-        raise AuthenticationFailed(refusal, reason=reason)
+        raise AuthenticationFailed(text, code=code, reason=reason)
     return account, record
 
 
@@ -310,7 +300,9 @@ def login(
     if origin is not None:
         left = guard.wait_before(rt, origin, key)
         if left:
-            raise AuthenticationFailed(THROTTLED.format(wait=wait_text(left)), reason="throttled")
+            raise AuthenticationFailed(
+                code="login.throttled", params={"wait": wait_text(left)}, reason="throttled"
+            )
     try:
         outcome = _login(rt, identifier, password)
     except AuthenticationFailed as exc:
@@ -329,7 +321,7 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         # Not journaled: a known account's refusal is one local row (≈ 0.1 ms, within the
         # noise), and junk typed by anyone is not worth keeping.
         _decoy_bind(rt, password)
-        raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+        raise AuthenticationFailed(code="login.invalid", reason="invalid")
     if account.status == ACCOUNT_CLOSED:
         _refuse_closed(rt, account, password)
     # lastbind moves authTimestamp at this very bind: keep the previous one for `verify`.
@@ -353,21 +345,21 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
             details={"reason": "suspended" if suspended else outcome.reason},
         )
         if suspended:
-            raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+            raise AuthenticationFailed(code="login.invalid", reason="invalid")
         if outcome.reason == "locked":
             # Told to the owner only, by mail: the anonymous answer is a wrong password's, or
             # five tries would tell anyone which identifiers exist.
             _notify_lock(rt, account)
-            raise AuthenticationFailed(INVALID_CREDENTIALS, reason="locked")
+            raise AuthenticationFailed(code="login.invalid", reason="locked")
         if outcome.reason == "expired":
-            raise AuthenticationFailed(EXPIRED, reason="expired")
-        raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+            raise AuthenticationFailed(code="login.expired", reason="expired")
+        raise AuthenticationFailed(code="login.invalid", reason="invalid")
     if outcome.reason == "change_after_reset":
-        raise AuthenticationFailed(RESTRICTED, reason="change_after_reset")
+        raise AuthenticationFailed(code="login.restricted", reason="change_after_reset")
     if account.status != "active":
         # Only with the right password (slapd's lock missing: a restore, a hand edit).
-        text = SUSPENDED if account.status == "suspended" else INACTIVE
-        raise AuthenticationFailed(text, reason="inactive")
+        code = "login.suspended" if account.status == "suspended" else "login.inactive"
+        raise AuthenticationFailed(code=code, reason="inactive")
 
     _check_code_caps(rt, account)
     _issue_login_code(rt, account, to_generalized_time(previous) if previous else "-")
@@ -407,8 +399,8 @@ def _refuse_closed(rt: Runtime, account: Account, password: str) -> None:
     rt.journal.record("auth.login-refused", account.identifier, actor=account.identifier,
                       operator=rt.operator, details={"reason": ACCOUNT_CLOSED})  # fmt: skip
     if right:
-        raise AuthenticationFailed(CLOSED_AT_LOGIN, reason="structure_closed")
-    raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+        raise AuthenticationFailed(code="login.structure_closed", reason="structure_closed")
+    raise AuthenticationFailed(code="login.invalid", reason="invalid")
 
 
 def _issue_login_code(rt: Runtime, account: Account, previous: str) -> None:
@@ -436,7 +428,7 @@ def resend_code(rt: Runtime, identifier: str) -> dict[str, Any]:
     portal's pending session vouches for it), under the same caps as a login."""
     account = _account(rt, identifier)
     if account is None or account.status != "active":
-        raise AuthenticationFailed(CODE_NONE, reason="no_code")
+        raise AuthenticationFailed(code="login.code_none", reason="no_code")
     current = onetime.parse(_read(rt, account.dn, "apexLoginCode"))
     previous = current.extra if current is not None and current.kind == "login" else "-"
     _check_code_caps(rt, account)
@@ -449,35 +441,39 @@ def resend_code(rt: Runtime, identifier: str) -> dict[str, Any]:
 def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
     """Redeem the mailed code: the account's type and its previous login."""
     policy = rt.settings.policy
-    account, record = _spend_try(rt, identifier, "apexLoginCode", ("login",), CODE_NONE, "no_code")
+    account, record = _spend_try(
+        rt, identifier, "apexLoginCode", ("login",), "login.code_none", "no_code"
+    )
     verdict = onetime.check(
         record, onetime.normalize_code(code), rt.clock(), key=rt.settings.ldap.secrets_key()
     )
     if verdict is onetime.Verdict.EXPIRED:
         _consume(rt, account.dn, "apexLoginCode", record)
-        raise AuthenticationFailed(CODE_EXPIRED, reason="expired")
+        raise AuthenticationFailed(code="login.code_expired", reason="expired")
     if verdict is onetime.Verdict.WRONG:
         if not ratelimit.allow(rt.db, [_wrong_codes(rt, account)], rt.clock()):
             # Too many wrong codes today: the pending code goes too, and logins pause.
             _consume(rt, account.dn, "apexLoginCode", record)
             _notify_codes_capped(rt, account, "wrong")
-            raise AuthenticationFailed(CODES_PAUSED, reason="codes_capped")
+            raise AuthenticationFailed(code="login.codes_paused", reason="codes_capped")
         left = record.tries - 1
         rt.journal.record("auth.code-refused", account.identifier, actor=account.identifier,
                           operator=rt.operator, details={"tries_left": left})  # fmt: skip
         if left <= 0:
             raise AuthenticationFailed(
-                "Code de vérification incorrect : ce code est annulé après "
-                f"{plural(policy.login_code_attempts, 'essai')} ; reconnectez-vous pour en "
-                "recevoir un nouveau.",
+                code="login.code_exhausted",
+                params={"essais": plural(policy.login_code_attempts, "essai")},
+                field="code",
                 reason="exhausted",
             )
         raise AuthenticationFailed(
-            f"Code de vérification incorrect : il vous reste {plural(left, 'essai')}.",
+            code="login.code_wrong",
+            params={"essais": plural(left, "essai")},
+            field="code",
             reason="wrong",
         )
     if verdict is not onetime.Verdict.OK or not _consume(rt, account.dn, "apexLoginCode", record):
-        raise AuthenticationFailed(CODE_NONE, reason="no_code")
+        raise AuthenticationFailed(code="login.code_none", reason="no_code")
     # A redeemed code is no longer one that someone may be misusing: only codes left
     # unredeemed count towards the pause (a fourth login in a quarter hour is ordinary).
     ratelimit.forgive(rt.db, _codes_issued(rt, account).key)
@@ -512,10 +508,10 @@ def _check_code_caps(rt: Runtime, account: Account) -> None:
     now = rt.clock()
     if ratelimit.reached(rt.db, _wrong_codes(rt, account), now):
         _notify_codes_capped(rt, account, "wrong")
-        raise AuthenticationFailed(CODES_PAUSED, reason="codes_capped")
+        raise AuthenticationFailed(code="login.codes_paused", reason="codes_capped")
     if not ratelimit.allow(rt.db, [_codes_issued(rt, account)], now):
         _notify_codes_capped(rt, account, "issued")
-        raise AuthenticationFailed(CODES_PAUSED, reason="codes_capped")
+        raise AuthenticationFailed(code="login.codes_paused", reason="codes_capped")
 
 
 def _notify_codes_capped(rt: Runtime, account: Account, cap: str) -> None:
@@ -546,7 +542,7 @@ def forgot(
     number.
     """
     if not captcha_ok:
-        raise Invalid(CAPTCHA_REFUSED)
+        raise Invalid(code="captcha.refused", field="captcha")
     policy = rt.settings.policy
     now = rt.clock()
     # Anything that cannot be an identifier shares one key: it never reaches an account, and
@@ -563,6 +559,9 @@ def forgot(
     minutes = policy.reset_validity_minutes
     answer: dict[str, Any] = {"message": FORGOT_ANSWER.format(minutes=minutes)}
     if actor is None or actor.type != ActorType.AGENT:
+        from apexdir.workflows.resetcode import requested
+
+        requested(rt, key, now)  # a new series of tries, whatever the identifier
         resetqueue.enqueue(rt.db, key, now)
         return answer
     channel, account = _send_reset(rt, identifier, now)
@@ -679,35 +678,8 @@ def reset_with_link(rt: Runtime, token: str, new: str, confirmation: str) -> dic
                      max_length=policy.password_max_length)  # fmt: skip
     account = _by_link(rt, token)
     if account is None:
-        raise AuthenticationFailed(RESET_REFUSED, reason="no_secret")
+        raise AuthenticationFailed(code="reset.refused", reason="no_secret")
     return reset(rt, account.identifier, token, new, confirmation)
-
-
-def redeem_sms_code(rt: Runtime, identifier: str, code: str) -> str:
-    """The portal's « Valider le code de sécurité saisi »: judge the SMS code (one try) and,
-    when right, swap it for a single-use token of the same kind as a mailed link, which the
-    next page's form carries to `reset` with the new password."""
-    policy = rt.settings.policy
-    account, record = _spend_try(
-        rt, identifier, "apexResetSecret", ("sms",), RESET_REFUSED, "no_secret"
-    )
-    key = rt.settings.ldap.secrets_key()
-    verdict = onetime.check(record, onetime.normalize_code(code), rt.clock(), key=key)
-    left = onetime.after_failure(record)
-    if verdict is onetime.Verdict.OK:
-        ident, secret = tokens.new_secret(6), tokens.new_secret()
-        now = rt.clock()
-        fresh = onetime.issue("mail", secret, key=key, now=now, ident=ident,
-                              validity=timedelta(minutes=policy.reset_validity_minutes),
-                              tries=policy.login_code_attempts)  # fmt: skip
-        if _swap(rt, account.dn, "apexResetSecret", left.format() if left else None,
-                 fresh.format()):  # fmt: skip
-            return f"{ident}.{secret}"
-    elif verdict is onetime.Verdict.EXPIRED:
-        _consume(rt, account.dn, "apexResetSecret", record)
-    rt.journal.record("auth.reset-refused", account.identifier, actor=None,
-                      operator=rt.operator, details={"verdict": verdict.value})  # fmt: skip
-    raise AuthenticationFailed(RESET_REFUSED, reason=verdict.value)
 
 
 def _secret_of(record: onetime.Record, code_or_token: str) -> str | None:
@@ -733,7 +705,7 @@ def reset(
     enforce_password(new, confirmation, min_length=policy.password_min_length,
                      max_length=policy.password_max_length)  # fmt: skip
     account, record = _spend_try(
-        rt, identifier, "apexResetSecret", ("sms", "mail"), RESET_REFUSED, "no_secret"
+        rt, identifier, "apexResetSecret", ("sms", "mail"), "reset.refused", "no_secret"
     )
     # A link whose public half names another record is judged too (digest of ""): a try.
     verdict = onetime.check(record, _secret_of(record, code_or_token) or "", rt.clock(),
@@ -743,7 +715,7 @@ def reset(
     if verdict is not onetime.Verdict.OK or not _consume(rt, account.dn, "apexResetSecret", record):
         rt.journal.record("auth.reset-refused", account.identifier, actor=None,
                           operator=rt.operator, details={"verdict": verdict.value})  # fmt: skip
-        raise AuthenticationFailed(RESET_REFUSED, reason=verdict.value)
+        raise AuthenticationFailed(code="reset.refused", reason=verdict.value)
     ldap = rt.settings.ldap
     refusal = ppolicy.change_password(ldap, as_dn=ldap.bind_dn, as_password=ldap.password(),
                                       target_dn=account.dn, new_password=new)  # fmt: skip
@@ -774,7 +746,7 @@ def change(
     account = _find(rt, identifier)
     if account is None:
         _decoy_bind(rt, current)
-        raise AuthenticationFailed(INVALID_CREDENTIALS, reason="invalid")
+        raise AuthenticationFailed(code="login.invalid", reason="invalid")
     try:
         refusal = ppolicy.change_password(
             rt.settings.ldap,
@@ -791,8 +763,8 @@ def change(
                 reason="locked",
             ) from None
         if exc.reason == "expired":
-            raise AuthenticationFailed(EXPIRED, reason="expired") from None
-        raise AuthenticationFailed(INVALID_CREDENTIALS, reason=exc.reason) from None
+            raise AuthenticationFailed(code="login.expired", reason="expired") from None
+        raise AuthenticationFailed(code="login.invalid", reason=exc.reason) from None
     if refusal is not None:
         ppolicy.raise_for_refusal(refusal, policy.password_history)
     sessions.end_all(rt, account)  # the portal renews the session that made the change
@@ -802,20 +774,18 @@ def change(
     return {"identifier": account.identifier, "message": CHANGE_DONE}
 
 
-REAUTH_REFUSED = "Mot de passe incorrect : saisissez votre mot de passe actuel."
-REAUTH_MISSING = (
-    "Saisissez votre mot de passe actuel pour changer l'adresse mail ou le numéro de mobile."
-)
+REAUTH_REFUSED = messages.text("reauth.refused")
+REAUTH_MISSING = messages.text("reauth.missing")
 
 
 def confirm_password(rt: Runtime, identifier: str, password: str) -> None:
     """A logged-in partner proves he still knows his password before changing where codes
     are sent (issue 18 item 1): slapd checks it, as at login."""
     if not password:
-        raise AuthenticationFailed(REAUTH_MISSING, reason="missing")
+        raise AuthenticationFailed(code="reauth.missing", reason="missing")
     account = _find(rt, identifier)
     if account is None or not ppolicy.authenticate(rt.settings.ldap, account.dn, password).ok:
-        raise AuthenticationFailed(REAUTH_REFUSED, reason="invalid")
+        raise AuthenticationFailed(code="reauth.refused", reason="invalid")
 
 
 def _notify_lock(rt: Runtime, account: Account) -> None:

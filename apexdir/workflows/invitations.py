@@ -35,10 +35,7 @@ def resend(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
     req = Repository(rt.directory, rt.layout).request(request_id)
     require(actor, Action.INVITE, request_target(req))
     if effective_status(req, rt.clock()) != "expired":
-        raise Conflict(
-            f"demande {req.id} : seule une invitation expirée peut être renvoyée "
-            "(celle-ci est encore valable ou a déjà été traitée)"
-        )
+        raise Conflict(code="creation.resend_not_expired", params={"request": req.id})
     return invite(
         rt,
         actor,

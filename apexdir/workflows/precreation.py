@@ -35,6 +35,7 @@ from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.catalogue import normalize_code
 from apexdir.workflows.notify import link, queue_mail_or_undo, token_from
+from apexdir.workflows.validators import notify_submitted
 
 OPEN = ["invited", "submitted"]
 SUBMITTED_MESSAGE = "Le formulaire de pré-création a été transmis pour validation."
@@ -50,9 +51,7 @@ def _account_type(value: str) -> AccountType:
     try:
         return AccountType(value.strip().lower())
     except ValueError:
-        raise Invalid(
-            f"account type {value!r}: administrateur, responsable or collaborateur"
-        ) from None
+        raise Invalid(code="creation.type", params={"value": value}, field="type") from None
 
 
 def request_target(req: CreationRequest) -> Target:
@@ -104,13 +103,11 @@ def invite(
     service_entry = None
     if kind == AccountType.ADMINISTRATEUR:
         if service:
-            raise Invalid(
-                "un administrateur appartient à la structure : pas de service (--service)"
-            )
+            raise Invalid(code="creation.admin_no_service", field="service")
     else:
         if not service:
             raise Invalid(
-                f"un {kind.value} appartient à un service : le service est obligatoire (--service)"
+                code="creation.service_required", params={"kind": kind.value}, field="service"
             )
         service_entry = repo.service_by_name(siret, service)
     require(
@@ -137,11 +134,12 @@ def invite(
     ]
     if existing:
         raise Conflict(
-            f"une création de compte est déjà en cours pour {mail} dans la structure {siret} "
-            f"(demande {existing[0].id})"
+            code="creation.duplicate",
+            params={"mail": mail, "siret": siret, "request": existing[0].id},
+            field="mail",
         )
     request_id = secrets.token_hex(6)
-    secret = tokens.new_secret()
+    secret = link_secret(rt, request_id)
     expires = now + timedelta(days=rt.settings.policy.invitation_validity_days)
     attrs: dict[str, Any] = {
         "objectClass": ["apexRequest"],
@@ -187,9 +185,17 @@ def invite(
     }
 
 
+def link_secret(rt: Runtime, request_id: str) -> str:
+    """The secret of a request's link: derived from its id under the secrets key, so that
+    the reminder can send the very link of the first mail again instead of voiding it
+    (issue 19 item 11). Only its SHA-256 is stored; without the key, it is as opaque as a
+    random one (HMAC-SHA256, 256 bits)."""
+    return tokens.derived(rt.settings.ldap.secrets_key(), f"creation-link:{request_id}")
+
+
 # ---------------------------------------------------------------------- the form
 def _refused_link() -> Invalid:
-    return Invalid("ce lien de création de compte n'est pas valide ou a déjà été utilisé")
+    return Invalid(code="creation.link_refused")
 
 
 def _open_request(rt: Runtime, token_or_link: str) -> CreationRequest:
@@ -205,13 +211,14 @@ def _open_request(rt: Runtime, token_or_link: str) -> CreationRequest:
     if req.status != "invited" or not tokens.matches(secret, req.token_hash):
         raise refused
     if req.expires_at and req.expires_at <= rt.clock():
-        raise Invalid("ce lien de création de compte a expiré : demandez une nouvelle invitation")
+        raise Invalid(code="creation.link_expired")
     return req
 
 
 def _name(label: str, value: str) -> str:
     """A nom or prénom as the form and bulk imports take it (rules.text.display_name)."""
-    return display_name(label, value, max_length=NAME_LENGTH)
+    field = "last_name" if label == "Nom" else "first_name"
+    return display_name(label, value, max_length=NAME_LENGTH, field=field)
 
 
 def _summary(rt: Runtime, req: CreationRequest) -> dict[str, Any]:
@@ -346,6 +353,7 @@ def complete(
     if not submit:
         return summary
     _submit(rt, req, _form_changes(summary, password))
+    notify_submitted(rt, req, summary["last_name"], summary["first_name"])
     summary["status"] = "submitted"
     summary["message"] = SUBMITTED_MESSAGE
     return summary
@@ -386,8 +394,9 @@ def submit_draft(rt: Runtime, token_or_link: str) -> dict[str, Any]:
     """The portal's step 2 (« Envoyer votre création de compte »): submit the saved draft."""
     req = _open_request(rt, token_or_link)
     if not (req.last_name and req.first_name and _pending_hash(rt, req)):
-        raise Invalid("le formulaire n'a pas encore été complété : revenez à l'étape 1")
+        raise Invalid(code="creation.form_incomplete")
     _submit(rt, req, {})
+    notify_submitted(rt, req, req.last_name or "", req.first_name or "")
     summary = _summary(rt, req)
     summary["status"] = "submitted"
     summary["message"] = SUBMITTED_MESSAGE
@@ -639,7 +648,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
         _remove_refused_account(rt, req)
         return {"request_id": req.id, "status": "refused", "reason": req.reason}
     if req.status not in OPEN:
-        raise Conflict(f"request {req.id} is {req.status}: it cannot be refused")
+        raise _not_refusable(req.id, req.status)
     pending_hash = _pending_hash(rt, req)
     changes: dict[str, list[tuple[str, list[Any]]]] = {
         "apexStatus": [("delete", [req.status]), ("add", ["refused"])],
@@ -656,7 +665,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
         raise
     except ApexError:
         current = repo.request(req.id)
-        raise Conflict(f"request {req.id} is {current.status}: it cannot be refused") from None
+        raise _not_refusable(req.id, current.status) from None
     back: dict[str, list[tuple[str, list[Any]]]] = {
         "apexStatus": [("delete", ["refused"]), ("add", [req.status])],
         "apexReason": [("replace", [])],
@@ -677,6 +686,17 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     if _own_account(rt, req):
         _remove_refused_account(rt, req)
     return {"request_id": req.id, "status": "refused", "reason": text}
+
+
+# A request's status as the refusal names it (« la demande … est acceptée »).
+_STATUSES = {"accepted": "acceptée", "refused": "refusée", "expired": "expirée"}
+
+
+def _not_refusable(request_id: str, status: str) -> Conflict:
+    return Conflict(
+        code="creation.not_refusable",
+        params={"request": request_id, "status": _STATUSES.get(status, status)},
+    )
 
 
 def _remove_refused_account(rt: Runtime, req: CreationRequest) -> None:

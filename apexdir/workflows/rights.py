@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from apexdir.directory.repository import Repository
-from apexdir.errors import Conflict, Invalid, NotAllowed
+from apexdir.errors import Conflict, Invalid
 from apexdir.models import Account, habilitation
-from apexdir.rules.permissions import Action, Actor, ActorType, can_grant_profile, require
+from apexdir.rules.permissions import Action, Actor, ActorType, require, require_profile
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.catalogue import parse_habilitation
@@ -24,11 +24,7 @@ def _actor_profiles(repo: Repository, actor: Actor) -> set[str]:
 
 
 def _check_can_hand(repo: Repository, actor: Actor, key: str) -> None:
-    if not can_grant_profile(actor.type, _actor_profiles(repo, actor), key):
-        held = "delegated to you" if actor.type == ActorType.RESPONSABLE else "you hold"
-        raise NotAllowed(
-            f"vous ne pouvez attribuer que les profils {held} ; {key} n'en fait pas partie"
-        )
+    require_profile(actor.type, _actor_profiles(repo, actor), key)
 
 
 def _check_can_take(repo: Repository, actor: Actor, key: str) -> None:

@@ -36,7 +36,7 @@ def _ensure_free(repo: Repository, siret: str, name: str) -> None:
         repo.service_by_name(siret, name)
     except NotFound:
         return
-    raise Conflict(f"un service nommé « {name} » existe déjà dans la structure {siret}")
+    raise Conflict(code="service.exists", params={"name": name, "siret": siret}, field="name")
 
 
 def create_service(rt: Runtime, actor: Actor, siret: str, name: str) -> Service:
@@ -149,9 +149,8 @@ def delete_service(rt: Runtime, actor: Actor, siret: str, name: str) -> None:
     accounts, requests = _attached(rt, service)
     if accounts or requests:
         raise Conflict(
-            f"le service « {service.name} » compte encore {len(accounts)} compte(s) et "
-            f"{len(requests)} demande(s) de création en cours : transférez-les ou fusionnez le "
-            "service d'abord"
+            code="service.not_empty",
+            params={"name": service.name, "accounts": len(accounts), "requests": len(requests)},
         )
     rt.directory.delete(service.dn)
     rt.journal.record("service.delete", f"{siret}/{service.name}", actor=actor.identifier,

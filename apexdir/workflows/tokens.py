@@ -16,6 +16,13 @@ def new_secret(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def derived(key: bytes, label: str) -> str:
+    """A secret that whoever holds `key` can make again from `label` (256 bits, URL-safe):
+    a link that must be sent twice, whose secret is stored only as its digest."""
+    raw = hmac.new(key, b"derived:" + label.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 

@@ -4,12 +4,15 @@ In this order, each pass:
 1. **expire** the invitations whose link has expired (`invitation_validity_days`): status
    `expired`, link hash removed, the creator told — by mail when the creator is a partner
    (his current address), in the journal only when it was an agent (agents have no mailbox);
-2. **remind the invitee** once, `invitation_reminder_days` after the invitation. The link's
-   secret is stored only as a hash, so the reminder cannot repeat the first link: it issues a
-   fresh secret for the same request (the stored hash is swapped, which voids the first
-   link) and keeps the same expiry;
-3. **remind the validators** of forms submitted more than `validator_reminder_days` ago, and
-   again every `validator_reminder_days` while they wait: the administrators of the structure
+2. **remind the invitee** once, `invitation_reminder_days` after the invitation, with the
+   very link of the first mail, which stays valid (issue 19 item 11): its secret is derived
+   from the request under the secrets key (`precreation.link_secret`), so it is made again
+   rather than stored. A request invited before that (a random secret, only its hash kept),
+   or under a secrets key rotated since, gets a fresh secret instead (the stored hash is
+   swapped, which voids the first link), with the same expiry;
+3. **remind the validators** of forms submitted more than `validator_reminder_days` ago (they
+   were mailed at the submission, `workflows.validators`), and again every
+   `validator_reminder_days` while they wait: the administrators of the structure
    for responsables and collaborateurs (the agents' mailbox, `daemon.agents_mail`, when the
    structure has none), the agents' mailbox for administrators. One mail per validator lists
    the requests due; without `daemon.agents_mail` the agents' part goes to the journal only;
@@ -47,13 +50,13 @@ from apexdir.models import CreationRequest
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.notify import link
-from apexdir.workflows.precreation import LINK_PATH
+from apexdir.workflows.precreation import LINK_PATH, link_secret
+from apexdir.workflows.validators import AGENT_PREFIX, validators
 
 log = logging.getLogger("apexdir.daemon")
 
 REMINDER_NOTICE = "invitation-reminder"
 VALIDATOR_NOTICE = "validator-reminder-{n}"
-AGENT_PREFIX = "agent:"
 
 
 def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
@@ -130,7 +133,10 @@ def remind_invitees(rt: Runtime, repo: Repository, now: datetime, stop: Stop) ->
             break
         if not req.token_hash or (req.expires_at and req.expires_at <= now):
             continue
-        secret = tokens.new_secret()
+        secret = link_secret(rt, req.id)
+        same = tokens.matches(secret, req.token_hash)
+        if not same:
+            secret = tokens.new_secret()  # a link of before derived secrets: a new one
         fresh = tokens.digest(secret)
         mail = Mail(
             "invitation_reminder",
@@ -140,7 +146,9 @@ def remind_invitees(rt: Runtime, repo: Repository, now: datetime, stop: Stop) ->
                 "date_expiration": req.expires_at,
             },
         )
-        record = Record("request.remind", req.id, {"mail": req.mail})
+        record = Record("request.remind", req.id, {"mail": req.mail, "same_link": same})
+        # The hash is deleted and put back even when it stays: the mark is conditional on
+        # the link being unspent (a submission racing with this pass wins).
         sent = mark_then_commit(
             rt,
             req.dn,
@@ -160,23 +168,6 @@ def remind_invitees(rt: Runtime, repo: Repository, now: datetime, stop: Stop) ->
 
 
 # ---------------------------------------------------------------------- 3. validators
-def _administrators(repo: Repository, siret: str, cache: dict[str, list[str]]) -> list[str]:
-    if siret not in cache:
-        admins = repo.accounts(siret=siret, account_type="administrateur")
-        cache[siret] = sorted({a.mail for a in admins if a.status == "active" and a.mail})
-    return cache[siret]
-
-
-def validators(
-    rt: Runtime, repo: Repository, req: CreationRequest, cache: dict[str, list[str]]
-) -> list[str]:
-    """Who validates this request: the structure's administrators, else the agents."""
-    agents = [rt.settings.daemon.agents_mail] if rt.settings.daemon.agents_mail else []
-    if req.type == "administrateur":
-        return agents
-    return _administrators(repo, req.siret, cache) or agents
-
-
 def remind_validators(rt: Runtime, repo: Repository, now: datetime, stop: Stop) -> int:
     every = timedelta(days=rt.settings.policy.validator_reminder_days)
     if every <= timedelta(0):

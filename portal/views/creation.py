@@ -81,7 +81,7 @@ def formulaire(token: str) -> Any:
                     confirmation=form.confirmation.data or "",
                 )
             except Invalid as exc:
-                checks.place(form, exc, checks.PERSON_FIELDS)
+                checks.place(form, exc)
             else:
                 return redirect(url_for("creation.recapitulatif", token=token))
     elif form.is_submitted():
@@ -109,7 +109,7 @@ def recapitulatif(token: str) -> Any:
         except Invalid as exc:
             if session.get("creation_done") == _request_id(token):
                 return redirect(url_for("creation.confirmation"))  # a double click
-            if "étape 1" in exc.message:
+            if exc.code == "creation.form_incomplete":
                 return redirect(url_for("creation.formulaire", token=token))
             return _refused(exc)
         session["creation_done"] = _request_id(token)

@@ -261,7 +261,7 @@ def mot_de_passe() -> Any:
             except AuthenticationFailed as exc:
                 form.actuel.errors = [french(exc)]
             except Invalid as exc:
-                checks.place(form, exc, checks.PASSWORD_FIELDS)
+                checks.place(form, exc)
             else:
                 adopt_generation(me.identifier)  # the account's other sessions ended
                 flash(outcome["message"], "success")

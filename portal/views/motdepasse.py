@@ -13,7 +13,7 @@ from apexdir.portal.context import rt
 from apexdir.portal.errors import french
 from apexdir.portal.forms import ForgotForm, NewPasswordForm, SecurityCodeForm
 from apexdir.portal.security import client_address, limit_anonymous, limited, no_referrer
-from apexdir.workflows import auth
+from apexdir.workflows import auth, resetcode
 from apexdir.workflows.guard import Origin
 
 bp = Blueprint("motdepasse", __name__)
@@ -75,9 +75,12 @@ def code() -> Any:
     form = SecurityCodeForm()
     if form.validate_on_submit():
         try:
-            token = auth.redeem_sms_code(rt(), str(identifier), form.code.data or "")
+            token = resetcode.redeem_sms_code(rt(), str(identifier), form.code.data or "")
         except AuthenticationFailed as exc:
-            form.code.errors = [french(exc)]
+            # Every refusal stays on this page, beside the code: a wrong one says how many
+            # tries are left (the right code still works), the others that a new request
+            # is needed (« Retour à l'étape 1 »).
+            checks.place(form, exc)
         else:
             return _new_password_page(NewPasswordForm(formdata=None, jeton=token))
     form.code.data = ""
@@ -122,7 +125,7 @@ def nouveau() -> Any:
                 session.pop("reset_for", None)
                 return render_template("motdepasse/lien.html", message=french(exc)), 400
             except Invalid as exc:
-                checks.place(form, exc, checks.PASSWORD_FIELDS)
+                checks.place(form, exc)
             else:
                 return _done()
     return _new_password_page(form)
@@ -146,7 +149,7 @@ def lien(token: str) -> Any:
             except AuthenticationFailed as exc:
                 return render_template("motdepasse/lien.html", message=french(exc)), 400
             except Invalid as exc:
-                checks.place(form, exc, checks.PASSWORD_FIELDS)
+                checks.place(form, exc)
             else:
                 return _done()
     return _new_password_page(form, action)

@@ -21,7 +21,7 @@ from apexdir.directory.provision import decoy_dn
 from apexdir.errors import ApexError
 from apexdir.runtime import Runtime
 from apexdir.state import resetqueue
-from apexdir.workflows import auth
+from apexdir.workflows import auth, resetcode
 from tests.auth.conftest import Partner, reset_links, sms_codes
 from tests.helpers import Cli
 
@@ -117,7 +117,7 @@ def test_unknown_identifiers_make_the_same_requests(
         "login": lambda who: lambda r: auth.login(r, who, WRONG),
         "verify": lambda who: lambda r: auth.verify(r, who, "000000"),
         "reset": lambda who: lambda r: auth.reset(r, who, "000000", NEW, NEW),
-        "sms code": lambda who: lambda r: auth.redeem_sms_code(r, who, "000000"),
+        "sms code": lambda who: lambda r: resetcode.redeem_sms_code(r, who, "000000"),
         "change": lambda who: lambda r: auth.change(r, who, WRONG, NEW, NEW),
     }
     for name, step in steps.items():
@@ -150,7 +150,9 @@ def test_a_wrong_sms_code_costs_the_same_with_or_without_a_pending_code(
     app_cli.ok("password", "forgot", mobile_partner.identifier)
     app_cli.deliver()
     shapes = {
-        who: _calls(settings, monkeypatch, lambda r, w=who: auth.redeem_sms_code(r, w, "000000"))
+        who: _calls(
+            settings, monkeypatch, lambda r, w=who: resetcode.redeem_sms_code(r, w, "000000")
+        )
         for who in (mobile_partner.identifier, partner.identifier, "personne.inconnue-px")
     }
     with_record = shapes[mobile_partner.identifier]

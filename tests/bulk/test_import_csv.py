@@ -83,7 +83,7 @@ def test_bad_lines_are_all_reported_and_nothing_is_written(
     assert sorted(reported) == [3, 6, 9, 10, 11, 12, 13, 14]
     assert "unknown category 'Boulangerie'" in reported[3]
     assert f"structure {OTHER} is invalid (line 3)" in reported[6]
-    assert "Adresse e-mail invalide" in reported[9]
+    assert "Adresse mail invalide" in reported[9]
     assert "Cathy.Noel" in reported[10] and "SPEC §3" in reported[10]
     assert "stagiaire" in reported[11]
     assert "profile NOPE/NONE does not exist" in reported[14]

@@ -33,8 +33,8 @@ def test_csv_with_a_non_ascii_mail_writes_nothing(
     argv = ["import", *(["--dry-run"] if dry_run else []), str(path)]
     lines = app_cli.fails(1, *argv).splitlines()
     assert "2 invalid line(s)" in lines[0]
-    assert lines[1].strip().startswith("line 14: Adresse e-mail invalide") and "ASCII" in lines[1]
-    assert lines[2].strip().startswith("line 15: Adresse e-mail invalide") and "xn--" in lines[2]
+    assert lines[1].strip().startswith("line 14: Adresse mail invalide") and "ASCII" in lines[1]
+    assert lines[2].strip().startswith("line 15: Adresse mail invalide") and "xn--" in lines[2]
     assert tree.structures() == 0 and tree.accounts() == {}
 
 
@@ -47,7 +47,7 @@ def test_v1_migration_with_a_non_ascii_mail_writes_nothing(
     ]
     path = write_csv(tmp_path / "v1.csv", rows, V1_HEADER)
     lines = app_cli.fails(1, "migrate-v1", str(path)).splitlines()
-    assert lines[1].strip().startswith("line 3: Adresse e-mail invalide")
+    assert lines[1].strip().startswith("line 3: Adresse mail invalide")
     assert tree.structures() == 0 and tree.accounts() == {}
     assert app_cli.mails() == []
 

@@ -207,3 +207,28 @@ def test_administrator_of_another_structure_is_refused(app_cli: Cli) -> None:
         "X",
         as_=admin,
     )
+
+
+SUBMITTED = "APEX Partenaires – Demande de création de compte à valider"
+
+
+def test_a_submitted_form_is_mailed_at_once_to_who_validates_it(app_cli: Cli) -> None:
+    """Issue 19 item 11: the administrator learns of a submitted form at once; the
+    responsable who invited is told too, without being asked to act (he cannot validate)."""
+    setup_structure(app_cli)
+    admin = app_cli.create_account(SIRET, "administrateur", "adm@example.org", "Sylvie", "Roux")
+    resp = app_cli.create_account(SIRET, "responsable", "resp@example.org", "Rémi", "Blanc",
+                                  service="Comptabilité", as_=admin)  # fmt: skip
+    app_cli.invite(SIRET, "collaborateur", "c@example.org", service="Comptabilité", as_=resp)
+    [own] = [m for m in app_cli.mails(to="adm@example.org") if m["subject"] == SUBMITTED]
+    assert "Rémi Blanc (resp@example.org)" in own["body"]  # the responsable's own form
+    before = len(app_cli.mails(to="adm@example.org"))
+    app_cli.complete("c@example.org", "Michel", "Lenoir")
+    [to_admin] = app_cli.mails(to="adm@example.org")[before:]
+    assert to_admin["subject"] == SUBMITTED
+    assert "Michel Lenoir (c@example.org)" in to_admin["body"]
+    assert "compte collaborateur" in to_admin["body"]
+    assert "accepter ou refuser cette demande dans les meilleurs délais" in to_admin["body"]
+    [to_resp] = [m for m in app_cli.mails(to="resp@example.org") if m["subject"] == SUBMITTED]
+    assert "Michel Lenoir (c@example.org)" in to_resp["body"]
+    assert "L'administrateur de votre structure va accepter ou refuser" in to_resp["body"]

@@ -32,6 +32,7 @@ from tests.helpers import PASSWORD, SIRET, Cli
 WARNING = "APEX Partenaires – Expiration prochaine de votre mot de passe"
 EXPIRED = "APEX Partenaires – Expiration de votre mot de passe"
 REMINDER = "APEX Partenaires – Rappel : finalisation de la création de votre compte personnel"
+SUBMITTED = "APEX Partenaires – Demande de création de compte à valider"
 INVITATION_EXPIRED = "APEX Partenaires – Expiration d'une demande de création de compte"
 VALIDATORS = "APEX Partenaires – Demandes de création de compte en attente de validation"
 ATTRIBUTION = "APEX Partenaires – Attribution de profils applicatifs"
@@ -174,8 +175,9 @@ def link_in(mail: dict[str, Any]) -> str:
 def test_pending_reminds_expires_remind_validators_and_purges(
     app_cli: Cli, settings: Settings, sinks: Any
 ) -> None:
-    """Reminder with a fresh link (old one void), expiry told to the creator, validator
-    reminders by structure and to the agents' mailbox, purge after 30 days."""
+    """Validators mailed at the submission; the reminder with the first mail's link (still
+    valid), expiry told to the creator, validator reminders by structure and to the
+    agents' mailbox, purge after 30 days."""
     structure(app_cli)
     marie = app_cli.create_account(SIRET, "administrateur", "marie@example.org", "Marie", "Martin")
     app_cli.deliver()  # her validation mail, queued at the real time, must not wait behind
@@ -197,6 +199,10 @@ def test_pending_reminds_expires_remind_validators_and_purges(
     form = {"last_name": "Durand", "first_name": "Eve", "mobile": None, "password": PASSWORD,
             "confirmation": PASSWORD, "submit": True}  # fmt: skip
     precreation.complete(rt, eve_link, **form)
+    # At once, not after 3 days (issue 19 item 11): an administrator's validators are agents.
+    [to_validate] = sent(rt, sinks, "agents@dgfip.example", SUBMITTED)
+    assert "Eve Durand (eve@example.org)" in to_validate["body"]
+    assert "accepter ou refuser cette demande" in to_validate["body"]
 
     clock.advance(days=2)
     assert pending.run(rt) == {"expired": 0, "reminded": 0, "validators_reminded": 0, "purged": 0}
@@ -205,13 +211,14 @@ def test_pending_reminds_expires_remind_validators_and_purges(
     assert result == {"expired": 0, "reminded": 3, "validators_reminded": 1, "purged": 0}
     assert pending.run(rt)["reminded"] == 0, "once"
     [reminder] = sent(rt, sinks, "paul@example.org", REMINDER)
-    fresh = link_in(reminder)
-    assert fresh != first_link
+    assert link_in(reminder) == first_link  # the first mail's link is not voided
     expires = (start + timedelta(days=7)).astimezone(ZONE).strftime("%d/%m/%Y")
     assert f"avant le {expires}" in reminder["body"]
-    with pytest.raises(Exception, match="pas valide"):
+    precreation.complete(rt, first_link, **{**form, "first_name": "Paul"})
+    [to_marie] = sent(rt, sinks, "marie@example.org", SUBMITTED)  # paul's administrator
+    assert "Paul Durand (paul@example.org)" in to_marie["body"]
+    with pytest.raises(Exception, match="pas valide"):  # still single use
         precreation.complete(rt, first_link, **{**form, "first_name": "Paul"})
-    precreation.complete(rt, fresh, **{**form, "first_name": "Paul"})
     assert Repository(rt.directory, rt.layout).request(paul).expires_at == start + timedelta(
         days=7
     ), "same expiry"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from apexdir.cli.context import exit_code
 from apexdir.config import LdapSettings
 from apexdir.directory import filters as f
 from apexdir.directory.connection import Directory
@@ -78,7 +79,7 @@ def test_unreachable_directory_is_unavailable() -> None:
     )
     with pytest.raises(Unavailable) as info:
         Directory(settings).search("dc=x")
-    assert info.value.exit_code == 5
+    assert exit_code(info.value) == 5
 
 
 def test_server_pool_fails_over_to_the_second_uri(rt: Runtime) -> None:

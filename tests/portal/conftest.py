@@ -195,3 +195,25 @@ def text_of(html: str) -> str:
 @pytest.fixture
 def slapd_layout(slapd: SlapdInstance) -> Any:
     return slapd.layout
+
+
+@pytest.fixture(autouse=True)
+def errors_render_through_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every apexdir error a page shows a partner in these tests is rendered from the one
+    French catalogue (issue 20: « no English sentence can reach a partner »): it carries a
+    code of `apexdir.messages.CATALOGUE`, not a ready message."""
+    from apexdir import messages
+    from apexdir.errors import ApexError
+
+    render = messages.render
+    shown: list[ApexError] = []
+
+    def recording(exc: ApexError) -> str:
+        shown.append(exc)
+        return render(exc)
+
+    monkeypatch.setattr(messages, "render", recording)
+    yield
+    uncatalogued = [f"{type(e).__name__}: {e.message}" for e in shown if e.code is None]
+    assert not uncatalogued, "shown to a partner without a catalogue code"
+    assert all(e.code in messages.CATALOGUE for e in shown)

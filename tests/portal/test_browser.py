@@ -110,7 +110,7 @@ def test_precreation_journey(page: Any, app_cli: Cli, structure: str) -> None:
     assert page.locator("#mot_de_passe-jauge").inner_text().endswith("élevé")
     page.fill("#confirmation", "autre-chose")
     submit(page, "Valider")
-    assert "Les deux mots de passe ne correspondent pas." in page.inner_text("main")
+    assert "Les deux mots de passe ne correspondent pas :" in page.inner_text("main")
     axe(page)  # the page with its errors
     page.fill("#mot_de_passe", PASSWORD)
     page.fill("#confirmation", PASSWORD)

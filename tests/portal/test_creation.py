@@ -98,9 +98,10 @@ def test_every_wrong_field_is_listed(browser: Browser, app_cli: Cli, structure: 
     for message in (
         "Saisissez votre nom.",
         "Saisissez votre prénom.",
-        "Numéro de mobile invalide",
+        "Numéro de mobile invalide : « 0112 » n'est pas un numéro valide. Saisissez un numéro "
+        "de mobile à 10 chiffres, par exemple 06 12 34 56 78.",
         "Le mot de passe doit contenir entre 12 et 20 caractères",
-        "Les deux mots de passe ne correspondent pas.",
+        "Les deux mots de passe ne correspondent pas : saisissez le même mot de passe",
     ):
         assert message in text, message
     assert 'href="#nom"' in page.text and 'href="#mobile"' in page.text

@@ -156,7 +156,7 @@ def test_personal_data_errors_change_nothing(
         },
     )
     text = text_of(page.text)
-    assert "Saisissez votre nom." in text and "Adresse e-mail invalide" in text
+    assert "Saisissez votre nom." in text and "Adresse mail invalide" in text
     assert "Numéro de mobile invalide" in text
     assert app_cli.ok("account", "show", partner.identifier)["mail"] == partner.mail
 

@@ -113,7 +113,8 @@ def test_sms_journey(
 def test_wrong_sms_code(
     browser: Browser, app_cli: Cli, sinks: Any, make_partner: Callable[..., Partner]
 ) -> None:
-    """A wrong code stays on the code page with a message; the right one still works."""
+    """A wrong code stays on the code page, telling the tries left (issue 19 item 7); the
+    right one still works."""
     partner = make_partner("Paul", "Durand", mobile="06 12 34 32 34")
     _ask(browser, partner.identifier)
     browser.get("/mot-de-passe-oublie/code")
@@ -121,7 +122,9 @@ def test_wrong_sms_code(
     page = browser.post(
         "/mot-de-passe-oublie/code", {"code": "000000" if code != "000000" else "1"}
     )
-    assert "invalide ou expiré" in text_of(page.text)
+    text = text_of(page.text)
+    assert "Code incorrect : il vous reste 4 essais." in text
+    assert "Erreur" in page.text.split("</title>")[0]  # the page says it in its title too
     ok = browser.post("/mot-de-passe-oublie/code", {"code": code})
     assert "Valider le nouveau mot de passe" in text_of(ok.text)
 
@@ -154,6 +157,28 @@ def test_unknown_identifier_reaches_the_same_page(
     _ask(browser, partner.identifier)
     known = text_of(browser.get("/mot-de-passe-oublie/code").text)
     assert unknown.replace("personne.inconnue-px", "X") == known.replace(partner.identifier, "X")
+
+
+def test_a_wrong_code_reads_the_same_for_an_unknown_identifier(
+    browser: Browser, app_cli: Cli, sinks: Any, make_partner: Callable[..., Partner]
+) -> None:
+    """« Code incorrect : il vous reste N essais » word for word, whether the identifier
+    names a partner who received a code or nobody (issue 19 item 7)."""
+    partner = make_partner("Paul", "Durand", mobile="06 12 34 32 34")
+    pages = {}
+    for who in ("personne.inconnue-px", partner.identifier):
+        _ask(browser, who)
+        browser.get("/mot-de-passe-oublie/code")
+        code = _sms_code(app_cli, sinks) if who == partner.identifier else "123456"
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        pages[who] = [
+            text_of(browser.post("/mot-de-passe-oublie/code", {"code": wrong}).text).replace(
+                who, "X"
+            )
+            for _ in range(2)
+        ]
+    assert pages["personne.inconnue-px"] == pages[partner.identifier]
+    assert "il vous reste 3 essais" in pages[partner.identifier][1]
 
 
 def test_forged_links_get_one_page(browser: Browser) -> None:

@@ -28,13 +28,13 @@ def test_valid_mails(value: str, expected: str) -> None:
     assert validate_mail(value) == expected
 
 
-MAIL_REASONS = {
-    "empty": "la valeur est vide",
-    "at": "« {} » doit contenir un seul « @ »",
-    "local-empty": "« {} » n'a rien avant le « @ »",
-    "local": "la partie avant le « @ » de « {} »",
-    "dots": "points mal placés dans « {} »",
-    "domain": "le domaine de « {} » est incorrect",
+MAIL_REASONS = {  # the catalogue code of each kind of mistake (apexdir.messages)
+    "empty": "mail.empty",
+    "at": "mail.one_at",
+    "local-empty": "mail.no_local",
+    "local": "mail.local_invalid",
+    "dots": "mail.dots",
+    "domain": "mail.domain_invalid",
 }
 
 
@@ -70,8 +70,13 @@ def test_invalid_mails_say_why(value: str, reason: str) -> None:
     """Each kind of mistake has its own message naming the address."""
     with pytest.raises(Invalid) as caught:
         validate_mail(value)
-    expected = "Adresse e-mail invalide: " + MAIL_REASONS[reason].format(value.strip())
-    assert str(caught.value) == expected
+    error = caught.value
+    assert (error.code, error.field) == (MAIL_REASONS[reason], "mail")
+    if reason == "empty":
+        assert str(error) == "Saisissez une adresse mail de la forme prenom.nom@exemple.fr."
+    else:
+        assert str(error).startswith("Adresse mail invalide : ")
+        assert f"« {value.strip()} »" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -159,11 +164,12 @@ def test_mobile_numbers_are_normalised_to_e164(value: str, expected: str) -> Non
 
 
 MOBILE_REASONS = {
-    "empty": "la valeur est vide",
-    "garbage": "« {} » n'est pas un numéro de téléphone",
-    "invalid": "« {} » n'est pas un numéro valide",
-    "landline": "« {} » n'est pas un numéro de mobile",
+    "empty": ("mobile.empty", ""),
+    "garbage": ("mobile.not_a_number", "« {} » n'est pas un numéro de téléphone. "),
+    "invalid": ("mobile.invalid", "« {} » n'est pas un numéro valide. "),
+    "landline": ("mobile.not_mobile", "« {} » n'est pas un numéro de mobile. "),
 }
+SAY_WHAT_TO_TYPE = "Saisissez un numéro de mobile à 10 chiffres, par exemple 06 12 34 56 78."
 
 
 @pytest.mark.parametrize(
@@ -187,8 +193,10 @@ def test_landlines_and_garbage_are_refused(value: str, reason: str) -> None:
     """Only numbers that can receive an SMS are accepted, with a message saying why not."""
     with pytest.raises(Invalid) as caught:
         normalize_mobile(value)
-    expected = "Numéro de mobile invalide: " + MOBILE_REASONS[reason].format(value)
-    assert str(caught.value) == expected
+    code, why = MOBILE_REASONS[reason]
+    assert (caught.value.code, caught.value.field) == (code, "mobile")
+    prefix = "Numéro de mobile invalide : " + why.format(value) if why else ""
+    assert str(caught.value) == prefix + SAY_WHAT_TO_TYPE
 
 
 @given(st.text(max_size=25))

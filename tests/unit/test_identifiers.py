@@ -103,21 +103,23 @@ def test_base_identifier_has_no_suffix() -> None:
     ],
 )
 def test_an_empty_part_is_an_error_naming_the_field(first: str, last: str, field: str) -> None:
-    """Nothing usable left in a name raises Invalid that says which name."""
+    """Nothing usable left in a name raises Invalid that says which name (its label and
+    its field)."""
     with pytest.raises(Invalid) as caught:
         identifier(first, last, [])
-    assert caught.value.message.startswith(f"Le {field} ")
+    assert caught.value.message.startswith(f"{field.capitalize()} : ")
+    assert caught.value.field == {"nom": "last_name", "prénom": "first_name"}[field]
 
 
 def test_empty_part_messages() -> None:
     """The exact wording distinguishes an empty name from an unusable one."""
-    with pytest.raises(Invalid, match=r"^Le prénom est vide: impossible de construire"):
+    with pytest.raises(Invalid, match=r"^Prénom : ce champ est obligatoire pour construire"):
         base_identifier(" ", "Martin")
     with pytest.raises(Invalid) as caught:
         base_identifier("Marie", "?!")
     assert str(caught.value) == (
-        "Le nom « ?! » ne contient aucune lettre ni aucun chiffre utilisable pour construire "
-        "l'identifiant"
+        "Nom : « ?! » ne contient aucune lettre ni aucun chiffre utilisable pour construire "
+        "l'identifiant ; saisissez-le en lettres latines."
     )
 
 

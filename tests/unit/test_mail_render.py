@@ -82,6 +82,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "invitation_reminder": {"lien": "https://apex.example/p/T", "date_expiration": "22/01/2026"},
     "invitation_expired": {"mail": "paul@example.org", "date": date(2026, 1, 8)},
     "validator_reminder": {"count": 2, "mails": ["a@example.org", "b@example.org"]},
+    "request_submitted": {
+        "nom": "Marie Martin",
+        "mail": "marie@example.org",
+        "type": "collaborateur",
+        "a_valider": True,
+    },
     "password_expiry_warning": {
         "identifiant": "marie.martin-px",
         "jours": 7,

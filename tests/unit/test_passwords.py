@@ -92,7 +92,8 @@ def test_enforce_reports_a_mismatch_separately() -> None:
     with pytest.raises(Invalid) as caught:
         enforce_password("Motdepasse12!", "Motdepasse12?")
     assert not isinstance(caught.value, PolicyViolation)
-    assert str(caught.value) == "Les deux mots de passe ne correspondent pas"
+    assert str(caught.value).startswith("Les deux mots de passe ne correspondent pas : ")
+    assert (caught.value.code, caught.value.field) == ("password.mismatch", "confirmation")
 
 
 def test_enforce_checks_the_policy_before_the_confirmation() -> None:

@@ -57,7 +57,8 @@ def test_la_poste_siret_with_a_bad_digit_sum_is_refused() -> None:
     with pytest.raises(Invalid) as caught:
         validate_siret("35600000049838")
     assert str(caught.value) == (
-        "SIRET invalide: la clé de contrôle de 35600000049838 est incorrecte"
+        "SIRET invalide : la clé de contrôle de 35600000049838 est incorrecte ; "
+        "vérifiez les chiffres saisis."
     )
 
 
@@ -66,7 +67,8 @@ def test_bad_checksum_message() -> None:
     with pytest.raises(Invalid) as caught:
         validate_siret("73282932000079")
     assert str(caught.value) == (
-        "SIRET invalide: la clé de contrôle de 73282932000079 est incorrecte"
+        "SIRET invalide : la clé de contrôle de 73282932000079 est incorrecte ; "
+        "vérifiez les chiffres saisis."
     )
 
 
@@ -82,34 +84,37 @@ def test_siren_part_must_be_valid_too() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("7328293200007", "SIRET invalide: 7328293200007 compte 13 chiffres au lieu de 14"),
-        ("732829320000744", "SIRET invalide: 732829320000744 compte 15 chiffres au lieu de 14"),
-        ("732829320", "SIRET invalide: 732829320 compte 9 chiffres au lieu de 14"),
-        ("", "SIRET invalide: la valeur est vide"),
-        ("   ", "SIRET invalide: la valeur est vide"),
+        ("7328293200007", "SIRET invalide : 7328293200007 compte 13 chiffres au lieu de 14"),
+        ("732829320000744", "SIRET invalide : 732829320000744 compte 15 chiffres au lieu de 14"),
+        ("732829320", "SIRET invalide : 732829320 compte 9 chiffres au lieu de 14"),
+        ("", "SIRET invalide : la valeur est vide"),
+        ("   ", "SIRET invalide : la valeur est vide"),
         (
             "7328293200007A",
-            "SIRET invalide: « 7328293200007A » ne doit contenir que des chiffres",
+            "SIRET invalide : « 7328293200007A » ne doit contenir que des chiffres",
         ),
         (
             "732.829.320.00074",
-            "SIRET invalide: « 732.829.320.00074 » ne doit contenir que des chiffres",
+            "SIRET invalide : « 732.829.320.00074 » ne doit contenir que des chiffres",
         ),
         (
             "732829320-00074",
-            "SIRET invalide: « 732829320-00074 » ne doit contenir que des chiffres",
+            "SIRET invalide : « 732829320-00074 » ne doit contenir que des chiffres",
         ),
         (
             "٧٣٢٨٢٩٣٢٠٠٠٠٧٤",
-            "SIRET invalide: « ٧٣٢٨٢٩٣٢٠٠٠٠٧٤ » ne doit contenir que des chiffres",
+            "SIRET invalide : « ٧٣٢٨٢٩٣٢٠٠٠٠٧٤ » ne doit contenir que des chiffres",
         ),
     ],
 )
 def test_invalid_sirets_say_why(value: str, message: str) -> None:
-    """Empty, non-digit and wrong-length values each get their own message."""
+    """Empty, non-digit and wrong-length values each get their own message, then what to
+    type; the error names its field."""
     with pytest.raises(Invalid) as caught:
         validate_siret(value)
-    assert str(caught.value) == message
+    hint = "Saisissez les 14 chiffres du SIRET, par exemple 732 829 320 00074."
+    assert str(caught.value) == f"{message}. {hint}"
+    assert caught.value.field == "siret"
 
 
 @given(st.text(alphabet="0123456789", min_size=13, max_size=13))

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from apexdir.cli.context import exit_code
 from apexdir.config import LdapSettings, Settings
 from apexdir.directory.connection import Changes, Directory
 from apexdir.directory.provision import initialize
@@ -322,7 +323,7 @@ def test_slapd_stopped_in_the_middle_of_a_merge_and_of_a_validation(
     broken.__dict__["directory"] = StoppingDirectory(settings.ldap, instance, budget=1)
     with pytest.raises(Unavailable) as info:
         precreation.validate(broken, AGENT, requests[2])
-    assert info.value.exit_code == 5
+    assert exit_code(info.value) == 5
     broken.close()
     instance.start()
     with Directory(settings.ldap) as directory:

@@ -105,7 +105,7 @@ def test_a_validation_overtaking_a_refusal_wins(app_cli: Cli, settings: Settings
     other = lambda: app_cli.ok("account", "validate", request)  # noqa: E731
     rt = racing(settings, 1, other)
     try:
-        with pytest.raises(Conflict, match="accepted"):
+        with pytest.raises(Conflict, match="est acceptée"):
             precreation.refuse(rt, AGENT, request, "Doublon")
     finally:
         rt.close()

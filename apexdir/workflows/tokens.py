@@ -53,14 +53,16 @@ def seal(key: bytes, value: bytes) -> str:
     if len(value) > len(pad):
         raise ValueError("value too long to seal")
     hidden = bytes(a ^ b for a, b in zip(value, pad, strict=False))
-    return base64.urlsafe_b64encode(nonce + hidden).decode("ascii").rstrip("=")
+    # Hexadecimal, not base64: a handle starting with "-" would read as an option on the
+    # command line (`apexdir password reset ID TOKEN`).
+    return (nonce + hidden).hex()
 
 
 def unseal(key: bytes, handle: str, size: int) -> bytes | None:
     """The value `seal` hid in `handle`, or None when it cannot be one of `size` bytes."""
     try:
-        raw = base64.urlsafe_b64decode(handle + "=" * (-len(handle) % 4))
-    except (ValueError, TypeError):
+        raw = bytes.fromhex(handle)
+    except ValueError:
         return None
     if len(raw) != 8 + size:
         return None

@@ -64,3 +64,14 @@ def test_a_stranger_cannot_spend_the_owner_reset_budget(rt: Runtime, partner: Pa
     assert auth.forgot(rt, partner.identifier, captcha_ok=True, origin=Origin("127.0.8.2"))
     owner = Origin("127.0.8.1", device="appareil-de-marie")
     assert auth.forgot(rt, partner.identifier, captcha_ok=True, origin=owner)
+
+
+def test_a_link_token_never_reads_as_a_command_line_option(rt: Runtime) -> None:
+    """The public half is hexadecimal: a token starting with « - » was taken by the CLI for
+    an option (`apexdir password reset ID TOKEN`)."""
+    from apexdir.workflows import tokens
+
+    key = rt.settings.ldap.secrets_key()
+    handles = [tokens.seal(key, bytes(16)) for _ in range(200)]
+    assert all(h[0] != "-" and all(c in "0123456789abcdef" for c in h) for h in handles)
+    assert all(tokens.unseal(key, h, 16) == bytes(16) for h in handles)

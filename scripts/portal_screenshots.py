@@ -182,6 +182,8 @@ def shoot(env: Env, base_url: str, people: dict[str, str], out: Path) -> list[Pa
         click(page, "Vérifier")
         page.goto("/comptes")
         snap(page, "14-comptes")
+        page.goto("/structure/historique")
+        snap(page, "17-historique")
         click(page, "Se déconnecter")
         for path, name in (("/accessibilite", "15-accessibilite"),
                            ("/confidentialite", "16-donnees-personnelles-rgpd")):  # fmt: skip

@@ -57,6 +57,7 @@ BY_THE_PERSON = frozenset({"account.complete", "auth.password-reset"})
 BY_THE_SYSTEM = frozenset({"auth.locked"})
 AGENT = "Agent DGFiP"
 SYSTEM = "APEX Partenaires"
+INVITEE = "La personne invitée"
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 50_000  # a CSV of more is cut (the period filter narrows it)
@@ -81,6 +82,10 @@ def who(action: str, actor: str | None, target: str | None, *, agent_names: bool
     agents: partners need not know DGFiP's staff), the person himself, or APEX."""
     if action in BY_THE_SYSTEM:
         return SYSTEM
+    if action == "account.complete":
+        # The target is the request's id: the invitee has no identifier yet (the mail is
+        # in « Concerne »), and a hexadecimal id means nothing to an administrateur.
+        return INVITEE
     if action in BY_THE_PERSON and target:
         return target
     if actor and actor.startswith(AGENT_PREFIX):

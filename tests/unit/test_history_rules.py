@@ -56,3 +56,10 @@ def test_event_names_sort_as_time_and_give_it_back() -> None:
     assert h.event_time(late) == datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(Invalid):
         h.event_time("garbage")
+
+
+def test_a_completed_form_is_shown_as_done_by_the_invitee() -> None:
+    """The invitee has no identifier yet: « Qui » names the invitee, not the request's id."""
+    from apexdir.rules.history import INVITEE, who
+
+    assert who("account.complete", "3a088fa53729", "3a088fa53729", agent_names=False) == INVITEE

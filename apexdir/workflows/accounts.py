@@ -16,7 +16,7 @@ from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.lifecycle import require_not_last_administrator
-from apexdir.workflows.notify import announce_then, queue_mail, queue_mail_or_undo
+from apexdir.workflows.notify import announce_then, moment, queue_mail, queue_mail_or_undo
 
 PARIS = ZoneInfo("Europe/Paris")
 PERSONAL_DATA_MESSAGE = "Vos données personnelles ont été modifiées."
@@ -71,7 +71,6 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]
         )
     require_not_last_administrator(rt, account)
     repo.retire(account.identifier)
-    now = rt.clock().astimezone(PARIS)
     # refint drops the account from profile groups and from other entries' references; its
     # open sessions end with it (the portal reads the account at every request).
     announce_then(
@@ -80,8 +79,7 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]
         "account_deleted",
         [account.mail],
         identifiant=account.identifier,
-        date=now.strftime("%d/%m/%Y"),
-        heure=now.strftime("%H:%M"),
+        **moment(rt),
     )
     rt.journal.record(
         "account.delete",

@@ -10,6 +10,14 @@ from typing import Any
 from apexdir.runtime import Runtime
 
 
+def moment(rt: Runtime) -> dict[str, str]:
+    """Now, as the life-of-an-account mails tell it (Paris time): `date` and `heure`."""
+    from zoneinfo import ZoneInfo
+
+    now = rt.clock().astimezone(ZoneInfo("Europe/Paris"))
+    return {"date": now.strftime("%d/%m/%Y"), "heure": now.strftime("%H:%M")}
+
+
 def queue_mail(
     rt: Runtime,
     template: str,

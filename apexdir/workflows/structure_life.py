@@ -31,7 +31,6 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apexdir.directory.hashing import verify
 from apexdir.directory.repository import Repository
@@ -47,19 +46,13 @@ from apexdir.rules.structure_life import (
     unlocked_at_reopening,
 )
 from apexdir.runtime import Runtime
-from apexdir.workflows.notify import queue_mail
+from apexdir.workflows.notify import moment, queue_mail
 from apexdir.workflows.precreation import OPEN, creator_label
 from apexdir.workflows.structures import structure_target
 
-PARIS = ZoneInfo("Europe/Paris")
 # What the closing and reopening read of each account: whether it may log in, and why not.
 _ACCOUNT_ATTRS = ["uid", "mail", "apexAccountType", "apexStructureRef", "apexStatus",
                   "pwdAccountLockedTime"]  # fmt: skip
-
-
-def _when(rt: Runtime) -> dict[str, str]:
-    now = rt.clock().astimezone(PARIS)
-    return {"date": now.strftime("%d/%m/%Y"), "heure": now.strftime("%H:%M")}
 
 
 def _read(rt: Runtime, actor: Actor, siret: str) -> tuple[Repository, Structure, list[Account]]:
@@ -89,7 +82,7 @@ def _mail_administrators(
         "designation": structure.name,
         "siret": structure.siret,
         **context,
-        **_when(rt),
+        **moment(rt),
     }
     queued = [queue_mail(rt, template, [a.mail], **values) for a in admins]
     return [a.identifier for a in admins], queued

@@ -14,7 +14,6 @@ The person is mailed at suspension and at reactivation; both are journaled.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apexdir.directory.mapping import closure_changes
 from apexdir.directory.repository import Repository
@@ -28,9 +27,7 @@ from apexdir.runtime import Runtime
 from apexdir.workflows import sessions
 from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.lifecycle import require_not_last_administrator
-from apexdir.workflows.notify import queue_mail_or_undo
-
-PARIS = ZoneInfo("Europe/Paris")
+from apexdir.workflows.notify import moment, queue_mail_or_undo
 
 
 def _target(rt: Runtime, actor: Actor, identifier: str) -> tuple[Repository, Account]:
@@ -40,11 +37,6 @@ def _target(rt: Runtime, actor: Actor, identifier: str) -> tuple[Repository, Acc
     if actor.identifier and actor.identifier.lower() == account.identifier.lower():
         raise Conflict("un compte ne peut pas se suspendre ou se réactiver lui-même")
     return repo, account
-
-
-def _when(rt: Runtime) -> dict[str, str]:
-    now = rt.clock().astimezone(PARIS)
-    return {"date": now.strftime("%d/%m/%Y"), "heure": now.strftime("%H:%M")}
 
 
 def suspend(
@@ -66,7 +58,7 @@ def suspend(
         [account.mail],
         identifiant=account.identifier,
         motif=text,
-        **_when(rt),
+        **moment(rt),
     )
     sessions.end_all(rt, account)  # every node's open sessions end at their next request
     rt.journal.record(
@@ -99,7 +91,7 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
         "account_reactivated",
         [account.mail],
         identifiant=account.identifier,
-        **_when(rt),
+        **moment(rt),
     )
     rt.journal.record(
         "account.reactivate",

@@ -19,6 +19,11 @@ from apexdir.workflows.catalogue import ANYWHERE, normalize_code
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
+def _checked(uris: list[str]) -> list[str]:
+    """Every address checked (`check_uri`), each once, in the order given."""
+    return list(dict.fromkeys(check_uri(u) for u in uris))
+
+
 def check_uri(uri: str) -> str:
     """An absolute https address without fragment (http only on the loopback, for tests and
     native applications, RFC 8252 §7.3); compared exactly, so taken as given."""
@@ -49,10 +54,10 @@ def register_client(
     require(actor, Action.CATALOGUE_MANAGE, ANYWHERE)
     code = normalize_code(code)
     Repository(rt.directory, rt.layout).application(code)
-    uris = list(dict.fromkeys(check_uri(u) for u in redirect_uris))
+    uris = _checked(redirect_uris)
     if not uris:
         raise Invalid("at least one --redirect-uri is needed")
-    logout = list(dict.fromkeys(check_uri(u) for u in post_logout_uris or []))
+    logout = _checked(post_logout_uris or [])
     client, secret, rotated = store.put_client(rt, code, uris, logout, public=public)
     rt.journal.record(
         "app.oidc-client",
@@ -125,8 +130,8 @@ def register_federation_client(
     if signing_alg not in ALGORITHMS:
         raise Invalid(f"signing algorithm {signing_alg!r}: one of {', '.join(ALGORITHMS)}")
     client_id = federation_client_id(label)
-    uris = list(dict.fromkeys(check_uri(u) for u in redirect_uris))
-    logout = list(dict.fromkeys(check_uri(u) for u in post_logout_uris))
+    uris = _checked(redirect_uris)
+    logout = _checked(post_logout_uris)
     if not uris or not logout:
         raise Invalid("at least one --redirect-uri and one --post-logout-redirect-uri are needed")
     client, secret, rotated = store.put_federation_client(

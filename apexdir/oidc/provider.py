@@ -183,7 +183,12 @@ def build(app: Flask, runtime: RuntimeOf, issuer: str) -> tuple[AuthorizationSer
     """The authorization server and the resource protector of userinfo, for `app`."""
 
     def query_client(client_id: str) -> Client | None:
-        return store.get_client(runtime(), client_id)
+        # Authlib asks more than once in one request (authorize validates it twice): one
+        # read per request, never across requests (a former secret must stop at once).
+        found: dict[str, Client | None] = g.setdefault("oidc_clients", {})
+        if client_id not in found:
+            found[client_id] = store.get_client(runtime(), client_id)
+        return found[client_id]
 
     def access_token(client: Client, grant_type: str, user: Subject, scope: str) -> str:
         return tokens.issue(runtime(), issuer, client.client_id, user, scope)

@@ -308,7 +308,12 @@ def mail_figure(count: int, root: Path) -> Figure:
     from benchmarks import outbox
 
     log("outbox delivery")
-    done = outbox.measure(count, 1, root)["dev"][0]
+    try:
+        done = outbox.measure(count, 1, root)["dev"][0]
+    except RuntimeError:
+        # The dev sink commits by batches; on a loaded machine its count may lag once.
+        log("outbox delivery, again (the sink's count lagged)")
+        done = outbox.measure(count, 1, root / "again")["dev"][0]
     fig = Figure("(d) mails: outbox → SMTP (dev sink)", count / done["cpu"], "mails/s/vCPU")
     daemon, sink = done["cpu"] / count * 1e3, done["sink_cpu"] / count * 1e3
     fig.notes += [

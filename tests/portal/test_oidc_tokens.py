@@ -183,3 +183,27 @@ def test_logout_and_suspension_end_the_tokens(
     assert userinfo(browser.client, second).status_code == 401
     third = grant(browser, app_cli, habilitated, client)["access_token"]
     assert userinfo(browser.client, third).status_code == 200
+
+
+def test_tokens_survive_a_rotation_made_on_another_node(
+    app_cli: Cli, habilitated: Partner, client: dict[str, Any], rt: Runtime
+) -> None:
+    """This process keeps the keys it read; a rotation by another process (a node) does
+    not break what either signs: the former current key stays published, and a kid never
+    seen here (the rotation's new key) is found by reloading the keys."""
+    from apexdir.oidc import keys, store, tokens
+
+    subject = store.subject(rt, habilitated.identifier, "FICOBA", 0)
+    assert subject is not None
+    before = tokens.issue(rt, ISSUER, client["client_id"], subject, "openid")
+    seen = {k["kid"] for k in keys.cached_keys(rt)}
+    app_cli.ok("app", "oidc-keys", "rotate")
+    assert tokens.verify(rt, ISSUER, before) is not None  # previous: still published
+    made = {k["kid"] for k in keys.keys(rt)} - seen
+    assert len(made) == 2  # the new next key of each family
+    assert all(keys.verification_key(rt, kid) is not None for kid in made)
+    assert keys.verification_key(rt, "no-such-kid") is None
+    after = tokens.issue(rt, ISSUER, client["client_id"], subject, "openid")
+    claims = tokens.verify(rt, ISSUER, after)
+    assert claims is not None and claims["sub"] == subject.sub
+    assert tokens.verify(rt, "https://another.example", after) is None  # another issuer

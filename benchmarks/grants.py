@@ -67,6 +67,7 @@ class Relying:
 
     def __init__(self, env: Environment, client: dict[str, Any]) -> None:
         self.browser = Browser(env.port)
+        self.back = Browser(env.port)  # the relying party's own connection
         self.client = client
         pair = f"{client['client_id']}:{client['client_secret']}"
         self.basic = "Basic " + base64.b64encode(pair.encode()).decode()
@@ -74,12 +75,15 @@ class Relying:
     def send(
         self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
+        """The browser's request, with its cookies; the relying party's back channel
+        (`headers` given: token and userinfo) sends none, as a real one."""
         sent = {"Host": "127.0.0.1", **(headers or {})}
-        if self.browser.cookies:
+        if self.browser.cookies and headers is None:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.browser.cookies.items())
-        answer = self.browser.exchange(method, path, body, sent)
+        answer = (self.back if headers else self.browser).exchange(method, path, body, sent)
         data = answer.read()
-        for value in answer.headers.get_all("Set-Cookie") or []:
+        cookies = answer.headers.get_all("Set-Cookie") if headers is None else None
+        for value in cookies or []:
             name, _, rest = value.partition("=")
             self.browser.cookies[name] = rest.split(";", 1)[0]
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, data
@@ -115,7 +119,7 @@ class Relying:
         if status != 200:
             return False
         bearer = {"Authorization": "Bearer " + json.loads(body)["access_token"]}
-        status, _, body = self.send("GET", "/oidc/userinfo", headers=bearer)
+        status, _, body = self.send("GET", "/oidc/userinfo", None, bearer)
         return status == 200 and b'"sub"' in body
 
 
@@ -262,6 +266,7 @@ def measure(env: Environment, root: Path, seconds: float) -> dict[str, Rate]:
             found["grant"] = merge(found["grant"], grants(parties, cpu, SLICE))
     for party in parties:
         party.browser.close()
+        party.back.close()
     return found
 
 
@@ -313,6 +318,7 @@ def mail_figure(count: int, root: Path) -> Figure:
     except RuntimeError:
         # The dev sink commits by batches; on a loaded machine its count may lag once.
         log("outbox delivery, again (the sink's count lagged)")
+        (root / "again").mkdir(exist_ok=True)
         done = outbox.measure(count, 1, root / "again")["dev"][0]
     fig = Figure("(d) mails: outbox → SMTP (dev sink)", count / done["cpu"], "mails/s/vCPU")
     daemon, sink = done["cpu"] / count * 1e3, done["sink_cpu"] / count * 1e3

@@ -337,5 +337,5 @@ def run_forever(settings: Settings, clock: Clock = system_clock) -> None:
 
     logs.setup(settings.logging.format, settings.logging.level)
     if settings.metrics.daemon_bind:
-        metrics.serve(settings, settings.metrics.daemon_bind)
+        metrics.serve(settings, settings.metrics.daemon_bind, "daemon")
     asyncio.run(Daemon(settings, clock).run())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,8 +53,12 @@ class Server:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def ldapi(self) -> str:
+        return "ldapi://" + str(self.root / "run" / "ldapi").replace("/", "%2F")
+
     def start(self) -> None:
-        uri = "ldapi://" + str(self.root / "run" / "ldapi").replace("/", "%2F")
+        uri = self.ldapi
         self.process = subprocess.Popen(
             [
                 "slapd",
@@ -84,6 +89,27 @@ def server(tmp_path: Path) -> Iterator[Server]:
     made = Server(tmp_path)
     yield made
     made.stop()
+
+
+def assert_clean_cn_config(server: Server) -> None:
+    """What the running slapd reports of cn=config, as the guide's check reads it (root over
+    ldapi, SASL EXTERNAL), and what it keeps on disk name no folder of the conversion: slapd
+    sets olcConfigDir/olcConfigFile from its own -F, nothing stale is stored."""
+    search = subprocess.run(
+        ["ldapsearch", "-LLL", "-Y", "EXTERNAL", "-H", server.ldapi, "-b", "cn=config",
+         "-s", "base", "olcConfigDir", "olcConfigFile"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert search.returncode == 0 and "dn: cn=config" in search.stdout, search.stderr
+    for line in search.stdout.splitlines():
+        if line.startswith(("olcConfigDir:", "olcConfigFile:")):
+            assert str(server.conf) in line, line
+    stored = subprocess.run(
+        ["slapcat", "-n0", "-F", str(server.conf), "-o", "ldif-wrap=no"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert not re.search(r"^olcConfig(Dir|File):", stored, re.MULTILINE)
+    assert "apexdir-cnconfig" not in search.stdout + stored
 
 
 def test_install_guide_then_backup_and_restore_on_cn_config(
@@ -133,6 +159,7 @@ path = "{tmp_path / "state" / "state.db"}"
     subprocess.run(["slapadd", "-F", str(server.conf), "-b", BASE_DN],
                    input=bootstrap.stdout.encode(), check=True, capture_output=True)  # fmt: skip
     server.start()
+    assert_clean_cn_config(server)
     assert ok(config, "init")["created"]
     checks = ok(config, "config", "check")
     assert checks["ok"], checks

@@ -16,7 +16,8 @@ An account's **activity** is the latest of:
 The state lives on the account, in `apexDormancy` (single-valued, so every node agrees
 and every change is a compare-and-swap on the exact value):
 - `warned:<activity>:<deadline>`: the warning was mailed for the inactivity that started
-  at <activity>; the account is suspended at <deadline> unless its activity moves;
+  at <activity>; the account is suspended at <deadline> unless its activity moves (a
+  login), which cancels the warning;
 - `suspended:<when>`: suspended for inactivity (reason « inactivité »);
 - `reactivated:<when>`: a suspension was lifted at <when>.
 Times are GeneralizedTime (UTC, seconds). The deadline told in the mail is the one the
@@ -118,11 +119,14 @@ def due(since: datetime | None, mark: Mark | None, now: datetime, policy: Policy
     """The step owed by an active account whose activity is `since` and mark `mark`."""
     if not policy.enabled or since is None:
         return None
-    warned = mark is not None and mark.kind == WARNED
-    if warned and mark is not None and same_moment(mark.at, since):
+    if mark is not None and mark.kind == WARNED:
+        if not same_moment(mark.at, since):
+            # Activity since the warning (a login): the pending suspension is cancelled. Were
+            # the account dormant still, the next pass would warn it anew.
+            return Due(CLEAR)
         assert mark.deadline is not None
         return Due(SUSPEND, mark.deadline) if now >= mark.deadline else None
     suspend_at = since + timedelta(days=policy.days)
     if now >= suspend_at - policy.lead:
         return Due(WARN, max(suspend_at, now + policy.lead))
-    return Due(CLEAR) if warned else None
+    return None

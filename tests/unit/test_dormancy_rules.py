@@ -53,12 +53,13 @@ def test_a_login_after_the_warning_cancels_the_suspension() -> None:
     assert d.due(login, mark, NOW + 25 * DAY, POLICY) == d.Due(d.CLEAR)
 
 
-def test_a_stale_warning_is_replaced_when_dormant_again() -> None:
+def test_a_stale_warning_is_cleared_then_given_anew_when_dormant_again() -> None:
     old = d.Mark(d.WARNED, NOW - 800 * DAY, NOW - 400 * DAY)
     since = NOW - 335 * DAY
-    assert d.due(since, old, NOW, POLICY) == d.Due(d.WARN, since + 365 * DAY)
+    assert d.due(since, old, NOW, POLICY) == d.Due(d.CLEAR)
+    assert d.due(since, None, NOW, POLICY) == d.Due(d.WARN, since + 365 * DAY)
     # Found 5 days late: the deadline keeps the whole lead after the warning.
-    assert d.due(since - 5 * DAY, old, NOW, POLICY) == d.Due(d.WARN, NOW + 30 * DAY)
+    assert d.due(since - 5 * DAY, None, NOW, POLICY) == d.Due(d.WARN, NOW + 30 * DAY)
 
 
 def test_zero_days_disables_and_marks_round_trip() -> None:

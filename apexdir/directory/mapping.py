@@ -66,6 +66,7 @@ ACCOUNT_ATTRS = [
     "pwdChangedTime",
     "pwdAccountLockedTime",
     "apexSessionGeneration",
+    "apexDormancy",
 ]
 # What listings show (consultation, `account list`, /comptes, Account.public()): less to
 # decode for 1,000 entries; mobile, dates of creation and password state stay empty.
@@ -262,6 +263,7 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
         session_generation=_text(entry.get("apexSessionGeneration")) or "",
         habilitations=sorted(profile_key(dn) for dn in entry.all("memberOf")),
         delegations=sorted(profile_key(dn) for dn in entry.all("apexDelegatedProfile")),
+        dormant_suspension=(_text(entry.get("apexDormancy")) or "").startswith("suspended:"),
     )
 
 

@@ -93,7 +93,7 @@ def test_warned_once_suspended_at_the_deadline_unless_logged_in_then_reactivated
     assert "suspendu pour inactivité" in notice["body"]
     assert str(mark(slapd, paul)).startswith("suspended:")
     shown = app_cli.ok("account", "show", paul)
-    assert shown["status"] == "suspended"
+    assert shown["status"] == "suspended" and shown["suspension_reason"] == "inactivité"
 
     # « Historique » (read from the directory): the warning and the suspension, by APEX.
     rows = [r for r in app_cli.ok("journal", as_=adm) if r["target"] == paul]

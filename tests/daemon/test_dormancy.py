@@ -114,8 +114,12 @@ def test_warned_once_suspended_at_the_deadline_unless_logged_in_then_reactivated
         rt.close()
 
 
-def test_zero_days_disables_and_the_job_runs_under_the_lease(settings: Settings) -> None:
-    """`dormant_days = 0` never warns; the scheduler runs the job only with the lease."""
+def test_zero_days_disables_and_the_job_runs_under_the_lease(
+    settings: Settings, app_cli: Cli
+) -> None:
+    """`dormant_days = 0` never warns; the scheduler runs the job only with the lease;
+    `apexdir daemon run-once dormancy` runs one pass."""
+    assert app_cli.ok("daemon", "run-once", "dormancy") == NOTHING
     off = settings.model_copy(
         update={"policy": settings.policy.model_copy(update={"dormant_days": 0})}
     )

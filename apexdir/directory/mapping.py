@@ -194,7 +194,8 @@ def closure_changes(closed: bool, generation: str = "") -> dict[str, Any]:
     """The values of an account when its structure closes (or reopens), in one modify:
     the status apexdir reads (login, portal, OIDC provider, reset), ppolicy's administrative
     lock that makes slapd refuse every bind, pending codes voided and, at closing, a new
-    session generation so that no session opened before it lives again at the reopening."""
+    session generation so that no session opened before it lives again at the reopening.
+    A pending dormancy warning goes too: after a reopening, a fresh one with its whole lead."""
     if closed:
         return {
             "apexStatus": ACCOUNT_CLOSED,
@@ -202,6 +203,7 @@ def closure_changes(closed: bool, generation: str = "") -> dict[str, Any]:
             "apexLoginCode": None,
             "apexResetSecret": None,
             "apexSessionGeneration": generation,
+            "apexDormancy": None,
         }
     return {"apexStatus": ACTIVE, "pwdAccountLockedTime": None}
 

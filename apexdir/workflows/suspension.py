@@ -93,8 +93,8 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
     if repo.structure(account.siret).status == CLOSED:
         # The structure closed meanwhile: the suspension ends, the closure's lock stays
         # (its reopening lifts it), so the account is as its colleagues are.
-        changes = closure_changes(True, account.session_generation)
-        repo.directory.replace(account.dn, **changes, **restart)
+        changes = {**closure_changes(True, account.session_generation), **restart}
+        repo.directory.replace(account.dn, **changes)
         status = ACCOUNT_CLOSED
     else:
         repo.set_suspended(account, False, **restart)

@@ -145,15 +145,15 @@ CATALOGUE: dict[str, MailDefinition] = {
     ),
     "dormancy_warning": MailDefinition(
         "APEX Partenaires – Suspension prochaine de votre compte pour inactivité",
-        ("identifiant", "depuis", "date_suspension"),
-        "no login since `depuis`: the account is suspended on `date_suspension` unless the "
-        "person logs in before (SPEC §10)",
+        ("identifiant", "depuis", "jamais_utilise", "date_suspension"),
+        "no login since `depuis` (its creation when `jamais_utilise`): the account is "
+        "suspended on `date_suspension` unless the person logs in before (SPEC §10)",
     ),
     "dormancy_suspended": MailDefinition(
         "APEX Partenaires – Suspension de votre compte APEX Partenaires pour inactivité",
-        ("identifiant", "depuis", "date", "heure"),
-        "the daemon suspended the account after the warning: no login since `depuis`; the "
-        "administrateur can reactivate it (SPEC §10)",
+        ("identifiant", "depuis", "jamais_utilise", "date", "heure"),
+        "the daemon suspended the account after the warning: no login since `depuis` (its "
+        "creation when `jamais_utilise`); the administrateur can reactivate it (SPEC §10)",
     ),
     "migration_invite": MailDefinition(
         "APEX Partenaires – Définition du mot de passe de votre compte",

@@ -63,12 +63,19 @@ def owed(rt: Runtime) -> list[Step]:
     return steps
 
 
+def never_used(step: Step) -> bool:
+    """Whether the inactivity runs from the account's creation (no login ever)."""
+    return step.candidate.account.last_login is None and step.since == step.candidate.created
+
+
 def apply(rt: Runtime, step: Step) -> str:
     """Take one step; the outcome is one of `OUTCOMES`."""
     found, due = step.candidate, step.due
     account = found.account
     if due.kind == rule.SUSPEND:
-        outcome = suspend_for_inactivity(rt, account, since=step.since, warned=found.mark)
+        outcome = suspend_for_inactivity(
+            rt, account, since=step.since, warned=found.mark, never_used=never_used(step)
+        )
         return {"suspended": SUSPENDED, "last_administrator": KEPT}.get(outcome, ALREADY)
     if due.kind == rule.CLEAR:
         if not marks.swap_mark(rt.directory, account.dn, found.mark, None):
@@ -88,6 +95,7 @@ def apply(rt: Runtime, step: Step) -> str:
         [account.mail],
         identifiant=account.identifier,
         depuis=step.since,
+        jamais_utilise=never_used(step),
         date_suspension=due.deadline,
     )
     rt.journal.record(

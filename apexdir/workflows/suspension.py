@@ -119,7 +119,7 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
 
 
 def suspend_for_inactivity(
-    rt: Runtime, account: Account, *, since: datetime, warned: str | None
+    rt: Runtime, account: Account, *, since: datetime, warned: str | None, never_used: bool = False
 ) -> str:
     """The daemon's suspension of a dormant account whose warning's deadline passed:
     `since` is its last activity, `warned` the mark of the warning. Returns `suspended`,
@@ -138,6 +138,7 @@ def suspend_for_inactivity(
         [account.mail],
         identifiant=account.identifier,
         depuis=since,
+        jamais_utilise=never_used,
         **moment(rt),
     )
     sessions.end_all(rt, account)

@@ -77,6 +77,7 @@ def test_warned_once_suspended_at_the_deadline_unless_logged_in_then_reactivated
     deadline = (created + timedelta(days=370)).astimezone(PARIS).strftime("%d/%m/%Y")
     assert f"({paul})" in warning["body"] and f"connectez-vous à votre espace Apex Partenaires " \
         f"avant le {deadline}" in " ".join(warning["body"].split())  # fmt: skip
+    assert "n'a jamais été utilisé" in warning["body"]  # never logged in: since creation
     assert mails(second, sinks, "paul@example.org", WARNING) == [warning]
     assert str(mark(slapd, paul)).startswith("warned:")
 

@@ -29,7 +29,10 @@ from apexdir.errors import Conflict
 from apexdir.models import Account
 
 ATTRIBUTE = "apexDormancy"
-ATTRS = [*m.ACCOUNT_ATTRS, "createTimestamp", ATTRIBUTE]
+# What the rule, the mails, the history and the last administrateur's guard read: every
+# attribute asked costs ldap3's parsing on each account returned (no memberOf lists here).
+ATTRS = ["uid", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef", "apexStatus",
+         "authTimestamp", "createTimestamp", ATTRIBUTE]  # fmt: skip
 ACTIVE = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))
 
 

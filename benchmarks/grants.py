@@ -21,9 +21,14 @@ work on the machine weighs on all alike:
     POST /connexion/code; the mail's delivery and the code's lookup excluded);
 (c) OIDC grants: a browser with a live portal session, GET /oidc/authorize (PKCE S256) → 302
     with the code → POST /oidc/token (client_secret_basic) → GET /oidc/userinfo with the
-    access token: the whole authorization-code grant a relying party makes, single sign-on;
-    target ≥ 120 per vCPU per second (Keycloak's sizing figure);
-(d) mails: benchmarks/outbox.py's figure (login codes from the spool to the dev SMTP sink).
+    access token: the whole authorization-code grant a relying party makes, single sign-on
+    (its back channel on a connection of its own, without the browser's cookies); target
+    ≥ 120 per vCPU per second — Keycloak's figure, which is for client-credentials grants
+    (one token request, no user, no code): the per-request rate is given beside it;
+(d) mails: benchmarks/outbox.py's measure (login codes from the spool to the dev SMTP sink,
+    one pass), per vCPU of the daemon.
+
+2 workers: what the portal runs by default on this 2-core machine (one per core, at least 2).
 """
 
 from __future__ import annotations

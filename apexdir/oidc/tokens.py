@@ -77,7 +77,7 @@ def verify(rt: Runtime, issuer: str, token: str) -> dict[str, Any] | None:
         if header.get("typ") != TYP or header.get("alg") != ALG:
             return None
         key = keys.verification_key(rt, str(header.get("kid") or ""))
-        if key is None:
+        if key is None or key["alg"] != ALG:  # an RS256 key's kid under ES256: not ours
             return None
         claims = jwt.decode(token, keys.imported(key), [ALG]).claims
     except (JoseError, ValueError, TypeError, KeyError):

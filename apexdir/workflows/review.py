@@ -214,7 +214,8 @@ def open_review(
     """Open a review of structure `siret` now (an agent, or the daemon when due). Refused
     while one is open or overdue, and for a closed structure. A structure with nothing to
     review gets a review completed at once (the yearly rhythm is kept)."""
-    siret = _siret(actor, siret)
+    siret = validate_siret(siret)
+    require(actor, Action.REVIEW_OPEN, Target(structure=siret))
     structure = Repository(rt.directory, rt.layout).structure(siret)
     if structure.closed:
         raise Conflict(code="review.closed_structure", params={"siret": siret})

@@ -59,6 +59,8 @@ def partner_menu(account_type: str | None) -> list[tuple[str, str]]:
 def review_open() -> bool:
     """Whether the logged-in administrateur's structure has a review open (issue 21 item
     10): one indexed search, once per request (the side menu and the header's menu)."""
+    if "account" not in g:  # a page outside login_required (an error page): no lookup
+        return False
     if "apex_review_open" not in g:
         try:
             g.apex_review_open = review.is_open(rt(), actor())

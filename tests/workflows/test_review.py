@@ -241,6 +241,7 @@ def test_auto_revoke_withdraws_what_is_unconfirmed(
 def test_agent_opens_a_review_by_command(app_cli: Cli, world: World) -> None:
     """`apexdir review open SIRET` (agent); a second is refused while one is open;
     `review show` lists each habilitation with its decision."""
+    assert app_cli.ok("daemon", "run-once", "review")["opened"] == 0  # created today
     opened = app_cli.ok("review", "open", SIRET)
     assert opened["status"] == r.OPEN and opened["siret"] == SIRET
     app_cli.fails(1, "review", "open", SIRET)

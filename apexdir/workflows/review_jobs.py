@@ -39,13 +39,16 @@ def _day(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y")
 
 
-def open_due(rt: Runtime, stop: Callable[[], bool]) -> int:
+Structures = list[tuple[str, str, datetime | None]]
+
+
+def open_due(rt: Runtime, stop: Callable[[], bool], structures: Structures | None = None) -> int:
     """Open a review for each open structure whose review is due: two searches for all
     the structures (their creation times, every latest review), then one write each."""
     now = rt.clock()
     latest = store(rt).latest()
     opened = 0
-    for siret, status, created in store(rt).structures():
+    for siret, status, created in structures or store(rt).structures():
         if stop():
             break
         last = latest.get(siret)
@@ -177,12 +180,17 @@ def withdraw_unconfirmed(rt: Runtime, review: Review) -> int:
 
 
 def run(rt: Runtime, stop: Callable[[], bool]) -> dict[str, int]:
-    """One pass: open what is due, then remind and report on every active review."""
-    counts = {"opened": open_due(rt, stop), "reminded": 0, "overdue": 0, "closed": 0}
+    """One pass: open what is due, then remind and report on every active review (three
+    searches whatever the number of structures; then only the reviews that act read more)."""
+    structures = store(rt).structures()
+    counts = {"opened": open_due(rt, stop, structures), "reminded": 0, "overdue": 0, "closed": 0}
+    closed = {siret for siret, status, _ in structures if status == "closed"}
     now = rt.clock()
     for review in store(rt).active():
         if stop():
             break
+        if review.siret in closed:  # a closed structure's review waits for its reopening
+            continue
         done = report_overdue(rt, review, now)
         if done is not None:
             counts[done] += 1

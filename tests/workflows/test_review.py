@@ -249,3 +249,14 @@ def test_agent_opens_a_review_by_command(app_cli: Cli, world: World) -> None:
     shown = app_cli.ok("review", "show", as_=world.admin)
     assert shown["open"] and shown["pending"] == 3
     assert {a["identifier"] for a in shown["accounts"]} == {world.resp, world.collab}
+
+
+def test_a_closed_structures_review_waits(settings: Settings, world: World, app_cli: Cli) -> None:
+    """No reminder, report nor withdrawal while the structure is closed; at its reopening
+    the overdue review is reported."""
+    past = system_clock() - timedelta(days=31)
+    review.open_review(at(settings, past), AGENT, SIRET, now=past)
+    app_cli.ok("structure", "close", SIRET, "--reason", "Cessation d'activité")
+    assert review_job.run_once(settings)["overdue"] == 0
+    app_cli.ok("structure", "reopen", SIRET)
+    assert review_job.run_once(settings)["overdue"] == 1

@@ -186,6 +186,15 @@ class PolicySettings(_Section):
     review_auto_revoke: bool = Field(
         False, description="Withdraw the habilitations still unconfirmed when overdue."
     )
+    dormant_days: int = Field(
+        365,
+        ge=0,
+        description="Days without a login after which the daemon suspends an account "
+        "(reason « inactivité »); 0 never suspends.",
+    )
+    dormant_warning_days: int = Field(
+        30, ge=1, description="The person is mailed this many days before that suspension."
+    )
 
 
 class PortalSettings(_Section):
@@ -281,6 +290,7 @@ class DaemonSettings(_Section):
     changes_seconds: int = 30
     housekeeping_cron: str = "0 3 * * *"
     review_cron: str = "45 6 * * *"
+    dormancy_cron: str = "15 6 * * *"
     lease_seconds: int = 60
     agents_mail: str | None = Field(
         None,

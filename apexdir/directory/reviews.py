@@ -34,6 +34,7 @@ REVIEW_ATTRS = [
     "apexReviewReminder",
     "apexCreatedBy",
 ]
+LIGHT_ATTRS = ["cn", "apexStructureRef", "apexStatus", "apexReviewOpenedAt"]
 
 
 def decision_value(d: ReviewDecision) -> str:
@@ -86,9 +87,9 @@ class ReviewStore:
         self.layout = layout
 
     # ------------------------------------------------------------------ read
-    def _search(self, filt: str) -> list[Review]:
+    def _search(self, filt: str, attrs: list[str] = REVIEW_ATTRS) -> list[Review]:
         try:
-            entries = self.directory.search(self.layout.reviews_dn, filt, REVIEW_ATTRS, scope="one")
+            entries = self.directory.search(self.layout.reviews_dn, filt, attrs, scope="one")
         except NotFound:  # `apexdir init` not run since the upgrade: no review yet
             return []
         return sorted((review_from(e) for e in entries), key=lambda r: r.opened_at)
@@ -103,9 +104,10 @@ class ReviewStore:
         )
 
     def latest(self) -> dict[str, Review]:
-        """Every structure's latest review, in one search (the daemon's pass)."""
+        """Every structure's latest review, in one search (the daemon's pass), without its
+        decisions (a large structure's review holds thousands)."""
         out: dict[str, Review] = {}
-        for review in self._search(f.eq("objectClass", REVIEW_CLASS)):
+        for review in self._search(f.eq("objectClass", REVIEW_CLASS), LIGHT_ATTRS):
             out[review.siret] = review  # oldest first: the last one stays
         return out
 
@@ -116,6 +118,13 @@ class ReviewStore:
                 f.eq("objectClass", REVIEW_CLASS),
                 f.or_(f.eq("apexStatus", "open"), f.eq("apexStatus", "overdue")),
             )
+        )
+
+    def finished_before(self, moment: datetime) -> list[Review]:
+        """The reviews completed or closed before `moment` (without their decisions)."""
+        return self._search(
+            f.and_(f.eq("objectClass", REVIEW_CLASS), f.le("apexReviewClosedAt", moment)),
+            [*LIGHT_ATTRS, "apexReviewClosedAt"],
         )
 
     def structures(self) -> list[tuple[str, str, datetime | None]]:

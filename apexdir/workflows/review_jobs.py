@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apexdir.directory.repository import Repository
@@ -197,4 +197,20 @@ def run(rt: Runtime, stop: Callable[[], bool]) -> dict[str, int]:
             continue
         if remind(rt, review, now):
             counts["reminded"] += 1
+    counts["purged"] = purge(rt, now)
     return counts
+
+
+def purge(rt: Runtime, now: datetime) -> int:
+    """Delete the reviews finished more than `policy.journal_retention_days` ago (their
+    decisions are in the history, kept as long), except each structure's latest: the next
+    one is due from it."""
+    cut = now - timedelta(days=rt.settings.policy.journal_retention_days)
+    old = store(rt).finished_before(cut)
+    if not old:
+        return 0
+    latest = {x.id for x in store(rt).latest().values()}
+    doomed = [x for x in old if x.id not in latest]
+    for review in doomed:
+        store(rt).delete(review)
+    return len(doomed)

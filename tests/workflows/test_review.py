@@ -260,3 +260,20 @@ def test_a_closed_structures_review_waits(settings: Settings, world: World, app_
     assert review_job.run_once(settings)["overdue"] == 0
     app_cli.ok("structure", "reopen", SIRET)
     assert review_job.run_once(settings)["overdue"] == 1
+
+
+def test_old_reviews_are_purged_but_the_latest_stays(settings: Settings, world: World) -> None:
+    """Reviews finished more than journal_retention_days ago go, except each structure's
+    latest (the next is due from it)."""
+    now = system_clock()
+    for days in (900, 800):  # finished the day they opened: nothing was held there
+        moment = now - timedelta(days=days)
+        opened = review.open_review(at(settings, moment), AGENT, OTHER_SIRET, now=moment)
+        assert opened.status == r.COMPLETED
+    rare = settings.policy.model_copy(update={"review_interval_days": 5000})  # none due
+    counts = review_job.run_once(settings.model_copy(update={"policy": rare}))
+    assert counts["purged"] == 1 and counts["opened"] == 0
+    fresh = Runtime(settings)
+    left = review.store(fresh).of_structure(OTHER_SIRET)
+    assert [x.opened_at.date() for x in left] == [(now - timedelta(days=800)).date()]
+    fresh.close()

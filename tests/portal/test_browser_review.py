@@ -57,6 +57,10 @@ def test_review_page(page: Any, app_cli: Cli, structure: str, size: dict[str, in
     app_cli.ok("grant", collab, APP, "CONTROLE", as_=admin)
     app_cli.ok("review", "open", structure)
     log_in(page, app_cli, admin, "alice.admin@example.org")
+    on_screen(page, page.get_by_text("La revue annuelle des habilitations de votre structure"))
+    fits(page)
+    axe(page)  # the home page's notice
+    shot(page, f"accueil-revue-{size['width']}")
     on_screen(page, page.get_by_role("link", name="Revue des habilitations").last, whole=False)
     if size["width"] < 992:  # the side menu folds behind its button on small screens
         page.get_by_role("button", name="Menu de mon espace").click()

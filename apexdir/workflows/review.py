@@ -234,6 +234,8 @@ def open_review(
         opened_by=actor_value(actor.identifier, rt.operator),
     )
     store(rt).add(review)
+    if empty and due:  # nothing to review: no event in the structure's history
+        return review
     rt.journal.record(
         "review.due" if due else "review.open",
         siret,

@@ -205,7 +205,8 @@ def exchanges(parties: list[Relying], cpu: Cpu, seconds: float) -> Rate:
 def redeemed(parties: list[Relying], made: list[list[tuple[str, str] | None]], cpu: Cpu) -> Rate:
     """Each party redeems its codes (timed, CPU counted); a code authorize refused fails."""
     latencies: list[float] = []
-    failures = sum(got is None for batch in made for got in batch)
+    refused = sum(got is None for batch in made for got in batch)
+    failures = 0
     lock = threading.Lock()
 
     def client(party: Relying, batch: list[tuple[str, str] | None]) -> None:
@@ -228,7 +229,7 @@ def redeemed(parties: list[Relying], made: list[list[tuple[str, str] | None]], c
         for future in [pool.submit(client, p, b) for p, b in zip(parties, made, strict=True)]:
             future.result()
         elapsed = time.perf_counter() - start
-    return Rate(len(latencies) - failures, elapsed, latencies, failures, used)
+    return Rate(len(latencies) - failures, elapsed, latencies, failures + refused, used)
 
 
 def binds(binary: Path, uri: str, pairs: list[tuple[str, str]], cpu: Cpu, seconds: float) -> Rate:

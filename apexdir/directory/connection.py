@@ -15,6 +15,7 @@ again anywhere (without an answer it may have been applied) and reports `Unavail
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ldap3
+from ldap3.core import connection as ldap3_connection
 from ldap3.core import exceptions as lx
+from ldap3.protocol.rfc4511 import LDAPDN, SearchRequest
+from ldap3.strategy import base as ldap3_base
+from pyasn1.type.base import noValue
 
 from apexdir.config import LdapSettings
 from apexdir.directory import servers
@@ -44,16 +49,27 @@ Changes = Mapping[str, list[tuple[str, list[Any]]]]
 class Entry:
     dn: str
     attrs: dict[str, list[Any]] = field(default_factory=dict)
+    # Lower-case name → the key of `attrs`, made at the first lookup in another case.
+    _keys: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, name: str, default: Any = None) -> Any:
         values = self.all(name)
         return values[0] if values else default
 
     def all(self, name: str) -> list[Any]:
-        for key, values in self.attrs.items():
-            if key.lower() == name.lower():
-                return values if isinstance(values, list) else [values]
-        return []
+        # slapd names an attribute as its schema does, which is how apexdir asks for it:
+        # the exact key first (an account's mapping asks twenty names), then any case.
+        values = self.attrs.get(name)
+        if values is not None:
+            return values if isinstance(values, list) else [values]
+        keys = self._keys
+        if keys is None or len(keys) != len(self.attrs):
+            keys = self._keys = {key.lower(): key for key in self.attrs}
+        key = keys.get(name.lower())
+        values = self.attrs.get(key) if key is not None else None
+        if values is None:
+            return []
+        return values if isinstance(values, list) else [values]
 
 
 _NETWORK_ERRORS = (
@@ -127,6 +143,133 @@ def server_pool(settings: LdapSettings) -> ldap3.ServerPool:
         active=1,
         exhaust=10,
     )
+
+
+# ------------------------------------------------------------------ ldap3's requests, kept
+# ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's BER encoder,
+# in pure Python: for the short reads of a web request (an account, an OIDC client, a code)
+# that was most of the client's CPU — more than slapd's for the same read. A search is built
+# and encoded in full once per shape (filter, scope, attributes, limits: what apexdir's code
+# writes, whatever the base); the next search of that shape reuses its parts, and its bytes
+# are the first one's with the new base in place. Only requests are kept, never an answer:
+# every read still goes to the directory.
+# shape → (first request, its encoding after the base, what ldap3 keeps of it)
+_SHAPES: dict[tuple[Any, ...], tuple[Any, bytes, dict[str, Any]]] = {}
+# id(request) → (request, its BER encoding, what ldap3 keeps of it): until it is sent
+_ENCODED: dict[int, tuple[Any, bytes, dict[str, Any]]] = {}
+_SHAPES_KEPT = 512
+_requests_lock = threading.Lock()
+_build_search = ldap3_connection.search_operation
+_encode = ldap3_base.encode
+_to_dict = ldap3_base.search_request_to_dict
+
+
+def _ber_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(size),)) + size
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes((tag,)) + _ber_length(len(value)) + value
+
+
+def _after_base(encoded: bytes) -> bytes:
+    """A SearchRequest's encoding without its tag, length and base (an OCTET STRING)."""
+    at = 1 + (1 if encoded[1] < 0x80 else 1 + (encoded[1] & 0x7F))  # past tag and length
+    size = encoded[at + 1]
+    start = at + 2
+    if size >= 0x80:
+        count = size & 0x7F
+        size = int.from_bytes(encoded[start : start + count], "big")
+        start += count
+    return encoded[start + size :]
+
+
+def _search_operation(
+    base: Any,
+    search_filter: Any,
+    scope: Any,
+    deref: Any,
+    attributes: Any,
+    size_limit: Any,
+    time_limit: Any,
+    types_only: Any,
+    auto_escape: Any,
+    auto_encode: Any,
+    schema: Any = None,
+    validator: Any = None,
+    check_names: Any = False,
+) -> Any:
+    """ldap3's `search_operation`, from the parts of the first request of the same shape
+    (no schema nor validator: apexdir's servers carry none, `servers.server`)."""
+    args: tuple[Any, ...] = (base, search_filter, scope, deref, attributes, size_limit)
+    args += (time_limit, types_only, auto_escape, auto_encode)
+    if schema is not None or validator is not None or not isinstance(base, str):
+        return _build_search(*args, schema, validator, check_names)
+    names = tuple(attributes) if isinstance(attributes, list | tuple) else attributes
+    shape = (*args[1:4], names, *args[5:], check_names)
+    kept = _SHAPES.get(shape)
+    if kept is None:
+        request = _build_search(*args, None, None, check_names)
+        encoded = bytes(_encode(request))
+        done = _to_dict(request)
+        with _requests_lock:
+            if len(_SHAPES) >= _SHAPES_KEPT:
+                _SHAPES.clear()
+            _SHAPES[shape] = (request, _after_base(encoded), done)
+    else:
+        first, tail, done = kept
+        request = SearchRequest()
+        request["baseObject"] = LDAPDN(base)  # as ldap3 encodes it (UTF-8)
+        for position in range(1, 8):
+            request.setComponentByPosition(position, first.getComponentByPosition(position))
+        dn = bytes(request.getComponentByPosition(0))
+        encoded = _tlv(0x63, _tlv(0x04, dn) + tail)
+        done = dict(done, base=str(request["baseObject"]))
+    with _requests_lock:
+        if len(_ENCODED) > 4 * _SHAPES_KEPT:  # requests built and never sent (an error)
+            _ENCODED.clear()
+        _ENCODED[id(request)] = (request, encoded, done)
+    return request
+
+
+def _encode_message(message: Any) -> bytes:
+    """pyasn1's encoding of an LDAPMessage, from the kept bytes of its request when it has
+    them (a search, no controls): only the messageID and the envelope are encoded here."""
+    op = message.getComponentByPosition(1).getComponent()
+    kept = _ENCODED.pop(id(op), None)
+    if kept is None or kept[0] is not op:
+        return bytes(_encode(message))
+    if message.getComponentByPosition(2, instantiate=False) is not noValue:  # controls
+        return bytes(_encode(message))
+    number = int(message.getComponentByPosition(0))
+    ident = number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
+    return _tlv(0x30, _tlv(0x02, ident) + kept[1])
+
+
+def _search_request_to_dict(request: Any) -> dict[str, Any]:
+    """What ldap3 keeps of a request it sends (`decode_request`), made with the request."""
+    kept = _ENCODED.get(id(request))
+    if kept is None or kept[0] is not request:
+        return _to_dict(request)  # type: ignore[no-any-return]
+    return dict(kept[2])
+
+
+_parse_dn = ldap3_connection.safe_dn
+_checked_dn = functools.lru_cache(maxsize=4096)(_parse_dn)
+
+
+def _safe_dn(dn: Any) -> Any:
+    """ldap3's check of a request's DN (`safe_dn`: a parse of it), once a DN."""
+    return _checked_dn(dn) if isinstance(dn, str) else _parse_dn(dn)
+
+
+ldap3_connection.safe_dn = _safe_dn
+ldap3_connection.search_operation = _search_operation
+ldap3_base.encode = _encode_message
+ldap3_base.search_request_to_dict = _search_request_to_dict
 
 
 class Directory:

@@ -1,0 +1,64 @@
+"""The search requests apexdir keeps (apexdir.directory.connection): what goes on the wire is
+byte for byte what ldap3 and pyasn1 would have sent, whatever the base. No server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ldap3
+import pytest
+from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
+from pyasn1.error import PyAsn1UnicodeEncodeError
+
+from apexdir.directory import connection as c
+
+BASES = [
+    "dc=e",
+    "",
+    "uid=marie.martin-px,ou=people,dc=apex,dc=example",
+    "uid=é" + "z" * 130 + ",dc=e",  # non-ASCII, a length over 127
+    "uid=" + "y" * 300 + ",ou=people,dc=e",  # a length over 255
+]
+FILTERS = ["(objectClass=*)", "(&(objectClass=apexOidcGrant)(apexExpiresAt<=20261206))"]
+ATTRIBUTES: list[Any] = [["1.1"], ["uid", "cn"] * 40, ["*"], None]
+
+
+def message(request: Any, number: int) -> Any:
+    out = LDAPMessage()
+    out["messageID"] = MessageID(number)
+    out["protocolOp"] = ProtocolOp().setComponentByName("searchRequest", request)
+    return out
+
+
+@pytest.mark.parametrize("number", [0, 1, 127, 128, 255, 256, 40_000, 2**31 - 1])
+def test_kept_searches_are_sent_as_ldap3_would(number: int) -> None:
+    for attributes in ATTRIBUTES:
+        for search_filter in FILTERS:
+            for base in BASES:
+                args = (base, search_filter, ldap3.LEVEL, ldap3.DEREF_NEVER, attributes, 0, 0)
+                args += (False, True, None, None)
+                kept = c._search_operation(*args, validator=None, check_names=True)
+                built = c._build_search(*args, validator=None, check_names=True)
+                assert c._search_request_to_dict(kept) == c._to_dict(built)
+                sent = c._encode_message(message(kept, number))
+                assert sent == bytes(c._encode(message(built, number)))
+                assert id(kept) not in c._ENCODED  # forgotten once sent
+
+
+def test_a_base_that_cannot_be_encoded_fails_as_before() -> None:
+    for _ in range(2):  # building the shape, then from the kept shape
+        with pytest.raises(PyAsn1UnicodeEncodeError):
+            c._search_operation(
+                "uid=\udc80,dc=e", "(objectClass=*)", ldap3.BASE, ldap3.DEREF_NEVER, ["uid"],
+                0, 0, False, True, None, None, validator=None, check_names=True,
+            )  # fmt: skip
+
+
+def test_entry_names_in_any_case() -> None:
+    entry = c.Entry("uid=x,dc=e", {"givenName": ["Marie"], "sn": "Martin"})
+    assert entry.get("givenName") == "Marie"
+    assert entry.get("givenname") == "Marie"
+    assert entry.all("SN") == ["Martin"]
+    assert entry.all("mail") == []
+    entry.attrs["mail"] = ["m@x"]
+    assert entry.get("MAIL") == "m@x"

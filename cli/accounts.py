@@ -204,12 +204,14 @@ def _print_account(data: dict[str, Any]) -> None:
 @click.option("--type", "account_type", default=None, type=TYPES, help="Only this type.")
 @pass_cli
 def list_(cli: CliContext, siret: str | None, status: str | None, account_type: str | None) -> None:
-    """Accounts (an agent sees all, a partner those of his structure he may see)."""
-    from apexdir.workflows.accounts import list_accounts
+    """Accounts (an agent sees all, a responsable those of his service, another partner
+    those of his structure)."""
+    from apexdir.workflows.accounts import manageable
 
-    rows = list_accounts(
+    found = manageable(
         cli.runtime, cli.actor(), siret=siret, status=status, account_type=account_type
     )
+    rows = [a.public() for a in found]
     cli.emit(
         rows,
         lambda r: cli.table(

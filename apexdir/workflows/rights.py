@@ -7,20 +7,49 @@ from typing import Any
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
 from apexdir.models import Account, habilitation
-from apexdir.rules.permissions import Action, Actor, ActorType, require, require_profile
+from apexdir.rules.permissions import (
+    Action,
+    Actor,
+    ActorType,
+    can_grant_profile,
+    require,
+    require_profile,
+)
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.catalogue import parse_habilitation
 from apexdir.workflows.notify import queue_mail_or_undo
 
 
-def _actor_profiles(repo: Repository, actor: Actor) -> set[str]:
-    if actor.type == ActorType.AGENT or not actor.identifier:
+def _own_profiles(actor: Actor, own: Account | None) -> set[str]:
+    """What an actor hands out (SPEC §6, Decision): an administrator the profiles he holds,
+    a responsable those delegated to him."""
+    if own is None:
         return set()
-    own = repo.account(actor.identifier)
     if actor.type == ActorType.RESPONSABLE:
         return set(own.delegations)
     return set(own.habilitations)
+
+
+def _actor_profiles(repo: Repository, actor: Actor) -> set[str]:
+    if actor.type == ActorType.AGENT or not actor.identifier:
+        return set()
+    return _own_profiles(actor, repo.account(actor.identifier))
+
+
+def handable(rt: Runtime, actor: Actor, own: Account | None = None) -> list[str]:
+    """The profiles (`APP/profile`) an actor may grant or delegate, sorted: an agent every
+    profile of the catalogue, an administrator those he holds, a responsable those delegated
+    to him, a collaborateur none. `own` is the actor's account when the caller has it
+    already (the portal's session); `grant` and `delegate` check again."""
+    repo = Repository(rt.directory, rt.layout)
+    if actor.type == ActorType.AGENT:
+        mine = {habilitation(a.code, p) for a in repo.applications() for p in a.profiles}
+    elif own is not None:
+        mine = _own_profiles(actor, own)
+    else:
+        mine = _actor_profiles(repo, actor)
+    return sorted(k for k in mine if can_grant_profile(actor.type, mine, k))
 
 
 def _check_can_hand(repo: Repository, actor: Actor, key: str) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from apexdir.directory.repository import Repository
 from apexdir.errors import Invalid, NotAllowed
 from apexdir.models import Account, CreationRequest
 from apexdir.portal.context import account, actor, rt
@@ -25,7 +24,6 @@ from apexdir.portal.security import login_required
 from apexdir.portal.views.gestion import (
     app_names,
     attempt,
-    handable_profiles,
     profile_label,
     services_of,
 )
@@ -77,13 +75,6 @@ def _invite_form(me: Account) -> InviteForm:
     return form
 
 
-def _visible(me: Account) -> list[dict[str, Any]]:
-    found = accounts.list_accounts(rt(), actor(), siret=me.siret)
-    if me.type == "responsable":  # the service's accounts (SPEC §1)
-        found = [a for a in found if a.get("service") == me.service]
-    return found
-
-
 @bp.route("", methods=["GET", "POST"])
 @login_required
 def liste() -> Any:
@@ -110,7 +101,7 @@ def liste() -> Any:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
-    rows = _visible(me)
+    rows = accounts.manageable(rt(), actor())  # a responsable's: his service (SPEC §1)
     pages = max(1, -(-len(rows) // PAGE))
     page = min(page, pages)
     pending = precreation.pending(rt(), actor(), statuses=["invited", "submitted", "expired"])
@@ -184,8 +175,9 @@ def renvoyer(request_id: str) -> Any:
 
 # ---------------------------------------------------------------------- one account
 def _target_account(identifier: str) -> Account:
+    """The account named in the address, if the actor may consult it (403 otherwise)."""
     try:
-        return Repository(rt().directory, rt().layout).account(identifier[:256])
+        return accounts.consult(rt(), actor(), identifier[:256])
     except Invalid:
         abort(404)
 
@@ -196,10 +188,8 @@ def detail(identifier: str) -> Any:
     me = _manager()
     target = _target_account(identifier)
     who, aim = actor(), target_for(target)
-    if not is_allowed(who, Action.ACCOUNT_VIEW, aim):
-        raise NotAllowed("Action non autorisée")
     names = app_names()
-    mine = handable_profiles(me)
+    mine = rights.handable(rt(), who, me)
     can = {action.value: is_allowed(who, action, aim) for action in Action}
     grant = ProfileForm(prefix="habiliter", formdata=None)
     grant.profil.choices = [

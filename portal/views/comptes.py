@@ -28,7 +28,7 @@ from apexdir.portal.views.gestion import (
     services_of,
 )
 from apexdir.rules.lifecycle import status_label
-from apexdir.rules.permissions import AccountType, Action, Target, is_allowed
+from apexdir.rules.permissions import AccountType, Action, is_allowed
 from apexdir.workflows import accounts, invitations, lifecycle, precreation, rights, services
 from apexdir.workflows.actors import target_for
 
@@ -53,23 +53,11 @@ def _manager() -> Account:
 
 
 def _invite_form(me: Account) -> InviteForm:
+    """The types and services offered are those the actor may invite (the workflow's)."""
     form = InviteForm(prefix="invitation")
-    who = actor()
-    services = services_of(me.siret)  # one read serves both lists
-
-    def may_invite(kind: AccountType, service_id: str) -> bool:
-        target = Target(account_type=kind, structure=me.siret, service=service_id)
-        return is_allowed(who, Action.INVITE, target)
-
-    kinds = [
-        k
-        for k in (AccountType.RESPONSABLE, AccountType.COLLABORATEUR)
-        if any(may_invite(k, s.id) for s in services)
-    ]
-    form.type_compte.choices = [(k.value, k.value.capitalize()) for k in kinds]
-    form.service.choices = [
-        (s.name, s.name) for s in services if may_invite(AccountType.COLLABORATEUR, s.id)
-    ]
+    offered = precreation.invitable(rt(), actor(), me.siret)
+    form.type_compte.choices = [(k.value, k.value.capitalize()) for k, s in offered.items() if s]
+    form.service.choices = [(s.name, s.name) for s in offered[AccountType.COLLABORATEUR]]
     apps = sorted(app_names().items(), key=lambda item: item[1])
     form.application.choices = [("", "Aucune"), *apps]
     return form
@@ -115,7 +103,7 @@ def liste() -> Any:
         pages=pages,
         pending=pending,
         statuses=STATUSES,
-        can_validate=lambda r: is_allowed(actor(), Action.VALIDATE, precreation.request_target(r)),
+        can_validate=lambda r: precreation.may_decide(actor(), r),
         empty=EmptyForm(),
     )
 

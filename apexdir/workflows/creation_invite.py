@@ -11,7 +11,7 @@ from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
-from apexdir.models import Service
+from apexdir.models import CreationRequest, Service
 from apexdir.rules.contact import validate_mail
 from apexdir.rules.permissions import AccountType, Action, Actor, Target, is_allowed, require
 from apexdir.rules.siret import validate_siret
@@ -52,7 +52,7 @@ def invite(
     mail: str,
     service: str | None = None,
     application: str | None = None,
-) -> dict[str, Any]:
+) -> CreationRequest:
     """Invite a person to create an account: a request in the directory, its link mailed.
 
     Everything is checked before the first write; without the mail, no request (running
@@ -82,14 +82,22 @@ def invite(
                       details={"type": wanted.kind.value, "structure": wanted.siret,
                                "mail": wanted.mail},
                       structure=wanted.siret, service=service_id)  # fmt: skip
-    return {
-        "request_id": request_id,
-        "mail": wanted.mail,
-        "type": wanted.kind.value,
-        "structure": wanted.siret,
-        "service": wanted.service.name if wanted.service else None,
-        "expires_at": expires.isoformat(),
-    }
+    return CreationRequest(
+        id=request_id,
+        mail=wanted.mail,
+        type=wanted.kind.value,
+        siret=wanted.siret,
+        structure_dn=rt.layout.structure_dn(wanted.siret),
+        status="invited",
+        dn=rt.layout.request_dn(request_id),
+        service_id=service_id,
+        service_dn=wanted.service.dn if wanted.service else None,
+        service=wanted.service.name if wanted.service else None,
+        client_application=wanted.application,
+        created_by=creator_label(rt, actor),
+        requested_at=now,
+        expires_at=expires,
+    )
 
 
 def _checked(

@@ -156,7 +156,7 @@ def renvoyer(request_id: str) -> Any:
     if EmptyForm().validate_on_submit():
         attempt(
             lambda: invitations.resend(rt(), actor(), request_id[:64]),
-            lambda r: f"Une nouvelle invitation a été envoyée à {r['mail']}.",
+            lambda r: f"Une nouvelle invitation a été envoyée à {r.mail}.",
         )
     return redirect(url_for("comptes.liste"))
 

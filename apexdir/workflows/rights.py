@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
@@ -19,6 +19,18 @@ from apexdir.runtime import Runtime
 from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.catalogue import parse_habilitation
 from apexdir.workflows.notify import queue_mail_or_undo
+
+
+@dataclass(frozen=True)
+class RightChange:
+    """What `grant`, `revoke`, `delegate` or `undelegate` did: on whom, which profile
+    (`APP/profile`), and, for a withdrawn delegation, the collaborateurs who keep the
+    habilitation granted with it (SPEC §6)."""
+
+    identifier: str
+    profile: str
+    change: str  # "granted", "revoked", "delegated" or "withdrawn"
+    habilitations_kept: list[str] = field(default_factory=list)
 
 
 def _own_profiles(actor: Actor, own: Account | None) -> set[str]:
@@ -76,7 +88,7 @@ def _setup(
     return repo, account, habilitation(app, profile), profile_dn
 
 
-def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
+def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> RightChange:
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
     _check_can_hand(repo, actor, key)
     if key in account.habilitations:
@@ -92,10 +104,10 @@ def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) ->
     )
     rt.journal.record("grant", identifier, actor=actor.identifier, operator=rt.operator,
                       details={"profile": key}, **history_of(account))  # fmt: skip
-    return {"identifier": identifier, "habilitation": key, "granted": True}
+    return RightChange(identifier, key, "granted")
 
 
-def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
+def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> RightChange:
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
     _check_can_take(repo, actor, key)
     if key not in account.habilitations:
@@ -112,10 +124,10 @@ def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -
     )
     rt.journal.record("revoke", identifier, actor=actor.identifier, operator=rt.operator,
                       details={"profile": key}, **history_of(account))  # fmt: skip
-    return {"identifier": identifier, "habilitation": key, "revoked": True}
+    return RightChange(identifier, key, "revoked")
 
 
-def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
+def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> RightChange:
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.DELEGATE)
     if account.type != "responsable":
         raise Invalid("seuls les responsables reçoivent des délégations de profils")
@@ -141,12 +153,10 @@ def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str)
         details={"profile": key},
         **history_of(account),
     )
-    return {"identifier": identifier, "delegation": key, "delegated": True}
+    return RightChange(identifier, key, "delegated")
 
 
-def undelegate(
-    rt: Runtime, actor: Actor, identifier: str, app: str, profile: str
-) -> dict[str, Any]:
+def undelegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> RightChange:
     """Withdraws the delegation; habilitations already granted with it stay, and are listed."""
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.DELEGATE)
     if key not in account.delegations:
@@ -171,9 +181,4 @@ def undelegate(
         details={"profile": key, "habilitations_kept": len(still)},
         **history_of(account),
     )
-    return {
-        "identifier": identifier,
-        "delegation": key,
-        "withdrawn": True,
-        "habilitations_kept": still,
-    }
+    return RightChange(identifier, key, "withdrawn", still)

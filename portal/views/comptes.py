@@ -272,12 +272,12 @@ def retirer_delegation(identifier: str) -> Any:
         attempt(
             lambda: rights.undelegate(rt(), actor(), identifier, app, profile),
             lambda r: (
-                f"La délégation du profil « {profile_label(r['delegation'], names)} » a été "
+                f"La délégation du profil « {profile_label(r.profile, names)} » a été "
                 "retirée."
                 + (
                     f" Habilitations accordées avec elle, conservées : "
-                    f"{', '.join(r['habilitations_kept'])}."
-                    if r["habilitations_kept"]
+                    f"{', '.join(r.habilitations_kept)}."
+                    if r.habilitations_kept
                     else ""
                 )
             ),

@@ -132,7 +132,7 @@ class Collector:
 def _lease_metric(rt: Runtime, gauge: Any) -> Iterator[Any]:
     """Who holds the scheduler's lease (host:pid:…), and for how long still: a holder whose
     expiry goes negative, or none at all, means the directory jobs stopped."""
-    from apexdir.daemon.lease import LeaseValue
+    from apexdir.directory.lease import LeaseValue
 
     entry = rt.directory.get(rt.layout.lease_dn, ["apexLease"])
     value = LeaseValue.parse(entry.get("apexLease") if entry else None)

@@ -146,13 +146,16 @@ def _lease_metric(rt: Runtime, gauge: Any) -> Iterator[Any]:
     yield lease
 
 
-def registry(settings: Settings) -> Any:
+def registry(settings: Settings, *extra: Any) -> Any:
+    """The node's figures, plus `extra` collectors (the daemon's: daemonmetrics.py)."""
     import os
 
     from prometheus_client import CollectorRegistry
 
     reg = CollectorRegistry(auto_describe=False)
     reg.register(Collector(settings))  # type: ignore[arg-type]
+    for collector in extra:
+        reg.register(collector)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # `apexdir serve`: the workers' counters, summed from their files (livemetrics.py).
         from prometheus_client import multiprocess
@@ -171,12 +174,12 @@ def text(settings: Settings) -> str:
     return generate_latest(registry(settings)).decode()
 
 
-def serve(settings: Settings, bind: str) -> Any:
+def serve(settings: Settings, bind: str, *extra: Any) -> Any:
     """`/metrics` on HOST:PORT, in a thread of this process."""
     from prometheus_client import start_http_server
 
     host, _, port = bind.rpartition(":")
     server, _thread = start_http_server(
-        int(port), addr=host or "127.0.0.1", registry=registry(settings)
+        int(port), addr=host or "127.0.0.1", registry=registry(settings, *extra)
     )
     return server

@@ -334,6 +334,12 @@ def run_forever(settings: Settings, clock: Clock = system_clock) -> None:
     from apexdir import logs, metrics
 
     logs.setup(settings.logging.format, settings.logging.level)
+    daemon = Daemon(settings, clock)
     if settings.metrics.daemon_bind:
-        metrics.serve(settings, settings.metrics.daemon_bind)
-    asyncio.run(Daemon(settings, clock).run())
+        # The daemon's own figures (change-feed lag, the providers' mdb usage) beside the
+        # node's: daemonmetrics.py.
+        from apexdir.daemonmetrics import DaemonCollector
+
+        extra = DaemonCollector(settings, daemon.holds_lease)
+        metrics.serve(settings, settings.metrics.daemon_bind, extra)
+    asyncio.run(daemon.run())

@@ -2,15 +2,16 @@
 
 - APScheduler 3.x `AsyncIOScheduler` on one event loop. The outbox job is asynchronous
   (aiosmtplib) and runs on the loop; the directory jobs (expiry, pending, changes,
-  housekeeping) block on LDAP and run in threads (`asyncio.to_thread`), each pass with a
+  housekeeping, dormancy) block on LDAP and run in threads (`asyncio.to_thread`), each pass with a
   runtime of its own. Schedules come from `[daemon]`: `outbox_seconds` and `changes_seconds`
-  are intervals, `expiry_cron`, `pending_cron`, `housekeeping_cron` are crontab lines in the
-  host's local time. A job never overlaps itself; missed runs are coalesced into one.
+  are intervals, `expiry_cron`, `pending_cron`, `housekeeping_cron`, `dormancy_cron` are
+  crontab lines in the host's local time. A job never overlaps itself; missed runs are
+  coalesced into one.
 - One active scheduler across nodes (`apexdir.workflows.lease`): the directory jobs
-  (changes, expiry, pending, housekeeping's directory part) run only while this daemon
-  holds the lease; a waiting daemon polls and takes over when the holder stops renewing.
-  On taking the lease, the change feed runs at once. The node-local jobs run on every node
-  from the start: the outbox (each node's spool is its own, SPEC §9) and
+  (changes, expiry, pending, dormancy, housekeeping's directory part) run only while this
+  daemon holds the lease; a waiting daemon polls and takes over when the holder stops
+  renewing. On taking the lease, the change feed runs at once. The node-local jobs run on
+  every node from the start: the outbox (each node's spool is its own, SPEC §9) and
   `local_housekeeping` (trims the node's journal and sent spool and vacuums its state
   store, on the `housekeeping_cron` schedule).
 - Codes at once (issue 23): the daemon listens on the state store's wake socket
@@ -47,7 +48,7 @@ from apexdir.workflows.lease import Lease, open_lease
 log = logging.getLogger("apexdir.daemon")
 
 # Jobs that act on the shared directory: they run only on the node holding the lease.
-DIRECTORY_JOBS = ("changes", "expiry", "pending", "housekeeping")
+DIRECTORY_JOBS = ("changes", "expiry", "pending", "housekeeping", "dormancy")
 # Jobs that act on this node's state store only: every node runs them, lease or not.
 LOCAL_JOBS = ("outbox", "local_housekeeping")
 # The function of a job's module that the daemon runs, where it is not `run_once` (which
@@ -210,6 +211,7 @@ class Daemon:
             ("pending", d.pending_cron),
             ("housekeeping", d.housekeeping_cron),
             ("local_housekeeping", d.housekeeping_cron),
+            ("dormancy", d.dormancy_cron),
         ):
             try:
                 trigger = CronTrigger.from_crontab(expression)

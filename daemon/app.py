@@ -343,5 +343,5 @@ def run_forever(settings: Settings, clock: Clock = system_clock) -> None:
         from apexdir.daemonmetrics import DaemonCollector
 
         extra = DaemonCollector(settings, daemon.holds_lease)
-        metrics.serve(settings, settings.metrics.daemon_bind, extra)
+        metrics.serve(settings, settings.metrics.daemon_bind, "daemon", extra)
     asyncio.run(daemon.run())

@@ -20,7 +20,6 @@ from typing import Any
 from apexdir.directory.accesslog import Change, start_time
 from apexdir.directory.dn import is_below, is_child, norm, parent, rdn_value
 from apexdir.runtime import Runtime
-from apexdir.state.db import guarded, iso
 from apexdir.state.journal import Journal
 from apexdir.workflows.notices import commit, text
 from apexdir.workflows.notify import Mail, personal_data
@@ -29,18 +28,9 @@ PERSONAL = {"mail", "sn", "givenname", "mobile", "userpassword"}
 
 
 def journaled(rt: Runtime, change: Change) -> bool:
-    """Whether this write is in the journal, read from any provider's log: by its CSN, at the
-    CSN's time (an indexed look-up). An entry without CSN (journaled before the feed kept
-    them, or a log without CSNs) is known by its reqStart."""
-    with guarded(rt.db, "read the journal"):
-        row = rt.db.execute(
-            "SELECT 1 FROM journal WHERE action LIKE 'ldap.%' AND ("
-            " (at = ? AND json_extract(details, '$.csn') = ?) OR"
-            " (at = ? AND json_extract(details, '$.at') = ?"
-            "  AND json_extract(details, '$.csn') IS NULL)) LIMIT 1",
-            [iso(change.when), change.csn, iso(start_time(change.start)), change.start],
-        ).fetchone()
-    return row is not None
+    """Whether this write is in the journal, read from any provider's log (by its CSN)."""
+    started = start_time(change.start)
+    return rt.journal.has_ldap_change(change.csn, change.when, change.start, started)
 
 
 class Notices:

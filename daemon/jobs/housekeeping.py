@@ -37,9 +37,10 @@ from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
 from apexdir.daemon.jobs.common import Stop, never, one_pass
 from apexdir.runtime import Runtime
-from apexdir.state.db import guarded, open_store
+from apexdir.state.db import open_store
 from apexdir.state.journal import Journal
 from apexdir.state.outbox import Outbox
+from apexdir.state.vacuum import free_pages
 from apexdir.workflows import housekeeping
 
 
@@ -58,34 +59,6 @@ def run_local(db: sqlite_utils.Database, settings: Settings, clock: Clock) -> di
     }
     counts["pages_freed"] = free_pages(db)
     return counts
-
-
-# Pages given back per step: each step is a short write transaction, so writers (the
-# portal's rate limits, the outbox) wait milliseconds, not the seconds a whole VACUUM of a
-# large store held the write lock for (5.5 s at 1.2 GB: issue 23).
-VACUUM_STEP_PAGES = 2_000
-
-
-def free_pages(db: sqlite_utils.Database) -> int:
-    """Give the free pages back to the file system a step at a time, then truncate the
-    write-ahead log. A store made before incremental vacuum is converted once (one full
-    VACUUM, at this nightly job, never on a request)."""
-    freed = 0
-    with guarded(db, "vacuum the state store"):
-        if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-            (freed,) = db.execute("PRAGMA freelist_count").fetchone()
-            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            db.execute("VACUUM")
-        (free,) = db.execute("PRAGMA freelist_count").fetchone()
-        while free:
-            # The pragma frees a page per step of its statement: read it to the end.
-            db.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
-            (left,) = db.execute("PRAGMA freelist_count").fetchone()
-            if left >= free:
-                break  # nothing more can be given back now
-            freed, free = freed + free - left, left
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return freed
 
 
 def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
@@ -116,7 +89,7 @@ def run_local_once(
     db = open_store(settings.state.path)
     try:
         counts = run_local(db, settings, clock)
-        waiting = db.execute("SELECT COUNT(*) FROM history_backlog").fetchone()[0]
+        waiting = Journal(db, clock).waiting_events()
     finally:
         db.close()
     if waiting:

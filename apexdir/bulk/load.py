@@ -16,7 +16,6 @@ processes, each rendering half the records (`_write_halves`).
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 from collections import Counter
@@ -232,64 +231,13 @@ def write_offline(
     return OfflineFiles(plan.entries(), members_path, sum(map(len, later.values())))
 
 
-def _line(name: str, value: str) -> str:
-    # The test of apexdir.directory.ldif's writer, in C-speed string methods: a 100,000-
-    # account load writes two million values.
-    if value.isascii() and value.isprintable() and value[:1] not in " :<" and value[-1] != " ":
-        return f"{name}: {value}\n"
-    return f"{name}:: {base64.b64encode(value.encode('utf-8')).decode()}\n"
-
-
-Record = tuple[str, dict[str, Any], tuple[tuple[str, Any], ...]]
+Record = ldif.Record
 FORK_FROM = 20_000  # records: below, rendering them all here costs less than a fork
 
 
 def _write_records(out: TextIO, records: Iterable[Record]) -> None:
-    for text in _render(records):
+    for text in ldif.render(records):
         out.write(text)
-
-
-def _render(records: Iterable[Record]) -> Iterator[str]:
-    """LDIF as `apexdir.directory.ldif.dump` writes it (control characters base64-encoded), in
-    large chunks, of (dn, attributes, more attributes) whose
-    values may also be None, "" or [] (left out) or one value instead of a list, as a plan
-    holds them: no copy of the plan's dicts, and `_line`'s test inlined (a call per value
-    was a third of the writing)."""
-    chunk: list[str] = []
-    append = chunk.append
-    for dn, attrs, tail in records:
-        append(_line("dn", dn))
-        for name, value in (*attrs.items(), *tail) if tail else attrs.items():
-            if value.__class__ is str:  # most values: no list to make, no str() to call
-                if (
-                    value
-                    and value.isascii()
-                    and value.isprintable()
-                    and value[0] not in " :<"
-                    and value[-1] != " "
-                ):
-                    append(f"{name}: {value}\n")
-                elif value:
-                    append(_line(name, value))
-                continue
-            if value is None or value == []:
-                continue
-            for item in value if isinstance(value, list) else (value,):
-                text = str(item)
-                if (
-                    text.isascii()
-                    and text.isprintable()
-                    and text[:1] not in " :<"
-                    and text[-1] != " "
-                ):
-                    append(f"{name}: {text}\n")
-                else:
-                    append(_line(name, text))
-        append("\n")
-        if len(chunk) > 20_000:
-            yield "".join(chunk)
-            chunk.clear()
-    yield "".join(chunk)
 
 
 def _write_halves(out: TextIO, records: list[Record]) -> None:
@@ -308,7 +256,7 @@ def _write_halves(out: TextIO, records: list[Record]) -> None:
         code = 1
         try:
             os.close(read_end)
-            data = "".join(_render(records[half:])).encode("utf-8")
+            data = "".join(ldif.render(records[half:])).encode("utf-8")
             with open(write_end, "wb") as pipe:
                 pipe.write(data)
             code = 0

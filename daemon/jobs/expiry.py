@@ -21,7 +21,7 @@ reads only the accounts that crossed a threshold (a warning level, or expiry) si
 last complete pass: for threshold T the expiry moment minus T went from before the last
 pass to now, i.e. pwdChangedTime in (last - maxAge + T, now - maxAge + T]. With the daily
 cron that is a day of password changes per threshold (≈ 4 % of the accounts) instead of a
-month (≈ 18 %): the search and ldap3's parsing of what it returns are what a pass costs.
+month (≈ 18 %): the search and the LDAP client's parsing of what it returns are what a pass costs.
 The cursor (when, with which maximum age and levels) is saved in the state store only
 after a complete pass, so an interrupted pass is read again; an account that crossed a
 threshold while it was not active gets the next notice, not the one it missed.
@@ -51,7 +51,7 @@ from apexdir.state.jobs import get_cursor, set_cursor
 
 JOB = "expiry"
 DAY = timedelta(days=1)
-# Every attribute asked costs ldap3's parsing on each account returned: the status is
+# Every attribute asked costs the LDAP client's parsing on each account returned: the status is
 # filtered by slapd (an account without apexStatus is active).
 ATTRS = ["uid", "mail", "pwdChangedTime", "apexNotice"]
 ACTIVE = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))

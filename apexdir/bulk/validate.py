@@ -32,7 +32,6 @@ from apexdir.bulk.items import (
 )
 from apexdir.bulk.plan import Plan, Planned, PlannedAccount
 from apexdir.bulk.snapshot import ExistingAccount, Snapshot, profile_key
-from apexdir.clock import to_generalized_time
 from apexdir.directory import mapping as m
 from apexdir.directory.layout import Layout
 from apexdir.errors import Invalid
@@ -77,7 +76,7 @@ class Validator:
         self.pool = pool
         self.layout: Layout = rt.layout
         self.snap = snapshot
-        self.now = to_generalized_time(now)
+        self.now = now
         self.creator = creator
         self.plan = Plan()
         self.sirets = set(snapshot.sirets)
@@ -170,7 +169,7 @@ class Validator:
         return self.dn_cache[key]
 
     def account_dn(self, uid: str) -> str:
-        """An identifier of SPEC §3 ([a-z0-9.-]) needs no escaping: skip ldap3's escaper."""
+        """An identifier of SPEC §3 ([a-z0-9.-]) needs no escaping: skip the DN escaper."""
         if identifiers.is_valid_identifier(uid):
             return f"uid={uid},{self.people_dn}"
         return self.layout.account_dn(uid)
@@ -471,25 +470,15 @@ class Validator:
     def new_account(self, item: AccountItem, attrs: dict[str, Any]) -> None:
         uid = attrs["uid"]
         dn = self.account_dn(uid)
-        entry: dict[str, Any] = {
-            "objectClass": ["inetOrgPerson", "apexAccount"],
-            "uid": uid,
-            "cn": f"{attrs['givenName']} {attrs['sn']}",
-            "sn": attrs["sn"],
-            "givenName": attrs["givenName"],
-            "mail": attrs["mail"],
-            "mobile": attrs["mobile"],
-            "userPassword": item.password_hash,
-            "apexAccountType": item.type,
-            "apexStructureRef": self.structure_dn(attrs["siret"]),
-            "apexServiceRef": attrs["service_dn"],
-            "apexClientApplication": attrs.get("apexClientApplication"),
-            "apexStatus": "active",
-            "apexValidatedAt": self.now,
-            "apexCreatedBy": self.creator,
-            "apexValidatedBy": self.creator,
-            "apexDelegatedProfile": attrs["delegations"],
-        }
+        draft = m.AccountDraft(
+            uid, attrs["givenName"], attrs["sn"], attrs["mail"], item.type,
+            self.structure_dn(attrs["siret"]), validated_at=self.now, created_by=self.creator,
+            validated_by=self.creator, mobile=attrs["mobile"], password_hash=item.password_hash,
+            service_dn=attrs["service_dn"],
+            client_application=attrs.get("apexClientApplication"),
+            delegations=attrs["delegations"],
+        )  # fmt: skip
+        entry = m.account_attrs(draft)
         entry.update(item.extra)
         self.plan.accounts.append(
             PlannedAccount(

@@ -59,7 +59,7 @@ Contact = tuple[str, str, str, str | None]
 # From this many accounts, names, mails and mobiles (phonenumbers: ≈ 90 µs a number) are
 # checked by a pool of processes, one per CPU: they need nothing but the values.
 PARALLEL_FROM = 20_000
-# LDIF attributes passed on to a new account as they are (ldiffile.PASSED_ON): their syntax,
+# LDIF attributes passed on to a new account as they are (ldifentries.PASSED_ON): their syntax,
 # schema bound and cardinality (apex.schema, inetorgperson.schema), so that slapd cannot
 # refuse one of them once other lines are written. (kind, bound, single-valued)
 PASSED_ON_RULES: dict[str, tuple[str, int | None, bool]] = {

@@ -31,6 +31,7 @@ from apexdir.directory import ldif
 from apexdir.directory.bulk import ALREADY_EXISTS, SUCCESS, BulkWriter
 
 MEMBERS_PER_MODIFY = 2000
+Record = ldif.Record
 
 
 class Progress(Protocol):
@@ -175,29 +176,9 @@ def write_offline(
 ) -> OfflineFiles:
     """The LDIF for slapadd, parents first, into a file or a stream (e.g. slapadd's stdin);
     memberships slapadd cannot write go to `members_path` (default: next to the file)."""
-    written = {p.dn for p in plan.profiles} | {a.dn for a in plan.accounts}
-    normed: set[str] = set()
+    inline_members, member_of, later = _memberships(plan)
 
-    def is_new(dn: str) -> bool:
-        """Whether this file writes `dn`. The validator names the plan's entries by their
-        own DN strings: compared as they are first, loosely only when that fails."""
-        if dn in written:
-            return True
-        if not normed:
-            normed.update(norm_dn(d) for d in written)
-        return norm_dn(dn) in normed
-
-    inline_members: dict[str, list[str]] = {}
-    member_of: dict[str, list[str]] = {}
-    later: dict[str, list[str]] = {}
-    for profile_dn, account_dn in plan.memberships:
-        if is_new(profile_dn) and is_new(account_dn):
-            inline_members.setdefault(profile_dn, []).append(account_dn)
-            member_of.setdefault(account_dn, []).append(profile_dn)
-        else:
-            later.setdefault(profile_dn, []).append(account_dn)
-
-    def records() -> Iterator[tuple[str, dict[str, Any], tuple[tuple[str, Any], ...]]]:
+    def records() -> Iterator[Record]:
         for planned in (*plan.structures, *plan.services, *plan.applications):
             yield planned.dn, planned.attrs, ()
         for planned in plan.profiles:
@@ -220,6 +201,42 @@ def write_offline(
         target.flush()
     if not later or members_path is None:
         return OfflineFiles(plan.entries(), None, 0)
+    _write_later(members_path, later)
+    return OfflineFiles(plan.entries(), members_path, sum(map(len, later.values())))
+
+
+Members = dict[str, list[str]]
+
+
+def _memberships(plan: Plan) -> tuple[Members, Members, Members]:
+    """(profile → members, account → profiles) of the habilitations between entries the
+    file writes (slapadd writes both sides), and profile → members of the others."""
+    written = {p.dn for p in plan.profiles} | {a.dn for a in plan.accounts}
+    normed: set[str] = set()
+
+    def is_new(dn: str) -> bool:
+        """Whether this file writes `dn`. The validator names the plan's entries by their
+        own DN strings: compared as they are first, loosely only when that fails."""
+        if dn in written:
+            return True
+        if not normed:
+            normed.update(norm_dn(d) for d in written)
+        return norm_dn(dn) in normed
+
+    inline_members: Members = {}
+    member_of: Members = {}
+    later: Members = {}
+    for profile_dn, account_dn in plan.memberships:
+        if is_new(profile_dn) and is_new(account_dn):
+            inline_members.setdefault(profile_dn, []).append(account_dn)
+            member_of.setdefault(account_dn, []).append(profile_dn)
+        else:
+            later.setdefault(profile_dn, []).append(account_dn)
+    return inline_members, member_of, later
+
+
+def _write_later(members_path: Path, later: Members) -> None:
+    """The habilitations on entries already in the directory, as LDIF modifications."""
     with open(members_path, "w", encoding="utf-8") as out:
         out.write(
             "# Habilitations on entries already in the directory: apply online once\n"
@@ -228,10 +245,8 @@ def write_offline(
         for profile_dn, accounts in later.items():
             for i in range(0, len(accounts), MEMBERS_PER_MODIFY):
                 out.write(_modify_record(profile_dn, accounts[i : i + MEMBERS_PER_MODIFY]))
-    return OfflineFiles(plan.entries(), members_path, sum(map(len, later.values())))
 
 
-Record = ldif.Record
 FORK_FROM = 20_000  # records: below, rendering them all here costs less than a fork
 
 

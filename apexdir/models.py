@@ -84,6 +84,8 @@ class Account:
     session_generation: str = ""
     habilitations: list[str] = field(default_factory=list)
     delegations: list[str] = field(default_factory=list)
+    # Suspended by the daemon for inactivity (apexdir.rules.dormancy), not by a person.
+    dormant_suspension: bool = False
 
     def public(self, *, with_mobile: bool = False, detail: bool = True) -> dict[str, Any]:
         """The account as the consultation shows it: never the phone unless asked for."""
@@ -105,6 +107,8 @@ class Account:
                 delegations=sorted(self.delegations),
                 client_application=self.client_application,
             )
+            if self.dormant_suspension and self.status == "suspended":
+                out["suspension_reason"] = "inactivité"
         if with_mobile:
             out["mobile"] = self.mobile
         return out

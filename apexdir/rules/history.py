@@ -32,6 +32,8 @@ LABELS: dict[str, str] = {
     "account.delete": "Compte supprimé",
     "account.suspend": "Compte suspendu",
     "account.reactivate": "Compte réactivé",
+    "account.dormant-warning": "Avertissement avant suspension pour inactivité",
+    "account.dormant-suspend": "Compte suspendu pour inactivité",
     "account.retype": "Type de compte modifié",
     "grant": "Profil applicatif attribué",
     "revoke": "Profil applicatif retiré",
@@ -54,7 +56,7 @@ LABELS: dict[str, str] = {
 # actor): the history names that person.
 BY_THE_PERSON = frozenset({"account.complete", "auth.password-reset"})
 # Done by APEX itself (slapd's lockout, the daemon): nobody to name.
-BY_THE_SYSTEM = frozenset({"auth.locked"})
+BY_THE_SYSTEM = frozenset({"auth.locked", "account.dormant-warning", "account.dormant-suspend"})
 AGENT = "Agent DGFiP"
 SYSTEM = "APEX Partenaires"
 INVITEE = "La personne invitée"

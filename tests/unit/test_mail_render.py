@@ -114,6 +114,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "date": "14/02/2024",
         "heure": "10:00",
     },
+    "dormancy_warning": {
+        "identifiant": "marie.martin-px",
+        "depuis": datetime(2026, 2, 13, 8, 43, tzinfo=UTC),
+        "jamais_utilise": False,
+        "date_suspension": datetime(2027, 2, 13, 8, 43, tzinfo=UTC),
+    },
+    "dormancy_suspended": {
+        "identifiant": "marie.martin-px",
+        "depuis": datetime(2026, 2, 13, 8, 43, tzinfo=UTC),
+        "jamais_utilise": True,
+        "date": "13/02/2027",
+        "heure": "09:43",
+    },
     "structure_closed": {
         "designation": "Banque Exemple",
         "siret": "73282932000074",

@@ -80,7 +80,8 @@ def looks_like_ldif(text: str) -> bool:
 def unfolded(text: str, reader: Sink, first_line: int = 1) -> None:
     """`records` + `parse_record` in one pass, for the usual file without folded lines
     (apexdir's and ldapadd-style LDIF): a 100,000-account file has two million lines."""
-    start, dn, attrs, error = 0, "", {}, ""
+    attrs: dict[str, list[str]] = {}
+    start, dn, error = 0, "", ""
     keys: dict[str, str] = {}  # an attribute name as written → stripped, lower case
     for number, raw in enumerate([*text.split("\n"), ""], start=first_line):
         if not raw or raw.isspace():

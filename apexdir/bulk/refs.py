@@ -106,7 +106,7 @@ class References:
             known = self.service_refs[siret, item.service_dn] = self.service_dn(siret, service_id)
             return known
         name = service_name(item.service or "")
-        service_id = self.services.get(siret, {}).get(name.casefold())
-        if service_id is None:
+        found = self.services.get(siret, {}).get(name.casefold())
+        if found is None:
             raise Invalid(f"service {name!r} does not exist in structure {siret}")
-        return self.service_dn(siret, service_id)
+        return self.service_dn(siret, found)

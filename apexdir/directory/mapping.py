@@ -49,65 +49,23 @@ SERVICE_ATTRS = ["apexServiceId", "cn"]
 APPLICATION = {"code": "apexAppCode", "name": "cn", "url": "labeledURI"}
 APPLICATION_CLASSES = ["apexApplication", "labeledURIObject"]
 ACCOUNT_ATTRS = [
-    "uid",
-    "sn",
-    "givenName",
-    "mail",
-    "mobile",
-    "apexAccountType",
-    "apexStructureRef",
-    "apexServiceRef",
-    "apexStatus",
-    "apexClientApplication",
-    "apexRequestedAt",
-    "apexValidatedAt",
-    "apexCreatedBy",
-    "memberOf",
-    "apexDelegatedProfile",
-    "authTimestamp",
-    "pwdChangedTime",
-    "pwdAccountLockedTime",
-    "apexSessionGeneration",
-    "apexDormancy",
-]
+    "uid", "sn", "givenName", "mail", "mobile", "apexAccountType", "apexStructureRef",
+    "apexServiceRef", "apexStatus", "apexClientApplication", "apexRequestedAt", "apexValidatedAt",
+    "apexCreatedBy", "memberOf", "apexDelegatedProfile", "authTimestamp", "pwdChangedTime",
+    "pwdAccountLockedTime", "apexSessionGeneration", "apexDormancy"
+]  # fmt: skip
 # What listings show (consultation, `account list`, /comptes, Account.public()): less to
 # decode for 1,000 entries; mobile, dates of creation and password state stay empty.
 LISTING_ATTRS = [
-    "uid",
-    "sn",
-    "givenName",
-    "mail",
-    "apexAccountType",
-    "apexStructureRef",
-    "apexServiceRef",
-    "apexStatus",
-    "memberOf",
-    "apexDelegatedProfile",
-    "apexClientApplication",
-    "authTimestamp",
-]
+    "uid", "sn", "givenName", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef",
+    "apexStatus", "memberOf", "apexDelegatedProfile", "apexClientApplication", "authTimestamp"
+]  # fmt: skip
 REQUEST_ATTRS = [
-    "apexRequestId",
-    "mail",
-    "apexAccountType",
-    "apexStructureRef",
-    "apexServiceRef",
-    "apexStatus",
-    "apexClientApplication",
-    "apexCreatedBy",
-    "apexRequestedAt",
-    "apexExpiresAt",
-    "apexSubmittedAt",
-    "apexDecidedAt",
-    "apexValidatedBy",
-    "apexReason",
-    "apexIdentifier",
-    "sn",
-    "givenName",
-    "mobile",
-    "apexTokenHash",
-    "apexNotice",
-]
+    "apexRequestId", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef", "apexStatus",
+    "apexClientApplication", "apexCreatedBy", "apexRequestedAt", "apexExpiresAt", "apexSubmittedAt",
+    "apexDecidedAt", "apexValidatedBy", "apexReason", "apexIdentifier", "sn", "givenName", "mobile",
+    "apexTokenHash", "apexNotice"
+]  # fmt: skip
 
 
 # ppolicy's administrative lock (slapo-ppolicy(5)): pwdAccountLockedTime "000001010000Z"

@@ -11,6 +11,7 @@ from typing import Any
 
 from apexdir.clock import from_generalized_time, to_generalized_time
 from apexdir.directory.connection import Entry
+from apexdir.directory.dn import parent as dn_parent
 from apexdir.directory.layout import Layout, first_rdn_value
 from apexdir.models import (
     Account,
@@ -116,19 +117,12 @@ def profile_key(dn: str) -> str:
     """cn=PROFILE,apexAppCode=APP,… → "APP/PROFILE"."""
     rest = dn.split(",", 1)
     profile = first_rdn_value(dn)
-    app = first_rdn_value(_after_first_rdn(dn)) if len(rest) == 2 else ""
+    app = first_rdn_value(dn_parent(dn)) if len(rest) == 2 else ""
     return habilitation(app, profile)
 
 
-def _after_first_rdn(dn: str) -> str:
-    i = 0
-    while i < len(dn) and dn[i] != ",":
-        i += 2 if dn[i] == "\\" else 1
-    return dn[i + 1 :]
-
-
 def parent_dn(dn: str) -> str:
-    return _after_first_rdn(dn)
+    return dn_parent(dn)
 
 
 def structure_from(entry: Entry) -> Structure:

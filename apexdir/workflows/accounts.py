@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apexdir.directory.mapping import LISTING_ATTRS
+from apexdir.directory.mapping import LISTING_ATTRS, common_name
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account
@@ -141,13 +141,13 @@ def update_personal_data(
     if not changes:
         raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
     if "sn" in changes or "givenName" in changes:
-        changes["cn"] = (
-            f"{changes.get('givenName', account.first_name)} {changes.get('sn', account.last_name)}"
+        changes["cn"] = common_name(
+            changes.get("givenName", account.first_name), changes.get("sn", account.last_name)
         )
     previous = {
         "sn": account.last_name,
         "givenName": account.first_name,
-        "cn": f"{account.first_name} {account.last_name}",
+        "cn": common_name(account.first_name, account.last_name),
         "mail": account.mail,
         "mobile": account.mobile,
     }

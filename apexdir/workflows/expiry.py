@@ -9,7 +9,7 @@ side (`pwdChangedTime` ranges: `rules.expiry.scan_ranges`; there is deliberately
 `pwdChangedTime`: docs/MEASUREMENTS, an `eq` index made this very search 40 times slower,
 and slapd would still have to test every account of the unindexed range). With the daily
 cron that is a day of password changes per threshold (≈ 4 % of the accounts) instead of a
-month (≈ 18 %): the search and ldap3's parsing of what it returns are what a pass costs.
+month (≈ 18 %): the search and the LDAP client's parsing of what it returns are what a pass costs.
 The cursor (when, with which maximum age and levels) is saved in the state store only
 after a complete pass (`finish`), so an interrupted pass is read again; an account that
 crossed a threshold while it was not active gets the next notice, not the one it missed.
@@ -37,7 +37,7 @@ from apexdir.workflows.notices import Record, mark_then_commit, text
 from apexdir.workflows.notify import Mail
 
 JOB = "expiry"
-# Every attribute asked costs ldap3's parsing on each account returned: the status is
+# Every attribute asked costs the LDAP client's parsing on each account returned: the status is
 # filtered by slapd (an account without apexStatus is active).
 ATTRS = ["uid", "mail", "pwdChangedTime", "apexNotice"]
 ACTIVE = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))

@@ -25,7 +25,6 @@ from typing import Any
 import ldap3
 from ldap3.core import connection as ldap3_connection
 from ldap3.core import exceptions as lx
-from ldap3.protocol.rfc4511 import LDAPDN, SearchRequest
 from ldap3.strategy import base as ldap3_base
 from pyasn1.type.base import noValue
 
@@ -152,15 +151,16 @@ def server_pool(settings: LdapSettings) -> ldap3.ServerPool:
 # in pure Python: for the short reads of a web request (an account, an OIDC client, a code)
 # that was most of the client's CPU — more than slapd's for the same read. A search is built
 # and encoded in full once per shape (filter, scope, attributes, limits: what apexdir's code
-# writes, whatever the base); the next search of that shape reuses its parts, and its bytes
-# are the first one's with the new base in place. Only requests are kept, never an answer:
-# every read still goes to the directory.
+# writes, whatever the base). The next search of that shape hands ldap3 the first request
+# object, and what goes on the wire is the first one's bytes with the new base in place
+# (`_SENT`, this thread's search under way: ldap3 sends a request as soon as it is built).
+# Only requests are kept, never an answer: every read still goes to the directory.
 # shape → (first request, its encoding after the base, what ldap3 keeps of it)
 _SHAPES: dict[tuple[Any, ...], tuple[Any, bytes, dict[str, Any]]] = {}
-# id(request) → (request, its BER encoding, what ldap3 keeps of it): until it is sent
-_ENCODED: dict[int, tuple[Any, bytes, dict[str, Any]]] = {}
 _SHAPES_KEPT = 512
 _requests_lock = threading.Lock()
+# .search: (request object, the request's BER encoding, what ldap3 keeps of it)
+_SENT = threading.local()
 _build_search = ldap3_connection.search_operation
 _encode = ldap3_base.encode
 _to_dict = ldap3_base.search_request_to_dict
@@ -204,8 +204,9 @@ def _search_operation(
     validator: Any = None,
     check_names: Any = False,
 ) -> Any:
-    """ldap3's `search_operation`, from the parts of the first request of the same shape
-    (no schema nor validator: apexdir's servers carry none, `servers.server`)."""
+    """ldap3's `search_operation`: the first request of the same shape, its bytes for this
+    base in `_SENT` (no schema nor validator: apexdir's servers carry none)."""
+    _SENT.search = None
     args: tuple[Any, ...] = (base, search_filter, scope, deref, attributes, size_limit)
     args += (time_limit, types_only, auto_escape, auto_encode)
     if schema is not None or validator is not None or not isinstance(base, str):
@@ -222,41 +223,38 @@ def _search_operation(
                 _SHAPES.clear()
             _SHAPES[shape] = (request, _after_base(encoded), done)
     else:
-        first, tail, done = kept
-        request = SearchRequest()
-        request["baseObject"] = LDAPDN(base)  # as ldap3 encodes it (UTF-8)
-        for position in range(1, 8):
-            request.setComponentByPosition(position, first.getComponentByPosition(position))
-        dn = bytes(request.getComponentByPosition(0))
-        encoded = _tlv(0x63, _tlv(0x04, dn) + tail)
-        done = dict(done, base=str(request["baseObject"]))
-    with _requests_lock:
-        if len(_ENCODED) > 4 * _SHAPES_KEPT:  # requests built and never sent (an error)
-            _ENCODED.clear()
-        _ENCODED[id(request)] = (request, encoded, done)
+        request, tail, first = kept
+        # As ldap3's LDAPDN encodes it (UTF-8; what cannot be encoded fails here, as there).
+        encoded = _tlv(0x63, _tlv(0x04, base.encode("utf-8")) + tail)
+        done = dict(first, base=base)
+    _SENT.search = (request, encoded, done)
     return request
 
 
+def _sent(request: Any) -> tuple[Any, bytes, dict[str, Any]] | None:
+    search = getattr(_SENT, "search", None)
+    return search if search is not None and search[0] is request else None
+
+
 def _encode_message(message: Any) -> bytes:
-    """pyasn1's encoding of an LDAPMessage, from the kept bytes of its request when it has
-    them (a search, no controls): only the messageID and the envelope are encoded here."""
-    op = message.getComponentByPosition(1).getComponent()
-    kept = _ENCODED.pop(id(op), None)
-    if kept is None or kept[0] is not op:
+    """pyasn1's encoding of an LDAPMessage; for this thread's search under way, the bytes
+    made for it, in an envelope encoded here (its controls by pyasn1)."""
+    search = _sent(message.getComponentByPosition(1).getComponent())
+    if search is None:
         return bytes(_encode(message))
-    if message.getComponentByPosition(2, instantiate=False) is not noValue:  # controls
-        return bytes(_encode(message))
+    _SENT.search = None
     number = int(message.getComponentByPosition(0))
     ident = number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
-    return _tlv(0x30, _tlv(0x02, ident) + kept[1])
+    controls = message.getComponentByPosition(2, instantiate=False)
+    after = b"" if controls is noValue else bytes(_encode(controls))
+    return _tlv(0x30, _tlv(0x02, ident) + search[1] + after)
 
 
 def _search_request_to_dict(request: Any) -> dict[str, Any]:
-    """What ldap3 keeps of a request it sends (`decode_request`), made with the request."""
-    kept = _ENCODED.get(id(request))
-    if kept is None or kept[0] is not request:
-        return _to_dict(request)  # type: ignore[no-any-return]
-    return dict(kept[2])
+    """What ldap3 keeps of a request it sends (`decode_request`), for this thread's search
+    under way the one made with it."""
+    search = _sent(request)
+    return dict(search[2]) if search is not None else _to_dict(request)  # type: ignore[no-any-return]
 
 
 _parse_dn = ldap3_connection.safe_dn

@@ -305,6 +305,17 @@ class Directory:
         mapped = {attr: [(_MOD[op], values) for op, values in ops] for attr, ops in changes.items()}
         self._call(f"modify {dn}", "modify", dn, mapped)
 
+    def swap(self, dn: str, changes: Changes) -> bool:
+        """The compare-and-swap: one modify whose deletes name the exact values read (and
+        whose adds meet a single-valued attribute left empty). False when another writer
+        changed the entry meanwhile (`Conflict`: the value is gone, or one is already
+        there); every other error, `Unavailable` and `NotFound` included, is raised."""
+        try:
+            self.modify(dn, changes)
+        except Conflict:
+            return False
+        return True
+
     def replace(self, dn: str, **values: Any) -> None:
         """Replace attributes; None or [] removes the attribute."""
         changes: dict[str, list[tuple[str, list[Any]]]] = {}

@@ -15,7 +15,7 @@ from apexdir.directory import filters as f
 from apexdir.directory.hashing import password_hash
 from apexdir.directory.repository import Repository
 from apexdir.errors import ApexError, Conflict, Invalid, NotAllowed, NotFound, Unavailable
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, RequestStatus
 from apexdir.rules import identifiers
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.passwords import enforce_password
@@ -74,10 +74,10 @@ def _link_expired(req: CreationRequest, now: datetime) -> bool:
     return req.status == "invited" and req.expires_at is not None and req.expires_at <= now
 
 
-def effective_status(req: CreationRequest, now: datetime) -> str:
+def effective_status(req: CreationRequest, now: datetime) -> RequestStatus:
     """The status as a person sees it: an invitation past its date that the daemon has not
     closed yet is already "expired"."""
-    return "expired" if _link_expired(req, now) else req.status
+    return RequestStatus.EXPIRED if _link_expired(req, now) else req.status
 
 
 # ---------------------------------------------------------------------- invite

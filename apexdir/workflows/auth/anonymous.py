@@ -12,7 +12,7 @@ from apexdir.directory import onetime as store
 from apexdir.directory import ppolicy
 from apexdir.directory.provision import decoy_dn
 from apexdir.errors import AuthenticationFailed
-from apexdir.models import Account
+from apexdir.models import Account, AccountStatus
 from apexdir.rules import onetime
 from apexdir.rules.identifiers import clean_identifier
 from apexdir.runtime import Runtime
@@ -59,7 +59,7 @@ def spend_try(
     unknown or inactive identifier spends the same read on the decoy, then gets the same
     refusal as an account with no such record. `refusal` is a catalogue code."""
     account = find(rt, identifier)
-    if account is None or account.status != "active":
+    if account is None or account.status != AccountStatus.ACTIVE:
         store.decoy_read(rt.directory, rt.layout, attribute)  # the read a known one costs…
         store.decoy_try(rt.directory, rt.layout)  # … and the write
         raise AuthenticationFailed(code=refusal, reason=reason)

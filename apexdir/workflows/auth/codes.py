@@ -14,7 +14,7 @@ from typing import Any
 from apexdir import messages
 from apexdir.directory import onetime as store
 from apexdir.errors import AuthenticationFailed
-from apexdir.models import Account
+from apexdir.models import Account, AccountStatus
 from apexdir.rules import onetime
 from apexdir.rules.wording import format_last_login, plural
 from apexdir.runtime import Runtime
@@ -51,7 +51,7 @@ def resend_code(rt: Runtime, identifier: str) -> dict[str, Any]:
     """« Renvoyer le code »: a new code for a login whose password was accepted (the
     portal's pending session vouches for it), under the same caps as a login."""
     account = account_named(rt, identifier)
-    if account is None or account.status != "active":
+    if account is None or account.status != AccountStatus.ACTIVE:
         raise AuthenticationFailed(code="login.code_none", reason="no_code")
     current = onetime.parse(store.read(rt.directory, account.dn, store.LOGIN_CODE))
     previous = current.extra if current is not None and current.kind == "login" else "-"

@@ -15,7 +15,7 @@ from apexdir import messages
 from apexdir.directory import onetime as store
 from apexdir.directory import ppolicy
 from apexdir.errors import AuthenticationFailed, Conflict, Invalid
-from apexdir.models import Account
+from apexdir.models import Account, AccountStatus
 from apexdir.rules import onetime
 from apexdir.rules.contact import mask_mobile
 from apexdir.rules.identifiers import clean_identifier
@@ -103,7 +103,7 @@ def _send_reset(rt: Runtime, identifier: str, now: datetime) -> tuple[str | None
     """Store a reset code (mobile known) or link record on the account and queue the SMS
     or the mail; (None, None) for an identifier that names no active account."""
     account = account_named(rt, identifier)
-    if account is None or account.status != "active":
+    if account is None or account.status != AccountStatus.ACTIVE:
         return None, None
     channel = _send_code(rt, account, now) if account.mobile else _send_link(rt, account, now)
     rt.journal.record(
@@ -181,7 +181,7 @@ def link_usable(rt: Runtime, token: str) -> bool:
     it names an account with a pending link of that name, not expired. The secret is not
     judged here: that spends a try, when the new password is sent."""
     account = _by_link(rt, token)
-    if account is None or account.status != "active":
+    if account is None or account.status != AccountStatus.ACTIVE:
         return False
     record = onetime.parse(store.read(rt.directory, account.dn, store.RESET_SECRET))
     ident, _ = tokens.split(token_from(token))

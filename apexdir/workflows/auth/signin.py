@@ -14,9 +14,8 @@ from typing import Any
 from apexdir.clock import to_generalized_time
 from apexdir.directory import ppolicy
 from apexdir.errors import AuthenticationFailed
-from apexdir.models import Account
+from apexdir.models import Account, AccountStatus
 from apexdir.rules.identifiers import clean_identifier
-from apexdir.rules.structure_life import ACCOUNT_CLOSED
 from apexdir.rules.wording import days_left, expiry_warning, grace_warning, wait_text
 from apexdir.runtime import Runtime
 from apexdir.workflows import guard, structure_life
@@ -60,7 +59,7 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         # noise), and junk typed by anyone is not worth keeping.
         decoy_bind(rt, password)
         raise AuthenticationFailed(code="login.invalid", reason="invalid")
-    if account.status == ACCOUNT_CLOSED:
+    if account.status == AccountStatus.STRUCTURE_CLOSED:
         _refuse_closed(rt, account, password)
     # lastbind moves authTimestamp at this very bind: keep the previous one for `verify`.
     previous = account.last_login
@@ -69,9 +68,10 @@ def _login(rt: Runtime, identifier: str, password: str) -> dict[str, Any]:
         _refuse(rt, account, password, outcome)
     if outcome.reason == "change_after_reset":
         raise AuthenticationFailed(code="login.restricted", reason="change_after_reset")
-    if account.status != "active":
+    if account.status != AccountStatus.ACTIVE:
         # Only with the right password (slapd's lock missing: a restore, a hand edit).
-        code = "login.suspended" if account.status == "suspended" else "login.inactive"
+        suspended = account.status == AccountStatus.SUSPENDED
+        code = "login.suspended" if suspended else "login.inactive"
         raise AuthenticationFailed(code=code, reason="inactive")
 
     codes.check_caps(rt, account)
@@ -96,7 +96,7 @@ def _refuse(rt: Runtime, account: Account, password: str, outcome: ppolicy.BindO
     # A suspended account is locked in slapd for good (ppolicy's administrative lock): slapd
     # refuses it before the password, so the answer is a wrong password's — whoever types
     # it learns no more than of an unknown identifier — and no lockout mail goes out.
-    suspended = outcome.reason == "locked" and account.status != "active"
+    suspended = outcome.reason == "locked" and account.status != AccountStatus.ACTIVE
     rt.journal.record(
         "auth.login-refused",
         account.identifier,
@@ -141,8 +141,13 @@ def _refuse_closed(rt: Runtime, account: Account, password: str) -> None:
     password, so the hash is checked here, at a bind's cost. The right password is told why
     (SPEC §10); a wrong one gets the answer of an unknown identifier."""
     right = structure_life.password_matches(rt, account, password)
-    rt.journal.record("auth.login-refused", account.identifier, actor=account.identifier,
-                      operator=rt.operator, details={"reason": ACCOUNT_CLOSED})  # fmt: skip
+    rt.journal.record(
+        "auth.login-refused",
+        account.identifier,
+        actor=account.identifier,
+        operator=rt.operator,
+        details={"reason": AccountStatus.STRUCTURE_CLOSED},
+    )
     if right:
         raise AuthenticationFailed(code="login.structure_closed", reason="structure_closed")
     raise AuthenticationFailed(code="login.invalid", reason="invalid")

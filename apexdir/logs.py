@@ -22,7 +22,17 @@ request_source: contextvars.ContextVar[dict[str, str] | None] = contextvars.Cont
     "request_source", default=None
 )
 # route, status and duration_ms: the portal's access lines (apexdir.portal.observability).
-FIELDS = ("request_id", "actor", "action", "target", "route", "status", "duration_ms")
+FIELDS = (
+    "request_id",
+    "actor",
+    "action",
+    "target",
+    "route",
+    "status",
+    "duration_ms",
+    "client",
+    "proxy",
+)
 # The mailed links carry their secret in the path: /creation/<token>, /reinitialisation/<token>.
 SECRET_PATHS = re.compile(r"^(/(?:creation|reinitialisation)/)[^/?]+")
 

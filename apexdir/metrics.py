@@ -6,6 +6,17 @@ spool (depth, oldest queued mail, failed
 deliveries), the directory (pending creations by age, a timed read). So the portal's
 workers, the daemon and the CLI need no shared counters, and a restart loses nothing. The
 journal is node-local, as are its counts; trimming it leaves them as they are.
+
+Each series is exported by one process of the node (issue 23, item 7), so that a sum over
+a node's targets counts nothing twice:
+
+- the daemon (`[metrics] daemon_bind`) exports the node's figures — events, spool, the
+  directory's answer, the lease, open creations — and its deliveries and delivery errors
+  (`livemetrics.DAEMON`): one process per node, running on every node (its outbox is
+  node-local), owner of the spool and the lease; a scrape that waits for a hung directory
+  holds one of its threads, never the gunicorn master;
+- the portal (`[metrics] portal_bind`) exports what only it sees: HTTP requests by route,
+  summed over its workers (`livemetrics.PORTAL`).
 """
 
 from __future__ import annotations
@@ -146,37 +157,46 @@ def _lease_metric(rt: Runtime, gauge: Any) -> Iterator[Any]:
     yield lease
 
 
-def registry(settings: Settings) -> Any:
+ROLES = ("daemon", "portal")
+
+
+def registry(settings: Settings, role: str) -> Any:
+    """The series `role` (daemon, portal) exports, and no other (see the module's note)."""
     import os
 
     from prometheus_client import CollectorRegistry
 
-    reg = CollectorRegistry(auto_describe=False)
-    reg.register(Collector(settings))  # type: ignore[arg-type]
+    from apexdir.livemetrics import DAEMON, PORTAL
+
+    if role not in ROLES:
+        raise ValueError(f"unknown metrics role {role!r}")
+    if role == "daemon":
+        reg = CollectorRegistry(auto_describe=False)
+        reg.register(Collector(settings))  # type: ignore[arg-type]
+        reg.register(DAEMON)  # type: ignore[arg-type]
+        return reg
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # `apexdir serve`: the workers' counters, summed from their files (livemetrics.py).
         from prometheus_client import multiprocess
 
+        reg = CollectorRegistry(auto_describe=False)
         multiprocess.MultiProcessCollector(reg)
-    else:
-        from apexdir.livemetrics import LIVE
-
-        reg.register(LIVE)  # type: ignore[arg-type]
-    return reg
+        return reg
+    return PORTAL
 
 
-def text(settings: Settings) -> str:
+def text(settings: Settings, role: str) -> str:
     from prometheus_client import generate_latest
 
-    return generate_latest(registry(settings)).decode()
+    return generate_latest(registry(settings, role)).decode()
 
 
-def serve(settings: Settings, bind: str) -> Any:
-    """`/metrics` on HOST:PORT, in a thread of this process."""
+def serve(settings: Settings, bind: str, role: str) -> Any:
+    """`/metrics` of `role` on HOST:PORT, in a thread of this process."""
     from prometheus_client import start_http_server
 
     host, _, port = bind.rpartition(":")
     server, _thread = start_http_server(
-        int(port), addr=host or "127.0.0.1", registry=registry(settings)
+        int(port), addr=host or "127.0.0.1", registry=registry(settings, role)
     )
     return server

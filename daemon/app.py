@@ -1,17 +1,18 @@
 """`apexdir daemon run`: the scheduler, a thin shell over the jobs in `jobs/`.
 
 - APScheduler 3.x `AsyncIOScheduler` on one event loop. The outbox job is asynchronous
-  (aiosmtplib) and runs on the loop; the directory jobs (expiry, pending, changes,
-  housekeeping) block on LDAP and run in threads (`asyncio.to_thread`), each pass with a
-  runtime of its own. Schedules come from `[daemon]`: `outbox_seconds` and `changes_seconds`
-  are intervals, `expiry_cron`, `pending_cron`, `housekeeping_cron` are crontab lines in the
-  host's local time. A job never overlaps itself; missed runs are coalesced into one.
+  (aiosmtplib) and runs on the loop; the directory jobs (expiry, pending, review, changes,
+  housekeeping, dormancy) block on LDAP and run in threads (`asyncio.to_thread`), each pass
+  with a runtime of its own. Schedules come from `[daemon]`: `outbox_seconds` and
+  `changes_seconds` are intervals, `expiry_cron`, `pending_cron`, `review_cron`,
+  `housekeeping_cron`, `dormancy_cron` are crontab lines in the host's local time. A job
+  never overlaps itself; missed runs are coalesced into one.
 - One active scheduler across nodes (lease.py): the directory jobs (changes, expiry, pending,
-  housekeeping's directory part) run only while this daemon holds the lease; a waiting daemon
-  polls and takes over when the holder stops renewing. On taking the lease, the change feed
-  runs at once. The node-local jobs run on every node from the start: the outbox (each
-  node's spool is its own, SPEC §9) and `local_housekeeping` (trims the node's journal and
-  sent spool and vacuums its state store, on the `housekeeping_cron` schedule).
+  dormancy, housekeeping's directory part) run only while this daemon holds the lease; a
+  waiting daemon polls and takes over when the holder stops renewing. On taking the lease,
+  the change feed runs at once. The node-local jobs run on every node from the start: the
+  outbox (each node's spool is its own, SPEC §9) and `local_housekeeping` (trims the node's
+  journal and sent spool and vacuums its state store, on the `housekeeping_cron` schedule).
 - Codes at once (issue 23): the daemon listens on the state store's wake socket
   (`apexdir.state.wake`); a datagram runs the outbox now, or once more right after the pass
   in hand. After a pass, a code waiting for its next try (every `urgent_retry_seconds`)
@@ -46,7 +47,7 @@ from apexdir.errors import ApexError, ConfigError
 log = logging.getLogger("apexdir.daemon")
 
 # Jobs that act on the shared directory: they run only on the node holding the lease.
-DIRECTORY_JOBS = ("changes", "expiry", "pending", "housekeeping")
+DIRECTORY_JOBS = ("changes", "expiry", "pending", "review", "housekeeping", "dormancy")
 # Jobs that act on this node's state store only: every node runs them, lease or not.
 LOCAL_JOBS = ("outbox", "local_housekeeping")
 # The function of a job's module that the daemon runs, where it is not `run_once` (which
@@ -207,8 +208,10 @@ class Daemon:
         for name, expression in (
             ("expiry", d.expiry_cron),
             ("pending", d.pending_cron),
+            ("review", d.review_cron),
             ("housekeeping", d.housekeeping_cron),
             ("local_housekeeping", d.housekeeping_cron),
+            ("dormancy", d.dormancy_cron),
         ):
             try:
                 trigger = CronTrigger.from_crontab(expression)
@@ -337,5 +340,5 @@ def run_forever(settings: Settings, clock: Clock = system_clock) -> None:
 
     logs.setup(settings.logging.format, settings.logging.level)
     if settings.metrics.daemon_bind:
-        metrics.serve(settings, settings.metrics.daemon_bind)
+        metrics.serve(settings, settings.metrics.daemon_bind, "daemon")
     asyncio.run(Daemon(settings, clock).run())

@@ -1,6 +1,11 @@
 """Each request counted and timed by route, and one access line with its request id and
 duration (issue 23, item 7). The route is the URL rule (`/creation/<token>`), never the
-path, which may carry a mailed link's token."""
+path, which may carry a mailed link's token.
+
+The line names the client by the address the portal resolved (`client`, the one its rate
+limits count): the peer's, or — only with `[portal] trusted_proxies` — the one the trusted
+proxy put in X-Forwarded-For, the proxy itself then in `proxy`. Without a trusted proxy the
+header is ignored: a client cannot write another address into the log."""
 
 from __future__ import annotations
 
@@ -31,9 +36,22 @@ def _done(response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
     HTTP_REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
     HTTP_SECONDS.labels(rule, request.method).observe(seconds)
+    client, proxy = _addresses()
     # With the request id (the proxy's, when it gave one): the line joins the proxy's own.
-    log.info("%s %s %s %.1f ms", request.method, rule, response.status_code, seconds * 1e3,
+    log.info("%s %s %s %.1f ms %s", request.method, rule, response.status_code,
+             seconds * 1e3, client,
              extra={"request_id": g.get("request_id"), "route": rule,
-                    "status": response.status_code,
+                    "status": response.status_code, "client": client, "proxy": proxy,
                     "duration_ms": round(seconds * 1e3, 1)})  # fmt: skip
     return response
+
+
+def _addresses() -> tuple[str, str | None]:
+    """The client's address as resolved, and the trusted proxy's when the client's came
+    from its X-Forwarded-For (ProxyFix keeps the peer's in `werkzeug.proxy_fix.orig`)."""
+    from apexdir.portal.security import client_address
+
+    client = client_address()
+    original = request.environ.get("werkzeug.proxy_fix.orig") or {}
+    peer = original.get("REMOTE_ADDR")
+    return client, (peer if peer and peer != client else None)

@@ -59,7 +59,7 @@ def run(
     def when_ready(_server: Any) -> None:
         # In the master: one metrics endpoint for the node, whatever the workers.
         if settings.metrics.portal_bind:
-            metrics.serve(settings, settings.metrics.portal_bind)
+            metrics.serve(settings, settings.metrics.portal_bind, "portal")
 
     class Portal(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -85,6 +85,7 @@ def wipe(slapd: SlapdInstance) -> None:
             layout.oidc_federation_dn,
             layout.retired_dn,
             layout.events_dn,
+            layout.reviews_dn,
         ]
         for base in [*(f"ou={b},{slapd.base_dn}" for b in BRANCHES), *extra]:
             doomed += [

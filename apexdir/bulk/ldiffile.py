@@ -73,7 +73,8 @@ DROPPED = {
         "entryUUID entryCSN createTimestamp modifyTimestamp creatorsName modifiersName "
         "structuralObjectClass hasSubordinates subschemaSubentry entryDN contextCSN "
         "authTimestamp pwdHistory pwdFailureTime pwdAccountLockedTime pwdGraceUseTime pwdReset "
-        "pwdPolicySubentry pwdLastSuccess apexLoginCode apexResetSecret apexNotice objectClass"
+        "pwdPolicySubentry pwdLastSuccess apexLoginCode apexResetSecret apexNotice apexDormancy "
+        "objectClass"
     )
 }
 PASSED_ON = {

@@ -70,6 +70,7 @@ ACCOUNT_ATTRS = [
     "pwdChangedTime",
     "pwdAccountLockedTime",
     "apexSessionGeneration",
+    "apexDormancy",
 ]
 # What listings show (consultation, `account list`, /comptes, Account.public()): less to
 # decode for 1,000 entries; mobile, dates of creation and password state stay empty.
@@ -197,7 +198,8 @@ def closure_changes(closed: bool, generation: str = "") -> dict[str, Any]:
     """The values of an account when its structure closes (or reopens), in one modify:
     the status apexdir reads (login, portal, OIDC provider, reset), ppolicy's administrative
     lock that makes slapd refuse every bind, pending codes voided and, at closing, a new
-    session generation so that no session opened before it lives again at the reopening."""
+    session generation so that no session opened before it lives again at the reopening.
+    A pending dormancy warning goes too: after a reopening, a fresh one with its whole lead."""
     if closed:
         return {
             "apexStatus": ACCOUNT_CLOSED,
@@ -205,6 +207,7 @@ def closure_changes(closed: bool, generation: str = "") -> dict[str, Any]:
             "apexLoginCode": None,
             "apexResetSecret": None,
             "apexSessionGeneration": generation,
+            "apexDormancy": None,
         }
     return {"apexStatus": ACTIVE, "pwdAccountLockedTime": None}
 
@@ -266,6 +269,7 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
         session_generation=_text(entry.get("apexSessionGeneration")) or "",
         habilitations=sorted(profile_key(dn) for dn in entry.all("memberOf")),
         delegations=sorted(profile_key(dn) for dn in entry.all("apexDelegatedProfile")),
+        dormant_suspension=(_text(entry.get("apexDormancy")) or "").startswith("suspended:"),
     )
 
 

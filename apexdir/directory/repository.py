@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from typing import Any
 
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
@@ -166,9 +167,10 @@ class Repository:
         )
         return {str(e.get("uid")).lower() for e in entries} | self.retired_identifiers(stem)
 
-    def set_suspended(self, account: Account, suspended: bool) -> None:
-        """Suspend the account (status and slapd's lock in one write) or end its suspension."""
-        self.directory.replace(account.dn, **m.suspension_changes(suspended))
+    def set_suspended(self, account: Account, suspended: bool, **also: Any) -> None:
+        """Suspend the account (status and slapd's lock in one write) or end its suspension;
+        `also`: more values of the same write (a reactivation's dormancy mark)."""
+        self.directory.replace(account.dn, **m.suspension_changes(suspended), **also)
 
     def retired_identifiers(self, stem: str = "") -> set[str]:
         """Identifiers of deleted accounts (starting with `stem`; all of them when empty)."""

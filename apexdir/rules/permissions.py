@@ -42,6 +42,8 @@ class Action(StrEnum):
     DELEGATE = "delegate"  # delegate or withdraw a delegation
     JOURNAL_VIEW = "journal_view"
     HISTORY_VIEW = "history_view"  # a structure's history: who did what to whom, when
+    REVIEW = "review"  # the yearly review of a structure's habilitations (confirm, withdraw)
+    REVIEW_OPEN = "review_open"  # open a review before it is due
     SELF_UPDATE = "self_update"
     DATA_EXPORT = "data_export"  # a partner's own data (RGPD art. 15 and 20)
 
@@ -153,6 +155,10 @@ RULES: Mapping[Action, Mapping[ActorType, Rule]] = {
     # Issue 21 item 8: an administrateur reads his structure's history, a responsable his
     # service's; a collaborateur none.
     Action.HISTORY_VIEW: {_AG: _ANY, _AD: _STRUCTURE, _RE: Rule(Scope.OWN_SERVICE)},
+    # Issue 21 item 10: an administrateur reviews his structure's habilitations; an agent
+    # opens reviews and reads what is overdue anywhere. Responsables and collaborateurs none.
+    Action.REVIEW: {_AG: _ANY, _AD: _STRUCTURE},
+    Action.REVIEW_OPEN: {_AG: _ANY},
     # Agents correct a partner's data on request (support); the partner is mailed either way.
     Action.SELF_UPDATE: {_AG: _ANY, _AD: _SELF, _RE: _SELF, _CO: _SELF},
     # Every partner downloads his own data; an agent any partner's (a request by mail).
@@ -185,6 +191,8 @@ _ACTIONS = {
     Action.DELEGATE: "déléguer des profils ou retirer une délégation",
     Action.JOURNAL_VIEW: "consulter le journal",
     Action.HISTORY_VIEW: "consulter l'historique",
+    Action.REVIEW: "revoir les habilitations d'une structure",
+    Action.REVIEW_OPEN: "ouvrir une revue des habilitations",
     Action.SELF_UPDATE: "modifier des données personnelles",
     Action.DATA_EXPORT: "télécharger les données personnelles",
 }

@@ -66,7 +66,12 @@ def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) ->
     return {"identifier": identifier, "habilitation": key, "granted": True}
 
 
-def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -> dict[str, Any]:
+def revoke(
+    rt: Runtime, actor: Actor, identifier: str, app: str, profile: str, *,
+    action: str = "revoke", details: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Withdraw a habilitation; its holder is mailed. `action` and `details`: how the
+    journal names it (the access review's withdrawals, workflows/review.py)."""
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.GRANT)
     _check_can_take(repo, actor, key)
     if key not in account.habilitations:
@@ -81,8 +86,9 @@ def revoke(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) -
         [account.mail],
         application=application.name,
     )
-    rt.journal.record("revoke", identifier, actor=actor.identifier, operator=rt.operator,
-                      details={"profile": key}, **history_of(account))  # fmt: skip
+    rt.journal.record(action, identifier, actor=actor.identifier, operator=rt.operator,
+                      details={**(details or {}), "profile": key},
+                      **history_of(account))  # fmt: skip
     return {"identifier": identifier, "habilitation": key, "revoked": True}
 
 

@@ -9,16 +9,24 @@ A suspended account cannot authenticate anywhere:
 - the OpenID Connect provider hands out no code, token or userinfo for it
   (`apexdir.oidc.store.subject`).
 The person is mailed at suspension and at reactivation; both are journaled.
+
+The daemon suspends a dormant account the same way (`suspend_for_inactivity`, reason
+« inactivité », kept on the account in `apexDormancy`), and any reactivation restarts the
+dormancy delay (`apexdir.rules.dormancy`): the administrateur lifts both kinds alike.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from apexdir.directory import dormancy as marks
 from apexdir.directory.mapping import closure_changes
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
 from apexdir.models import Account
+from apexdir.rules.dormancy import REACTIVATED, Mark
+from apexdir.rules.dormancy import SUSPENDED as DORMANT
 from apexdir.rules.lifecycle import ACTIVE, SUSPENDED
 from apexdir.rules.permissions import Action, Actor, require
 from apexdir.rules.refusal import validate_reason
@@ -26,8 +34,11 @@ from apexdir.rules.structure_life import ACCOUNT_CLOSED, CLOSED
 from apexdir.runtime import Runtime
 from apexdir.workflows import sessions
 from apexdir.workflows.actors import history_of, target_for
-from apexdir.workflows.lifecycle import require_not_last_administrator
+from apexdir.workflows.lifecycle import last_administrator_reason, require_not_last_administrator
 from apexdir.workflows.notify import moment, queue_mail_or_undo
+
+# The reason of a suspension for inactivity, as the mail, the journal and the history say it.
+INACTIVITY = "inactivité"
 
 
 def _target(rt: Runtime, actor: Actor, identifier: str) -> tuple[Repository, Account]:
@@ -77,13 +88,16 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
     repo, account = _target(rt, actor, identifier)
     if account.status != SUSPENDED:
         raise Conflict(f"le compte {account.identifier} n'est pas suspendu")
+    # The administrateur vouches for the account: its dormancy delay starts again now.
+    restart = {marks.ATTRIBUTE: Mark(REACTIVATED, rt.clock()).format()}
     if repo.structure(account.siret).status == CLOSED:
         # The structure closed meanwhile: the suspension ends, the closure's lock stays
         # (its reopening lifts it), so the account is as its colleagues are.
-        repo.directory.replace(account.dn, **closure_changes(True, account.session_generation))
+        changes = {**closure_changes(True, account.session_generation), **restart}
+        repo.directory.replace(account.dn, **changes)
         status = ACCOUNT_CLOSED
     else:
-        repo.set_suspended(account, False)
+        repo.set_suspended(account, False, **restart)
         status = ACTIVE
     queue_mail_or_undo(
         rt,
@@ -102,3 +116,43 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
         **history_of(account),
     )
     return {"identifier": account.identifier, "status": status}
+
+
+def suspend_for_inactivity(
+    rt: Runtime, account: Account, *, since: datetime, warned: str | None, never_used: bool = False
+) -> str:
+    """The daemon's suspension of a dormant account whose warning's deadline passed:
+    `since` is its last activity, `warned` the mark of the warning. Returns `suspended`,
+    `moved` (the mark changed meanwhile: another pass did it, or a reactivation) or
+    `last_administrator` (kept: the structure would have nobody to manage it)."""
+    if last_administrator_reason(rt, account) is not None:
+        return "last_administrator"
+    mark = Mark(DORMANT, rt.clock()).format()
+    if not marks.suspend(rt.directory, account, warned, mark):
+        return "moved"
+    repo = Repository(rt.directory, rt.layout)
+    queue_mail_or_undo(
+        rt,
+        lambda: repo.set_suspended(account, False, **{marks.ATTRIBUTE: warned}),
+        "dormancy_suspended",
+        [account.mail],
+        identifiant=account.identifier,
+        depuis=since,
+        jamais_utilise=never_used,
+        **moment(rt),
+    )
+    sessions.end_all(rt, account)
+    rt.journal.record(
+        "account.dormant-suspend",
+        account.identifier,
+        actor=None,
+        operator=rt.operator,
+        details={
+            "reason": INACTIVITY,
+            "since": since.isoformat(),
+            "type": account.type,
+            "structure": account.siret,
+        },
+        **history_of(account),
+    )
+    return "suspended"

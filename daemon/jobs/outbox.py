@@ -38,7 +38,7 @@ import sqlite_utils
 from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
 from apexdir.errors import Unavailable
-from apexdir.livemetrics import DELIVERIES
+from apexdir.livemetrics import DELIVERIES, ERRORS
 from apexdir.mail.render import RenderedMail, build_message, envelope_sender, message_bytes
 from apexdir.mail.transport import DeliveryRefused, SmtpSession
 from apexdir.sms.gateway import SmsGateway, SmsRefused, gateway_from_settings
@@ -194,6 +194,7 @@ class _Pass:
             self.outbox.release([message.id])
             return
         if message.kind in self.down:
+            ERRORS.labels(message.kind, "unreachable").inc()
             self._retry(message, self.down[message.kind])
             return
         try:
@@ -202,20 +203,23 @@ class _Pass:
             else:
                 note = await self._send_sms(message)
         except DeliveryRefused as exc:
-            if exc.permanent:
-                self._refused(message, str(exc))
-            else:
-                self._retry(message, str(exc))
+            self._failed_attempt(message, str(exc), for_good=exc.permanent)
         except SmsRefused as exc:
-            if exc.status >= 400:  # the gateway said this request is wrong: it will stay so
-                self._refused(message, str(exc))
-            else:
-                self._retry(message, str(exc))
+            # 4xx: the gateway said this request is wrong: it will stay so.
+            self._failed_attempt(message, str(exc), for_good=exc.status >= 400)
         except Unavailable as exc:
+            ERRORS.labels(message.kind, "unreachable").inc()
             self.down[message.kind] = str(exc)
             self._retry(message, str(exc))
         else:
             self._sent(message, note)
+
+    def _failed_attempt(self, message: OutboxMessage, error: str, *, for_good: bool) -> None:
+        ERRORS.labels(message.kind, "refused" if for_good else "deferred").inc()
+        if for_good:
+            self._refused(message, error)
+        else:
+            self._retry(message, error)
 
     async def _send_mail(self, message: OutboxMessage) -> str | None:
         if self._smtp is None:

@@ -227,6 +227,7 @@ def detail(identifier: str) -> Any:
         # Why this account can be neither deleted, suspended nor retyped (SPEC §10), if so.
         last_admin=lifecycle.last_administrator_reason(rt(), target),
         status_label=status_label,
+        dormant_days=rt().settings.policy.dormant_days,
         empty=EmptyForm(),
         mine=set(mine),
         label=lambda k: profile_label(k, names),

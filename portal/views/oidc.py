@@ -295,10 +295,11 @@ def _invalid_token(description: str) -> Response:
 
 
 def _userinfo() -> Response:
-    data = current_token.data
     r = rt()
-    client = store.get_client(r, current_token.client_id)
-    found = store.still_subject(r, data, client.app) if client else None
+    # The token was verified without a lookup (a signed JWT); the account it names is
+    # read, so that a suspended, deleted or logged-out account's token answers 401.
+    client = store.cached_client(r, current_token.client_id)
+    found = store.token_subject(r, current_token.data, client.app) if client else None
     if client is None or found is None:
         return _invalid_token("The account cannot log in.")
     values = oidc_provider.user_claims(found, current_token.get_scope())

@@ -3,13 +3,16 @@
 The cn=config export and the bootstrap are loaded as the guide says (slapadd -n0, slapadd
 of `config bootstrap-ldif` before the first start), slapd runs from the cn=config folder,
 `apexdir init` and `config check` pass; then `backup`/`restore --slapd-conf` work on that
-cn=config slapd (database folders and pid file read from cn=config).
+cn=config slapd (database folders and pid file read from cn=config). The running cn=config
+is clean (no conversion folder), and step 9.1's replication account, made as written, reads
+every entry and attribute.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,8 +55,12 @@ class Server:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def ldapi(self) -> str:
+        return "ldapi://" + str(self.root / "run" / "ldapi").replace("/", "%2F")
+
     def start(self) -> None:
-        uri = "ldapi://" + str(self.root / "run" / "ldapi").replace("/", "%2F")
+        uri = self.ldapi
         self.process = subprocess.Popen(
             [
                 "slapd",
@@ -84,6 +91,64 @@ def server(tmp_path: Path) -> Iterator[Server]:
     made = Server(tmp_path)
     yield made
     made.stop()
+
+
+def assert_clean_cn_config(server: Server) -> None:
+    """What the running slapd reports of cn=config, as the guide's check reads it (root over
+    ldapi, SASL EXTERNAL), and what it keeps on disk name no folder of the conversion: slapd
+    sets olcConfigDir/olcConfigFile from its own -F, nothing stale is stored."""
+    search = subprocess.run(
+        ["ldapsearch", "-LLL", "-Y", "EXTERNAL", "-H", server.ldapi, "-b", "cn=config",
+         "-s", "base", "olcConfigDir", "olcConfigFile"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert search.returncode == 0 and "dn: cn=config" in search.stdout, search.stderr
+    for line in search.stdout.splitlines():
+        if line.startswith(("olcConfigDir:", "olcConfigFile:")):
+            assert str(server.conf) in line, line
+    stored = subprocess.run(
+        ["slapcat", "-n0", "-F", str(server.conf), "-o", "ldif-wrap=no"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert not re.search(r"^olcConfig(Dir|File):", stored, re.MULTILINE)
+    assert "apexdir-cnconfig" not in search.stdout + stored
+
+
+def ldap(*args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(args, input=stdin, capture_output=True, text=True)
+    assert done.returncode == 0, (args[0], done.stderr)
+    return done.stdout
+
+
+def replication_account(server: Server, apexdir_pw: Path, etc: Path) -> None:
+    """Step 9.1 as written: the entry added with apexdir's account, the ACL and limit by
+    SASL EXTERNAL; the account then reads every entry with every attribute, secrets too."""
+    secret = etc / "replicator.pw"
+    secret.write_text("R3plicator-secret-0123456789")
+    hashed = ldap("slappasswd", "-h", "{SSHA}", "-T", str(secret)).strip()
+    uri, replicator = f"ldap://127.0.0.1:{server.port}", f"cn=replicator,ou=system,{BASE_DN}"
+    ldap("ldapadd", "-H", uri, "-x", "-D", f"cn=apexdir,ou=system,{BASE_DN}", "-y",
+         str(apexdir_pw), stdin=f"""dn: {replicator}
+objectClass: applicationProcess
+objectClass: simpleSecurityObject
+cn: replicator
+userPassword: {hashed}
+pwdPolicySubentry: cn=system,ou=policies,{BASE_DN}
+""")  # fmt: skip
+    ldap("ldapmodify", "-Y", "EXTERNAL", "-H", server.ldapi, stdin=f"""\
+dn: olcDatabase={{2}}mdb,cn=config
+changetype: modify
+add: olcAccess
+olcAccess: {{0}}to * by dn.exact="{replicator}" read by * break
+-
+add: olcLimits
+olcLimits: dn.exact="{replicator}" size=unlimited time=unlimited
+""")  # fmt: skip
+    read = ldap("ldapsearch", "-LLL", "-H", uri, "-x", "-D", replicator, "-y", str(secret),
+                "-b", BASE_DN, "-o", "ldif-wrap=no", "(objectClass=*)", "*", "+")  # fmt: skip
+    apexdir_entry = read.split(f"dn: cn=apexdir,ou=system,{BASE_DN}\n")[1].split("\n\n")[0]
+    assert "userPassword:: " in apexdir_entry and "entryCSN: " in apexdir_entry
+    assert f"dn: cn=system,ou=policies,{BASE_DN}" in read
 
 
 def test_install_guide_then_backup_and_restore_on_cn_config(
@@ -133,10 +198,12 @@ path = "{tmp_path / "state" / "state.db"}"
     subprocess.run(["slapadd", "-F", str(server.conf), "-b", BASE_DN],
                    input=bootstrap.stdout.encode(), check=True, capture_output=True)  # fmt: skip
     server.start()
+    assert_clean_cn_config(server)
     assert ok(config, "init")["created"]
     checks = ok(config, "config", "check")
     assert checks["ok"], checks
     ok(config, "app", "add", "APPDGFIP", "--name", "App DGFIP")
+    replication_account(server, password, etc)
 
     # Step 10: backup with --slapd-conf (slapcat, files readable), restore onto it.
     made = ok(config, "backup", str(tmp_path / "b"), "--slapd-conf", str(server.conf))

@@ -127,3 +127,32 @@ def test_revoke_tells_the_holder(world: World, login: Any, app_cli: Cli) -> None
     assert "La personne est prévenue par mail." in text_of(page.text)
     subjects = [m["subject"] for m in app_cli.mails(to=mail_of(world.collab))]
     assert "APEX Partenaires – Retrait de profils applicatifs" in subjects
+
+
+def test_a_suspension_for_inactivity_is_shown_and_lifted_like_any_other(
+    world: World, login: Any, settings: Any, slapd: SlapdInstance
+) -> None:
+    """Suspended by the daemon's workflow: « Suspendu pour inactivité » with its
+    explanation on /comptes/<id>; « Réactiver » lifts it and the raw bind works again."""
+    from datetime import UTC, datetime, timedelta
+
+    from apexdir.directory.repository import Repository
+    from apexdir.runtime import Runtime
+    from apexdir.workflows.suspension import suspend_for_inactivity
+
+    rt = Runtime(settings, operator="daemon-test")
+    try:
+        account = Repository(rt.directory, rt.layout).account(world.collab)
+        since = datetime.now(UTC) - timedelta(days=400)
+        assert suspend_for_inactivity(rt, account, since=since, warned=None) == "suspended"
+    finally:
+        rt.close()
+    assert _raw_bind(slapd, world.collab) == 49
+    admin = login(world.admin)
+    page = text_of(admin.get(f"/comptes/{world.collab}").text)
+    assert "Statut Suspendu pour inactivité" in page
+    assert "Suspension pour inactivité" in page and "365 jours" in page
+    back = admin.post(f"/comptes/{world.collab}/reactiver", follow_redirects=True)
+    assert "Statut Actif" in text_of(back.text)
+    assert "inactivité" not in text_of(back.text)
+    assert _raw_bind(slapd, world.collab) == 0

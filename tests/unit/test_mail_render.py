@@ -103,6 +103,21 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "heure": "09:43",
     },
     "withdrawal": {"application": "App DGFIP"},
+    "review_reminder": {
+        "structure": "Banque Exemple",
+        "siret": "73282932000074",
+        "count": 3,
+        "date_limite": "31/03/2026",
+        "lien": "https://apex.example/structure/revue",
+        "premier": True,
+    },
+    "review_overdue": {
+        "structure": "Banque Exemple",
+        "siret": "73282932000074",
+        "count": 2,
+        "date_limite": "31/03/2026",
+        "retrait": False,
+    },
     "account_suspended": {
         "identifiant": "marie.martin-px",
         "date": "13/02/2024",
@@ -113,6 +128,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "identifiant": "marie.martin-px",
         "date": "14/02/2024",
         "heure": "10:00",
+    },
+    "dormancy_warning": {
+        "identifiant": "marie.martin-px",
+        "depuis": datetime(2026, 2, 13, 8, 43, tzinfo=UTC),
+        "jamais_utilise": False,
+        "date_suspension": datetime(2027, 2, 13, 8, 43, tzinfo=UTC),
+    },
+    "dormancy_suspended": {
+        "identifiant": "marie.martin-px",
+        "depuis": datetime(2026, 2, 13, 8, 43, tzinfo=UTC),
+        "jamais_utilise": True,
+        "date": "13/02/2027",
+        "heure": "09:43",
     },
     "structure_closed": {
         "designation": "Banque Exemple",

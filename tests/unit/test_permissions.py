@@ -83,6 +83,8 @@ agent           grant              Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           delegate           .   .   .   Y   Y   Y   .   .   .   .   .   .   .   .   .
 agent           journal_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           history_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           review             Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           review_open        Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           self_update        Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           structure_close    Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           structure_move     Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
@@ -104,6 +106,8 @@ administrateur  grant              .   .   .   Y   Y   .   Y   Y   .   .   .   .
 administrateur  delegate           .   .   .   Y   Y   .   .   .   .   .   .   .   .   .   .
 administrateur  journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  history_view       Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
+administrateur  review             Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
+administrateur  review_open        .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -125,6 +129,8 @@ responsable     grant              .   .   .   .   .   .   Y   .   .   .   .   .
 responsable     delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     history_view       Y   .   .   Y   .   .   Y   .   .   .   .   Y   .   .   .
+responsable     review             .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+responsable     review_open        .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -146,6 +152,8 @@ collaborateur   grant              .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   history_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   review             .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   review_open        .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .

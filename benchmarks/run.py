@@ -154,14 +154,15 @@ class Run:
     def expiry(self, instance: Any) -> None:
         from datetime import timedelta
 
-        from apexdir.daemon.jobs import expiry
+        from apexdir.rules import expiry as rules
+        from apexdir.workflows import expiry
 
         rt = self.bench.runtime(instance, "offline")
-        now, age, levels = rt.clock(), expiry.max_age(rt), expiry.levels_of(rt.settings)
-        daily = expiry.scan_ranges(
-            now, age, levels, expiry.cursor_of(now - timedelta(days=1), age, levels)
+        now, age, levels = rt.clock(), expiry.max_age(rt), expiry.levels(rt)
+        daily = rules.scan_ranges(
+            now, age, levels, rules.cursor_of(now - timedelta(days=1), age, levels)
         )
-        whole = expiry.scan_ranges(now, age, levels, None)
+        whole = rules.scan_ranges(now, age, levels, None)
         runs = 1 if self.quick else 3
         seconds = ms.median_of(lambda: expiry.candidates(rt, daily), runs)
         found = len(expiry.candidates(rt, daily))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from apexdir.directory.mapping import LISTING_ATTRS
+from apexdir.directory.mapping import LISTING_ATTRS, common_name
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account
@@ -16,9 +15,14 @@ from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.lifecycle import require_not_last_administrator
-from apexdir.workflows.notify import announce_then, moment, queue_mail, queue_mail_or_undo
+from apexdir.workflows.notify import (
+    announce_then,
+    moment,
+    personal_data,
+    queue_mail,
+    queue_mail_or_undo,
+)
 
-PARIS = ZoneInfo("Europe/Paris")
 PERSONAL_DATA_MESSAGE = "Vos données personnelles ont été modifiées."
 
 
@@ -137,32 +141,27 @@ def update_personal_data(
     if not changes:
         raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
     if "sn" in changes or "givenName" in changes:
-        changes["cn"] = (
-            f"{changes.get('givenName', account.first_name)} {changes.get('sn', account.last_name)}"
+        changes["cn"] = common_name(
+            changes.get("givenName", account.first_name), changes.get("sn", account.last_name)
         )
-    recipients = [account.mail]
-    if "mail" in changes and changes["mail"].lower() != account.mail.lower():
-        recipients.append(changes["mail"])
     previous = {
         "sn": account.last_name,
         "givenName": account.first_name,
-        "cn": f"{account.first_name} {account.last_name}",
+        "cn": common_name(account.first_name, account.last_name),
         "mail": account.mail,
         "mobile": account.mobile,
     }
     rt.directory.replace(account.dn, **changes)
-    now = rt.clock().astimezone(PARIS)
-    for address in recipients:
+    new_mail = changes.get("mail")
+    for notice in personal_data(account.identifier, account.mail, new_mail, rt.clock()):
         # The confirmation is a safeguard (someone else may have done it): no change
         # without it.
         queue_mail_or_undo(
             rt,
             lambda: rt.directory.replace(account.dn, **{k: previous[k] for k in changes}),
-            "personal_data",
-            [address],
-            date=now.strftime("%d/%m/%Y"),
-            heure=now.strftime("%H:%M:%S"),
-            identifiant=account.identifier,
+            notice.template,
+            notice.to,
+            **notice.context,
         )
     rt.journal.record(
         "account.update",

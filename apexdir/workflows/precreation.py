@@ -13,6 +13,7 @@ from typing import Any
 from apexdir.clock import from_generalized_time, to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory.hashing import password_hash
+from apexdir.directory.mapping import AccountDraft, account_attrs
 from apexdir.directory.repository import Repository
 from apexdir.errors import ApexError, Conflict, Invalid, NotAllowed, NotFound, Unavailable
 from apexdir.models import CreationRequest, RequestStatus
@@ -504,28 +505,14 @@ def _create_account(
         _reserve(rt, req, identifier)
         dn = rt.layout.account_dn(identifier)
         try:
-            rt.directory.add(
-                dn,
-                {
-                    "objectClass": ["inetOrgPerson", "apexAccount"],
-                    "uid": identifier,
-                    "cn": f"{first} {last}",
-                    "sn": last,
-                    "givenName": first,
-                    "mail": req.mail,
-                    "mobile": req.mobile,
-                    "userPassword": password_hash,
-                    "apexAccountType": req.type,
-                    "apexStructureRef": req.structure_dn,
-                    "apexServiceRef": req.service_dn,
-                    "apexClientApplication": req.client_application,
-                    "apexStatus": "active",
-                    "apexRequestedAt": to_generalized_time(req.requested_at or now),
-                    "apexValidatedAt": to_generalized_time(now),
-                    "apexCreatedBy": req.created_by,
-                    "apexValidatedBy": creator_label(rt, actor),
-                },
-            )
+            draft = AccountDraft(
+                identifier, first, last, req.mail, req.type, req.structure_dn,
+                validated_at=now, created_by=req.created_by,
+                validated_by=creator_label(rt, actor), mobile=req.mobile,
+                password_hash=password_hash, service_dn=req.service_dn,
+                client_application=req.client_application, requested_at=req.requested_at or now,
+            )  # fmt: skip
+            rt.directory.add(dn, account_attrs(draft))
             return
         except Conflict:
             if _own_account(rt, req):

@@ -24,7 +24,7 @@ from apexdir.runtime import Runtime
 from apexdir.state.jobs import get_cursor, set_cursor
 from apexdir.state.journal import Journal
 from apexdir.state.outbox import Outbox
-from apexdir.workflows import precreation
+from apexdir.workflows import changefeed, precreation
 from apexdir.workflows.actors import AGENT, actor_for
 from tests.conftest import admin
 from tests.helpers import PASSWORD, SIRET, Cli
@@ -275,12 +275,12 @@ def test_changes_made_by_any_ldap_client_are_journaled_and_notified_once(
     conn.unbind()
     app_cli.ok("me", "update", marie, "--last-name", "Martin-Durand", as_=marie)
 
-    before = get_cursor(rt.db, changes.cursor_name(slapd.uri))
+    before = get_cursor(rt.db, changefeed.cursor_name(slapd.uri))
     result = changes.run(rt)
     assert result == {"changes": 4, "notified": 3}
     assert changes.run(rt) == {"changes": 0, "notified": 0}, "each change once"
     # As if the pass had died before saving its cursor.
-    set_cursor(rt.db, changes.cursor_name(slapd.uri), before)
+    set_cursor(rt.db, changefeed.cursor_name(slapd.uri), before)
     assert changes.run(rt) == {"changes": 0, "notified": 0}, "re-read, not re-notified"
     attributions = sent(rt, sinks, "marie.martin@example.org", ATTRIBUTION) + sent(
         rt, sinks, "marie@example.org", ATTRIBUTION

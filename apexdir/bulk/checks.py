@@ -26,7 +26,7 @@ from apexdir.bulk.items import AccountItem
 from apexdir.errors import Invalid
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.text import control_character, directory_string, generalized_time, single_value
-from apexdir.workflows.precreation import _name as person_name
+from apexdir.workflows.creation_form import person_name
 
 # What the pool's processes were forked with (`Pool.start`), read by their tasks.
 INHERITED: dict[str, Any] = {}

@@ -252,6 +252,41 @@ def require(actor: Actor, action: Action, target: Target) -> None:
         raise NotAllowed(reason)
 
 
+# The actions by which an actor manages accounts (SPEC §1, §5, §6, §10).
+MANAGEMENT = (
+    Action.INVITE,
+    Action.VALIDATE,
+    Action.RESEND_IDENTIFIER,
+    Action.ACCOUNT_DELETE,
+    Action.ACCOUNT_SUSPEND,
+    Action.ACCOUNT_RETYPE,
+    Action.ACCOUNT_TRANSFER,
+    Action.GRANT,
+    Action.DELEGATE,
+)
+_WIDTH = (Scope.SELF, Scope.OWN_SERVICE, Scope.OWN_STRUCTURE, Scope.ANYWHERE)
+
+
+def listing_scope(actor_type: ActorType) -> Scope:
+    """How far the list of accounts an actor manages reaches (`account list`, the portal's
+    « Gestion des comptes »): the widest reach of his management actions in `RULES`, never
+    wider than his consultation (`ACCOUNT_VIEW`). A responsable manages one service (SPEC
+    §1: every account action of his row is `OWN_SERVICE`), so he lists his service; an
+    actor who manages no account (a collaborateur) lists what he may consult."""
+    seen = RULES[Action.ACCOUNT_VIEW][actor_type].scope
+    managed = [RULES[a][actor_type].scope for a in MANAGEMENT if actor_type in RULES[a]]
+    if not managed:
+        return seen
+    return min(max(managed, key=_WIDTH.index), seen, key=_WIDTH.index)
+
+
+def may_list(actor: Actor, target: Target) -> bool:
+    """Whether an account is on the actor's list of accounts (`listing_scope`)."""
+    return is_allowed(actor, Action.ACCOUNT_VIEW, target) and _in_scope(
+        listing_scope(actor.type), actor, target
+    )
+
+
 def can_grant_profile(actor_type: ActorType, own_profiles: Collection[str], profile: str) -> bool:
     """Whether an actor may grant or delegate `profile` (SPEC §6, Decision).
 

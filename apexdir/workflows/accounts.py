@@ -9,7 +9,7 @@ from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account
 from apexdir.rules.contact import normalize_mobile, validate_mail
-from apexdir.rules.permissions import Action, Actor, ActorType, is_allowed, require
+from apexdir.rules.permissions import Action, Actor, ActorType, may_list, require
 from apexdir.rules.siret import validate_siret
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
@@ -26,20 +26,30 @@ from apexdir.workflows.notify import (
 PERSONAL_DATA_MESSAGE = "Vos données personnelles ont été modifiées."
 
 
-def show_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+def consult(rt: Runtime, actor: Actor, identifier: str) -> Account:
+    """One account, for an actor who may consult it (SPEC §7)."""
     account = Repository(rt.directory, rt.layout).account(identifier)
     require(actor, Action.ACCOUNT_VIEW, target_for(account))
+    return account
+
+
+def show_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+    account = consult(rt, actor, identifier)
     return account.public(with_mobile=actor.type == ActorType.AGENT)
 
 
-def list_accounts(
+def manageable(
     rt: Runtime,
     actor: Actor,
     *,
     siret: str | None = None,
     status: str | None = None,
     account_type: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Account]:
+    """The accounts an actor sees on his list (`account list`, the portal's « Gestion des
+    comptes »): an agent every account (of `siret` if given), an administrateur those of his
+    structure, a responsable those of his service, a collaborateur those of his structure
+    (`rules.permissions.listing_scope`)."""
     if siret is not None:
         siret = validate_siret(siret)
     if actor.type != ActorType.AGENT:
@@ -49,7 +59,7 @@ def list_accounts(
     found = Repository(rt.directory, rt.layout).accounts(
         siret=siret, status=status, account_type=account_type, attributes=LISTING_ATTRS
     )
-    return [a.public() for a in found if is_allowed(actor, Action.ACCOUNT_VIEW, target_for(a))]
+    return [a for a in found if may_list(actor, target_for(a))]
 
 
 def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, session, url_for
 
-from apexdir.directory.repository import Repository
 from apexdir.errors import ApexError, AuthenticationFailed, Invalid, NotFound
 from apexdir.portal import checks
 from apexdir.portal.context import account, actor, rt
@@ -17,6 +16,7 @@ from apexdir.portal.security import adopt_generation, login_required
 from apexdir.rules.contact import display_mobile, normalize_mobile
 from apexdir.rules.urls import web_address
 from apexdir.workflows import accounts, auth, review, structures
+from apexdir.workflows.catalogue import list_applications as applications_catalogue
 
 bp = Blueprint("espace", __name__)
 
@@ -93,7 +93,7 @@ def accueil() -> Any:
 
 
 def _applications_of(habilitations: list[str]) -> list[dict[str, Any]]:
-    catalogue = {app.code: app for app in Repository(rt().directory, rt().layout).applications()}
+    catalogue = {app.code: app for app in applications_catalogue(rt())}
     names = {code: app.name for code, app in catalogue.items()}
     grouped: dict[str, list[str]] = {}
     for key in habilitations:
@@ -144,7 +144,7 @@ def compte(identifier: str) -> Any:
         detail = accounts.show_account(rt(), actor(), identifier)
     except (NotFound, Invalid):
         abort(404)
-    structure = Repository(rt().directory, rt().layout).structure(me.siret)
+    structure = structures.structure(rt(), actor(), me.siret)
     detail.pop("mobile", None)  # never a phone number on this page, whoever looks
     return render_template(
         "espace/compte.html",

@@ -229,13 +229,9 @@ def authorize() -> Any:
 
 
 def _application_name(code: str) -> str | None:
-    from apexdir.directory.repository import Repository
-    from apexdir.errors import NotFound
+    from apexdir.workflows.catalogue import application_name
 
-    try:
-        return Repository(rt().directory, rt().layout).application(code).name
-    except NotFound:
-        return None
+    return application_name(rt(), code)
 
 
 def pending_application() -> str | None:

@@ -187,13 +187,13 @@ def test_pending_reminds_expires_remind_validators_and_purges(
     admin_actor = actor_for(Repository(rt.directory, rt.layout).account(marie))
     invite = precreation.invite
     paul = invite(rt, admin_actor, siret=SIRET, account_type="collaborateur",
-                  mail="paul@example.org", service="Compta")["request_id"]  # fmt: skip
+                  mail="paul@example.org", service="Compta").id  # fmt: skip
     zoe = invite(rt, admin_actor, siret=SIRET, account_type="collaborateur",
-                 mail="zoe@example.org", service="Compta")["request_id"]  # fmt: skip
+                 mail="zoe@example.org", service="Compta").id  # fmt: skip
     luc = invite(rt, AGENT, siret=SIRET, account_type="administrateur",
-                 mail="luc@example.org")["request_id"]  # fmt: skip
+                 mail="luc@example.org").id  # fmt: skip
     eve = invite(rt, AGENT, siret=SIRET, account_type="administrateur",
-                 mail="eve@example.org")["request_id"]  # fmt: skip
+                 mail="eve@example.org").id  # fmt: skip
     first_link = link_in(sent(rt, sinks, "paul@example.org")[0])
     eve_link = link_in(sent(rt, sinks, "eve@example.org")[0])
     form = {"last_name": "Durand", "first_name": "Eve", "mobile": None, "password": PASSWORD,

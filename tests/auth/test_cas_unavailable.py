@@ -69,45 +69,47 @@ def swap_hang(monkeypatch: pytest.MonkeyPatch, slapd: SlapdInstance) -> SwapHang
     return hang
 
 
-@pytest.fixture
-def quick_cli(app_cli: Cli, config_file: Path) -> Cli:
-    """The CLI waiting 2 s for an answer (15 s by default)."""
+@contextlib.contextmanager
+def short_deadline(config_file: Path) -> Iterator[None]:
+    """The CLI waits 2 s for an answer (15 s by default) while the block runs: only around
+    the hung call, since slapd hashing a password on a loaded machine may take longer."""
     text = config_file.read_text(encoding="utf-8")
     config_file.write_text(text.replace("[smtp]", "receive_timeout = 2\n\n[smtp]"), "utf-8")
-    return app_cli
+    try:
+        yield
+    finally:
+        config_file.write_text(text, encoding="utf-8")
 
 
 def test_a_hung_directory_during_the_login_code_swap_is_unavailable(
-    quick_cli: Cli, partner: Partner, swap_hang: SwapHang
+    app_cli: Cli, config_file: Path, partner: Partner, swap_hang: SwapHang
 ) -> None:
     """`login verify` exits 5 (directory unavailable), not 1 with « code incorrect »."""
-    quick_cli.ok("login", partner.identifier, input=PASSWORD + "\n")
-    (code,) = codes_mailed(quick_cli, partner.mail)
+    app_cli.ok("login", partner.identifier, input=PASSWORD + "\n")
+    (code,) = codes_mailed(app_cli, partner.mail)
     wrong = "000000" if code != "000000" else "111111"
     swap_hang.armed = True
-    stderr = quick_cli.fails(5, "login", "verify", partner.identifier, wrong)
+    with short_deadline(config_file):
+        stderr = app_cli.fails(5, "login", "verify", partner.identifier, wrong)
     assert "unavailable" in stderr and "incorrect" not in stderr
     assert swap_hang.hung_at == [partner.dn]
 
 
 def test_a_hung_directory_during_the_reset_code_swap_is_unavailable(
-    quick_cli: Cli, config_file: Path, mobile_partner: Partner, sinks: Any, swap_hang: SwapHang
+    app_cli: Cli, config_file: Path, mobile_partner: Partner, sinks: Any, swap_hang: SwapHang
 ) -> None:
     """`password reset` exits 5, not 1 with « code ou lien invalide »; the code still
     works once the directory answers again (the try it cost was spent, as a try is)."""
-    quick_cli.ok("password", "forgot", mobile_partner.identifier)
-    (code,) = sms_codes(quick_cli, sinks, mobile_partner.mobile or "")
+    app_cli.ok("password", "forgot", mobile_partner.identifier)
+    (code,) = sms_codes(app_cli, sinks, mobile_partner.mobile or "")
     swap_hang.armed = True
-    stderr = quick_cli.fails(5, "password", "reset", mobile_partner.identifier, code,
-                             input=f"{NEW}\n{NEW}\n")  # fmt: skip
+    with short_deadline(config_file):
+        stderr = app_cli.fails(5, "password", "reset", mobile_partner.identifier, code,
+                               input=f"{NEW}\n{NEW}\n")  # fmt: skip
     assert "unavailable" in stderr and "invalide" not in stderr
     assert swap_hang.hung_at == [mobile_partner.dn]
-    # The usual deadline again: slapd hashing the new password on a loaded machine may take
-    # longer than the 2 s that made the hang quick to see.
-    text = config_file.read_text(encoding="utf-8")
-    config_file.write_text(text.replace("receive_timeout = 2\n", ""), encoding="utf-8")
-    done = quick_cli.ok("password", "reset", mobile_partner.identifier, code,
-                        input=f"{NEW}\n{NEW}\n")  # fmt: skip
+    done = app_cli.ok("password", "reset", mobile_partner.identifier, code,
+                      input=f"{NEW}\n{NEW}\n")  # fmt: skip
     assert done["message"] == auth.RESET_DONE
 
 

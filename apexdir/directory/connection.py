@@ -239,8 +239,13 @@ def _sent(request: Any) -> tuple[Any, bytes, dict[str, Any]] | None:
 def _encode_message(message: Any) -> bytes:
     """pyasn1's encoding of an LDAPMessage; for this thread's search under way, the bytes
     made for it, in an envelope encoded here (its controls by pyasn1)."""
-    search = _sent(message.getComponentByPosition(1).getComponent())
+    op = message.getComponentByPosition(1).getComponent()
+    search = _sent(op)
     if search is None:
+        if any(op is kept[0] for kept in list(_SHAPES.values())):
+            # A kept request carries the base of its shape's first search: sent without
+            # the bytes made for it, it would read another entry. Never, by ldap3's order.
+            raise RuntimeError("a kept LDAP search request sent without its own bytes")
         return bytes(_encode(message))
     _SENT.search = None
     number = int(message.getComponentByPosition(0))

@@ -51,6 +51,17 @@ def test_kept_searches_are_sent_as_ldap3_would(number: int) -> None:
                     assert c._SENT.search is None  # forgotten once sent
 
 
+def test_a_kept_request_is_never_sent_with_another_base() -> None:
+    args = ("uid=a,dc=e", "(objectClass=*)", ldap3.BASE, ldap3.DEREF_NEVER, ["sn"], 0, 0)
+    first = c._search_operation(*args, False, True, None, None, validator=None)
+    c._encode_message(message(first, 1))
+    kept = c._search_operation("uid=b,dc=e", *args[1:], False, True, None, None, validator=None)
+    assert kept is first
+    c._SENT.search = None  # as if its bytes were lost: refused, not sent with uid=a
+    with pytest.raises(RuntimeError):
+        c._encode_message(message(kept, 2))
+
+
 def test_a_base_that_cannot_be_encoded_fails_as_before() -> None:
     for _ in range(2):  # building the shape, then from the kept shape
         with pytest.raises(UnicodeEncodeError):

@@ -12,6 +12,7 @@ from ldap3.protocol.rfc2696 import paged_search_control
 from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 
 from apexdir.directory import connection as c
+from apexdir.directory import kept_requests as k
 
 BASES = [
     "dc=e",
@@ -42,30 +43,30 @@ def test_kept_searches_are_sent_as_ldap3_would(number: int) -> None:
                 for controls in (None, [paged_search_control(False, 500, b"cookie")]):
                     args = (base, search_filter, ldap3.LEVEL, ldap3.DEREF_NEVER, attributes)
                     args += (0, 0, False, True, None, None)
-                    built = c._build_search(*args, validator=None, check_names=True)
-                    kept = c._search_operation(*args, validator=None, check_names=True)
+                    built = k._build_search(*args, validator=None, check_names=True)
+                    kept = k._search_operation(*args, validator=None, check_names=True)
                     # ldap3's order: the request, what it keeps of it, then its encoding.
-                    assert c._search_request_to_dict(kept) == c._to_dict(built)
-                    sent = c._encode_message(message(kept, number, controls))
-                    assert sent == bytes(c._encode(message(built, number, controls)))
-                    assert c._SENT.search is None  # forgotten once sent
+                    assert k._search_request_to_dict(kept) == k._to_dict(built)
+                    sent = k._encode_message(message(kept, number, controls))
+                    assert sent == bytes(k._encode(message(built, number, controls)))
+                    assert k._SENT.search is None  # forgotten once sent
 
 
 def test_a_kept_request_is_never_sent_with_another_base() -> None:
     args = ("uid=a,dc=e", "(objectClass=*)", ldap3.BASE, ldap3.DEREF_NEVER, ["sn"], 0, 0)
-    first = c._search_operation(*args, False, True, None, None, validator=None)
-    c._encode_message(message(first, 1))
-    kept = c._search_operation("uid=b,dc=e", *args[1:], False, True, None, None, validator=None)
+    first = k._search_operation(*args, False, True, None, None, validator=None)
+    k._encode_message(message(first, 1))
+    kept = k._search_operation("uid=b,dc=e", *args[1:], False, True, None, None, validator=None)
     assert kept is first
-    c._SENT.search = None  # as if its bytes were lost: refused, not sent with uid=a
+    k._SENT.search = None  # as if its bytes were lost: refused, not sent with uid=a
     with pytest.raises(RuntimeError):
-        c._encode_message(message(kept, 2))
+        k._encode_message(message(kept, 2))
 
 
 def test_a_base_that_cannot_be_encoded_fails_as_before() -> None:
     for _ in range(2):  # building the shape, then from the kept shape
         with pytest.raises(UnicodeEncodeError):
-            c._search_operation(
+            k._search_operation(
                 "uid=\udc80,dc=e", "(objectClass=*)", ldap3.BASE, ldap3.DEREF_NEVER, ["uid"],
                 0, 0, False, True, None, None, validator=None, check_names=True,
             )  # fmt: skip

@@ -38,7 +38,8 @@ def test_mdb_usage_of_both_databases_from_cn_monitor(
         assert 0 < pages["used"] < pages["max"] and 0 <= pages["free"] <= pages["used"]
         ratio = found[("apexdir_mdb_usage_ratio", (uri, database))]
         assert ratio == (pages["used"] - pages["free"]) / pages["max"]
-        assert 0 < ratio < 0.01, "a test directory uses a sliver of its map"
+        # How much depends on what the worker's slapd has seen this session; far from full.
+        assert 0 < ratio < 0.5, "a test directory is far from filling its map"
     assert not any(name.startswith("apexdir_changefeed") for name, _ in found), (
         "a daemon without the lease exports no feed figures"
     )

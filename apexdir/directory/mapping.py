@@ -43,7 +43,8 @@ STRUCTURE_STATE = {
     "previous_sirets": "apexPreviousSiret",
 }
 STRUCTURE_READ = [*STRUCTURE.values(), *STRUCTURE_STATE.values()]
-SERVICE_ATTRS = ["apexServiceId", "cn"]
+SERVICE = {"id": "apexServiceId", "name": "cn"}
+SERVICE_ATTRS = list(SERVICE.values())
 # An application's address is the standard labeledURI (RFC 2079, core.schema) carried by the
 # standard auxiliary class labeledURIObject: no change to apexApplication, so a directory
 # loaded with an earlier apex.schema takes it as it is.
@@ -178,6 +179,10 @@ def cancellation_changes(status: str, reason: str, when: datetime, by: str) -> d
 
 def structure_attrs(structure: Structure) -> dict[str, Any]:
     return {attr: getattr(structure, name) for name, attr in STRUCTURE.items()}
+
+
+def service_attrs(service: Service) -> dict[str, Any]:
+    return {"objectClass": ["apexService"], **{a: getattr(service, n) for n, a in SERVICE.items()}}
 
 
 def service_from(entry: Entry) -> Service:

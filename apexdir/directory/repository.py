@@ -9,6 +9,7 @@ from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout, first_rdn_value, rdn
+from apexdir.directory.requests import RequestWrites
 from apexdir.directory.writes import Writes
 from apexdir.errors import Conflict, NotFound
 from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
@@ -19,7 +20,7 @@ ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
 TOMBSTONE_CLASS = "account"
 
 
-class Repository(Writes):
+class Repository(Writes, RequestWrites):
     """The domain's reads (here) and writes (`writes.Writes`), through the one map."""
 
     def __init__(self, directory: Directory, layout: Layout) -> None:

@@ -78,6 +78,16 @@ class Writes:
         self.directory.replace(dn, apexServiceRef=service.dn)
 
     # ------------------------------------------------------------------ accounts
+    def create_account(self, draft: m.AccountDraft) -> None:
+        """Add the account's entry (`mapping.account_attrs`); Conflict when its DN is taken."""
+        self.directory.add(self.layout.account_dn(draft.identifier), m.account_attrs(draft))
+
+    def account_exists(self, identifier: str) -> bool:
+        return self.directory.exists(self.layout.account_dn(identifier))
+
+    def delete_account(self, identifier: str) -> None:
+        self.directory.delete(self.layout.account_dn(identifier))
+
     def suspend_account(self, account: Account) -> None:
         """Suspended, in one modify: the status and ppolicy's administrative lock."""
         self.directory.replace(account.dn, **m.suspension_changes(True))

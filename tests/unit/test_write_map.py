@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apexdir.directory import mapping as m
-from apexdir.directory.connection import Entry
+from apexdir.directory.connection import Changes, Entry
 from apexdir.directory.layout import Layout
-from apexdir.models import Service, Structure
+from apexdir.directory.requests import decision_changes, request_attrs, undecision_changes
+from apexdir.models import CreationRequest, Service, Structure
 
 LAYOUT = Layout("dc=apex,dc=test")
 
@@ -111,3 +112,51 @@ def test_account_transitions_read_back_as_their_status() -> None:
     )
     reopened = m.account_from(_replaced(closed_entry, m.closure_changes(False)))
     assert (reopened.status, reopened.locked_by_administrator) == ("active", False)
+
+
+def _request() -> CreationRequest:
+    siret = "12345678200010"
+    return CreationRequest(
+        id="a1b2c3", mail="anne@example.fr", type="collaborateur", siret=siret,
+        structure_dn=LAYOUT.structure_dn(siret), status="invited", dn=LAYOUT.request_dn("a1b2c3"),
+        service_id="0b5e", service_dn=LAYOUT.service_dn(siret, "0b5e"), client_application="app",
+        created_by="agent", requested_at=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        expires_at=datetime(2026, 12, 8, 9, tzinfo=UTC), token_hash="h",
+    )  # fmt: skip
+
+
+def test_a_request_written_reads_back_the_same() -> None:
+    """Every field of the request's map comes back (its service's name aside: a lookup)."""
+    req = _request()
+    attrs = request_attrs(req)
+    assert attrs["objectClass"] == ["apexRequest"]
+    assert attrs["apexExpiresAt"] == "20261208090000Z"
+    assert m.request_from(_stored(req.dn, attrs)) == req
+
+
+def _modified(entry: Entry, changes: Changes) -> Entry:
+    """The entry after `Directory.modify` (a compare-and-swap assumed won)."""
+    attrs = {k: list(v) for k, v in entry.attrs.items()}
+    for attr, ops in changes.items():
+        for op, values in ops:
+            old = attrs.get(attr, [])
+            if op == "delete":
+                assert all(v in old for v in values), f"{attr}: {values} not in {old}"
+                attrs[attr] = [v for v in old if v not in values]
+            else:
+                attrs[attr] = (old if op == "add" else []) + list(values)
+    return Entry(entry.dn, {k: v for k, v in attrs.items() if v})
+
+
+def test_a_refusal_and_its_undoing_read_back_as_the_request() -> None:
+    """A refusal decides (status, reason, who, when; link gone); its undoing puts back the
+    request as it was read, compare-and-swap from the status read each way."""
+    req = _request()
+    entry = _stored(req.dn, request_attrs(req))
+    when = datetime(2026, 12, 2, 10, tzinfo=UTC)
+    refused_entry = _modified(entry, decision_changes(req, "refused", when, "agent", "doublon"))
+    refused = m.request_from(refused_entry)
+    assert (refused.status, refused.reason, refused.decided_by) == ("refused", "doublon", "agent")
+    assert refused.decided_at == when and refused.token_hash is None
+    back = _modified(refused_entry, undecision_changes(req, "refused", None))
+    assert m.request_from(back) == req

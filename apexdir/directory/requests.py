@@ -39,6 +39,8 @@ REQUEST = {
     "mobile": "mobile",
     "token_hash": "apexTokenHash",
 }
+# The notices a request was sent (its reminders), one value each.
+NOTICE = "apexNotice"
 # The hash of the password the invitee chose, kept until the validation (never on the model).
 PENDING_PASSWORD = "apexPendingPassword"
 _TIMES = {"requested_at", "expires_at", "submitted_at", "decided_at"}
@@ -114,6 +116,47 @@ def undecision_changes(req: CreationRequest, status: str, pending_hash: str | No
         values[REQUEST["reason"]] = None
         values[REQUEST["token_hash"]] = req.token_hash
     return {**_status(status, req.status), **_set(values)}
+
+
+# A compare-and-swap mark of the daemon's passes (`notices.mark_then_commit`) and the
+# changes that take it back when the mail cannot be queued.
+Ops = dict[str, list[tuple[str, list[Any]]]]
+Marking = tuple[Ops, Ops]
+
+
+def expiry_marking(req: CreationRequest, when: datetime) -> Marking:
+    """ "invited" → "expired" at `when`, its link spent (when it has one)."""
+    mark: Ops = {
+        **_status("invited", "expired"),
+        **_set({REQUEST["decided_at"]: to_generalized_time(when)}),
+    }
+    unmark = {**_status("expired", "invited"), **_set({REQUEST["decided_at"]: None})}
+    if req.token_hash:
+        mark[REQUEST["token_hash"]] = [("delete", [req.token_hash])]
+        unmark[REQUEST["token_hash"]] = [("add", [req.token_hash])]
+    return mark, unmark
+
+
+def reminder_marking(req: CreationRequest, fresh_hash: str, notice: str) -> Marking:
+    """The link's hash swapped for `fresh_hash` (deleted and put back when the same: the
+    mark is conditional on the link being unspent) and the notice noted."""
+    assert req.token_hash
+    token, notices = REQUEST["token_hash"], NOTICE
+    return (
+        {
+            token: [("delete", [req.token_hash]), ("add", [fresh_hash])],
+            notices: [("add", [notice])],
+        },
+        {
+            token: [("delete", [fresh_hash]), ("add", [req.token_hash])],
+            notices: [("delete", [notice])],
+        },
+    )
+
+
+def notice_marking(notice: str) -> Marking:
+    """A notice noted on the request (the add fails if another pass noted it first)."""
+    return {NOTICE: [("add", [notice])]}, {NOTICE: [("delete", [notice])]}
 
 
 class RequestWrites:

@@ -167,20 +167,6 @@ def closure_changes(closed: bool, generation: str = "") -> dict[str, Any]:
     return {"apexStatus": ACTIVE, "pwdAccountLockedTime": None}
 
 
-def cancellation_changes(status: str, reason: str, when: datetime, by: str) -> dict[str, Any]:
-    """A pending creation cancelled (its structure closed): a compare-and-set from the status
-    it was read with, so that a request accepted or refused meanwhile is left as decided.
-    Its secrets go: the link's hash and the chosen password's hash serve no one any more."""
-    return {
-        "apexStatus": [("delete", [status]), ("add", [RequestStatus.CANCELLED])],
-        "apexReason": [("replace", [reason])],
-        "apexDecidedAt": [("replace", [to_generalized_time(when)])],
-        "apexValidatedBy": [("replace", [by])],
-        "apexPendingPassword": [("replace", [])],
-        "apexTokenHash": [("replace", [])],
-    }
-
-
 def structure_attrs(structure: Structure) -> dict[str, Any]:
     return {attr: getattr(structure, name) for name, attr in STRUCTURE.items()}
 

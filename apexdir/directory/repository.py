@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
@@ -76,14 +75,6 @@ class Repository(Writes, RequestWrites):
                 self.directory.replace(entry.dn, **changes)
                 count += 1
         return count
-
-    def cancel_request(self, req: CreationRequest, reason: str, when: datetime, by: str) -> bool:
-        """Cancel a pending creation; False when it was decided meanwhile (left as it is)."""
-        try:
-            self.directory.modify(req.dn, m.cancellation_changes(req.status, reason, when, by))
-        except Conflict:
-            return False
-        return True
 
     def move_structure(self, siret: str, new_siret: str) -> None:
         """Rename the structure's entry (services follow, refint rewrites the accounts' and

@@ -15,7 +15,7 @@ from typing import Any
 from apexdir.clock import to_generalized_time
 from apexdir.directory.connection import Changes, Directory
 from apexdir.directory.layout import Layout
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, RequestStatus
 
 # The request's map: its Python names → LDAP attributes (`mapping.request_from` reads them).
 REQUEST = {
@@ -118,6 +118,20 @@ def undecision_changes(req: CreationRequest, status: str, pending_hash: str | No
     return {**_status(status, req.status), **_set(values)}
 
 
+def cancellation_changes(req: CreationRequest, reason: str, when: datetime, by: str) -> Changes:
+    """A pending creation cancelled (its structure closed): a compare-and-set from the status
+    it was read with, so that a request accepted or refused meanwhile is left as decided.
+    Its secrets go: the link's hash and the chosen password's hash serve no one any more."""
+    values = {
+        REQUEST["reason"]: reason,
+        REQUEST["decided_at"]: to_generalized_time(when),
+        REQUEST["decided_by"]: by,
+        PENDING_PASSWORD: None,
+        REQUEST["token_hash"]: None,
+    }
+    return {**_status(req.status, RequestStatus.CANCELLED), **_set(values)}
+
+
 # A compare-and-swap mark of the daemon's passes (`notices.mark_then_commit`) and the
 # changes that take it back when the mail cannot be queued.
 Ops = dict[str, list[tuple[str, list[Any]]]]
@@ -213,6 +227,10 @@ class RequestWrites:
 
     def refuse_request(self, req: CreationRequest, reason: str, when: datetime, by: str) -> bool:
         return self.directory.swap(req.dn, decision_changes(req, "refused", when, by, reason))
+
+    def cancel_request(self, req: CreationRequest, reason: str, when: datetime, by: str) -> bool:
+        """Cancel a pending creation; False when it was decided meanwhile (left as it is)."""
+        return self.directory.swap(req.dn, cancellation_changes(req, reason, when, by))
 
     def undo_decision(self, req: CreationRequest, status: str, pending_hash: str | None) -> None:
         """Put back the request as `req` was read before it became `status`."""

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
-from apexdir.models import CreationRequest, Service
+from apexdir.models import CreationRequest, RequestStatus, Service
 from apexdir.rules.contact import validate_mail
 from apexdir.rules.permissions import AccountType, Action, Actor, Target, is_allowed, require
 from apexdir.rules.siret import validate_siret
@@ -68,10 +68,10 @@ def invite(
         CreationRequest(
             id=request_id,
             mail=wanted.mail,
-            type=wanted.kind.value,
+            type=wanted.kind,
             siret=wanted.siret,
             structure_dn=rt.layout.structure_dn(wanted.siret),
-            status="invited",
+            status=RequestStatus.INVITED,
             service_id=chosen.id if chosen else None,
             service_dn=chosen.dn if chosen else None,
             service=chosen.name if chosen else None,

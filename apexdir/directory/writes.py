@@ -126,6 +126,21 @@ class Writes:
             changes["apexDelegatedProfile"] = None
         self.directory.replace(account.dn, **changes)
 
+    # ------------------------------------------------------------------ rights
+    def grant(self, profile_dn: str, account: Account) -> None:
+        """The account becomes a member of the profile (its habilitation; memberOf follows)."""
+        self.directory.modify(profile_dn, {"member": [("add", [account.dn])]})
+
+    def withdraw(self, profile_dn: str, account: Account) -> None:
+        self.directory.modify(profile_dn, {"member": [("delete", [account.dn])]})
+
+    def delegate(self, account: Account, profile_dn: str) -> None:
+        """The profile delegated to the account (a responsable may hand it on)."""
+        self.directory.modify(account.dn, {"apexDelegatedProfile": [("add", [profile_dn])]})
+
+    def undelegate(self, account: Account, profile_dn: str) -> None:
+        self.directory.modify(account.dn, {"apexDelegatedProfile": [("delete", [profile_dn])]})
+
 
 def _mark(dormancy: str | Unchanged | None) -> dict[str, Any]:
     return {} if dormancy is ... else {DORMANCY: dormancy}

@@ -232,6 +232,10 @@ class RequestWrites:
         """Cancel a pending creation; False when it was decided meanwhile (left as it is)."""
         return self.directory.swap(req.dn, cancellation_changes(req, reason, when, by))
 
+    def note(self, req: CreationRequest, notice: str) -> bool:
+        """The notice noted on the request; False when another pass noted it first."""
+        return self.directory.swap(req.dn, notice_marking(notice)[0])
+
     def undo_decision(self, req: CreationRequest, status: str, pending_hash: str | None) -> None:
         """Put back the request as `req` was read before it became `status`."""
         self.directory.modify(req.dn, undecision_changes(req, status, pending_hash))

@@ -141,7 +141,7 @@ def remind_validators(rt: Runtime, now: datetime, stop: Stop) -> int:
         if notice in req.notices:
             continue
         # Mark first: a request reminded by a concurrent pass is left out of this mail.
-        if rt.directory.swap(req.dn, notice_marking(notice)[0]):
+        if repo.note(req, notice):
             due.append((req, notice, validators(rt, repo, req, cache)))
     if not due:
         return 0

@@ -47,7 +47,8 @@ STRUCTURE_STATE = {
     "previous_sirets": "apexPreviousSiret",
 }
 STRUCTURE_READ = [*STRUCTURE.values(), *STRUCTURE_STATE.values()]
-SERVICE_ATTRS = ["apexServiceId", "cn"]
+SERVICE = {"id": "apexServiceId", "name": "cn"}
+SERVICE_ATTRS = list(SERVICE.values())
 # An application's address is the standard labeledURI (RFC 2079, core.schema) carried by the
 # standard auxiliary class labeledURIObject: no change to apexApplication, so a directory
 # loaded with an earlier apex.schema takes it as it is.
@@ -166,22 +167,12 @@ def closure_changes(closed: bool, generation: str = "") -> dict[str, Any]:
     return {"apexStatus": ACTIVE, "pwdAccountLockedTime": None}
 
 
-def cancellation_changes(status: str, reason: str, when: datetime, by: str) -> dict[str, Any]:
-    """A pending creation cancelled (its structure closed): a compare-and-set from the status
-    it was read with, so that a request accepted or refused meanwhile is left as decided.
-    Its secrets go: the link's hash and the chosen password's hash serve no one any more."""
-    return {
-        "apexStatus": [("delete", [status]), ("add", [RequestStatus.CANCELLED])],
-        "apexReason": [("replace", [reason])],
-        "apexDecidedAt": [("replace", [to_generalized_time(when)])],
-        "apexValidatedBy": [("replace", [by])],
-        "apexPendingPassword": [("replace", [])],
-        "apexTokenHash": [("replace", [])],
-    }
-
-
 def structure_attrs(structure: Structure) -> dict[str, Any]:
     return {attr: getattr(structure, name) for name, attr in STRUCTURE.items()}
+
+
+def service_attrs(service: Service) -> dict[str, Any]:
+    return {"objectClass": ["apexService"], **{a: getattr(service, n) for n, a in SERVICE.items()}}
 
 
 def service_from(entry: Entry) -> Service:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
-from typing import Any
 
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout, first_rdn_value, rdn
+from apexdir.directory.requests import RequestWrites
+from apexdir.directory.writes import Writes
 from apexdir.errors import Conflict, NotFound
 from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
 
@@ -19,7 +19,9 @@ ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
 TOMBSTONE_CLASS = "account"
 
 
-class Repository:
+class Repository(Writes, RequestWrites):
+    """The domain's reads (here) and writes (`writes.Writes`), through the one map."""
+
     def __init__(self, directory: Directory, layout: Layout) -> None:
         self.directory = directory
         self.layout = layout
@@ -52,10 +54,6 @@ class Repository:
             self.layout.structure_dn(siret), **m.structure_state_changes(closed, reason)
         )
 
-    def set_account_closed(self, account: Account, closed: bool, generation: str = "") -> None:
-        """Lock (or unlock) one account of a closing (reopening) structure: one modify."""
-        self.directory.replace(account.dn, **m.closure_changes(closed, generation))
-
     def rewrite_references(self, old_dn: str, old_services: list[str], new_siret: str) -> int:
         """Point the accounts and requests still naming the structure `old_dn` (or one of
         its former service DNs) at the structure's new DN; how many entries it took. None
@@ -77,14 +75,6 @@ class Repository:
                 self.directory.replace(entry.dn, **changes)
                 count += 1
         return count
-
-    def cancel_request(self, req: CreationRequest, reason: str, when: datetime, by: str) -> bool:
-        """Cancel a pending creation; False when it was decided meanwhile (left as it is)."""
-        try:
-            self.directory.modify(req.dn, m.cancellation_changes(req.status, reason, when, by))
-        except Conflict:
-            return False
-        return True
 
     def move_structure(self, siret: str, new_siret: str) -> None:
         """Rename the structure's entry (services follow, refint rewrites the accounts' and
@@ -166,11 +156,6 @@ class Repository:
             self.layout.people_dn, f.starts("uid", stem), ["uid"], scope="one"
         )
         return {str(e.get("uid")).lower() for e in entries} | self.retired_identifiers(stem)
-
-    def set_suspended(self, account: Account, suspended: bool, **also: Any) -> None:
-        """Suspend the account (status and slapd's lock in one write) or end its suspension;
-        `also`: more values of the same write (a reactivation's dormancy mark)."""
-        self.directory.replace(account.dn, **m.suspension_changes(suspended), **also)
 
     def retired_identifiers(self, stem: str = "") -> set[str]:
         """Identifiers of deleted accounts (starting with `stem`; all of them when empty)."""

@@ -4,12 +4,13 @@ The request holds the chosen password only as the hash that userPassword will ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from apexdir.clock import to_generalized_time
 from apexdir.directory.hashing import password_hash
 from apexdir.directory.repository import Repository
-from apexdir.errors import ApexError, Invalid, NotFound, Unavailable
+from apexdir.directory.requests import RequestForm
+from apexdir.errors import Invalid, NotFound
 from apexdir.models import CreationRequest
 from apexdir.rules import identifiers
 from apexdir.rules.contact import normalize_mobile
@@ -111,43 +112,30 @@ def _checked(
     return req, summary
 
 
-def _form_changes(summary: dict[str, Any], password: str) -> dict[str, list[tuple[str, list[Any]]]]:
-    phone = summary["mobile"]
-    return {
-        "sn": [("replace", [summary["last_name"]])],
-        "givenName": [("replace", [summary["first_name"]])],
-        "mobile": [("replace", [phone] if phone else [])],
-        "apexPendingPassword": [("replace", [password_hash(password)])],
-    }
+def _form(summary: dict[str, Any], password: str) -> RequestForm:
+    return RequestForm(
+        summary["last_name"], summary["first_name"], summary["mobile"], password_hash(password)
+    )
 
 
-def _modify_request(
-    rt: Runtime, req: CreationRequest, changes: dict[str, list[tuple[str, list[Any]]]]
-) -> None:
+def _conditional(write: Callable[[], bool]) -> None:
     """A write conditional on the link (its hash deleted, or deleted and put back): a lost
-    condition means the link was spent or replaced meanwhile, told as a bad link."""
+    condition, or a request gone, means the link was spent or replaced meanwhile, told as
+    a bad link."""
     try:
-        rt.directory.modify(req.dn, changes)
-    except (Unavailable, Invalid):
-        raise
-    except ApexError:
-        raise _refused_link() from None
+        done = write()
+    except NotFound:
+        done = False
+    if not done:
+        raise _refused_link()
 
 
-def _submit(
-    rt: Runtime, req: CreationRequest, changes: dict[str, list[tuple[str, list[Any]]]]
-) -> None:
+def _submit(rt: Runtime, req: CreationRequest, form: RequestForm | None) -> None:
     """One atomic modify, conditional on the request still being "invited" with this very
     link: two submissions of the same link, or a submission racing with the daemon that
     expires the link or swaps it for a reminder, cannot both succeed."""
-    assert req.token_hash
-    changes = {
-        **changes,
-        "apexStatus": [("delete", ["invited"]), ("add", ["submitted"])],
-        "apexTokenHash": [("delete", [req.token_hash])],  # single use: the secret goes
-        "apexSubmittedAt": [("replace", [to_generalized_time(rt.clock())])],
-    }
-    _modify_request(rt, req, changes)
+    repo = Repository(rt.directory, rt.layout)
+    _conditional(lambda: repo.submit_request(req, form, rt.clock()))
     rt.journal.record("account.complete", req.id, actor=None, operator=rt.operator,
                       details={"mail": req.mail}, **history(req))  # fmt: skip
 
@@ -178,7 +166,7 @@ def complete(
     )
     if not submit:
         return summary
-    _submit(rt, req, _form_changes(summary, password))
+    _submit(rt, req, _form(summary, password))
     notify_submitted(rt, req, summary["last_name"], summary["first_name"])
     summary["status"] = "submitted"
     summary["message"] = SUBMITTED_MESSAGE
@@ -207,11 +195,9 @@ def save_draft(
         password=password,
         confirmation=confirmation,
     )
-    assert req.token_hash
-    changes = _form_changes(summary, password)
     # Conditional on the link being unspent: a draft never lands on a submitted request.
-    changes["apexTokenHash"] = [("delete", [req.token_hash]), ("add", [req.token_hash])]
-    _modify_request(rt, req, changes)
+    repo = Repository(rt.directory, rt.layout)
+    _conditional(lambda: repo.save_form(req, _form(summary, password)))
     summary["draft"] = True
     return summary
 
@@ -221,7 +207,7 @@ def submit_draft(rt: Runtime, token_or_link: str) -> dict[str, Any]:
     req = _open_request(rt, token_or_link)
     if not (req.last_name and req.first_name and pending_hash(rt, req)):
         raise Invalid(code="creation.form_incomplete")
-    _submit(rt, req, {})
+    _submit(rt, req, None)
     notify_submitted(rt, req, req.last_name or "", req.first_name or "")
     summary = _summary(rt, req)
     summary["status"] = "submitted"

@@ -5,13 +5,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
-from apexdir.models import CreationRequest, Service
+from apexdir.models import CreationRequest, RequestStatus, Service
 from apexdir.rules.contact import validate_mail
 from apexdir.rules.permissions import AccountType, Action, Actor, Target, is_allowed, require
 from apexdir.rules.siret import validate_siret
@@ -65,39 +63,32 @@ def invite(
     secret = link_secret(rt, request_id)
     expires = now + timedelta(days=rt.settings.policy.invitation_validity_days)
     url = link(rt, LINK_PATH, f"{request_id}.{secret}")
-    rt.directory.add(
-        rt.layout.request_dn(request_id),
-        _request_attrs(rt, actor, request_id, wanted, tokens.digest(secret), now, expires),
+    chosen = wanted.service
+    req = repo.create_request(
+        CreationRequest(
+            id=request_id,
+            mail=wanted.mail,
+            type=wanted.kind,
+            siret=wanted.siret,
+            structure_dn=rt.layout.structure_dn(wanted.siret),
+            status=RequestStatus.INVITED,
+            service_id=chosen.id if chosen else None,
+            service_dn=chosen.dn if chosen else None,
+            service=chosen.name if chosen else None,
+            client_application=wanted.application,
+            created_by=creator_label(rt, actor),
+            requested_at=now,
+            expires_at=expires,
+            token_hash=tokens.digest(secret),
+        )
     )
     # Nobody would ever receive this link: without the mail, no request.
-    queue_mail_or_undo(
-        rt,
-        lambda: rt.directory.delete(rt.layout.request_dn(request_id)),
-        "precreation",
-        [wanted.mail],
-        lien=url,
-    )
-    service_id = wanted.service.id if wanted.service else None
+    queue_mail_or_undo(rt, lambda: repo.delete_request(req), "precreation", [wanted.mail], lien=url)
     rt.journal.record("account.invite", request_id, actor=actor.identifier, operator=rt.operator,
                       details={"type": wanted.kind.value, "structure": wanted.siret,
                                "mail": wanted.mail},
-                      structure=wanted.siret, service=service_id)  # fmt: skip
-    return CreationRequest(
-        id=request_id,
-        mail=wanted.mail,
-        type=wanted.kind.value,
-        siret=wanted.siret,
-        structure_dn=rt.layout.structure_dn(wanted.siret),
-        status="invited",
-        dn=rt.layout.request_dn(request_id),
-        service_id=service_id,
-        service_dn=wanted.service.dn if wanted.service else None,
-        service=wanted.service.name if wanted.service else None,
-        client_application=wanted.application,
-        created_by=creator_label(rt, actor),
-        requested_at=now,
-        expires_at=expires,
-    )
+                      structure=wanted.siret, service=req.service_id)  # fmt: skip
+    return req
 
 
 def _checked(
@@ -163,31 +154,6 @@ def _refuse_duplicate(repo: Repository, wanted: _Invitation, now: datetime) -> N
             params={"mail": wanted.mail, "siret": wanted.siret, "request": existing[0].id},
             field="mail",
         )
-
-
-def _request_attrs(
-    rt: Runtime,
-    actor: Actor,
-    request_id: str,
-    wanted: _Invitation,
-    token_hash: str,
-    now: datetime,
-    expires: datetime,
-) -> dict[str, Any]:
-    return {
-        "objectClass": ["apexRequest"],
-        "apexRequestId": request_id,
-        "mail": wanted.mail,
-        "apexAccountType": wanted.kind.value,
-        "apexStructureRef": rt.layout.structure_dn(wanted.siret),
-        "apexServiceRef": wanted.service.dn if wanted.service else None,
-        "apexClientApplication": wanted.application,
-        "apexStatus": "invited",
-        "apexTokenHash": token_hash,
-        "apexExpiresAt": to_generalized_time(expires),
-        "apexRequestedAt": to_generalized_time(now),
-        "apexCreatedBy": creator_label(rt, actor),
-    }
 
 
 def invitable(rt: Runtime, actor: Actor, siret: str) -> dict[AccountType, list[Service]]:

@@ -68,11 +68,7 @@ def history(req: CreationRequest) -> dict[str, str | None]:
 
 
 def pending_hash(rt: Runtime, req: CreationRequest) -> str | None:
-    entry = rt.directory.get(req.dn, ["apexPendingPassword"])
-    value = entry.get("apexPendingPassword") if entry else None
-    if isinstance(value, bytes):
-        value = value.decode()
-    return str(value) if value else None
+    return Repository(rt.directory, rt.layout).pending_password(req)
 
 
 def may_decide(actor: Actor, req: CreationRequest) -> bool:

@@ -5,6 +5,7 @@ Deletion stays in `accounts`, suspension in `suspension`; both call the guard he
 
 from __future__ import annotations
 
+from types import EllipsisType
 from typing import Any
 
 from apexdir.directory.repository import Repository
@@ -83,15 +84,15 @@ def retype(
     )
     require(actor, Action.ACCOUNT_RETYPE, after)
     require_not_last_administrator(rt, account)
-    changes: dict[str, Any] = {"apexAccountType": plan.new_type.value}
+    service_dn: str | EllipsisType | None = ...  # the same service
     if plan.drops_service:
-        changes["apexServiceRef"] = None
+        service_dn = None
     elif target_service is not None:
-        changes["apexServiceRef"] = target_service.dn
+        service_dn = target_service.dn
     dropped = account.delegations if plan.drops_delegations else []
-    if dropped:
-        changes["apexDelegatedProfile"] = None
-    rt.directory.replace(account.dn, **changes)
+    repo.retype_account(
+        account, plan.new_type.value, service_dn=service_dn, drop_delegations=bool(dropped)
+    )
     rt.journal.record(
         "account.retype",
         account.identifier,

@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
-from apexdir.clock import to_generalized_time
 from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
+from apexdir.directory.requests import expiry_marking, notice_marking, reminder_marking
 from apexdir.errors import Invalid, NotFound
 from apexdir.models import CreationRequest
 from apexdir.runtime import Runtime
@@ -67,18 +66,7 @@ def expire(rt: Runtime, now: datetime, stop: Stop) -> int:
     for req in found:
         if stop():
             break
-        decided = to_generalized_time(now)
-        mark: dict[str, list[tuple[str, list[Any]]]] = {
-            "apexStatus": [("delete", ["invited"]), ("add", ["expired"])],
-            "apexDecidedAt": [("replace", [decided])],
-        }
-        unmark: dict[str, list[tuple[str, list[Any]]]] = {
-            "apexStatus": [("delete", ["expired"]), ("add", ["invited"])],
-            "apexDecidedAt": [("replace", [])],
-        }
-        if req.token_hash:
-            mark["apexTokenHash"] = [("delete", [req.token_hash])]
-            unmark["apexTokenHash"] = [("add", [req.token_hash])]
+        mark, unmark = expiry_marking(req, now)
         to = creator_mail(repo, req.created_by)
         mails = []
         if to:
@@ -129,20 +117,8 @@ def remind_invitees(rt: Runtime, now: datetime, stop: Stop) -> int:
         record = Record("request.remind", req.id, {"mail": req.mail, "same_link": same})
         # The hash is deleted and put back even when it stays: the mark is conditional on
         # the link being unspent (a submission racing with this pass wins).
-        sent = mark_then_commit(
-            rt,
-            req.dn,
-            {
-                "apexTokenHash": [("delete", [req.token_hash]), ("add", [fresh])],
-                "apexNotice": [("add", [REMINDER_NOTICE])],
-            },
-            {
-                "apexTokenHash": [("delete", [fresh]), ("add", [req.token_hash])],
-                "apexNotice": [("delete", [REMINDER_NOTICE])],
-            },
-            [mail],
-            [record],
-        )
+        mark, unmark = reminder_marking(req, fresh, REMINDER_NOTICE)
+        sent = mark_then_commit(rt, req.dn, mark, unmark, [mail], [record])
         done += int(sent)
     return done
 
@@ -165,7 +141,7 @@ def remind_validators(rt: Runtime, now: datetime, stop: Stop) -> int:
         if notice in req.notices:
             continue
         # Mark first: a request reminded by a concurrent pass is left out of this mail.
-        if rt.directory.swap(req.dn, {"apexNotice": [("add", [notice])]}):
+        if repo.note(req, notice):
             due.append((req, notice, validators(rt, repo, req, cache)))
     if not due:
         return 0
@@ -189,7 +165,7 @@ def remind_validators(rt: Runtime, now: datetime, stop: Stop) -> int:
         commit(rt, mails, records)
     except BaseException:
         for req, notice, _ in due:
-            undo(rt, req.dn, {"apexNotice": [("delete", [notice])]})
+            undo(rt, req.dn, notice_marking(notice)[1])
         raise
     return len(due)
 
@@ -210,7 +186,7 @@ def purge(rt: Runtime, now: datetime, stop: Stop) -> int:
         if stop():
             break
         try:
-            rt.directory.delete(req.dn)
+            repo.delete_request(req)
         except NotFound:
             continue
         commit(rt, [], [Record("request.purge", req.id, {"status": req.status})])

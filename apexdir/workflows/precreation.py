@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from apexdir.clock import from_generalized_time, to_generalized_time
-from apexdir.directory.mapping import AccountDraft, account_attrs
+from apexdir.clock import from_generalized_time
+from apexdir.directory.mapping import AccountDraft
 from apexdir.directory.repository import Repository
-from apexdir.errors import ApexError, Conflict, Unavailable
+from apexdir.errors import Conflict
 from apexdir.models import CreationRequest
 from apexdir.rules import identifiers
 from apexdir.rules.permissions import Action, Actor, require
@@ -103,16 +103,8 @@ def _reserve(rt: Runtime, req: CreationRequest, identifier: str) -> None:
     """
     if req.identifier == identifier:
         return
-    ops: list[tuple[str, list[Any]]] = [("add", [identifier])]
-    if req.identifier:
-        ops.insert(0, ("delete", [req.identifier]))
-    try:
-        rt.directory.modify(req.dn, {"apexIdentifier": ops})
-    except Unavailable:
-        raise
-    except ApexError:
-        raise _Raced(f"request {req.id} is being validated by someone else") from None
-    req.identifier = identifier
+    if not Repository(rt.directory, rt.layout).reserve_identifier(req, identifier):
+        raise _Raced(f"request {req.id} is being validated by someone else")
 
 
 def _create_account(
@@ -128,7 +120,6 @@ def _create_account(
         else:
             identifier = identifiers.identifier(first, last, taken)
         _reserve(rt, req, identifier)
-        dn = rt.layout.account_dn(identifier)
         try:
             draft = AccountDraft(
                 identifier, first, last, req.mail, req.type, req.structure_dn,
@@ -137,12 +128,12 @@ def _create_account(
                 password_hash=password_hash, service_dn=req.service_dn,
                 client_application=req.client_application, requested_at=req.requested_at or now,
             )  # fmt: skip
-            rt.directory.add(dn, account_attrs(draft))
+            repo.create_account(draft)
             return
         except Conflict:
             if _own_account(rt, req):
                 return  # a concurrent validation of this very request created it
-            if not rt.directory.exists(dn):
+            if not repo.account_exists(identifier):
                 raise  # refused for another reason than a taken identifier
             # taken meanwhile by another creation: the next number
     raise Conflict("could not assign an identifier: too many concurrent creations, run again")
@@ -186,29 +177,11 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
     else:
         raise Conflict(f"request {request_id} is being validated by someone else: run again")
     assert req.identifier
-    accept: dict[str, list[tuple[str, list[Any]]]] = {
-        "apexStatus": [("delete", ["submitted"]), ("add", ["accepted"])],
-        "apexDecidedAt": [("replace", [to_generalized_time(now)])],
-        "apexValidatedBy": [("replace", [creator_label(rt, actor)])],
-        "apexPendingPassword": [("replace", [])],
-        "mobile": [("replace", [])],
-    }
-    try:
-        rt.directory.modify(req.dn, accept)
-    except Unavailable:
-        raise
-    except ApexError:
+    if not repo.accept_request(req, now, creator_label(rt, actor)):
         return _lost_race(rt, repo, req)
-    back: dict[str, list[tuple[str, list[Any]]]] = {
-        "apexStatus": [("delete", ["accepted"]), ("add", ["submitted"])],
-        "apexDecidedAt": [("replace", [])],
-        "apexValidatedBy": [("replace", [])],
-        "apexPendingPassword": [("replace", [pending_hash] if pending_hash else [])],
-        "mobile": [("replace", [req.mobile] if req.mobile else [])],
-    }
     queue_mail_or_undo(
         rt,
-        lambda: rt.directory.modify(req.dn, back),
+        lambda: repo.undo_decision(req, "accepted", pending_hash),
         "validation",
         [req.mail],
         identifiant=req.identifier,
@@ -230,7 +203,7 @@ def _lost_race(rt: Runtime, repo: Repository, req: CreationRequest) -> dict[str,
     if current.status == "accepted" and current.identifier:
         return _accepted(current)  # another validator finished it (and mailed)
     if _own_account(rt, req):  # refused meanwhile: no account may stay for it
-        rt.directory.delete(rt.layout.account_dn(req.identifier or ""))
+        repo.delete_account(req.identifier or "")
     raise Conflict(f"request {req.id} was {current.status} meanwhile: no account created")
 
 
@@ -254,33 +227,15 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     if req.status not in OPEN:
         raise _not_refusable(req.id, req.status)
     pending_hash = _pending_hash(rt, req)
-    changes: dict[str, list[tuple[str, list[Any]]]] = {
-        "apexStatus": [("delete", [req.status]), ("add", ["refused"])],
-        "apexReason": [("replace", [text])],
-        "apexDecidedAt": [("replace", [to_generalized_time(rt.clock())])],
-        "apexValidatedBy": [("replace", [creator_label(rt, actor)])],
-        "apexPendingPassword": [("replace", [])],
-        "apexTokenHash": [("replace", [])],
-        "mobile": [("replace", [])],
-    }
-    try:
-        rt.directory.modify(req.dn, changes)
-    except Unavailable:
-        raise
-    except ApexError:
+    if not repo.refuse_request(req, text, rt.clock(), creator_label(rt, actor)):
         current = repo.request(req.id)
-        raise _not_refusable(req.id, current.status) from None
-    back: dict[str, list[tuple[str, list[Any]]]] = {
-        "apexStatus": [("delete", ["refused"]), ("add", [req.status])],
-        "apexReason": [("replace", [])],
-        "apexDecidedAt": [("replace", [])],
-        "apexValidatedBy": [("replace", [])],
-        "apexPendingPassword": [("replace", [pending_hash] if pending_hash else [])],
-        "apexTokenHash": [("replace", [req.token_hash] if req.token_hash else [])],
-        "mobile": [("replace", [req.mobile] if req.mobile else [])],
-    }
+        raise _not_refusable(req.id, current.status)
     queue_mail_or_undo(
-        rt, lambda: rt.directory.modify(req.dn, back), "refusal", [req.mail], motif=text
+        rt,
+        lambda: repo.undo_decision(req, "refused", pending_hash),
+        "refusal",
+        [req.mail],
+        motif=text,
     )
     rt.journal.record("account.refuse", req.id, actor=actor.identifier, operator=rt.operator,
                       details={"mail": req.mail}, **_history(req))  # fmt: skip
@@ -309,7 +264,7 @@ def _remove_refused_account(rt: Runtime, req: CreationRequest) -> None:
     Running `refuse` again after an interruption here finishes it (see `refuse`).
     """
     assert req.identifier
-    rt.directory.delete(rt.layout.account_dn(req.identifier))
+    Repository(rt.directory, rt.layout).delete_account(req.identifier)
     rt.journal.record(
         "account.delete",
         req.identifier,

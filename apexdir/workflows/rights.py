@@ -95,10 +95,10 @@ def grant(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str) ->
     if key in account.habilitations:
         raise Conflict(f"{identifier} détient déjà le profil {key}")
     application = repo.application(key.split("/")[0])
-    rt.directory.modify(profile_dn, {"member": [("add", [account.dn])]})
+    repo.grant(profile_dn, account)
     queue_mail_or_undo(
         rt,
-        lambda: rt.directory.modify(profile_dn, {"member": [("delete", [account.dn])]}),
+        lambda: repo.withdraw(profile_dn, account),
         "attribution",
         [account.mail],
         application=application.name,
@@ -119,11 +119,11 @@ def revoke(
     if key not in account.habilitations:
         raise Conflict(f"{identifier} ne détient pas le profil {key}")
     application = repo.application(key.split("/")[0])
-    rt.directory.modify(profile_dn, {"member": [("delete", [account.dn])]})
+    repo.withdraw(profile_dn, account)
     # The holder is told, as he was told of the grant (SPEC §10, « Retrait »).
     queue_mail_or_undo(
         rt,
-        lambda: rt.directory.modify(profile_dn, {"member": [("add", [account.dn])]}),
+        lambda: repo.grant(profile_dn, account),
         "withdrawal",
         [account.mail],
         application=application.name,
@@ -142,12 +142,10 @@ def delegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: str)
     if key in account.delegations:
         raise Conflict(f"le profil {key} est déjà délégué à {identifier}")
     application = repo.application(key.split("/")[0])
-    rt.directory.modify(account.dn, {"apexDelegatedProfile": [("add", [profile_dn])]})
+    repo.delegate(account, profile_dn)
     queue_mail_or_undo(
         rt,
-        lambda: rt.directory.modify(
-            account.dn, {"apexDelegatedProfile": [("delete", [profile_dn])]}
-        ),
+        lambda: repo.undelegate(account, profile_dn),
         "delegation",
         [account.mail],
         application=application.name,
@@ -168,7 +166,7 @@ def undelegate(rt: Runtime, actor: Actor, identifier: str, app: str, profile: st
     repo, account, key, profile_dn = _setup(rt, actor, identifier, app, profile, Action.DELEGATE)
     if key not in account.delegations:
         raise Conflict(f"le profil {key} n'est pas délégué à {identifier}")
-    rt.directory.modify(account.dn, {"apexDelegatedProfile": [("delete", [profile_dn])]})
+    repo.undelegate(account, profile_dn)
     still = []
     if account.service_dn:
         still = [

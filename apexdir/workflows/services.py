@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotFound
 from apexdir.models import Account, Service
@@ -59,11 +58,7 @@ def create_service(rt: Runtime, actor: Actor, siret: str, name: str) -> Service:
     repo = Repository(rt.directory, rt.layout)
     repo.structure(siret)
     _ensure_free(repo, siret, name)
-    service = Service(id=str(uuid.uuid4()), name=name, siret=siret)
-    service.dn = rt.layout.service_dn(siret, service.id)
-    rt.directory.add(
-        service.dn, {"objectClass": ["apexService"], "apexServiceId": service.id, "cn": name}
-    )
+    service = repo.create_service(Service(id=str(uuid.uuid4()), name=name, siret=siret))
     rt.journal.record("service.create", f"{siret}/{name}", actor=actor.identifier,
                       operator=rt.operator, structure=siret, service=service.id)  # fmt: skip
     return service
@@ -78,32 +73,23 @@ def rename_service(rt: Runtime, actor: Actor, siret: str, name: str, new_name: s
     require(actor, Action.SERVICE_MANAGE, _target(siret, service))
     if new_name.casefold() != service.name.casefold():
         _ensure_free(repo, siret, new_name)
-    rt.directory.replace(service.dn, cn=new_name)
+    old_name = service.name
+    repo.rename_service(service, new_name)
     rt.journal.record(
         "service.rename",
-        f"{siret}/{service.name}",
+        f"{siret}/{old_name}",
         actor=actor.identifier,
         operator=rt.operator,
         details={"new_name": new_name},
         structure=siret,
         service=service.id,
     )
-    service.name = new_name
     return service
 
 
 def _attached(rt: Runtime, service: Service) -> tuple[list[str], list[str]]:
     """DNs of the accounts and of the open creation requests attached to a service."""
-    accounts = rt.directory.search(
-        rt.layout.people_dn, f.eq("apexServiceRef", service.dn), ["1.1"], scope="one"
-    )
-    requests = rt.directory.search(
-        rt.layout.requests_dn,
-        f.and_(f.eq("apexServiceRef", service.dn), f.any_of("apexStatus", OPEN_REQUESTS)),
-        ["1.1"],
-        scope="one",
-    )
-    return [e.dn for e in accounts], [e.dn for e in requests]
+    return Repository(rt.directory, rt.layout).attached_to(service, OPEN_REQUESTS)
 
 
 def deletion_blockers(rt: Runtime, service: Service) -> tuple[int, int]:
@@ -130,12 +116,12 @@ def merge_services(
     moved, moved_requests = len(accounts), len(requests)
     while accounts or requests:
         for dn in accounts + requests:
-            rt.directory.replace(dn, apexServiceRef=dst.dn)
+            repo.attach(dn, dst)
         # Anything attached meanwhile (a validation, an invitation) follows before the
         # source goes: refint would otherwise strip its service reference.
         accounts, requests = _attached(rt, src)
         moved, moved_requests = moved + len(accounts), moved_requests + len(requests)
-    rt.directory.delete(src.dn)
+    repo.delete_service(src)
     rt.journal.record(
         "service.merge",
         f"{siret}/{src.name}",
@@ -165,7 +151,7 @@ def delete_service(rt: Runtime, actor: Actor, siret: str, name: str) -> None:
             code="service.not_empty",
             params={"name": service.name, "accounts": len(accounts), "requests": len(requests)},
         )
-    rt.directory.delete(service.dn)
+    repo.delete_service(service)
     rt.journal.record("service.delete", f"{siret}/{service.name}", actor=actor.identifier,
                       operator=rt.operator, structure=siret)  # fmt: skip
 
@@ -182,7 +168,7 @@ def transfer_account(rt: Runtime, actor: Actor, identifier: str, service_name: s
         raise Invalid("un administrateur appartient à la structure, pas à un service")
     service = repo.service_by_name(account.siret, service_name)
     if service.id != account.service_id:
-        rt.directory.replace(account.dn, apexServiceRef=service.dn)
+        repo.attach(account.dn, service)
         rt.journal.record(
             "account.transfer",
             identifier,

@@ -123,7 +123,7 @@ def close_structure(
             if repo.cancel_request(req, CLOSED_REASON, now, by)
         ]
         for account in to_lock:
-            repo.set_account_closed(account, True, secrets.token_hex(12))
+            repo.close_account(account, secrets.token_hex(12))
     locked = [a.identifier for a in to_lock]
     left = [a.identifier for a in accounts if a.identifier not in locked]
     rt.journal.record(
@@ -155,7 +155,7 @@ def reopen_structure(rt: Runtime, actor: Actor, siret: str) -> dict[str, Any]:
     mailed, queued = _mail_administrators(rt, "structure_reopened", structure, accounts)
     with _or_unsent(rt, queued, "structure_reopened"):
         for account in to_unlock:
-            repo.set_account_closed(account, False)
+            repo.reopen_account(account)
         repo.set_structure_closed(structure.siret, False)
     unlocked = [a.identifier for a in to_unlock]
     still = [a.identifier for a in accounts if a.identifier not in unlocked]
@@ -183,7 +183,7 @@ def move_structure(rt: Runtime, actor: Actor, siret: str, new_siret: str) -> dic
     require(actor, Action.STRUCTURE_MOVE, structure_target(old))
     repo = Repository(rt.directory, rt.layout)
     structure = _structure(rt, actor, repo, old)
-    if rt.directory.exists(rt.layout.structure_dn(new)):
+    if repo.structure_exists(new):
         raise Conflict(f"le SIRET {new} est déjà celui d'une structure de l'annuaire")
     services = repo.services(old)
     # slapd's unique overlay refuses the SIRET of another structure too (a race): Conflict.

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apexdir.directory import mapping as m
 from apexdir.directory.mapping import LISTING_ATTRS
 from apexdir.directory.repository import Repository
-from apexdir.errors import Conflict, Invalid
+from apexdir.errors import Invalid
 from apexdir.models import Structure
 from apexdir.rules.permissions import Action, Actor, ActorType, Target, require
 from apexdir.rules.siret import validate_siret
@@ -91,12 +90,7 @@ def create_structure(
         city=_clean("city", city),
         country=_clean("country", country),
     )
-    structure.dn = rt.layout.structure_dn(structure.siret)
-    if rt.directory.exists(structure.dn):
-        raise Conflict(f"structure {structure.siret} already exists")
-    rt.directory.add(
-        structure.dn, {"objectClass": ["apexStructure"], **m.structure_attrs(structure)}
-    )
+    Repository(rt.directory, rt.layout).create_structure(structure)
     rt.journal.record("structure.create", structure.siret, actor=actor.identifier,
                       operator=rt.operator, structure=structure.siret)  # fmt: skip
     return structure
@@ -112,15 +106,15 @@ def update_structure(rt: Runtime, actor: Actor, siret: str, **changes: str | Non
         if value is None:
             continue
         if field == "category":
-            updates[m.STRUCTURE[field]] = _category(rt, value)
+            updates[field] = _category(rt, value)
         elif field == "name":
-            updates[m.STRUCTURE[field]] = _clean(field, value, required=True)
+            updates[field] = _clean(field, value, required=True)
         elif field in TEXT_LIMITS:
-            updates[m.STRUCTURE[field]] = _clean(field, value) or []
+            updates[field] = _clean(field, value)
         else:
             raise Invalid(f"{field}: not a structure field")
     if updates:
-        rt.directory.replace(structure.dn, **updates)
+        repo.update_structure(structure, **updates)
         rt.journal.record(
             "structure.update",
             structure.siret,

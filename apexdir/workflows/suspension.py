@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from apexdir.directory import dormancy as marks
-from apexdir.directory.mapping import closure_changes
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
 from apexdir.models import Account
@@ -61,10 +60,10 @@ def suspend(
     if account.status == SUSPENDED:
         raise Conflict(f"le compte {account.identifier} est déjà suspendu")
     require_not_last_administrator(rt, account)
-    repo.set_suspended(account, True)
+    repo.suspend_account(account)
     queue_mail_or_undo(
         rt,
-        lambda: repo.set_suspended(account, False),
+        lambda: repo.reactivate_account(account),
         "account_suspended",
         [account.mail],
         identifiant=account.identifier,
@@ -89,19 +88,18 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
     if account.status != SUSPENDED:
         raise Conflict(f"le compte {account.identifier} n'est pas suspendu")
     # The administrateur vouches for the account: its dormancy delay starts again now.
-    restart = {marks.ATTRIBUTE: Mark(REACTIVATED, rt.clock()).format()}
+    restart = Mark(REACTIVATED, rt.clock()).format()
     if repo.structure(account.siret).status == CLOSED:
         # The structure closed meanwhile: the suspension ends, the closure's lock stays
         # (its reopening lifts it), so the account is as its colleagues are.
-        changes = {**closure_changes(True, account.session_generation), **restart}
-        repo.directory.replace(account.dn, **changes)
+        repo.close_account(account, account.session_generation, dormancy=restart)
         status = ACCOUNT_CLOSED
     else:
-        repo.set_suspended(account, False, **restart)
+        repo.reactivate_account(account, dormancy=restart)
         status = ACTIVE
     queue_mail_or_undo(
         rt,
-        lambda: repo.set_suspended(account, True),
+        lambda: repo.suspend_account(account),
         "account_reactivated",
         [account.mail],
         identifiant=account.identifier,
@@ -133,7 +131,7 @@ def suspend_for_inactivity(
     repo = Repository(rt.directory, rt.layout)
     queue_mail_or_undo(
         rt,
-        lambda: repo.set_suspended(account, False, **{marks.ATTRIBUTE: warned}),
+        lambda: repo.reactivate_account(account, dormancy=warned),
         "dormancy_suspended",
         [account.mail],
         identifiant=account.identifier,

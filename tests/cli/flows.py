@@ -46,26 +46,8 @@ def catalogue(cli: Cli) -> None:
 
 
 def structure(cli: Cli, siret: str = SIRET, name: str = "Banque Exemple", *services: str) -> None:
-    cli.ok(
-        "structure",
-        "create",
-        "--siret",
-        siret,
-        "--category",
-        "Banques",
-        "--name",
-        name,
-        "--street",
-        "15 rue de Langoumois",
-        "--city",
-        "Argenteuil",
-        "--postal-code",
-        "95018",
-        "--country",
-        "France",
-    )
-    for service in services:
-        cli.ok("service", "create", siret, service)
+    cli.create_structure(siret, name, *services, street="15 rue de Langoumois",
+                         city="Argenteuil", postal_code="95018", country="France")  # fmt: skip
 
 
 def invite(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -113,7 +114,9 @@ class Cli:
     ) -> str:
         """A validated account (validated by `as_`, or by an agent for an administrator),
         built by `make_account` with this CLI's configuration."""
-        return make_account(self.config, siret, kind, mail, first, last, service, as_, mobile)
+        validator = as_ if kind != "administrateur" else None
+        return make_account(self.config, siret, kind, mail, first, last, service=service,
+                            inviter=as_, validator=validator, mobile=mobile)  # fmt: skip
 
     def create_structure(self, siret: str = SIRET, name: str = "Banque Exemple",
                          *services: str, **fields: str) -> str:  # fmt: skip
@@ -145,29 +148,30 @@ def make_account(
     mail: str,
     first: str,
     last: str,
+    *,
     service: str | None = None,
-    as_: str | None = None,
+    inviter: str | None = None,
+    validator: str | None = None,
     mobile: str | None = None,
 ) -> str:
-    """The one account builder of the tests: the creation a partner goes through (invite →
-    the pré-création mail delivered by the outbox job → the form → validation by `as_`, or
-    by an agent for an administrator), called in the library rather than through four CLI
-    commands and a parse of the mail (tests/cli/test_creation_flow.py drives the CLI's own
-    journey). The identifier."""
+    """The one account builder of the tests: the creation a partner goes through (invited
+    by `inviter` → the pré-création mail delivered by the outbox job → the form, password
+    PASSWORD → validated by `validator`; None is an agent), called in the library rather
+    than through four CLI commands and a parse of the mail (tests/cli/test_creation_flow.py
+    drives the CLI's own journey). The identifier."""
     from apexdir.daemon.jobs import outbox
     from apexdir.workflows import precreation
     from apexdir.workflows.actors import resolve_actor
 
     def build(rt: Runtime) -> str:
-        request = precreation.invite(rt, resolve_actor(rt, as_), siret=siret,
+        request = precreation.invite(rt, resolve_actor(rt, inviter), siret=siret,
                                      account_type=kind, mail=mail, service=service)  # fmt: skip
         request_id = str(request["request_id"])
         outbox.run_once(rt.settings)  # the pré-création mail leaves, as a link read would
         precreation.complete(rt, f"{request_id}.{precreation.link_secret(rt, request_id)}",
                              last_name=last, first_name=first, mobile=mobile,
                              password=PASSWORD, confirmation=PASSWORD, submit=True)  # fmt: skip
-        validator = resolve_actor(rt, as_ if kind != "administrateur" else None)
-        return str(precreation.validate(rt, validator, request_id)["identifier"])
+        return str(precreation.validate(rt, resolve_actor(rt, validator), request_id)["identifier"])
 
     return _in_process(config, build)
 
@@ -188,6 +192,21 @@ def make_structure(config: Path, siret: str = SIRET, name: str = "Banque Exemple
         return siret
 
     return _in_process(config, build)
+
+
+_CODES: list[bytes] = []
+
+
+def plain_sha256_digests(salt: str) -> set[str]:
+    """The 10^6 six-digit codes hashed as a plain salted SHA-256 (`sha256("<salt>:<code>")`
+    in hexadecimal, the form before issue 12): what an attack on a stored or logged code
+    record without the key tries. The same set as a comprehension of f-strings, at half the
+    cost (the codes are encoded once per process)."""
+    if not _CODES:
+        _CODES.extend(b"%06d" % code for code in range(10**6))
+    prefix = f"{salt}:".encode()
+    sha256 = hashlib.sha256
+    return {sha256(prefix + code).hexdigest() for code in _CODES}
 
 
 _SINKS: dict[str, Path] = {}

@@ -15,7 +15,7 @@ from typing import Any
 from apexdir.directory.connection import Entry
 from apexdir.directory.server import SlapdInstance
 from tests.conftest import admin
-from tests.helpers import OTHER_SIRET, PASSWORD, SIRET, Cli
+from tests.helpers import OTHER_SIRET, PASSWORD, SIRET, Cli, make_account
 
 APP = "APPDGFIP"
 APP_NAME = "App DGFIP"
@@ -81,10 +81,9 @@ def account(
     validator: str | None = None,
     mobile: str | None = "06 12 34 56 78",
 ) -> str:
-    """A validated account; the identifier."""
-    request = invite(cli, siret, kind, mail, service, as_=inviter)
-    complete(cli, mail, first, last, mobile)
-    return str(cli.ok("account", "validate", request, as_=validator)["identifier"])
+    """A validated account (tests/helpers.py's builder); the identifier."""
+    return make_account(cli.config, siret, kind, mail, first, last, service=service,
+                        inviter=inviter, validator=validator, mobile=mobile)  # fmt: skip
 
 
 @dataclass

@@ -178,6 +178,14 @@ class PolicySettings(_Section):
     reset_rate_per_identifier_per_hour: int = 5
     reset_rate_global_per_minute: int = 60
     journal_retention_days: int = 400
+    # Access review (issue 21 item 10): once a year the administrateurs of a structure
+    # confirm its habilitations; what is left unconfirmed after review_days is reported to
+    # the agents (and withdrawn by the daemon only when review_auto_revoke is true).
+    review_interval_days: int = Field(365, ge=1, description="Days between two reviews.")
+    review_days: int = Field(30, ge=1, description="Days a review stays open before overdue.")
+    review_auto_revoke: bool = Field(
+        False, description="Withdraw the habilitations still unconfirmed when overdue."
+    )
     dormant_days: int = Field(
         365,
         ge=0,
@@ -281,6 +289,7 @@ class DaemonSettings(_Section):
     pending_cron: str = "30 6 * * *"
     changes_seconds: int = 30
     housekeeping_cron: str = "0 3 * * *"
+    review_cron: str = "45 6 * * *"
     dormancy_cron: str = "15 6 * * *"
     lease_seconds: int = 60
     agents_mail: str | None = Field(

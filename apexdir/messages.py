@@ -87,6 +87,20 @@ CATALOGUE: dict[str, str] = {
     "profils qui vous sont délégués ; le profil {profile} n'en fait pas partie.",
     "rights.not_held.collaborateur": "Action non autorisée : un collaborateur n'attribue aucun "
     "profil ({profile}).",
+    # -- access review (rules/review.py, workflows/review.py, portal « Revue des habilitations »)
+    "review.bad_choice": "Réponse de la revue des habilitations invalide : rechargez la page.",
+    "review.none": "Aucune revue des habilitations n'est en cours pour votre structure.",
+    "review.not_pending": "L'habilitation {profile} de {identifier} n'est pas à revoir : "
+    "elle a été retirée ou modifiée entre-temps. Rechargez la page.",
+    "review.already_active": "Une revue des habilitations est déjà en cours pour la "
+    "structure {siret}.",
+    "review.closed_structure": "La structure {siret} est fermée : pas de revue.",
+    "review.nothing_chosen": "Choisissez « Confirmer » ou « Retirer » pour au moins une "
+    "habilitation.",
+    "review.saved": "Vos choix ont été enregistrés : {confirmed} habilitation(s) "
+    "confirmée(s), {withdrawn} retirée(s).",
+    "review.completed": "La revue des habilitations de votre structure est terminée. Merci.",
+    "review.remaining": "Il reste {count} habilitation(s) à revoir avant le {deadline}.",
     # -- pré-création (workflows/precreation.py)
     "creation.type": "Type de compte « {value} » inconnu : choisissez administrateur, "
     "responsable ou collaborateur.",

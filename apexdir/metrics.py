@@ -143,7 +143,7 @@ class Collector:
 def _lease_metric(rt: Runtime, gauge: Any) -> Iterator[Any]:
     """Who holds the scheduler's lease (host:pid:…), and for how long still: a holder whose
     expiry goes negative, or none at all, means the directory jobs stopped."""
-    from apexdir.daemon.lease import LeaseValue
+    from apexdir.directory.lease import LeaseValue
 
     entry = rt.directory.get(rt.layout.lease_dn, ["apexLease"])
     value = LeaseValue.parse(entry.get("apexLease") if entry else None)
@@ -160,8 +160,9 @@ def _lease_metric(rt: Runtime, gauge: Any) -> Iterator[Any]:
 ROLES = ("daemon", "portal")
 
 
-def registry(settings: Settings, role: str) -> Any:
-    """The series `role` (daemon, portal) exports, and no other (see the module's note)."""
+def registry(settings: Settings, role: str, *extra: Any) -> Any:
+    """The series `role` (daemon, portal) exports, and no other (see the module's note);
+    `extra` collectors join the daemon's (its own figures: daemonmetrics.py)."""
     import os
 
     from prometheus_client import CollectorRegistry
@@ -174,6 +175,8 @@ def registry(settings: Settings, role: str) -> Any:
         reg = CollectorRegistry(auto_describe=False)
         reg.register(Collector(settings))  # type: ignore[arg-type]
         reg.register(DAEMON)  # type: ignore[arg-type]
+        for collector in extra:
+            reg.register(collector)
         return reg
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # `apexdir serve`: the workers' counters, summed from their files (livemetrics.py).
@@ -191,12 +194,12 @@ def text(settings: Settings, role: str) -> str:
     return generate_latest(registry(settings, role)).decode()
 
 
-def serve(settings: Settings, bind: str, role: str) -> Any:
+def serve(settings: Settings, bind: str, role: str, *extra: Any) -> Any:
     """`/metrics` of `role` on HOST:PORT, in a thread of this process."""
     from prometheus_client import start_http_server
 
     host, _, port = bind.rpartition(":")
     server, _thread = start_http_server(
-        int(port), addr=host or "127.0.0.1", registry=registry(settings, role)
+        int(port), addr=host or "127.0.0.1", registry=registry(settings, role, *extra)
     )
     return server

@@ -198,3 +198,44 @@ class Event:
     target: str | None = None
     service: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    """One habilitation reviewed: `decision` is "confirmed" or "withdrawn"."""
+
+    identifier: str
+    habilitation: str
+    decision: str
+    by: str
+    at: datetime
+
+
+@dataclass
+class Review:
+    """A review of a structure's habilitations by its administrateurs (issue 21 item 10).
+
+    `status`: open, overdue (past its days, still to be finished), completed (every
+    habilitation decided), closed (overdue, the unconfirmed ones withdrawn by the daemon).
+    `reminders`: the days whose mail went (0 is the opening's)."""
+
+    id: str
+    dn: str
+    siret: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+    opened_by: str | None = None
+    decisions: list[ReviewDecision] = field(default_factory=list)
+    reminders: set[int] = field(default_factory=set)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("open", "overdue")
+
+    def decided(self) -> dict[tuple[str, str], ReviewDecision]:
+        """The latest decision of each (identifier, habilitation)."""
+        out: dict[tuple[str, str], ReviewDecision] = {}
+        for d in sorted(self.decisions, key=lambda d: d.at):
+            out[(d.identifier.lower(), d.habilitation)] = d
+        return out

@@ -13,7 +13,7 @@ binds cost slapd exactly what they would with one hash per account.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -118,11 +118,19 @@ def siret_number(index: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def generate(layout: Layout, accounts: int = 100_000, *, seed: int = SEED) -> Dataset:
+def generate(
+    layout: Layout,
+    accounts: int = 100_000,
+    *,
+    seed: int = SEED,
+    hasher: Callable[[str], str] = pbkdf2_sha512,
+) -> Dataset:
+    """The data set; `hasher` makes the pool's hashes (benchmarks/grants.py: {ARGON2}, as
+    production stores them)."""
     rng = random.Random(seed)
     data = Dataset(layout=layout)
     data.passwords = [f"Bench-Passw0rd!{i:02d}" for i in range(PASSWORD_POOL)]
-    hashes = [pbkdf2_sha512(p) for p in data.passwords]
+    hashes = [hasher(p) for p in data.passwords]
     n_structures = max(2, accounts // 100)
     big = min(BIG_STRUCTURE_ACCOUNTS, accounts // 4)
     rest = accounts - big

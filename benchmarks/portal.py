@@ -104,8 +104,7 @@ class Browser:
         if form is not None:
             body = urllib.parse.urlencode({**form, "csrf_token": self.csrf})
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
+        response = self.exchange(method, path, body, headers)
         data = response.read()
         for value in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = value.partition("=")
@@ -115,6 +114,19 @@ class Browser:
             if found:
                 self.csrf = found[1]
         return response.status
+
+    def exchange(
+        self, method: str, path: str, body: str | None, headers: dict[str, str]
+    ) -> http.client.HTTPResponse:
+        """The answer; gunicorn closes a connection idle longer than its keep-alive (while
+        the codes are delivered between the two steps): a new one then, as a browser does."""
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            return self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            self.connection.close()
+            self.connection.request(method, path, body=body, headers=headers)
+            return self.connection.getresponse()
 
     def close(self) -> None:
         self.connection.close()
@@ -165,6 +177,8 @@ class Environment:
         self.mails: dict[str, str] = {}
         self.portal: subprocess.Popen[bytes] | None = None
         self.port = 0
+        # The accounts' password hashes ({PBKDF2-SHA512} unless said: dataset.generate).
+        self.hasher: Callable[[str], str] | None = None
 
     def cli(self, *args: str) -> Any:
         done = subprocess.run(
@@ -192,7 +206,12 @@ class Environment:
         dev.stop_portal()
         dev.stop_daemon()
         self.settings: Settings = load_settings(self.root / "apexdir.toml", environ=self.env)
-        data = generate(Layout(self.settings.ldap.base_dn), self.accounts)
+        layout = Layout(self.settings.ldap.base_dn)
+        data = (
+            generate(layout, self.accounts, hasher=self.hasher)
+            if self.hasher
+            else generate(layout, self.accounts)
+        )
         self.big_siret = data.big_siret
         ldif = self.root / "accounts.ldif"
         data.write(str(ldif))

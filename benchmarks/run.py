@@ -34,6 +34,8 @@ class Run:
         self.bench = ms.Bench(root, [])
         self.figures: list[Figure] = []
         self.log = print
+        # benchmarks/grants.py's figures: a full run has them, `--quick` only if asked.
+        self.capacity_figures = not quick
 
     def add(self, figure: Figure) -> None:
         self.figures.append(figure)
@@ -62,6 +64,8 @@ class Run:
         self.consultation(layout_source, data)
         self.binds(layout_source, data)
         self.outbox()
+        if self.capacity_figures:
+            self.capacity()
         self.cli(layout_source, data)
         return self.figures
 
@@ -150,14 +154,15 @@ class Run:
     def expiry(self, instance: Any) -> None:
         from datetime import timedelta
 
-        from apexdir.daemon.jobs import expiry
+        from apexdir.rules import expiry as rules
+        from apexdir.workflows import expiry
 
         rt = self.bench.runtime(instance, "offline")
-        now, age, levels = rt.clock(), expiry.max_age(rt), expiry.levels_of(rt.settings)
-        daily = expiry.scan_ranges(
-            now, age, levels, expiry.cursor_of(now - timedelta(days=1), age, levels)
+        now, age, levels = rt.clock(), expiry.max_age(rt), expiry.levels(rt)
+        daily = rules.scan_ranges(
+            now, age, levels, rules.cursor_of(now - timedelta(days=1), age, levels)
         )
-        whole = expiry.scan_ranges(now, age, levels, None)
+        whole = rules.scan_ranges(now, age, levels, None)
         runs = 1 if self.quick else 3
         seconds = ms.median_of(lambda: expiry.candidates(rt, daily), runs)
         found = len(expiry.candidates(rt, daily))
@@ -309,6 +314,17 @@ class Run:
         count, runs = (200, 1) if self.quick else (2000, 3)
         self.add(outbox.figure(count, runs, self.root))
 
+    def capacity(self) -> None:
+        """benchmarks/grants.py's figures (`python -m benchmarks.grants` measures them alone,
+        with the mails per vCPU): the OIDC grant and the login journey per vCPU, beside a
+        bare {ARGON2} bind, over HTTP against a gunicorn portal of their own."""
+        from benchmarks import grants
+
+        self.step("capacity per vCPU: bare bind, login journey, OIDC grants")
+        seconds, accounts = (4.0, 40) if self.quick else (10.0, grants.ACCOUNTS)
+        for figure in grants.run(seconds, accounts, mails=0):
+            self.add(figure)
+
     def cli(self, instance: Any, data: Dataset) -> None:
         # A typical structure (the second: ≈ 100 accounts), not the big one of `consultation`.
         config = self.bench.config_file(instance, "imported")
@@ -327,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and samples")
     parser.add_argument("--output", type=Path, default=None, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="with --quick: also the capacity figures (benchmarks/grants.py, ≈ 1 minute)",
+    )
     args = parser.parse_args(argv)
     lines: list[str] = []
 
@@ -337,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="apexdir-bench-"))
     run = Run(args.accounts, args.quick, root)
+    run.capacity_figures = run.capacity_figures or args.capacity
     run.log = log
     started = time.perf_counter()
     for line in machine():

@@ -51,7 +51,7 @@ def median_ms(action: object, rounds: int) -> float:
 
 
 def figures(path: Path, rounds: int) -> dict[str, float]:
-    from apexdir.daemon.jobs.housekeeping import free_pages
+    from apexdir.state.vacuum import free_pages
 
     db = open_store(path)
     limit = [ratelimit.Limit("portal:client:192.0.2.1", 10**9, timedelta(minutes=1))]

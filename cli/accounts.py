@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from apexdir.cli.context import CliContext, pass_cli, read_secrets
+from apexdir.models import CreationRequest
 
 TYPES = click.Choice(["administrateur", "responsable", "collaborateur"], case_sensitive=False)
 
@@ -44,7 +45,19 @@ def invite(
         service=service,
         application=application,
     )
-    cli.emit(result, f"request {result['request_id']}: invitation queued for {result['mail']}")
+    cli.emit(invitation(result), f"request {result.id}: invitation queued for {result.mail}")
+
+
+def invitation(req: CreationRequest) -> dict[str, Any]:
+    """An invitation just sent, as `account invite` and `resend-invitation` print it."""
+    return {
+        "request_id": req.id,
+        "mail": req.mail,
+        "type": req.type,
+        "structure": req.siret,
+        "service": req.service,
+        "expires_at": req.expires_at.isoformat() if req.expires_at else None,
+    }
 
 
 SUMMARY = [
@@ -165,7 +178,7 @@ def resend_invitation(cli: CliContext, request_id: str) -> None:
     from apexdir.workflows.invitations import resend as run
 
     result = run(cli.runtime, cli.actor(), request_id)
-    cli.emit(result, f"request {request_id} sent again as {result['request_id']}")
+    cli.emit(invitation(result), f"request {request_id} sent again as {result.id}")
 
 
 @account.command()
@@ -204,12 +217,14 @@ def _print_account(data: dict[str, Any]) -> None:
 @click.option("--type", "account_type", default=None, type=TYPES, help="Only this type.")
 @pass_cli
 def list_(cli: CliContext, siret: str | None, status: str | None, account_type: str | None) -> None:
-    """Accounts (an agent sees all, a partner those of his structure he may see)."""
-    from apexdir.workflows.accounts import list_accounts
+    """Accounts (an agent sees all, a responsable those of his service, another partner
+    those of his structure)."""
+    from apexdir.workflows.accounts import manageable
 
-    rows = list_accounts(
+    found = manageable(
         cli.runtime, cli.actor(), siret=siret, status=status, account_type=account_type
     )
+    rows = [a.public() for a in found]
     cli.emit(
         rows,
         lambda r: cli.table(

@@ -12,7 +12,7 @@ from apexdir.cli.context import CliContext, pass_cli
 if TYPE_CHECKING:
     from apexdir.rules.permissions import Actor
 
-JOBS = ["outbox", "expiry", "pending", "changes", "housekeeping", "dormancy"]
+JOBS = ["outbox", "expiry", "pending", "review", "changes", "housekeeping", "dormancy"]
 # apexdir.state.spool_admin.STATUSES, written out: importing the store costs every command.
 STATUSES = ["queued", "sending", "sent", "failed", "dropped", "held"]
 

@@ -32,16 +32,12 @@ def dev() -> None:
 def up(cli: CliContext, replicas: int) -> None:
     """Start (or reuse) the local directory and sinks, load the base, write ./apexdir.toml."""
     from apexdir.config import load_settings
-    from apexdir.directory.connection import Directory
-    from apexdir.directory.layout import Layout
-    from apexdir.directory.provision import initialize
+    from apexdir.workflows.setup import initialize_configured
 
     config_file = Path(cli.config_file or "apexdir.toml")
     env = _env(replicas)
     status = env.up(config_file)
-    settings = load_settings(config_file)
-    with Directory(settings.ldap) as directory:
-        initialize(directory, Layout(settings.ldap.base_dn), settings.policy)
+    initialize_configured(load_settings(config_file))
     env.wait_converged()  # every provider has the base before the first command
     env.start_portal(config_file)
     env.start_daemon(config_file)
@@ -121,11 +117,9 @@ def sms(cli: CliContext, to: str | None) -> None:
 @pass_cli
 def init(cli: CliContext) -> None:
     """Load the base entries and the default password policy into the configured directory."""
-    from apexdir.directory.provision import initialize
+    from apexdir.workflows.setup import initialize
 
-    rt = cli.runtime
-    created = initialize(rt.directory, rt.layout, rt.settings.policy)
-    rt.journal.record("init", rt.settings.ldap.base_dn, actor=None, operator=rt.operator)
+    created = initialize(cli.runtime)
     cli.emit({"created": created}, f"init: {len(created)} entries created, policies up to date")
 
 
@@ -163,7 +157,7 @@ def cn_config(
     cli: CliContext, base_dn: str | None, data_dir: str, module_dir: str, output: str | None
 ) -> None:
     """The slapd configuration as cn=config LDIF, for an existing OpenLDAP."""
-    from apexdir.directory.cnconfig import export
+    from apexdir.workflows.setup import cn_config as export
 
     if base_dn is None:
         base_dn = cli.runtime.settings.ldap.base_dn
@@ -186,50 +180,17 @@ def cn_config(
 @pass_cli
 def bootstrap_ldif(cli: CliContext, base_dn: str | None, password_file: str) -> None:
     """The entries to load once as the rootdn before `apexdir init`: base, ou=system, apexdir."""
-    from apexdir.directory.hashing import ssha
-    from apexdir.directory.layout import Layout
-    from apexdir.directory.provision import render
-    from apexdir.resources import ldif_dir
+    from apexdir.workflows.setup import bootstrap_ldif as entries
 
-    layout = Layout(base_dn or cli.runtime.settings.ldap.base_dn)
     secret = Path(password_file).read_text(encoding="utf-8").strip()
-    click.echo(
-        render(ldif_dir() / "bootstrap.ldif.j2", layout, apexdir_hash=ssha(secret)), nl=False
-    )
+    click.echo(entries(base_dn or cli.runtime.settings.ldap.base_dn, secret), nl=False)
 
 
 @dev.command()
 @pass_cli
 def seed(cli: CliContext) -> None:
     """Load the demo data (catalogue, one structure, two services); idempotent."""
-    from apexdir.directory import ldif
-    from apexdir.directory.provision import render
-    from apexdir.resources import ldif_dir
+    from apexdir.dev.seed import seed_demo
 
-    rt = cli.runtime
-    layout = rt.layout
-    text = render(
-        ldif_dir() / "demo.ldif.j2",
-        layout,
-        application_dn=layout.application_dn,
-        profile_dn=layout.profile_dn,
-        structure_dn=layout.structure_dn,
-        service_dn=layout.service_dn,
-    )
-    from apexdir.directory.mapping import parent_dn
-
-    created = []
-    for dn, attrs in ldif.parse(text):
-        if "apexService" in attrs.get("objectClass", []):
-            siblings = rt.directory.search(
-                parent_dn(dn), "(objectClass=apexService)", ["cn"], scope="one"
-            )
-            if any(str(e.get("cn")).casefold() == attrs["cn"][0].casefold() for e in siblings):
-                continue  # the service names of a structure are unique
-        if not rt.directory.exists(dn):
-            rt.directory.add(dn, attrs)
-            created.append(dn)
-    rt.journal.record(
-        "dev.seed", "demo data", actor=None, operator=rt.operator, details={"created": len(created)}
-    )
+    created = seed_demo(cli.runtime)
     cli.emit({"created": created}, f"demo data: {len(created)} entries created")

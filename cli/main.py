@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "undelegate": ("apexdir.cli.rights", "undelegate", "Withdraw a delegated profile."),
     "login": ("apexdir.cli.auth", "login", "Log in: password, then the mailed code."),
     "password": ("apexdir.cli.auth", "password", "Forgotten password, reset and change."),
+    "review": ("apexdir.cli.review", "review", "Yearly review of a structure's habilitations."),
     "me": ("apexdir.cli.me", "me", "A partner's own personal data."),
     "daemon": ("apexdir.cli.daemon", "daemon", "The scheduler: run it, or one job once."),
     "outbox": ("apexdir.cli.daemon", "outbox", "Queued, sent and failed messages."),

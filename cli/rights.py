@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from apexdir.cli.context import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from apexdir.workflows.rights import RightChange
+
+
+def as_json(result: RightChange) -> dict[str, Any]:
+    """A change of rights as the commands print it (CLI.md): the profile under
+    `habilitation` or `delegation`, the change as a flag, the habilitations kept."""
+    key = "habilitation" if result.change in ("granted", "revoked") else "delegation"
+    out: dict[str, Any] = {
+        "identifier": result.identifier,
+        key: result.profile,
+        result.change: True,
+    }
+    if result.change == "withdrawn":
+        out["habilitations_kept"] = result.habilitations_kept
+    return out
 
 
 def _command(name: str, doc: str, done: str) -> click.Command:
@@ -19,13 +36,14 @@ def _command(name: str, doc: str, done: str) -> click.Command:
     def command(cli: CliContext, identifier: str, app: str, profile: str) -> None:
         from apexdir.workflows import rights
 
-        run: Callable[..., dict[str, Any]] = getattr(rights, name)
+        run: Callable[..., RightChange] = getattr(rights, name)
         result = run(cli.runtime, cli.actor(), identifier, app, profile)
         message = f"{identifier}: {app}/{profile} {done}"
-        kept = result.get("habilitations_kept")
-        if kept:
-            message += "; habilitations granted with it are kept: " + ", ".join(kept)
-        cli.emit(result, message)
+        if result.habilitations_kept:
+            message += "; habilitations granted with it are kept: " + ", ".join(
+                result.habilitations_kept
+            )
+        cli.emit(as_json(result), message)
 
     return command
 

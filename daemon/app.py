@@ -1,18 +1,19 @@
 """`apexdir daemon run`: the scheduler, a thin shell over the jobs in `jobs/`.
 
 - APScheduler 3.x `AsyncIOScheduler` on one event loop. The outbox job is asynchronous
-  (aiosmtplib) and runs on the loop; the directory jobs (expiry, pending, changes,
-  housekeeping, dormancy) block on LDAP and run in threads (`asyncio.to_thread`), each pass with a
-  runtime of its own. Schedules come from `[daemon]`: `outbox_seconds` and `changes_seconds`
-  are intervals, `expiry_cron`, `pending_cron`, `housekeeping_cron`, `dormancy_cron` are
-  crontab lines in the host's local time. A job never overlaps itself; missed runs are
-  coalesced into one.
-- One active scheduler across nodes (lease.py): the directory jobs (changes, expiry, pending,
-  dormancy, housekeeping's directory part) run only while this daemon holds the lease; a
-  waiting daemon polls and takes over when the holder stops renewing. On taking the lease,
-  the change feed runs at once. The node-local jobs run on every node from the start: the
-  outbox (each node's spool is its own, SPEC §9) and `local_housekeeping` (trims the node's
-  journal and sent spool and vacuums its state store, on the `housekeeping_cron` schedule).
+  (aiosmtplib) and runs on the loop; the directory jobs (expiry, pending, review, changes,
+  housekeeping, dormancy) block on LDAP and run in threads (`asyncio.to_thread`), each pass
+  with a runtime of its own. Schedules come from `[daemon]`: `outbox_seconds` and
+  `changes_seconds` are intervals, `expiry_cron`, `pending_cron`, `review_cron`,
+  `housekeeping_cron`, `dormancy_cron` are crontab lines in the host's local time. A job
+  never overlaps itself; missed runs are coalesced into one.
+- One active scheduler across nodes (`apexdir.workflows.lease`): the directory jobs
+  (changes, expiry, pending, review, dormancy, housekeeping's directory part) run only while
+  this daemon holds the lease; a waiting daemon polls and takes over when the holder stops
+  renewing. On taking the lease, the change feed runs at once. The node-local jobs run on
+  every node from the start: the outbox (each node's spool is its own, SPEC §9) and
+  `local_housekeeping` (trims the node's journal and sent spool and vacuums its state
+  store, on the `housekeeping_cron` schedule).
 - Codes at once (issue 23): the daemon listens on the state store's wake socket
   (`apexdir.state.wake`); a datagram runs the outbox now, or once more right after the pass
   in hand. After a pass, a code waiting for its next try (every `urgent_retry_seconds`)
@@ -41,13 +42,13 @@ from typing import Any
 from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
 from apexdir.daemon.jobs.common import summary
-from apexdir.daemon.lease import Lease
 from apexdir.errors import ApexError, ConfigError
+from apexdir.workflows.lease import Lease, open_lease
 
 log = logging.getLogger("apexdir.daemon")
 
 # Jobs that act on the shared directory: they run only on the node holding the lease.
-DIRECTORY_JOBS = ("changes", "expiry", "pending", "housekeeping", "dormancy")
+DIRECTORY_JOBS = ("changes", "expiry", "pending", "review", "housekeeping", "dormancy")
 # Jobs that act on this node's state store only: every node runs them, lease or not.
 LOCAL_JOBS = ("outbox", "local_housekeeping")
 # The function of a job's module that the daemon runs, where it is not `run_once` (which
@@ -208,6 +209,7 @@ class Daemon:
         for name, expression in (
             ("expiry", d.expiry_cron),
             ("pending", d.pending_cron),
+            ("review", d.review_cron),
             ("housekeeping", d.housekeeping_cron),
             ("local_housekeeping", d.housekeeping_cron),
             ("dormancy", d.dormancy_cron),
@@ -222,10 +224,12 @@ class Daemon:
             )  # fmt: skip
         return scheduler
 
+    def holds_lease(self) -> bool:
+        """Whether this daemon runs the directory jobs now (read by the metrics thread)."""
+        return self.lease is not None and self.lease.held()
+
     # -------------------------------------------------------------------- the loop
     async def run(self) -> None:
-        from apexdir.directory.connection import Directory
-        from apexdir.directory.layout import Layout
         from apexdir.state.db import open_store
 
         loop = asyncio.get_running_loop()
@@ -236,12 +240,7 @@ class Daemon:
         self._db = open_store(self.settings.state.path)
         self._scheduler_ref = scheduler
         self._listen(loop)
-        directory = Directory(self.settings.ldap)
-        lease = self.lease = Lease(
-            directory,
-            Layout(self.settings.ldap.base_dn).lease_dn,
-            seconds=self.settings.daemon.lease_seconds,
-        )
+        lease = self.lease = open_lease(self.settings)
         log.info("daemon %s starting (lease of %s s)", lease.holder, lease.seconds)
         # The spool is node-local (SPEC §9): every node delivers its own and keeps its own
         # state store trimmed (LOCAL_JOBS), lease or not. Only the directory jobs wait.
@@ -257,24 +256,11 @@ class Daemon:
                 except ApexError as exc:
                     log.error("lease: %s", exc)
                     held = False
-                if held and not active:
-                    log.info("lease taken: running the directory jobs")
-                    for name in DIRECTORY_JOBS:
-                        scheduler.resume_job(name)
-                    self._kick(scheduler)
-                    active = True
-                elif not held and active:
-                    log.warning("lease lost: directory jobs paused")
-                    for name in DIRECTORY_JOBS:
-                        scheduler.pause_job(name)
-                    active = False
+                active = self._follow(scheduler, held, active)
                 if not held and lease.seen and lease.seen.holder != last_seen:
                     last_seen = lease.seen.holder
-                    log.info(
-                        "lease held by %s until %s: waiting",
-                        lease.seen.holder,
-                        lease.seen.expires_at.isoformat(),
-                    )
+                    log.info("lease held by %s until %s: waiting", lease.seen.holder,
+                             lease.seen.expires_at.isoformat())  # fmt: skip
                 wait = lease.renew_seconds if held else lease.poll_seconds
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), wait)
@@ -287,7 +273,7 @@ class Daemon:
             await asyncio.sleep(0)
             if active or lease.valid_until is not None:
                 await asyncio.to_thread(lease.release)
-            directory.close()
+            lease.close()
             if self._listener is not None:
                 loop.remove_reader(self._listener.fileno())
                 self._listener.close()
@@ -297,6 +283,19 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             log.info("daemon %s stopped", lease.holder)
+
+    def _follow(self, scheduler: Any, held: bool, active: bool) -> bool:
+        """Run or pause the directory jobs as the lease comes and goes; whether they run."""
+        if held and not active:
+            log.info("lease taken: running the directory jobs")
+            for name in DIRECTORY_JOBS:
+                scheduler.resume_job(name)
+            self._kick(scheduler)
+        elif not held and active:
+            log.warning("lease lost: directory jobs paused")
+            for name in DIRECTORY_JOBS:
+                scheduler.pause_job(name)
+        return held
 
     def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
         from apexdir.state.wake import Listener
@@ -338,6 +337,12 @@ def run_forever(settings: Settings, clock: Clock = system_clock) -> None:
     from apexdir import logs, metrics
 
     logs.setup(settings.logging.format, settings.logging.level)
+    daemon = Daemon(settings, clock)
     if settings.metrics.daemon_bind:
-        metrics.serve(settings, settings.metrics.daemon_bind, "daemon")
-    asyncio.run(Daemon(settings, clock).run())
+        # The daemon's own figures (change-feed lag, the providers' mdb usage) beside the
+        # node's: daemonmetrics.py.
+        from apexdir.daemonmetrics import DaemonCollector
+
+        extra = DaemonCollector(settings, daemon.holds_lease)
+        metrics.serve(settings, settings.metrics.daemon_bind, "daemon", extra)
+    asyncio.run(daemon.run())

@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         mesdonnees,
         motdepasse,
         oidc,
+        revue,
         sante,
         services,
         session,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         comptes.bp,
         suspension.bp,
         historique.bp,
+        revue.bp,
         sante.bp,
     ):
         app.register_blueprint(blueprint)

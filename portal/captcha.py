@@ -1,6 +1,7 @@
 """The captcha of the forgotten-password page (PORTAL.md): digits, as an image and as French
 speech, generated here; single use; only a keyed hash of the answer is kept, in the
-directory, so that any node can check it.
+directory, so that any node can check it (`apexdir.workflows.captcha` records, claims and
+checks; `apexdir.rules.captcha` derives the digits).
 
 The image is sent inside the page (a data: address, ≈ 15 KB); it is drawn ahead of the
 request by a thread of each worker (`Pool`), so that the page costs a directory write and
@@ -14,31 +15,25 @@ makes each try cost a person's attention.
 from __future__ import annotations
 
 import base64
-import contextlib
-import hashlib
-import hmac
 import json
-import re
 import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apexdir.clock import from_generalized_time, to_generalized_time
-from apexdir.directory import filters as f
-from apexdir.errors import ApexError, Conflict, NotFound
+from apexdir.rules.captcha import DIGITS, answer_of
+from apexdir.workflows.captcha import check, claim_audio, discard, record
 
 if TYPE_CHECKING:
     from apexdir.runtime import Runtime
 
-DIGITS = 5
+__all__ = ["Challenge", "Pool", "answer_of", "check", "claim_audio", "discard", "new_challenge"]
+
 POOL_SIZE = 16  # images ready per worker: a burst of 16 pages draws nothing on the request
-ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{24}")  # secrets.token_urlsafe(18)
-AUDIO_SUFFIX = ".audio"  # the entry that records that a challenge's sound was served
 ALT = (
     "Captcha : image de {n} chiffres à recopier dans le champ « Captcha ». Si vous ne "
     "pouvez pas la lire, écoutez l'extrait sonore ou changez d'image."
@@ -66,13 +61,6 @@ def _image() -> Any:
     from captcha.image import ImageCaptcha
 
     return ImageCaptcha(width=300, height=100, font_sizes=(56, 62, 68))
-
-
-def answer_of(key: str, challenge_id: str) -> str:
-    """The digits of a challenge: unpredictable without the portal's key, the same on
-    every node that has it."""
-    mac = hmac.new(key.encode(), f"captcha-answer:{challenge_id}".encode(), hashlib.sha256)
-    return f"{int.from_bytes(mac.digest()[:8], 'big') % 10**DIGITS:0{DIGITS}d}"
 
 
 def draw(key: str) -> Challenge:
@@ -122,15 +110,6 @@ class Pool:
             self._wanted.wait()
 
 
-def _digest(key: str, challenge_id: str, answer: str) -> str:
-    message = f"{challenge_id}:{answer}".encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
-
-
-def normalize(answer: str) -> str:
-    return "".join(ch for ch in answer if not ch.isspace())
-
-
 _pools: dict[str, Pool] = {}
 _pools_lock = threading.Lock()
 
@@ -144,106 +123,12 @@ def pool_for(key: str) -> Pool:
 
 
 def new_challenge(rt: Runtime) -> Challenge:
-    """A fresh challenge from the process's pool, stored (hashed) in the directory;
-    expired ones are swept first."""
-    portal = rt.settings.portal
-    now = rt.clock()
-    _sweep(rt, now)
-    challenge = pool_for(portal.secret_key()).take()
-    expiry = now + timedelta(minutes=portal.captcha_minutes)
-    rt.directory.add(
-        rt.layout.challenge_dn(challenge.id),
-        {
-            "objectClass": ["apexChallenge"],
-            "cn": challenge.id,
-            "apexTokenHash": _digest(portal.secret_key(), challenge.id, challenge.answer),
-            "apexExpiresAt": to_generalized_time(expiry),
-        },
-    )
-    if portal.dev_sinks_dir is not None:
-        _hand_to_dev_sinks(portal.dev_sinks_dir, challenge, now)
+    """A fresh challenge from the process's pool, recorded (hashed) in the directory."""
+    challenge = pool_for(rt.settings.portal.secret_key()).take()
+    record(rt, challenge.id, challenge.answer)
+    if rt.settings.portal.dev_sinks_dir is not None:
+        _hand_to_dev_sinks(rt.settings.portal.dev_sinks_dir, challenge, rt.clock())
     return challenge
-
-
-def claim_audio(rt: Runtime, challenge_id: str) -> str | None:
-    """The answer to speak for a challenge whose sound is fetched for the first time; None
-    when the challenge is unknown, spent, expired, or its sound was already served.
-
-    Once only, on every node: the claim is an entry added beside the challenge, and adding
-    an entry that exists fails — two fetches racing get one sound."""
-    if not ID_SHAPE.fullmatch(challenge_id):
-        return None
-    entry = rt.directory.get(rt.layout.challenge_dn(challenge_id), ["apexExpiresAt"])
-    if entry is None:
-        return None
-    expiry = _expiry(entry.get("apexExpiresAt"))
-    if rt.clock() >= expiry:
-        return None
-    try:
-        rt.directory.add(
-            rt.layout.challenge_dn(challenge_id + AUDIO_SUFFIX),
-            {
-                "objectClass": ["apexChallenge"],
-                "cn": challenge_id + AUDIO_SUFFIX,
-                "apexTokenHash": "served",
-                "apexExpiresAt": to_generalized_time(expiry),
-            },
-        )
-    except Conflict:
-        return None
-    return answer_of(rt.settings.portal.secret_key(), challenge_id)
-
-
-def _expiry(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else from_generalized_time(str(value))
-
-
-def check(rt: Runtime, challenge_id: str | None, answer: str) -> bool:
-    """Whether `answer` solves the challenge; the challenge is spent either way (deleting
-    its entry succeeds once, so two requests racing with one answer get one yes)."""
-    if not challenge_id or not ID_SHAPE.fullmatch(challenge_id):
-        return False
-    dn = rt.layout.challenge_dn(challenge_id)
-    entry = rt.directory.get(dn, ["apexTokenHash", "apexExpiresAt"])
-    if entry is None:
-        return False
-    try:
-        rt.directory.delete(dn)
-    except NotFound:
-        return False
-    stored = str(entry.get("apexTokenHash") or "")
-    expiry = _expiry(entry.get("apexExpiresAt"))
-    given = _digest(rt.settings.portal.secret_key(), challenge_id, normalize(answer))
-    right = hmac.compare_digest(given, stored)
-    return right and rt.clock() < expiry
-
-
-def discard(rt: Runtime, challenge_id: str | None) -> None:
-    if not challenge_id or not ID_SHAPE.fullmatch(challenge_id):
-        return
-    with contextlib.suppress(ApexError):  # already spent or swept
-        rt.directory.delete(rt.layout.challenge_dn(challenge_id))
-
-
-SWEEP_EVERY = timedelta(seconds=30)
-_last_sweep: dict[str, datetime] = {}
-
-
-def _sweep(rt: Runtime, now: datetime) -> None:
-    """Expired challenges (and their sounds' claims) deleted, at most every SWEEP_EVERY per
-    process: a search on every page was a third of its directory time."""
-    last = _last_sweep.get(rt.layout.challenges_dn)
-    if last is not None and last <= now < last + SWEEP_EVERY:
-        return
-    _last_sweep[rt.layout.challenges_dn] = now
-    expired = rt.directory.search(
-        rt.layout.challenges_dn,
-        f.and_(f.eq("objectClass", "apexChallenge"), f.le("apexExpiresAt", now)),
-        ["1.1"],
-    )
-    for entry in expired[:100]:
-        with contextlib.suppress(ApexError):  # another node swept it
-            rt.directory.delete(entry.dn)
 
 
 def _hand_to_dev_sinks(directory: Path, challenge: Challenge, now: datetime) -> None:

@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from apexdir.config import LdapSettings, Settings
 from apexdir.directory.connection import Directory
 from apexdir.directory.provision import initialize
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
+
+# Property tests check what is accepted, not how fast: on a loaded machine hypothesis's 200 ms
+# deadline turned a slow first example (phonenumbers' metadata loading) into a failure.
+hypothesis_settings.register_profile("apexdir", deadline=None)
+hypothesis_settings.load_profile("apexdir")
 
 BASE_DN = "dc=apex,dc=dgfip,dc=finances,dc=gouv,dc=fr"
 BRANCHES = ("structures", "people", "applications", "requests")
@@ -86,6 +92,7 @@ def wipe(slapd: SlapdInstance) -> None:
         layout.oidc_federation_dn,
         layout.retired_dn,
         layout.events_dn,
+        layout.reviews_dn,
     ]
     under = tuple("," + _dn_key(base) for base in bases)
     with admin(slapd) as directory:

@@ -166,7 +166,7 @@ def make_account(
     def build(rt: Runtime) -> str:
         request = precreation.invite(rt, resolve_actor(rt, inviter), siret=siret,
                                      account_type=kind, mail=mail, service=service)  # fmt: skip
-        request_id = str(request["request_id"])
+        request_id = request.id
         outbox.run_once(rt.settings)  # the pré-création mail leaves, as a link read would
         precreation.complete(rt, f"{request_id}.{precreation.link_secret(rt, request_id)}",
                              last_name=last, first_name=first, mobile=mobile,

@@ -26,7 +26,7 @@ from apexdir.bulk.items import AccountItem
 from apexdir.errors import Invalid
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.text import control_character, directory_string, generalized_time, single_value
-from apexdir.workflows.precreation import _name as person_name
+from apexdir.workflows.creation_form import person_name
 
 # What the pool's processes were forked with (`Pool.start`), read by their tasks.
 INHERITED: dict[str, Any] = {}
@@ -59,7 +59,7 @@ Contact = tuple[str, str, str, str | None]
 # From this many accounts, names, mails and mobiles (phonenumbers: ≈ 90 µs a number) are
 # checked by a pool of processes, one per CPU: they need nothing but the values.
 PARALLEL_FROM = 20_000
-# LDIF attributes passed on to a new account as they are (ldiffile.PASSED_ON): their syntax,
+# LDIF attributes passed on to a new account as they are (ldifentries.PASSED_ON): their syntax,
 # schema bound and cardinality (apex.schema, inetorgperson.schema), so that slapd cannot
 # refuse one of them once other lines are written. (kind, bound, single-valued)
 PASSED_ON_RULES: dict[str, tuple[str, int | None, bool]] = {
@@ -161,7 +161,7 @@ def checking_pool(expected_rows: int) -> Iterator[Pool | None]:
     """Processes for reading a big LDIF file (`ldiffile.read_parallel`) and for
     `contact_fields`, forked at their first use (`Pool.start`): a reader first puts there
     what they should inherit. None when not worth it, or when fork is unsafe (another
-    thread, e.g. a test's SMTP sink or an ldap3 receiver, could be holding a lock)."""
+    thread, e.g. a test's SMTP sink or an LDAP receiver, could be holding a lock)."""
     workers = min(os.cpu_count() or 1, 4)
     if expected_rows < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
         yield None

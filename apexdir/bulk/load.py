@@ -16,7 +16,6 @@ processes, each rendering half the records (`_write_halves`).
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 from collections import Counter
@@ -32,6 +31,7 @@ from apexdir.directory import ldif
 from apexdir.directory.bulk import ALREADY_EXISTS, SUCCESS, BulkWriter
 
 MEMBERS_PER_MODIFY = 2000
+Record = ldif.Record
 
 
 class Progress(Protocol):
@@ -176,29 +176,9 @@ def write_offline(
 ) -> OfflineFiles:
     """The LDIF for slapadd, parents first, into a file or a stream (e.g. slapadd's stdin);
     memberships slapadd cannot write go to `members_path` (default: next to the file)."""
-    written = {p.dn for p in plan.profiles} | {a.dn for a in plan.accounts}
-    normed: set[str] = set()
+    inline_members, member_of, later = _memberships(plan)
 
-    def is_new(dn: str) -> bool:
-        """Whether this file writes `dn`. The validator names the plan's entries by their
-        own DN strings: compared as they are first, loosely only when that fails."""
-        if dn in written:
-            return True
-        if not normed:
-            normed.update(norm_dn(d) for d in written)
-        return norm_dn(dn) in normed
-
-    inline_members: dict[str, list[str]] = {}
-    member_of: dict[str, list[str]] = {}
-    later: dict[str, list[str]] = {}
-    for profile_dn, account_dn in plan.memberships:
-        if is_new(profile_dn) and is_new(account_dn):
-            inline_members.setdefault(profile_dn, []).append(account_dn)
-            member_of.setdefault(account_dn, []).append(profile_dn)
-        else:
-            later.setdefault(profile_dn, []).append(account_dn)
-
-    def records() -> Iterator[tuple[str, dict[str, Any], tuple[tuple[str, Any], ...]]]:
+    def records() -> Iterator[Record]:
         for planned in (*plan.structures, *plan.services, *plan.applications):
             yield planned.dn, planned.attrs, ()
         for planned in plan.profiles:
@@ -221,6 +201,42 @@ def write_offline(
         target.flush()
     if not later or members_path is None:
         return OfflineFiles(plan.entries(), None, 0)
+    _write_later(members_path, later)
+    return OfflineFiles(plan.entries(), members_path, sum(map(len, later.values())))
+
+
+Members = dict[str, list[str]]
+
+
+def _memberships(plan: Plan) -> tuple[Members, Members, Members]:
+    """(profile → members, account → profiles) of the habilitations between entries the
+    file writes (slapadd writes both sides), and profile → members of the others."""
+    written = {p.dn for p in plan.profiles} | {a.dn for a in plan.accounts}
+    normed: set[str] = set()
+
+    def is_new(dn: str) -> bool:
+        """Whether this file writes `dn`. The validator names the plan's entries by their
+        own DN strings: compared as they are first, loosely only when that fails."""
+        if dn in written:
+            return True
+        if not normed:
+            normed.update(norm_dn(d) for d in written)
+        return norm_dn(dn) in normed
+
+    inline_members: Members = {}
+    member_of: Members = {}
+    later: Members = {}
+    for profile_dn, account_dn in plan.memberships:
+        if is_new(profile_dn) and is_new(account_dn):
+            inline_members.setdefault(profile_dn, []).append(account_dn)
+            member_of.setdefault(account_dn, []).append(profile_dn)
+        else:
+            later.setdefault(profile_dn, []).append(account_dn)
+    return inline_members, member_of, later
+
+
+def _write_later(members_path: Path, later: Members) -> None:
+    """The habilitations on entries already in the directory, as LDIF modifications."""
     with open(members_path, "w", encoding="utf-8") as out:
         out.write(
             "# Habilitations on entries already in the directory: apply online once\n"
@@ -229,67 +245,14 @@ def write_offline(
         for profile_dn, accounts in later.items():
             for i in range(0, len(accounts), MEMBERS_PER_MODIFY):
                 out.write(_modify_record(profile_dn, accounts[i : i + MEMBERS_PER_MODIFY]))
-    return OfflineFiles(plan.entries(), members_path, sum(map(len, later.values())))
 
 
-def _line(name: str, value: str) -> str:
-    # The test of apexdir.directory.ldif's writer, in C-speed string methods: a 100,000-
-    # account load writes two million values.
-    if value.isascii() and value.isprintable() and value[:1] not in " :<" and value[-1] != " ":
-        return f"{name}: {value}\n"
-    return f"{name}:: {base64.b64encode(value.encode('utf-8')).decode()}\n"
-
-
-Record = tuple[str, dict[str, Any], tuple[tuple[str, Any], ...]]
 FORK_FROM = 20_000  # records: below, rendering them all here costs less than a fork
 
 
 def _write_records(out: TextIO, records: Iterable[Record]) -> None:
-    for text in _render(records):
+    for text in ldif.render(records):
         out.write(text)
-
-
-def _render(records: Iterable[Record]) -> Iterator[str]:
-    """LDIF as `apexdir.directory.ldif.dump` writes it (control characters base64-encoded), in
-    large chunks, of (dn, attributes, more attributes) whose
-    values may also be None, "" or [] (left out) or one value instead of a list, as a plan
-    holds them: no copy of the plan's dicts, and `_line`'s test inlined (a call per value
-    was a third of the writing)."""
-    chunk: list[str] = []
-    append = chunk.append
-    for dn, attrs, tail in records:
-        append(_line("dn", dn))
-        for name, value in (*attrs.items(), *tail) if tail else attrs.items():
-            if value.__class__ is str:  # most values: no list to make, no str() to call
-                if (
-                    value
-                    and value.isascii()
-                    and value.isprintable()
-                    and value[0] not in " :<"
-                    and value[-1] != " "
-                ):
-                    append(f"{name}: {value}\n")
-                elif value:
-                    append(_line(name, value))
-                continue
-            if value is None or value == []:
-                continue
-            for item in value if isinstance(value, list) else (value,):
-                text = str(item)
-                if (
-                    text.isascii()
-                    and text.isprintable()
-                    and text[:1] not in " :<"
-                    and text[-1] != " "
-                ):
-                    append(f"{name}: {text}\n")
-                else:
-                    append(_line(name, text))
-        append("\n")
-        if len(chunk) > 20_000:
-            yield "".join(chunk)
-            chunk.clear()
-    yield "".join(chunk)
 
 
 def _write_halves(out: TextIO, records: list[Record]) -> None:
@@ -308,7 +271,7 @@ def _write_halves(out: TextIO, records: list[Record]) -> None:
         code = 1
         try:
             os.close(read_end)
-            data = "".join(_render(records[half:])).encode("utf-8")
+            data = "".join(ldif.render(records[half:])).encode("utf-8")
             with open(write_end, "wb") as pipe:
                 pipe.write(data)
             code = 0

@@ -201,32 +201,8 @@ def _load(
     if opts.dry_run:
         return report
     if opts.offline is not None:
-        header = (
-            f"# apexdir {mode} of {path.name}, {to_generalized_time(now)}: load with\n"
-            "# slapadd -q -w -f slapd.conf -l THIS_FILE (slapd stopped)\n\n"
-        )
-        members = None if isinstance(opts.offline, Path) else Path(f"{path.stem}.members.ldif")
         with gc_paused(), clock("write"):
-            files = write_offline(
-                plan,
-                opts.offline,
-                now=to_generalized_time(now),
-                header=header,
-                members_path=members,
-            )
-        report["members_file"] = str(files.members_path) if files.members_path else None
-        report["created"] = {
-            **plan.creates(),
-            "habilitations": len(plan.memberships) - files.members,
-        }
-        report["deferred_habilitations"] = files.members
-        if opts.invite:
-            report["invited"] = 0
-            report["note"] = (
-                "run the same command without --offline once the LDIF is "
-                "loaded: it sends the invitations"
-            )
-        outcome = Outcome()
+            outcome = _write_file(path, mode, plan, now, opts.offline, opts.invite, report)
     else:
         with clock("write"):
             outcome, invited = _write_online(rt, plan, now, opts)
@@ -235,9 +211,59 @@ def _load(
             report["existing"][kind] = report["existing"].get(kind, 0) + count
         if opts.invite:
             report["invited"] = invited
+    _conclude(rt, path, mode, report, outcome, time.perf_counter() - started, timings)
+    return report
+
+
+def _write_file(
+    path: Path,
+    mode: str,
+    plan: Plan,
+    now: datetime,
+    target: Path | TextIO,
+    invite: bool,
+    report: dict[str, Any],
+) -> Outcome:
+    """`--offline`: the LDIF for slapadd (and the later habilitations), told in `report`."""
+    header = (
+        f"# apexdir {mode} of {path.name}, {to_generalized_time(now)}: load with\n"
+        "# slapadd -q -w -f slapd.conf -l THIS_FILE (slapd stopped)\n\n"
+    )
+    members = None if isinstance(target, Path) else Path(f"{path.stem}.members.ldif")
+    files = write_offline(
+        plan,
+        target,
+        now=to_generalized_time(now),
+        header=header,
+        members_path=members,
+    )
+    report["members_file"] = str(files.members_path) if files.members_path else None
+    report["created"] = {
+        **plan.creates(),
+        "habilitations": len(plan.memberships) - files.members,
+    }
+    report["deferred_habilitations"] = files.members
+    if invite:
+        report["invited"] = 0
+        report["note"] = (
+            "run the same command without --offline once the LDIF is "
+            "loaded: it sends the invitations"
+        )
+    return Outcome()
+
+
+def _conclude(
+    rt: Runtime,
+    path: Path,
+    mode: str,
+    report: dict[str, Any],
+    outcome: Outcome,
+    elapsed: float,
+    timings: dict[str, float],
+) -> None:
+    """The outcome and the figures into `report`, and the run into the journal."""
     report["failed"] = [p.public() for p in outcome.failures]
     report["interrupted"] = outcome.interrupted
-    elapsed = time.perf_counter() - started
     written = sum(v for k, v in report["created"].items() if k != "habilitations")
     report["seconds"] = round(elapsed, 3)
     report["timings"] = {k: round(v, 3) for k, v in timings.items()}
@@ -250,7 +276,6 @@ def _load(
         details={k: report[k] for k in JOURNALED if report.get(k) is not None}
         | {"failed": len(outcome.failures)},
     )
-    return report
 
 
 def _write_online(rt: Runtime, plan: Plan, now: datetime, opts: Options) -> tuple[Outcome, int]:

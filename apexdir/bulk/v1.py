@@ -30,6 +30,7 @@ from pathlib import Path
 
 from apexdir.bulk.csvfile import read_text, rows, split_list
 from apexdir.bulk.items import AccountItem, Parsed, Problem, ServiceItem, StructureItem
+from apexdir.errors import Invalid
 
 COLUMNS = (
     "niveau",
@@ -72,32 +73,10 @@ def parse_text(text: str, path: Path, *, default_service: str = DEFAULT_SERVICE)
             n1_siret.setdefault(row["identifiant"].lower(), row.get("siret") or "")
     for number, row in table:
         parsed.records += 1
-        if "__error__" in row:
-            parsed.problems.append(Problem(number, row["__error__"]))
-            continue
-        missing = [c for c in REQUIRED if not row.get(c)]
-        if missing:
-            parsed.problems.append(
-                Problem(number, f"empty required column(s): {', '.join(missing)}")
-            )
-            continue
-        level = row["niveau"].upper()
-        if level not in LEVELS:
-            parsed.problems.append(Problem(number, f"niveau {row['niveau']!r}: N1 or N2"))
-            continue
-        siret = row.get("siret") or ""
-        if not siret and level == "N2" and row.get("rattachement"):
-            siret = n1_siret.get(row["rattachement"].lower(), "")
-            if not siret:
-                parsed.problems.append(
-                    Problem(
-                        number,
-                        f"rattachement {row['rattachement']!r}: no N1 with a SIRET in the file",
-                    )
-                )
-                continue
-        if not siret:
-            parsed.problems.append(Problem(number, "siret: required (or rattachement for an N2)"))
+        try:
+            level, siret = _level_and_siret(row, n1_siret)
+        except Invalid as exc:
+            parsed.problems.append(Problem(number, str(exc)))
             continue
         if row.get("raison_sociale") or row.get("categorie"):
             parsed.items.append(
@@ -130,6 +109,27 @@ def parse_text(text: str, path: Path, *, default_service: str = DEFAULT_SERVICE)
             )
         )
     return parsed
+
+
+def _level_and_siret(row: dict[str, str], n1_siret: dict[str, str]) -> tuple[str, str]:
+    """(N1 or N2, the structure's SIRET) of a row, or `Invalid` saying what is wrong with it;
+    an N2 without a SIRET takes its N1's (`rattachement`)."""
+    if "__error__" in row:
+        raise Invalid(row["__error__"])
+    missing = [c for c in REQUIRED if not row.get(c)]
+    if missing:
+        raise Invalid(f"empty required column(s): {', '.join(missing)}")
+    level = row["niveau"].upper()
+    if level not in LEVELS:
+        raise Invalid(f"niveau {row['niveau']!r}: N1 or N2")
+    siret = row.get("siret") or ""
+    if not siret and level == "N2" and row.get("rattachement"):
+        siret = n1_siret.get(row["rattachement"].lower(), "")
+        if not siret:
+            raise Invalid(f"rattachement {row['rattachement']!r}: no N1 with a SIRET in the file")
+    if not siret:
+        raise Invalid("siret: required (or rattachement for an N2)")
+    return level, siret
 
 
 def _rename_header(text: str) -> str:

@@ -37,6 +37,8 @@ from apexdir.errors import (
 )
 
 PAGED_OID = "1.2.840.113556.1.4.319"
+# Computed by slapd on every read: slapadd refuses them, and they carry nothing.
+COMPUTED = frozenset({"entrydn", "hassubordinates", "subschemasubentry", "numsubordinates"})
 Changes = Mapping[str, list[tuple[str, list[Any]]]]
 
 
@@ -257,30 +259,54 @@ class Directory:
         scope: str = "sub",
         paged: bool = True,
     ) -> Iterator[Entry]:
-        ldap_scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "sub": ldap3.SUBTREE}[scope]
         attrs = attributes if attributes is not None else [ldap3.ALL_ATTRIBUTES]
+        try:
+            for item in self._results(base, ldap_filter, attrs, scope, paged):
+                yield Entry(item["dn"], dict(item["attributes"]))
+        except (NotFound, InvalidDN, NotText):
+            # A base that cannot be a DN (a 10,000-character uid…), or a base or filter
+            # that cannot even be encoded: nothing can match it.
+            return
+
+    def export_raw(self, base: str) -> list[tuple[str, dict[str, list[bytes]]]]:
+        """Every entry under `base` with its user ("*") and operational ("+") attributes, as
+        the bytes slapd holds (argon2 values end with a NUL and a stray byte, see README),
+        parents before children (what slapadd needs). The values slapd computes on every read
+        are left out: slapadd refuses them. `NotFound` when there is no such base."""
+        entries: list[tuple[str, dict[str, list[bytes]]]] = []
+        for item in self._results(base, "(objectClass=*)", ["*", "+"], "sub", True, "export"):
+            raw = {
+                name: list(values)
+                for name, values in item["raw_attributes"].items()
+                if name.lower() not in COMPUTED and values
+            }
+            entries.append((item["dn"], raw))
+        entries.sort(key=lambda e: len(ldap3.utils.dn.parse_dn(e[0])))
+        return entries
+
+    def _results(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        scope: str,
+        paged: bool,
+        doing: str = "search",
+    ) -> Iterator[dict[str, Any]]:
+        """The entries of a search as ldap3 answers them, page after page."""
+        ldap_scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "sub": ldap3.SUBTREE}[scope]
         cookie: bytes | None = None
         while True:
             kwargs: dict[str, Any] = {}
             if paged:
                 kwargs = {"paged_size": self.settings.page_size, "paged_cookie": cookie}
-            try:
-                _, result, response, _ = self._call(
-                    f"search {base}",
-                    "search",
-                    base,
-                    ldap_filter,
-                    ldap_scope,
-                    attributes=attrs,
-                    **kwargs,
-                )
-            except (NotFound, InvalidDN, NotText):
-                # A base that cannot be a DN (a 10,000-character uid…), or a base or filter
-                # that cannot even be encoded: nothing can match it.
-                return
+            _, result, response, _ = self._call(
+                f"{doing} {base}", "search", base, ldap_filter, ldap_scope,
+                attributes=attributes, **kwargs,
+            )  # fmt: skip
             for item in response or []:
                 if item.get("type") == "searchResEntry":
-                    yield Entry(item["dn"], dict(item["attributes"]))
+                    yield item
             cookie = (
                 result.get("controls", {}).get(PAGED_OID, {}).get("value", {}).get("cookie")
                 if paged
@@ -304,6 +330,17 @@ class Directory:
     def modify(self, dn: str, changes: Changes) -> None:
         mapped = {attr: [(_MOD[op], values) for op, values in ops] for attr, ops in changes.items()}
         self._call(f"modify {dn}", "modify", dn, mapped)
+
+    def swap(self, dn: str, changes: Changes) -> bool:
+        """The compare-and-swap: one modify whose deletes name the exact values read (and
+        whose adds meet a single-valued attribute left empty). False when another writer
+        changed the entry meanwhile (`Conflict`: the value is gone, or one is already
+        there); every other error, `Unavailable` and `NotFound` included, is raised."""
+        try:
+            self.modify(dn, changes)
+        except Conflict:
+            return False
+        return True
 
     def replace(self, dn: str, **values: Any) -> None:
         """Replace attributes; None or [] removes the attribute."""

@@ -25,7 +25,6 @@ from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout
-from apexdir.errors import Conflict
 from apexdir.models import Account
 
 ATTRIBUTE = "apexDormancy"
@@ -81,11 +80,7 @@ def _swap(old: str | None, new: str | None) -> list[tuple[str, list[Any]]]:
 def swap_mark(directory: Directory, dn: str, old: str | None, new: str | None) -> bool:
     """Replace the mark `old` (None: no mark) by `new` (None: none); False if another
     writer changed it meanwhile."""
-    try:
-        directory.modify(dn, {ATTRIBUTE: _swap(old, new)})
-    except Conflict:
-        return False
-    return True
+    return directory.swap(dn, {ATTRIBUTE: _swap(old, new)})
 
 
 def suspend(directory: Directory, account: Account, old: str | None, new: str) -> bool:
@@ -94,8 +89,4 @@ def suspend(directory: Directory, account: Account, old: str | None, new: str) -
     changes: dict[str, list[tuple[str, list[Any]]]] = {ATTRIBUTE: _swap(old, new)}
     for attr, value in m.suspension_changes(True).items():
         changes[attr] = [("replace", [] if value is None else [value])]
-    try:
-        directory.modify(account.dn, changes)
-    except Conflict:
-        return False
-    return True
+    return directory.swap(account.dn, changes)

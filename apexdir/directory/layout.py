@@ -82,6 +82,14 @@ class Layout:
         node reads the events every node wrote."""
         return f"ou=events,{self.system_dn}"
 
+    @property
+    def reviews_dn(self) -> str:
+        """The access reviews of the structures (issue 21 item 10): one entry a campaign."""
+        return f"ou=reviews,{self.system_dn}"
+
+    def review_dn(self, review_id: str) -> str:
+        return f"{rdn('cn', review_id)},{self.reviews_dn}"
+
     def event_dn(self, event_id: str) -> str:
         return f"{rdn('cn', event_id)},{self.events_dn}"
 
@@ -194,6 +202,7 @@ class Layout:
             "lease_dn",
             "challenges_dn",
             "events_dn",
+            "reviews_dn",
             "oidc_dn",
             "oidc_codes_dn",
             "oidc_tokens_dn",

@@ -1,14 +1,17 @@
-"""The one map between the domain's names and LDAP attributes, and entry → model builders."""
+"""The one map between the domain's names and LDAP attributes: entry → model builders for
+reads, model (or draft) → attributes for writes."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from apexdir.clock import from_generalized_time, to_generalized_time
 from apexdir.directory.connection import Entry
+from apexdir.directory.dn import parent as dn_parent
 from apexdir.directory.layout import Layout, first_rdn_value
 from apexdir.models import (
     Account,
@@ -47,65 +50,23 @@ SERVICE_ATTRS = ["apexServiceId", "cn"]
 APPLICATION = {"code": "apexAppCode", "name": "cn", "url": "labeledURI"}
 APPLICATION_CLASSES = ["apexApplication", "labeledURIObject"]
 ACCOUNT_ATTRS = [
-    "uid",
-    "sn",
-    "givenName",
-    "mail",
-    "mobile",
-    "apexAccountType",
-    "apexStructureRef",
-    "apexServiceRef",
-    "apexStatus",
-    "apexClientApplication",
-    "apexRequestedAt",
-    "apexValidatedAt",
-    "apexCreatedBy",
-    "memberOf",
-    "apexDelegatedProfile",
-    "authTimestamp",
-    "pwdChangedTime",
-    "pwdAccountLockedTime",
-    "apexSessionGeneration",
-    "apexDormancy",
-]
+    "uid", "sn", "givenName", "mail", "mobile", "apexAccountType", "apexStructureRef",
+    "apexServiceRef", "apexStatus", "apexClientApplication", "apexRequestedAt", "apexValidatedAt",
+    "apexCreatedBy", "memberOf", "apexDelegatedProfile", "authTimestamp", "pwdChangedTime",
+    "pwdAccountLockedTime", "apexSessionGeneration", "apexDormancy"
+]  # fmt: skip
 # What listings show (consultation, `account list`, /comptes, Account.public()): less to
 # decode for 1,000 entries; mobile, dates of creation and password state stay empty.
 LISTING_ATTRS = [
-    "uid",
-    "sn",
-    "givenName",
-    "mail",
-    "apexAccountType",
-    "apexStructureRef",
-    "apexServiceRef",
-    "apexStatus",
-    "memberOf",
-    "apexDelegatedProfile",
-    "apexClientApplication",
-    "authTimestamp",
-]
+    "uid", "sn", "givenName", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef",
+    "apexStatus", "memberOf", "apexDelegatedProfile", "apexClientApplication", "authTimestamp"
+]  # fmt: skip
 REQUEST_ATTRS = [
-    "apexRequestId",
-    "mail",
-    "apexAccountType",
-    "apexStructureRef",
-    "apexServiceRef",
-    "apexStatus",
-    "apexClientApplication",
-    "apexCreatedBy",
-    "apexRequestedAt",
-    "apexExpiresAt",
-    "apexSubmittedAt",
-    "apexDecidedAt",
-    "apexValidatedBy",
-    "apexReason",
-    "apexIdentifier",
-    "sn",
-    "givenName",
-    "mobile",
-    "apexTokenHash",
-    "apexNotice",
-]
+    "apexRequestId", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef", "apexStatus",
+    "apexClientApplication", "apexCreatedBy", "apexRequestedAt", "apexExpiresAt", "apexSubmittedAt",
+    "apexDecidedAt", "apexValidatedBy", "apexReason", "apexIdentifier", "sn", "givenName", "mobile",
+    "apexTokenHash", "apexNotice"
+]  # fmt: skip
 
 
 # ppolicy's administrative lock (slapo-ppolicy(5)): pwdAccountLockedTime "000001010000Z"
@@ -156,19 +117,12 @@ def profile_key(dn: str) -> str:
     """cn=PROFILE,apexAppCode=APP,… → "APP/PROFILE"."""
     rest = dn.split(",", 1)
     profile = first_rdn_value(dn)
-    app = first_rdn_value(_after_first_rdn(dn)) if len(rest) == 2 else ""
+    app = first_rdn_value(dn_parent(dn)) if len(rest) == 2 else ""
     return habilitation(app, profile)
 
 
-def _after_first_rdn(dn: str) -> str:
-    i = 0
-    while i < len(dn) and dn[i] != ",":
-        i += 2 if dn[i] == "\\" else 1
-    return dn[i + 1 :]
-
-
 def parent_dn(dn: str) -> str:
-    return _after_first_rdn(dn)
+    return dn_parent(dn)
 
 
 def structure_from(entry: Entry) -> Structure:
@@ -233,6 +187,62 @@ def service_from(entry: Entry) -> Service:
         siret=first_rdn_value(parent_dn(entry.dn)),
         dn=entry.dn,
     )
+
+
+def common_name(first_name: str, last_name: str) -> str:
+    """An account's cn, « Prénom Nom »: written with the names, again when one changes."""
+    return f"{first_name} {last_name}"
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to make, 100,000 times
+class AccountDraft:
+    """A new account before it exists, every value checked by its maker (a validated
+    pré-création, a line of a bulk import): references are DNs."""
+
+    identifier: str
+    first_name: str
+    last_name: str
+    mail: str
+    type: str
+    structure_dn: str
+    validated_at: datetime
+    created_by: str | None
+    validated_by: str | None
+    mobile: str | None = None
+    password_hash: str | None = None
+    service_dn: str | None = None
+    client_application: str | None = None
+    requested_at: datetime | None = None
+    delegations: list[str] = field(default_factory=list)  # profile DNs
+
+
+@lru_cache(maxsize=64)  # a bulk import's many accounts share one moment
+def _generalized(moment: datetime) -> str:
+    return to_generalized_time(moment)
+
+
+def account_attrs(draft: AccountDraft) -> dict[str, Any]:
+    """The entry of a new, active account (None and [] values are not written)."""
+    return {
+        "objectClass": ["inetOrgPerson", "apexAccount"],
+        "uid": draft.identifier,
+        "cn": common_name(draft.first_name, draft.last_name),
+        "sn": draft.last_name,
+        "givenName": draft.first_name,
+        "mail": draft.mail,
+        "mobile": draft.mobile,
+        "userPassword": draft.password_hash,
+        "apexAccountType": draft.type,
+        "apexStructureRef": draft.structure_dn,
+        "apexServiceRef": draft.service_dn,
+        "apexClientApplication": draft.client_application,
+        "apexStatus": ACTIVE,
+        "apexRequestedAt": _generalized(draft.requested_at) if draft.requested_at else None,
+        "apexValidatedAt": _generalized(draft.validated_at),
+        "apexCreatedBy": draft.created_by,
+        "apexValidatedBy": draft.validated_by,
+        "apexDelegatedProfile": draft.delegations,
+    }
 
 
 def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> Account:

@@ -198,7 +198,7 @@ class ReplicaSet:
             return False
         if not instance.extra_conf:  # standalone: it must not replicate either
             return MARK not in text
-        return text.endswith(instance.extra_conf) and f"\n{instance.global_conf}" in text
+        return instance.extra_conf in text and f"\n{instance.global_conf}" in text
 
     # ------------------------------------------------------------------ run
     def start(self, timeout: float = 15.0) -> None:

@@ -86,7 +86,7 @@ class SlapdInstance:
     loglevel: str = "none"
     lastbind_precision: int = 60
     maxsize: int = 8 * 1024**3
-    extra_conf: str = ""  # appended: lands in the main database section (syncrepl…)
+    extra_conf: str = ""  # at the end of the main database section (syncrepl…)
     global_conf: str = ""  # global directives before the databases (serverID…)
     layout: Layout = field(init=False)
 
@@ -205,6 +205,7 @@ class SlapdInstance:
             # argon2 with its cost (hashing.ARGON2_MODULE); pw-pbkdf2 verifies older values.
             extra_modules=["pw-pbkdf2", hashing.ARGON2_MODULE],
             global_conf=self.global_conf,
+            main_conf=self.extra_conf,
             # Debian's modules first; then ours, found by the bare name the policy gives.
             module_path=f"/usr/lib/ldap:{self.module_dir}",
         )
@@ -220,7 +221,7 @@ class SlapdInstance:
         build(self.module_dir)
         values = self.template_values()
         conf = _render(Path(__file__).with_name("templates") / "slapd.conf.j2", values)
-        self.conf_file.write_text(conf + self.extra_conf)
+        self.conf_file.write_text(conf)
         self.conf_file.chmod(0o600)
         if not (self.data_dir / "main" / "data.mdb").exists():
             bootstrap = _render(ldif_dir() / "bootstrap.ldif.j2", values)

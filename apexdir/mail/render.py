@@ -103,6 +103,18 @@ CATALOGUE: dict[str, MailDefinition] = {
         ("count", "mails"),
         "to a validator: `count` requests wait, `mails` lists the invitees",
     ),
+    "review_reminder": MailDefinition(
+        "APEX Partenaires – Revue annuelle des habilitations de votre structure",
+        ("structure", "siret", "count", "date_limite", "lien", "premier"),
+        "to the administrateurs: the yearly review is open (`premier`) or still waits; "
+        "`count` habilitations to confirm before `date_limite` at `lien` (issue 21 item 10)",
+    ),
+    "review_overdue": MailDefinition(
+        "APEX Partenaires – Revue des habilitations non terminée",
+        ("structure", "siret", "count", "date_limite", "retrait"),
+        "to the agents' mailbox: a structure left `count` habilitations unconfirmed after "
+        "`date_limite`; `retrait` when they were withdrawn (policy.review_auto_revoke)",
+    ),
     "password_expiry_warning": MailDefinition(
         "APEX Partenaires – Expiration prochaine de votre mot de passe",
         ("identifiant", "jours", "date_expiration"),
@@ -180,7 +192,7 @@ _URGENT = frozenset({"code", "reset"})
 # Sent by the thousand by the scheduled jobs and by migrations.
 _BULK = frozenset({"password_expiry_warning", "password_expired", "migration_invite",
                    "invitation_reminder", "validator_reminder", "dormancy_warning",
-                   "dormancy_suspended"})  # fmt: skip
+                   "dormancy_suspended", "review_reminder"})  # fmt: skip
 
 
 def priority(name: str) -> int:

@@ -6,6 +6,14 @@ federations that ask for it (ProConnect) — and each family lives the same life
 key signs, a next one is already published so that relying parties know it before it signs,
 and the previous one stays published until the next rotation, for the tokens it signed.
 `apexdir app oidc-keys rotate` moves every family one step at once.
+
+Each process keeps the keys it read for `CACHE_SECONDS` (and the imported objects for good:
+a kid's key never changes), so that signing and verifying a token read no directory. After
+a rotation on another node, this one goes on signing with the former current key for at
+most that long: it stays published as `previous` until the next rotation, so what it signs
+still verifies. A token signed with a key this process has not seen yet (a `next` made on
+another node) reloads the keys, at most once every `RELOAD_SECONDS`. The JWKS address reads
+the directory each time: relying parties fetch it seldom and must see a rotation at once.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import time
 from typing import Any
 
 from apexdir.directory import filters as f
@@ -24,6 +33,11 @@ KEY_STATES = ("current", "next", "previous")
 ALGORITHMS = ("RS256", "ES256")
 PUBLIC_MEMBERS = ("kty", "kid", "use", "alg", "n", "e", "crv", "x", "y")
 _IMPORTED: dict[str, Any] = {}
+CACHE_SECONDS = 60.0
+RELOAD_SECONDS = 5.0
+# (base DN, directory addresses) → (when read, the keys): one entry per directory.
+_CACHE: dict[tuple[str, ...], tuple[float, list[dict[str, Any]]]] = {}
+_RELOADED: dict[tuple[str, ...], float] = {}
 
 
 def _text(value: Any) -> str:
@@ -104,9 +118,35 @@ def keys(rt: Runtime) -> list[dict[str, Any]]:
     return _read_keys(rt) if missing else found
 
 
+def _where(rt: Runtime) -> tuple[str, ...]:
+    return (rt.settings.ldap.base_dn, *rt.settings.ldap.uris)
+
+
+def cached_keys(rt: Runtime, *, fresh: bool = False) -> list[dict[str, Any]]:
+    """`keys`, as read at most `CACHE_SECONDS` ago by this process (`fresh`: now)."""
+    where, now = _where(rt), time.monotonic()
+    found = _CACHE.get(where)
+    if not fresh and found is not None and now - found[0] < CACHE_SECONDS:
+        return found[1]
+    loaded = keys(rt)
+    _CACHE[where] = (now, loaded)
+    return loaded
+
+
 def signing_key(rt: Runtime, alg: str = "RS256") -> dict[str, Any]:
-    """The current key of `alg`'s family."""
-    return next(k for k in keys(rt) if k["state"] == "current" and k["alg"] == alg)
+    """The current key of `alg`'s family (as this process last read them)."""
+    return next(k for k in cached_keys(rt) if k["state"] == "current" and k["alg"] == alg)
+
+
+def verification_key(rt: Runtime, kid: str) -> dict[str, Any] | None:
+    """The published key `kid`, or None; an unknown kid reloads the keys, at most once every
+    RELOAD_SECONDS (made-up kids must not cost a directory search each)."""
+    found = next((k for k in cached_keys(rt) if k["kid"] == kid), None)
+    where, now = _where(rt), time.monotonic()
+    if found is None and kid and now - _RELOADED.get(where, -RELOAD_SECONDS) >= RELOAD_SECONDS:
+        _RELOADED[where] = now
+        found = next((k for k in cached_keys(rt, fresh=True) if k["kid"] == kid), None)
+    return found
 
 
 def public_jwks(rt: Runtime) -> dict[str, Any]:
@@ -133,6 +173,7 @@ def rotate_keys(rt: Runtime) -> dict[str, Any]:
     for alg in ALGORITHMS:
         _add_key(rt, _new_key("next", alg))
     after = _read_keys(rt)
+    _CACHE.pop(_where(rt), None)
     return {"keys": [{"kid": k["kid"], "state": k["state"], "alg": k["alg"]} for k in after]}
 
 

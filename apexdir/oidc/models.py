@@ -37,6 +37,13 @@ ACR = "https://refeds.org/profile/mfa"
 SECRET_AUTH = ("client_secret_basic", "client_secret_post")
 
 
+def generation_digest(generation: str) -> str:
+    """What a code or an access token says of the session generation it was issued under
+    (`apexSessionGeneration`): a digest, so that the relying party that reads the token
+    never holds the value the portal's sessions compare."""
+    return hashlib.sha256(b"apexdir-session-generation:" + generation.encode()).hexdigest()[:32]
+
+
 def digest(value: str) -> str:
     """SHA-256 of a random secret (client secret, code, token): a salt or a slow hash would
     buy nothing for values nobody chose, and a fast one keeps the token endpoint cheap."""
@@ -109,7 +116,6 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     digest: str
     data: dict[str, Any]
     state: str = "fresh"
-    token_hash: str | None = None
 
     @property
     def client_id(self) -> str:
@@ -148,7 +154,8 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
 @dataclass
 class Token(TokenMixin):  # type: ignore[misc]
-    digest: str
+    """A verified access token: its claims (`apexdir.oidc.tokens.verify`)."""
+
     data: dict[str, Any]
     now: float
 
@@ -163,11 +170,12 @@ class Token(TokenMixin):  # type: ignore[misc]
         return str(self.data.get("scope") or "")
 
     def get_expires_in(self) -> int:
-        return int(self.data["expires_at"] - self.data["issued_at"])
+        return int(self.data["exp"]) - int(self.data["iat"])
 
     def is_expired(self) -> bool:
-        return self.now >= float(self.data["expires_at"])
+        return self.now >= float(self.data["exp"])
 
     def is_revoked(self) -> bool:
-        # A revoked token's entry is deleted: what is found was not revoked.
+        # Nothing is stored to revoke: the end of the account's sessions revokes its
+        # tokens, checked by userinfo against the account (`store.token_subject`).
         return False

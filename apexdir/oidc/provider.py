@@ -1,6 +1,6 @@
 """Authlib's authorization server wired to the directory stores (Canaille's
 `oidc/provider.py` is the model): the code grant with PKCE and OpenID Connect, bearer tokens
-for userinfo, and the discovery document."""
+for userinfo — signed JWTs stored nowhere (`tokens`) — and the discovery document."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, g
 
-from apexdir.oidc import federation, keys, store
+from apexdir.oidc import federation, keys, store, tokens
 from apexdir.oidc.claims import claims
 from apexdir.oidc.models import (
     ACR,
@@ -26,11 +26,12 @@ from apexdir.oidc.models import (
     Client,
     Subject,
     Token,
+    generation_digest,
 )
 from apexdir.runtime import Runtime
 
 CODE_SECONDS = 60
-ACCESS_TOKEN_SECONDS = 300
+ACCESS_TOKEN_SECONDS = tokens.SECONDS
 ID_TOKEN_SECONDS = 300
 
 RuntimeOf = Callable[[], Runtime]
@@ -59,6 +60,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
                 "identifier": user.account.identifier,
                 "sub": user.sub,
                 "auth_time": user.auth_time,
+                # Its token is good only while these sessions last (`store.still_subject`).
+                "sgen": generation_digest(user.account.session_generation),
                 "expires_at": now + CODE_SECONDS,
             },
         )
@@ -162,47 +165,46 @@ def signed_userinfo(rt: Runtime, client: Client, issuer: str, values: dict[str, 
 
 
 class Bearer(BearerTokenValidator):  # type: ignore[misc]
-    def __init__(self, runtime: RuntimeOf) -> None:
+    """An access token is good when its signature is (no lookup); userinfo then checks the
+    account it names (`store.token_subject`)."""
+
+    def __init__(self, runtime: RuntimeOf, issuer: str) -> None:
         super().__init__()
         self.runtime = runtime
+        self.issuer = issuer
 
     def authenticate_token(self, token_string: str) -> Token | None:
         rt = self.runtime()
-        return store.get_token(rt, token_string, rt.clock().timestamp())
+        claims = tokens.verify(rt, self.issuer, token_string)
+        return Token(claims, rt.clock().timestamp()) if claims is not None else None
 
 
 def build(app: Flask, runtime: RuntimeOf, issuer: str) -> tuple[AuthorizationServer, Any]:
     """The authorization server and the resource protector of userinfo, for `app`."""
 
     def query_client(client_id: str) -> Client | None:
-        return store.get_client(runtime(), client_id)
+        # Authlib asks more than once in one request (authorize validates it twice): one
+        # read per request, never across requests (a former secret must stop at once).
+        found: dict[str, Client | None] = g.setdefault("oidc_clients", {})
+        if client_id not in found:
+            found[client_id] = store.get_client(runtime(), client_id)
+        return found[client_id]
+
+    def access_token(client: Client, grant_type: str, user: Subject, scope: str) -> str:
+        return tokens.issue(runtime(), issuer, client.client_id, user, scope)
 
     def save_token(token: dict[str, Any], request: Any) -> None:
-        rt = runtime()
-        now = rt.clock().timestamp()
-        user: Subject = request.user
-        store.save_token(
-            rt,
-            token["access_token"],
-            {
-                "client_id": request.client.client_id,
-                "identifier": user.account.identifier,
-                "sub": user.sub,
-                "auth_time": user.auth_time,
-                "scope": token.get("scope", ""),
-                "issued_at": now,
-                "expires_at": now + int(token.get("expires_in", ACCESS_TOKEN_SECONDS)),
-            },
-        )
-        if request.authorization_code is not None:
-            store.attach_token(rt, request.authorization_code, token["access_token"])
+        # Nothing to store: the access token is signed (`tokens`), and there is no
+        # refresh token (the code grant only).
+        return None
 
+    app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = access_token
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": ACCESS_TOKEN_SECONDS})
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     grant = type("BoundCodeGrant", (CodeGrant,), {"runtime": staticmethod(runtime)})
     server.register_grant(grant, [S256Challenge(required=True), OpenID(runtime, issuer)])
     protector = ResourceProtector()
-    protector.register_token_validator(Bearer(runtime))
+    protector.register_token_validator(Bearer(runtime, issuer))
     return server, protector
 
 

@@ -5,11 +5,14 @@
   `ou=federation,ou=oidc,ou=system`, its apexAppCode the reserved `@federation`, its name
   in `description`; its id is lower case and an application's code upper case, so the id
   alone says where to look;
-- a code or a token is `cn=<SHA-256 of its value>` under `ou=codes` / `ou=tokens` of
-  `ou=oidc,ou=system`: the value itself is never stored;
+- a code is `cn=<SHA-256 of its value>` under `ou=codes` of `ou=oidc,ou=system`: the value
+  itself is never stored;
 - a code is spent by a compare-and-swap of its state (fresh → used): slapd applies it once,
   so two nodes redeeming one code concurrently issue one token; a used code is kept until
-  the purge so that a replay revokes the token issued with it (RFC 6749 §4.1.2);
+  the purge so that a replay revokes the token issued with it (RFC 6749 §4.1.2) — by ending
+  the account's sessions, under which the token was issued;
+- access tokens are stored nowhere: they are signed JWTs (`apexdir.oidc.tokens`); `ou=tokens`
+  held them before, and the purge still empties it;
 - the signing keys are `apexdir.oidc.keys`'s.
 
 All of it is readable by apexdir's own account only (slapd.conf ACLs).
@@ -21,6 +24,7 @@ import contextlib
 import json
 import re
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,8 +37,8 @@ from apexdir.oidc.models import (
     AuthorizationCode,
     Client,
     Subject,
-    Token,
     digest,
+    generation_digest,
 )
 from apexdir.runtime import Runtime
 
@@ -51,6 +55,9 @@ CLIENT_ATTRS = [
 FEDERATION_ID = re.compile(r"^(?=.*[a-z])[a-z0-9][a-z0-9-]{0,63}$")
 # A used code is kept this long after its expiry: a replay within it revokes the token.
 REPLAY_WINDOW = timedelta(minutes=10)
+# How long userinfo may use a client as read before (`cached_client`).
+CLIENT_CACHE_SECONDS = 30.0
+_CLIENTS: dict[tuple[str, ...], tuple[float, Client | None]] = {}
 
 
 def _text(value: Any) -> str:
@@ -90,6 +97,24 @@ def get_client(rt: Runtime, client_id: str) -> Client | None:
     except (NotFound, Invalid):
         return None
     return _client_from(entry) if entry is not None else None
+
+
+def cached_client(rt: Runtime, client_id: str) -> Client | None:
+    """`get_client` as this process read it at most CLIENT_CACHE_SECONDS ago — for userinfo
+    only, where the client is named by a token we signed: a client rotated or removed
+    meanwhile lets its tokens do nothing their own 5 minutes did not already allow. The
+    authorization and token endpoints read the client each time: a removed redirect
+    address and a former secret stop working at once."""
+    where = (rt.settings.ldap.base_dn, *rt.settings.ldap.uris, client_id)
+    now = time.monotonic()
+    found = _CLIENTS.get(where)
+    if found is not None and now - found[0] < CLIENT_CACHE_SECONDS:
+        return found[1]
+    client = get_client(rt, client_id)
+    if len(_CLIENTS) > 256:
+        _CLIENTS.clear()
+    _CLIENTS[where] = (now, client)
+    return client
 
 
 def federation_clients(rt: Runtime) -> list[Client]:
@@ -214,17 +239,13 @@ def get_code(rt: Runtime, code: str) -> AuthorizationCode | None:
     if not code or len(code) > 128:
         return None
     key = digest(code)
-    entry = rt.directory.get(
-        rt.layout.oidc_code_dn(key), ["apexOidcData", "apexOidcState", "apexTokenHash"]
-    )
+    entry = rt.directory.get(rt.layout.oidc_code_dn(key), ["apexOidcData", "apexOidcState"])
     if entry is None:
         return None
-    token = entry.get("apexTokenHash")
     return AuthorizationCode(
         key,
         json.loads(_text(entry.get("apexOidcData"))),
         _text(entry.get("apexOidcState") or "fresh"),
-        _text(token) if token else None,
     )
 
 
@@ -241,41 +262,29 @@ def spend_code(rt: Runtime, code: AuthorizationCode) -> bool:
     return True
 
 
-def attach_token(rt: Runtime, code: AuthorizationCode, token: str) -> None:
-    """Remember which token the code gave, so that a replay of the code revokes it."""
-    code.token_hash = digest(token)
-    rt.directory.replace(rt.layout.oidc_code_dn(code.digest), apexTokenHash=code.token_hash)
-
-
 def revoke_issued(rt: Runtime, code: AuthorizationCode) -> bool:
-    """A used code came back: revoke the token issued with it (RFC 6749 §4.1.2)."""
-    if not code.token_hash:
+    """A used code came back (RFC 6749 §4.1.2): its token is revoked by ending the
+    account's sessions (a token is good only under the session generation it was issued
+    under), as `workflows.sessions.end_all` does — if the account is still under the
+    code's generation: a later login's sessions are left alone."""
+    identifier, issued_under = code.data.get("identifier"), code.data.get("sgen")
+    if not identifier or not issued_under:
         return False
+    dn = rt.layout.account_dn(str(identifier))
     try:
-        rt.directory.delete(rt.layout.oidc_token_dn(code.token_hash))
-    except NotFound:
+        entry = rt.directory.get(dn, ["apexSessionGeneration"])
+    except (NotFound, Invalid):
         return False
+    current = _text(entry.get("apexSessionGeneration") or "") if entry is not None else None
+    if current is None or generation_digest(current) != issued_under:
+        return False
+    rt.directory.replace(dn, apexSessionGeneration=secrets.token_hex(12))
     return True
 
 
-def save_token(rt: Runtime, token: str, data: dict[str, Any]) -> None:
-    key = digest(token)
-    entry = _grant_entry(data, data["expires_at"], None)
-    rt.directory.add(rt.layout.oidc_token_dn(key), entry | {"cn": key})
-
-
-def get_token(rt: Runtime, token: str, now: float) -> Token | None:
-    if not token or len(token) > 128:
-        return None
-    key = digest(token)
-    entry = rt.directory.get(rt.layout.oidc_token_dn(key), ["apexOidcData"])
-    if entry is None:
-        return None
-    return Token(key, json.loads(_text(entry.get("apexOidcData"))), now)
-
-
 def purge(rt: Runtime, now: datetime, limit: int = 1000) -> dict[str, int]:
-    """Delete expired tokens, and codes past their expiry and the replay window."""
+    """Delete codes past their expiry and the replay window, and the tokens stored before
+    access tokens were signed JWTs (`ou=tokens`, empty since)."""
     counts = {"oidc_codes_purged": 0, "oidc_tokens_purged": 0}
     for base, cutoff, name in (
         (rt.layout.oidc_codes_dn, now - REPLAY_WINDOW, "oidc_codes_purged"),
@@ -299,16 +308,21 @@ def purge(rt: Runtime, now: datetime, limit: int = 1000) -> dict[str, int]:
 
 # ------------------------------------------------------------------ accounts
 def subject(rt: Runtime, identifier: str, app: str, auth_time: int) -> Subject | None:
+    """The account if it may be handed to an application now (`_eligible`)."""
+    try:
+        entry = rt.directory.get(rt.layout.account_dn(identifier), [*ACCOUNT_ATTRS, "entryUUID"])
+    except (NotFound, Invalid):
+        return None
+    return _eligible(rt, entry, app, auth_time) if entry is not None else None
+
+
+def _eligible(rt: Runtime, entry: Any, app: str, auth_time: int) -> Subject | None:
     """The account if it may be handed to an application now: it exists (the same one: its
     entryUUID is the `sub`), is active, not locked, and its password has not expired.
     Whether it holds a profile of `app` is the caller's question (a different refusal);
     a federation's client (`app` is FEDERATION_APP) needs none, and is told the name of
     the account's service (`organizational_unit`)."""
-    try:
-        entry = rt.directory.get(rt.layout.account_dn(identifier), [*ACCOUNT_ATTRS, "entryUUID"])
-    except (NotFound, Invalid):
-        return None
-    if entry is None or entry.get("apexAccountType") is None:
+    if entry.get("apexAccountType") is None:
         return None
     account = account_from(entry)
     # Every client, application or federation, passes here: a suspended account (its
@@ -326,7 +340,42 @@ def subject(rt: Runtime, identifier: str, app: str, auth_time: int) -> Subject |
     return Subject(account, _text(entry.get("entryUUID")), app, auth_time)
 
 
+def _same_generation(found: Subject | None, issued_under: object) -> Subject | None:
+    """`found`, unless its sessions ended since a code or token was issued under
+    `issued_under` (a generation's digest; codes made before it was recorded have none)."""
+    if found is None or issued_under is None:
+        return found
+    current = generation_digest(found.account.session_generation)
+    return found if current == issued_under else None
+
+
 def still_subject(rt: Runtime, data: dict[str, Any], app: str) -> Subject | None:
-    """The subject a code or token names, if still eligible and still the same account."""
+    """The subject a code names, if still eligible, still the same account, and its
+    sessions not ended since (logout, password change, suspension)."""
     found = subject(rt, str(data["identifier"]), app, int(data.get("auth_time") or 0))
-    return found if found is not None and found.sub == data["sub"] else None
+    if found is None or found.sub != data["sub"]:
+        return None
+    return _same_generation(found, data.get("sgen"))
+
+
+def token_subject(rt: Runtime, claims: dict[str, Any], app: str) -> Subject | None:
+    """The subject of a verified access token (`tokens.verify`): the account whose
+    entryUUID is its `sub` — a token names no identifier, which its scope may not release
+    to the application — if still eligible and still under the token's generation."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 64:
+        return None
+    try:
+        found = rt.directory.search(
+            rt.layout.people_dn,
+            f.eq("entryUUID", sub),
+            [*ACCOUNT_ATTRS, "entryUUID"],
+            scope="one",
+            paged=False,
+        )
+    except (NotFound, Invalid):
+        return None
+    if len(found) != 1:
+        return None
+    subject = _eligible(rt, found[0], app, int(claims.get("auth_time") or 0))
+    return _same_generation(subject, claims.get("apex_sgen") or "")

@@ -51,12 +51,23 @@ LABELS: dict[str, str] = {
     "auth.password-reset": "Mot de passe réinitialisé",
     "auth.password-change": "Mot de passe modifié",
     "auth.locked": "Compte verrouillé après des erreurs de mot de passe",
+    "review.open": "Revue des habilitations ouverte",
+    "review.due": "Revue annuelle des habilitations ouverte",
+    "review.confirm": "Habilitation confirmée (revue des habilitations)",
+    "review.complete": "Revue des habilitations terminée",
+    "review.overdue": "Revue des habilitations non terminée dans le délai",
+    "review.auto-revoke": "Profil applicatif retiré faute de confirmation (revue)",
 }
 # Done by the person the event is about, without being logged in (the journal has no
 # actor): the history names that person.
 BY_THE_PERSON = frozenset({"account.complete", "auth.password-reset"})
 # Done by APEX itself (slapd's lockout, the daemon): nobody to name.
-BY_THE_SYSTEM = frozenset({"auth.locked", "account.dormant-warning", "account.dormant-suspend"})
+BY_THE_SYSTEM = frozenset(
+    {"auth.locked", "account.dormant-warning", "account.dormant-suspend", "review.due",
+     "review.overdue", "review.auto-revoke"}
+)  # fmt: skip
+# Of the structure as a whole: « La structure » in « Concerne ».
+_OF_STRUCTURE = frozenset({"review.open", "review.due", "review.complete", "review.overdue"})
 AGENT = "Agent DGFiP"
 SYSTEM = "APEX Partenaires"
 INVITEE = "La personne invitée"
@@ -161,7 +172,7 @@ def whom(action: str, target: str | None, details: dict[str, object]) -> str:
         name = target.split("/", 1)[-1]
         into = details.get("into") if action == "service.merge" else details.get("new_name")
         return f"Service « {name} »" + (f" → « {into} »" if into else "")
-    if action.startswith("structure."):
+    if action.startswith("structure.") or action in _OF_STRUCTURE:
         return "La structure"
     if action == "account.transfer" and details.get("to"):
         return f"{target} → service « {details['to']} »"

@@ -49,6 +49,8 @@ class Action(StrEnum):
     DELEGATE = "delegate"  # delegate or withdraw a delegation
     JOURNAL_VIEW = "journal_view"
     HISTORY_VIEW = "history_view"  # a structure's history: who did what to whom, when
+    REVIEW = "review"  # the yearly review of a structure's habilitations (confirm, withdraw)
+    REVIEW_OPEN = "review_open"  # open a review before it is due
     SELF_UPDATE = "self_update"
     DATA_EXPORT = "data_export"  # a partner's own data (RGPD art. 15 and 20)
 
@@ -160,6 +162,10 @@ RULES: Mapping[Action, Mapping[ActorType, Rule]] = {
     # Issue 21 item 8: an administrateur reads his structure's history, a responsable his
     # service's; a collaborateur none.
     Action.HISTORY_VIEW: {_AG: _ANY, _AD: _STRUCTURE, _RE: Rule(Scope.OWN_SERVICE)},
+    # Issue 21 item 10: an administrateur reviews his structure's habilitations; an agent
+    # opens reviews and reads what is overdue anywhere. Responsables and collaborateurs none.
+    Action.REVIEW: {_AG: _ANY, _AD: _STRUCTURE},
+    Action.REVIEW_OPEN: {_AG: _ANY},
     # Agents correct a partner's data on request (support); the partner is mailed either way.
     Action.SELF_UPDATE: {_AG: _ANY, _AD: _SELF, _RE: _SELF, _CO: _SELF},
     # Every partner downloads his own data; an agent any partner's (a request by mail).
@@ -192,6 +198,8 @@ _ACTIONS = {
     Action.DELEGATE: "déléguer des profils ou retirer une délégation",
     Action.JOURNAL_VIEW: "consulter le journal",
     Action.HISTORY_VIEW: "consulter l'historique",
+    Action.REVIEW: "revoir les habilitations d'une structure",
+    Action.REVIEW_OPEN: "ouvrir une revue des habilitations",
     Action.SELF_UPDATE: "modifier des données personnelles",
     Action.DATA_EXPORT: "télécharger les données personnelles",
 }
@@ -249,6 +257,41 @@ def require(actor: Actor, action: Action, target: Target) -> None:
     reason = refusal(actor, action, target)
     if reason is not None:
         raise NotAllowed(reason)
+
+
+# The actions by which an actor manages accounts (SPEC §1, §5, §6, §10).
+MANAGEMENT = (
+    Action.INVITE,
+    Action.VALIDATE,
+    Action.RESEND_IDENTIFIER,
+    Action.ACCOUNT_DELETE,
+    Action.ACCOUNT_SUSPEND,
+    Action.ACCOUNT_RETYPE,
+    Action.ACCOUNT_TRANSFER,
+    Action.GRANT,
+    Action.DELEGATE,
+)
+_WIDTH = (Scope.SELF, Scope.OWN_SERVICE, Scope.OWN_STRUCTURE, Scope.ANYWHERE)
+
+
+def listing_scope(actor_type: ActorType) -> Scope:
+    """How far the list of accounts an actor manages reaches (`account list`, the portal's
+    « Gestion des comptes »): the widest reach of his management actions in `RULES`, never
+    wider than his consultation (`ACCOUNT_VIEW`). A responsable manages one service (SPEC
+    §1: every account action of his row is `OWN_SERVICE`), so he lists his service; an
+    actor who manages no account (a collaborateur) lists what he may consult."""
+    seen = RULES[Action.ACCOUNT_VIEW][actor_type].scope
+    managed = [RULES[a][actor_type].scope for a in MANAGEMENT if actor_type in RULES[a]]
+    if not managed:
+        return seen
+    return min(max(managed, key=_WIDTH.index), seen, key=_WIDTH.index)
+
+
+def may_list(actor: Actor, target: Target) -> bool:
+    """Whether an account is on the actor's list of accounts (`listing_scope`)."""
+    return is_allowed(actor, Action.ACCOUNT_VIEW, target) and _in_scope(
+        listing_scope(actor.type), actor, target
+    )
 
 
 def can_grant_profile(actor_type: ActorType, own_profiles: Collection[str], profile: str) -> bool:

@@ -167,6 +167,26 @@ class Journal:
             row["details"] = json.loads(row["details"]) if row["details"] else None
         return rows
 
+    def has_ldap_change(self, csn: str, when: datetime, start: str, started: datetime) -> bool:
+        """Whether the change feed journaled this write (`ldap.*`), read from any provider's
+        log: by its CSN, at the CSN's time `when` (an indexed look-up). An entry without CSN
+        (journaled before the feed kept them, or a log without CSNs) is known by its
+        reqStart `start`, at `started`."""
+        with guarded(self.db, "read the journal"):
+            row = self.db.execute(
+                "SELECT 1 FROM journal WHERE action LIKE 'ldap.%' AND ("
+                " (at = ? AND json_extract(details, '$.csn') = ?) OR"
+                " (at = ? AND json_extract(details, '$.at') = ?"
+                "  AND json_extract(details, '$.csn') IS NULL)) LIMIT 1",
+                [iso(when), csn, iso(started), start],
+            ).fetchone()
+        return row is not None
+
+    def waiting_events(self) -> int:
+        """History events the directory did not take yet (`flush` writes them)."""
+        with guarded(self.db, "read the history backlog"):
+            return int(self.db.execute("SELECT COUNT(*) FROM history_backlog").fetchone()[0])
+
     def trim(self, older_than: datetime) -> int:
         """Delete entries before `older_than`; returns how many."""
         with guarded(self.db, "trim the journal"):

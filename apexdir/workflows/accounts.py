@@ -3,39 +3,53 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from apexdir.directory.mapping import LISTING_ATTRS
+from apexdir.directory.mapping import LISTING_ATTRS, common_name
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account
 from apexdir.rules.contact import normalize_mobile, validate_mail
-from apexdir.rules.permissions import Action, Actor, ActorType, is_allowed, require
+from apexdir.rules.permissions import Action, Actor, ActorType, may_list, require
 from apexdir.rules.siret import validate_siret
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import history_of, target_for
 from apexdir.workflows.lifecycle import require_not_last_administrator
-from apexdir.workflows.notify import announce_then, moment, queue_mail, queue_mail_or_undo
+from apexdir.workflows.notify import (
+    announce_then,
+    moment,
+    personal_data,
+    queue_mail,
+    queue_mail_or_undo,
+)
 
-PARIS = ZoneInfo("Europe/Paris")
 PERSONAL_DATA_MESSAGE = "Vos données personnelles ont été modifiées."
 
 
-def show_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+def consult(rt: Runtime, actor: Actor, identifier: str) -> Account:
+    """One account, for an actor who may consult it (SPEC §7)."""
     account = Repository(rt.directory, rt.layout).account(identifier)
     require(actor, Action.ACCOUNT_VIEW, target_for(account))
+    return account
+
+
+def show_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+    account = consult(rt, actor, identifier)
     return account.public(with_mobile=actor.type == ActorType.AGENT)
 
 
-def list_accounts(
+def manageable(
     rt: Runtime,
     actor: Actor,
     *,
     siret: str | None = None,
     status: str | None = None,
     account_type: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Account]:
+    """The accounts an actor sees on his list (`account list`, the portal's « Gestion des
+    comptes »): an agent every account (of `siret` if given), an administrateur those of his
+    structure, a responsable those of his service, a collaborateur those of his structure
+    (`rules.permissions.listing_scope`)."""
     if siret is not None:
         siret = validate_siret(siret)
     if actor.type != ActorType.AGENT:
@@ -45,7 +59,7 @@ def list_accounts(
     found = Repository(rt.directory, rt.layout).accounts(
         siret=siret, status=status, account_type=account_type, attributes=LISTING_ATTRS
     )
-    return [a.public() for a in found if is_allowed(actor, Action.ACCOUNT_VIEW, target_for(a))]
+    return [a for a in found if may_list(actor, target_for(a))]
 
 
 def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
@@ -137,32 +151,27 @@ def update_personal_data(
     if not changes:
         raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
     if "sn" in changes or "givenName" in changes:
-        changes["cn"] = (
-            f"{changes.get('givenName', account.first_name)} {changes.get('sn', account.last_name)}"
+        changes["cn"] = common_name(
+            changes.get("givenName", account.first_name), changes.get("sn", account.last_name)
         )
-    recipients = [account.mail]
-    if "mail" in changes and changes["mail"].lower() != account.mail.lower():
-        recipients.append(changes["mail"])
     previous = {
         "sn": account.last_name,
         "givenName": account.first_name,
-        "cn": f"{account.first_name} {account.last_name}",
+        "cn": common_name(account.first_name, account.last_name),
         "mail": account.mail,
         "mobile": account.mobile,
     }
     rt.directory.replace(account.dn, **changes)
-    now = rt.clock().astimezone(PARIS)
-    for address in recipients:
+    new_mail = changes.get("mail")
+    for notice in personal_data(account.identifier, account.mail, new_mail, rt.clock()):
         # The confirmation is a safeguard (someone else may have done it): no change
         # without it.
         queue_mail_or_undo(
             rt,
             lambda: rt.directory.replace(account.dn, **{k: previous[k] for k in changes}),
-            "personal_data",
-            [address],
-            date=now.strftime("%d/%m/%Y"),
-            heure=now.strftime("%H:%M:%S"),
-            identifiant=account.identifier,
+            notice.template,
+            notice.to,
+            **notice.context,
         )
     rt.journal.record(
         "account.update",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from apexdir.directory.repository import Repository
-from apexdir.errors import Conflict, Invalid
+from apexdir.errors import Conflict, Invalid, NotFound
 from apexdir.models import Application
 from apexdir.rules.permissions import Action, Actor, Target, require
 from apexdir.rules.urls import web_address
@@ -95,6 +95,14 @@ def add_profile(rt: Runtime, actor: Actor, code: str, profile: str) -> str:
 
 def list_applications(rt: Runtime) -> list[Application]:
     return Repository(rt.directory, rt.layout).applications()
+
+
+def application_name(rt: Runtime, code: str) -> str | None:
+    """The name partners know an application by; None when the catalogue lacks it."""
+    try:
+        return Repository(rt.directory, rt.layout).application(code).name
+    except NotFound:
+        return None
 
 
 def parse_habilitation(app: str, profile: str) -> tuple[str, str]:

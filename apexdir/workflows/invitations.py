@@ -7,8 +7,6 @@ the permission table: a request id typed in an address is not a right (issue 18,
 
 from __future__ import annotations
 
-from typing import Any
-
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
 from apexdir.models import CreationRequest
@@ -25,7 +23,7 @@ def for_decision(rt: Runtime, actor: Actor, request_id: str) -> CreationRequest:
     return req
 
 
-def resend(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
+def resend(rt: Runtime, actor: Actor, request_id: str) -> CreationRequest:
     """Invite again, with the same data, the person of an **expired** invitation.
 
     The new invitation goes into the request's own structure and service, as whoever may

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,33 @@ def moment(rt: Runtime) -> dict[str, str]:
 
     now = rt.clock().astimezone(ZoneInfo("Europe/Paris"))
     return {"date": now.strftime("%d/%m/%Y"), "heure": now.strftime("%H:%M")}
+
+
+@dataclass
+class Mail:
+    """A mail to queue: its template, recipients and context (`apexdir.mail.render`)."""
+
+    template: str
+    to: list[str]
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def personal_data(identifier: str, old: str, new: str | None, when: datetime) -> list[Mail]:
+    """The personal-data confirmation of a change made at `when`: to the old address, and
+    to the new one when the e-mail changed (the confirmation is a safeguard: someone else
+    may have made the change). Whoever made it — the partner on the portal, an agent with
+    the CLI, any LDAP client seen by the change feed — the same mails."""
+    from zoneinfo import ZoneInfo
+
+    recipients = [old]
+    if new and new.lower() != old.lower():
+        recipients.append(new)
+    at = when.astimezone(ZoneInfo("Europe/Paris"))
+    context = {"date": at.strftime("%d/%m/%Y"), "heure": at.strftime("%H:%M:%S")}
+    return [
+        Mail("personal_data", [address], {**context, "identifiant": identifier})
+        for address in recipients
+    ]
 
 
 def queue_mail(

@@ -27,6 +27,19 @@ def _target(siret: str, service: Service | None = None) -> Target:
     )
 
 
+def of_structure(rt: Runtime, actor: Actor, siret: str) -> list[Service]:
+    """The services of a structure, for an actor who may consult it (the portal's lists)."""
+    require(actor, Action.STRUCTURE_VIEW, _target(siret))
+    return Repository(rt.directory, rt.layout).services(siret)
+
+
+def members(rt: Runtime, actor: Actor, service: Service) -> list[Account]:
+    """The accounts of a service, for an actor who manages the structure's services (its
+    page, the récapitulatifs of a merge and a deletion)."""
+    require(actor, Action.SERVICE_MANAGE, _target(service.siret, service))
+    return Repository(rt.directory, rt.layout).accounts(siret=service.siret, service_dn=service.dn)
+
+
 def _name(name: str) -> str:
     return display_name("nom du service", name, max_length=128)
 

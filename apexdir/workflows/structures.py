@@ -139,6 +139,12 @@ def list_structures(rt: Runtime, actor: Actor) -> list[Structure]:
     return [repo.structure(actor.structure or "")]
 
 
+def structure(rt: Runtime, actor: Actor, siret: str) -> Structure:
+    """One structure, for an actor who may consult it."""
+    require(actor, Action.STRUCTURE_VIEW, structure_target(siret))
+    return Repository(rt.directory, rt.layout).structure(siret)
+
+
 def show_structure(rt: Runtime, actor: Actor, siret: str) -> dict[str, Any]:
     """The consultation: structure, administrators, and per service its accounts — no phone."""
     siret = validate_siret(siret)

@@ -16,10 +16,11 @@
 - the state store gives its free pages back a step at a time (incremental vacuum) and its
   write-ahead log is truncated.
 
-The first three act on the shared directory and run on the node holding the lease
-(`run_directory`); the last two act on the node's own state store, so every node runs them
-(`run_local`, the daemon's `local_housekeeping` job, issue 13): a waiting node's journal and
-sent spool would otherwise grow for ever. `run` (and `apexdir daemon run-once housekeeping`)
+The first four act on the shared directory and run on the node holding the lease
+(`run_directory`, whose work is `apexdir.workflows.housekeeping`); the last two act on the
+node's own state store, so every node runs them (`run_local`, the daemon's
+`local_housekeeping` job, issue 13): a waiting node's journal and sent spool would
+otherwise grow for ever. `run` (and `apexdir daemon run-once housekeeping`)
 does both.
 
 Invitation links are voided by the pending job when they expire (it also tells the creator).
@@ -27,87 +28,25 @@ Invitation links are voided by the pending job when they expire (it also tells t
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlite_utils
 
-from apexdir.clock import Clock, from_generalized_time, system_clock
+from apexdir.clock import Clock, system_clock
 from apexdir.config import Settings
-from apexdir.daemon.jobs.common import Record, Stop, commit, never, one_pass, swap, text
-from apexdir.directory import filters as f
-from apexdir.oidc import store as oidc_store
-from apexdir.rules import onetime
+from apexdir.daemon.jobs.common import Stop, never, one_pass
 from apexdir.runtime import Runtime
-from apexdir.state.db import guarded, open_store
+from apexdir.state.db import open_store
 from apexdir.state.journal import Journal
 from apexdir.state.outbox import Outbox
-from apexdir.workflows import history
-
-SECRETS = ("apexLoginCode", "apexResetSecret")
-PASSWORD_NOTICES = ("expiry-", "expired:")
-
-
-def expired_secret(value: str, now: datetime) -> bool:
-    """Whether a stored one-time secret can go: expired, out of tries, or void."""
-    record = onetime.parse(value)
-    if record is not None:
-        return record.tries <= 0 or record.expires_at <= now
-    for part in value.split(";"):
-        with contextlib.suppress(ValueError):
-            if len(part) >= 15 and part.endswith("Z"):
-                return from_generalized_time(part) <= now
-    return False
-
-
-def stale_notices(notices: list[str], changed: str | None) -> list[str]:
-    """Password notices that name another pwdChangedTime than the current one."""
-    return [
-        n
-        for n in notices
-        if n.startswith(PASSWORD_NOTICES) and n.split(":", 1)[-1] != (changed or "")
-    ]
-
-
-def clean_accounts(rt: Runtime, now: datetime, stop: Stop) -> dict[str, int]:
-    counts = {"secrets_removed": 0, "notices_removed": 0}
-    entries = rt.directory.search(
-        rt.layout.people_dn,
-        f.and_(
-            f.eq("objectClass", "apexAccount"),
-            f.or_(*(f.present(a) for a in (*SECRETS, "apexNotice"))),
-        ),
-        [*SECRETS, "apexNotice", "pwdChangedTime"],
-        scope="one",
-    )
-    for entry in entries:
-        if stop():
-            break
-        for attr in SECRETS:
-            value = text(entry.get(attr))
-            # The exact value is deleted: a code issued since this search stays.
-            removable = bool(value) and expired_secret(value or "", now)
-            if removable and swap(rt, entry.dn, {attr: [("delete", [value])]}):
-                counts["secrets_removed"] += 1
-        notices = [text(n) or "" for n in entry.all("apexNotice")]
-        stale = stale_notices(notices, text(entry.get("pwdChangedTime")))
-        if stale and swap(rt, entry.dn, {"apexNotice": [("delete", stale)]}):
-            counts["notices_removed"] += len(stale)
-    return counts
+from apexdir.state.vacuum import free_pages
+from apexdir.workflows import housekeeping
 
 
 def run_directory(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
     """The directory's part: one-time secrets, stale notices, OpenID Connect leftovers."""
-    now = rt.clock()
-    counts: dict[str, Any] = clean_accounts(rt, now, stop)
-    if not stop():
-        counts.update(oidc_store.purge(rt, now))
-    if not stop():
-        counts["events_purged"] = history.purge(rt, now=now)
-    if counts["secrets_removed"] or counts["notices_removed"]:
-        commit(rt, [], [Record("housekeeping", None, counts)])
-    return counts
+    return housekeeping.run_directory(rt, stop=stop)
 
 
 def run_local(db: sqlite_utils.Database, settings: Settings, clock: Clock) -> dict[str, Any]:
@@ -120,34 +59,6 @@ def run_local(db: sqlite_utils.Database, settings: Settings, clock: Clock) -> di
     }
     counts["pages_freed"] = free_pages(db)
     return counts
-
-
-# Pages given back per step: each step is a short write transaction, so writers (the
-# portal's rate limits, the outbox) wait milliseconds, not the seconds a whole VACUUM of a
-# large store held the write lock for (5.5 s at 1.2 GB: issue 23).
-VACUUM_STEP_PAGES = 2_000
-
-
-def free_pages(db: sqlite_utils.Database) -> int:
-    """Give the free pages back to the file system a step at a time, then truncate the
-    write-ahead log. A store made before incremental vacuum is converted once (one full
-    VACUUM, at this nightly job, never on a request)."""
-    freed = 0
-    with guarded(db, "vacuum the state store"):
-        if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-            (freed,) = db.execute("PRAGMA freelist_count").fetchone()
-            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            db.execute("VACUUM")
-        (free,) = db.execute("PRAGMA freelist_count").fetchone()
-        while free:
-            # The pragma frees a page per step of its statement: read it to the end.
-            db.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
-            (left,) = db.execute("PRAGMA freelist_count").fetchone()
-            if left >= free:
-                break  # nothing more can be given back now
-            freed, free = freed + free - left, left
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return freed
 
 
 def run(rt: Runtime, *, stop: Stop = never) -> dict[str, Any]:
@@ -178,7 +89,7 @@ def run_local_once(
     db = open_store(settings.state.path)
     try:
         counts = run_local(db, settings, clock)
-        waiting = db.execute("SELECT COUNT(*) FROM history_backlog").fetchone()[0]
+        waiting = Journal(db, clock).waiting_events()
     finally:
         db.close()
     if waiting:

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from apexdir.directory.repository import Repository
 from apexdir.errors import Invalid, NotAllowed
 from apexdir.models import Account, CreationRequest
 from apexdir.portal.context import account, actor, rt
@@ -25,12 +24,11 @@ from apexdir.portal.security import login_required
 from apexdir.portal.views.gestion import (
     app_names,
     attempt,
-    handable_profiles,
     profile_label,
     services_of,
 )
 from apexdir.rules.lifecycle import status_label
-from apexdir.rules.permissions import AccountType, Action, Target, is_allowed
+from apexdir.rules.permissions import AccountType, Action, is_allowed
 from apexdir.workflows import accounts, invitations, lifecycle, precreation, rights, services
 from apexdir.workflows.actors import target_for
 
@@ -55,33 +53,14 @@ def _manager() -> Account:
 
 
 def _invite_form(me: Account) -> InviteForm:
+    """The types and services offered are those the actor may invite (the workflow's)."""
     form = InviteForm(prefix="invitation")
-    who = actor()
-    services = services_of(me.siret)  # one read serves both lists
-
-    def may_invite(kind: AccountType, service_id: str) -> bool:
-        target = Target(account_type=kind, structure=me.siret, service=service_id)
-        return is_allowed(who, Action.INVITE, target)
-
-    kinds = [
-        k
-        for k in (AccountType.RESPONSABLE, AccountType.COLLABORATEUR)
-        if any(may_invite(k, s.id) for s in services)
-    ]
-    form.type_compte.choices = [(k.value, k.value.capitalize()) for k in kinds]
-    form.service.choices = [
-        (s.name, s.name) for s in services if may_invite(AccountType.COLLABORATEUR, s.id)
-    ]
+    offered = precreation.invitable(rt(), actor(), me.siret)
+    form.type_compte.choices = [(k.value, k.value.capitalize()) for k, s in offered.items() if s]
+    form.service.choices = [(s.name, s.name) for s in offered[AccountType.COLLABORATEUR]]
     apps = sorted(app_names().items(), key=lambda item: item[1])
     form.application.choices = [("", "Aucune"), *apps]
     return form
-
-
-def _visible(me: Account) -> list[dict[str, Any]]:
-    found = accounts.list_accounts(rt(), actor(), siret=me.siret)
-    if me.type == "responsable":  # the service's accounts (SPEC §1)
-        found = [a for a in found if a.get("service") == me.service]
-    return found
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -110,7 +89,7 @@ def liste() -> Any:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
-    rows = _visible(me)
+    rows = accounts.manageable(rt(), actor())  # a responsable's: his service (SPEC §1)
     pages = max(1, -(-len(rows) // PAGE))
     page = min(page, pages)
     pending = precreation.pending(rt(), actor(), statuses=["invited", "submitted", "expired"])
@@ -124,7 +103,7 @@ def liste() -> Any:
         pages=pages,
         pending=pending,
         statuses=STATUSES,
-        can_validate=lambda r: is_allowed(actor(), Action.VALIDATE, precreation.request_target(r)),
+        can_validate=lambda r: precreation.may_decide(actor(), r),
         empty=EmptyForm(),
     )
 
@@ -177,15 +156,16 @@ def renvoyer(request_id: str) -> Any:
     if EmptyForm().validate_on_submit():
         attempt(
             lambda: invitations.resend(rt(), actor(), request_id[:64]),
-            lambda r: f"Une nouvelle invitation a été envoyée à {r['mail']}.",
+            lambda r: f"Une nouvelle invitation a été envoyée à {r.mail}.",
         )
     return redirect(url_for("comptes.liste"))
 
 
 # ---------------------------------------------------------------------- one account
 def _target_account(identifier: str) -> Account:
+    """The account named in the address, if the actor may consult it (403 otherwise)."""
     try:
-        return Repository(rt().directory, rt().layout).account(identifier[:256])
+        return accounts.consult(rt(), actor(), identifier[:256])
     except Invalid:
         abort(404)
 
@@ -196,10 +176,8 @@ def detail(identifier: str) -> Any:
     me = _manager()
     target = _target_account(identifier)
     who, aim = actor(), target_for(target)
-    if not is_allowed(who, Action.ACCOUNT_VIEW, aim):
-        raise NotAllowed("Action non autorisée")
     names = app_names()
-    mine = handable_profiles(me)
+    mine = rights.handable(rt(), who, me)
     can = {action.value: is_allowed(who, action, aim) for action in Action}
     grant = ProfileForm(prefix="habiliter", formdata=None)
     grant.profil.choices = [
@@ -294,12 +272,12 @@ def retirer_delegation(identifier: str) -> Any:
         attempt(
             lambda: rights.undelegate(rt(), actor(), identifier, app, profile),
             lambda r: (
-                f"La délégation du profil « {profile_label(r['delegation'], names)} » a été "
+                f"La délégation du profil « {profile_label(r.profile, names)} » a été "
                 "retirée."
                 + (
                     f" Habilitations accordées avec elle, conservées : "
-                    f"{', '.join(r['habilitations_kept'])}."
-                    if r["habilitations_kept"]
+                    f"{', '.join(r.habilitations_kept)}."
+                    if r.habilitations_kept
                     else ""
                 )
             ),

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, session, url_for
 
-from apexdir.directory.repository import Repository
-from apexdir.errors import AuthenticationFailed, Invalid, NotFound
+from apexdir.errors import ApexError, AuthenticationFailed, Invalid, NotFound
 from apexdir.portal import checks
 from apexdir.portal.context import account, actor, rt
 from apexdir.portal.errors import french
@@ -16,7 +15,8 @@ from apexdir.portal.forms import EmptyForm, PasswordChangeForm, PersonalDataForm
 from apexdir.portal.security import adopt_generation, login_required
 from apexdir.rules.contact import display_mobile, normalize_mobile
 from apexdir.rules.urls import web_address
-from apexdir.workflows import accounts, auth, structures
+from apexdir.workflows import accounts, auth, review, structures
+from apexdir.workflows.catalogue import list_applications as applications_catalogue
 
 bp = Blueprint("espace", __name__)
 
@@ -50,8 +50,23 @@ def partner_menu(account_type: str | None) -> list[tuple[str, str]]:
     items.append(("espace.structure", "Consultation des comptes et services de la structure"))
     if account_type in ("administrateur", "responsable"):
         items.append(("historique.liste", "Historique"))
+    if account_type == "administrateur" and review_open():
+        items.append(("revue.page", "Revue des habilitations"))
     items.append(("espace.donnees", "Gestion des données personnelles"))
     return items
+
+
+def review_open() -> bool:
+    """Whether the logged-in administrateur's structure has a review open (issue 21 item
+    10): one indexed search, once per request (the side menu and the header's menu)."""
+    if "account" not in g:  # a page outside login_required (an error page): no lookup
+        return False
+    if "apex_review_open" not in g:
+        try:
+            g.apex_review_open = review.is_open(rt(), actor())
+        except ApexError:  # the menu never breaks a page
+            g.apex_review_open = False
+    return bool(g.apex_review_open)
 
 
 @bp.app_context_processor
@@ -69,11 +84,16 @@ def _globals(setup: Any) -> None:
 @login_required
 def accueil() -> Any:
     me = account()
-    return render_template("espace/accueil.html", me=me, last_login=session.get("last_login"))
+    return render_template(
+        "espace/accueil.html",
+        me=me,
+        last_login=session.get("last_login"),
+        review_open=me.type == "administrateur" and review_open(),
+    )
 
 
 def _applications_of(habilitations: list[str]) -> list[dict[str, Any]]:
-    catalogue = {app.code: app for app in Repository(rt().directory, rt().layout).applications()}
+    catalogue = {app.code: app for app in applications_catalogue(rt())}
     names = {code: app.name for code, app in catalogue.items()}
     grouped: dict[str, list[str]] = {}
     for key in habilitations:
@@ -124,7 +144,7 @@ def compte(identifier: str) -> Any:
         detail = accounts.show_account(rt(), actor(), identifier)
     except (NotFound, Invalid):
         abort(404)
-    structure = Repository(rt().directory, rt().layout).structure(me.siret)
+    structure = structures.structure(rt(), actor(), me.siret)
     detail.pop("mobile", None)  # never a phone number on this page, whoever looks
     return render_template(
         "espace/compte.html",

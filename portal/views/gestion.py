@@ -1,5 +1,5 @@
 """What the management screens share: the service list of the actor's structure, the
-profiles an actor may hand out, a workflow call turned into an alert."""
+applications' names, a workflow call turned into an alert."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from typing import Any
 
 from flask import abort, flash
 
-from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
-from apexdir.models import Account, Service
-from apexdir.portal.context import rt
+from apexdir.models import Service
+from apexdir.portal.context import actor, rt
 from apexdir.portal.errors import french
+from apexdir.workflows import catalogue, services
 
 
 def services_of(siret: str) -> list[Service]:
-    return Repository(rt().directory, rt().layout).services(siret)
+    return services.of_structure(rt(), actor(), siret)
 
 
 def service_or_404(siret: str, service_id: str) -> Service:
@@ -27,17 +27,7 @@ def service_or_404(siret: str, service_id: str) -> Service:
 
 
 def app_names() -> dict[str, str]:
-    return {a.code: a.name for a in Repository(rt().directory, rt().layout).applications()}
-
-
-def handable_profiles(me: Account) -> list[str]:
-    """An administrator hands out the profiles he holds, a responsable those delegated to
-    him (SPEC §6); the workflow checks again whatever the form sends."""
-    if me.type == "administrateur":
-        return sorted(me.habilitations)
-    if me.type == "responsable":
-        return sorted(me.delegations)
-    return []
+    return {a.code: a.name for a in catalogue.list_applications(rt())}
 
 
 def profile_label(key: str, names: dict[str, str]) -> str:

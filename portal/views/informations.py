@@ -22,7 +22,7 @@ FOOTER = (
 # listed on it): change it with the statement.
 STATEMENT_DATE = "6 décembre 2026"
 AXE_VERSION = "4.14.1"  # tests/portal/vendor/axe.min.js (scripts/vendor_axe.sh)
-ACCESSLOG_DAYS = 7  # slapd's accesslog purge (apexdir/directory/server.py, cn=config)
+ACCESSLOG_DAYS = 7  # slapd's accesslog purge (the directory's server set-up, cn=config)
 
 
 @bp.get("/accessibilite")

@@ -229,13 +229,9 @@ def authorize() -> Any:
 
 
 def _application_name(code: str) -> str | None:
-    from apexdir.directory.repository import Repository
-    from apexdir.errors import NotFound
+    from apexdir.workflows.catalogue import application_name
 
-    try:
-        return Repository(rt().directory, rt().layout).application(code).name
-    except NotFound:
-        return None
+    return application_name(rt(), code)
 
 
 def pending_application() -> str | None:
@@ -295,10 +291,11 @@ def _invalid_token(description: str) -> Response:
 
 
 def _userinfo() -> Response:
-    data = current_token.data
     r = rt()
-    client = store.get_client(r, current_token.client_id)
-    found = store.still_subject(r, data, client.app) if client else None
+    # The token was verified without a lookup (a signed JWT); the account it names is
+    # read, so that a suspended, deleted or logged-out account's token answers 401.
+    client = store.cached_client(r, current_token.client_id)
+    found = store.token_subject(r, current_token.data, client.app) if client else None
     if client is None or found is None:
         return _invalid_token("The account cannot log in.")
     values = oidc_provider.user_claims(found, current_token.get_scope())

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from apexdir.directory.repository import Repository
+from apexdir.models import Account, Service
 from apexdir.portal.context import account, actor, rt
 from apexdir.portal.forms import EmptyForm, MergeForm, ServiceForm
 from apexdir.portal.security import login_required
@@ -53,8 +53,8 @@ def liste() -> Any:
     return render_template("services/liste.html", me=account(), form=form, rows=rows)
 
 
-def _members(siret: str, service_dn: str) -> list[Any]:
-    return Repository(rt().directory, rt().layout).accounts(siret=siret, service_dn=service_dn)
+def _members(service: Service) -> list[Account]:
+    return workflow.members(rt(), actor(), service)
 
 
 @bp.route("/<service_id>", methods=["GET", "POST"])
@@ -81,7 +81,7 @@ def detail(service_id: str) -> Any:
         service=service,
         form=form,
         merge=merge,
-        members=_members(siret, service.dn),
+        members=_members(service),
     )
 
 
@@ -110,7 +110,7 @@ def fusionner(service_id: str) -> Any:
         source=source,
         target=target,
         form=form,
-        members=_members(siret, source.dn),
+        members=_members(source),
     )
 
 
@@ -134,6 +134,6 @@ def supprimer(service_id: str) -> Any:
         me=account(),
         service=service,
         form=form,
-        members=_members(siret, service.dn),
+        members=_members(service),
         requests=requests,
     )

@@ -263,7 +263,7 @@ def test_link_expires_after_the_configured_days(
         }
         clock.now = invited_at + timedelta(days=7, seconds=-1)
         summary = precreation.complete(rt, link, submit=False, **fields)
-        assert summary["request_id"] == req["request_id"]
+        assert summary["request_id"] == req.id
         clock.now = invited_at + timedelta(days=7)
         with pytest.raises(Invalid, match="expiré"):
             precreation.complete(rt, link, submit=True, **fields)

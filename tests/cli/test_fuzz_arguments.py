@@ -92,7 +92,7 @@ def world(rt: Runtime, slapd: SlapdInstance) -> dict[str, str]:
         },
     )
     request = invite(rt, AGENT, siret=SIRET, account_type="administrateur", mail="new@example.org")
-    return {"request": request["request_id"]}
+    return {"request": request.id}
 
 
 def _snapshot(directory: Directory, base_dn: str, state: Path) -> tuple[Any, ...]:

@@ -117,6 +117,7 @@ outbox_seconds = 1
 changes_seconds = 3600
 expiry_cron = "0 0 1 1 *"
 pending_cron = "0 0 1 1 *"
+review_cron = "0 0 1 1 *"
 housekeeping_cron = "0 0 1 1 *"
 lease_seconds = {LEASE_SECONDS}
 """,
@@ -257,7 +258,7 @@ def test_second_daemon_waits_then_takes_over(
     time.sleep(LEASE_SECONDS)  # more than a lease period: renewals keep it with the first
     assert holder_pid(slapd) == first.pid
     assert "job changes:" in first.log()
-    for job in ("changes", "expiry", "pending", "housekeeping"):
+    for job in ("changes", "expiry", "pending", "review", "housekeeping"):
         assert f"job {job}" not in second.log(), "the waiting daemon runs no directory job"
 
     first.kill()

@@ -24,7 +24,7 @@ from apexdir.runtime import Runtime
 from apexdir.state.jobs import get_cursor, set_cursor
 from apexdir.state.journal import Journal
 from apexdir.state.outbox import Outbox
-from apexdir.workflows import precreation
+from apexdir.workflows import changefeed, precreation
 from apexdir.workflows.actors import AGENT, actor_for
 from tests.conftest import admin
 from tests.helpers import PASSWORD, SIRET, Cli
@@ -185,13 +185,13 @@ def test_pending_reminds_expires_remind_validators_and_purges(
     admin_actor = actor_for(Repository(rt.directory, rt.layout).account(marie))
     invite = precreation.invite
     paul = invite(rt, admin_actor, siret=SIRET, account_type="collaborateur",
-                  mail="paul@example.org", service="Compta")["request_id"]  # fmt: skip
+                  mail="paul@example.org", service="Compta").id  # fmt: skip
     zoe = invite(rt, admin_actor, siret=SIRET, account_type="collaborateur",
-                 mail="zoe@example.org", service="Compta")["request_id"]  # fmt: skip
+                 mail="zoe@example.org", service="Compta").id  # fmt: skip
     luc = invite(rt, AGENT, siret=SIRET, account_type="administrateur",
-                 mail="luc@example.org")["request_id"]  # fmt: skip
+                 mail="luc@example.org").id  # fmt: skip
     eve = invite(rt, AGENT, siret=SIRET, account_type="administrateur",
-                 mail="eve@example.org")["request_id"]  # fmt: skip
+                 mail="eve@example.org").id  # fmt: skip
     first_link = link_in(sent(rt, sinks, "paul@example.org")[0])
     eve_link = link_in(sent(rt, sinks, "eve@example.org")[0])
     form = {"last_name": "Durand", "first_name": "Eve", "mobile": None, "password": PASSWORD,
@@ -273,12 +273,12 @@ def test_changes_made_by_any_ldap_client_are_journaled_and_notified_once(
     conn.unbind()
     app_cli.ok("me", "update", marie, "--last-name", "Martin-Durand", as_=marie)
 
-    before = get_cursor(rt.db, changes.cursor_name(slapd.uri))
+    before = get_cursor(rt.db, changefeed.cursor_name(slapd.uri))
     result = changes.run(rt)
     assert result == {"changes": 4, "notified": 3}
     assert changes.run(rt) == {"changes": 0, "notified": 0}, "each change once"
     # As if the pass had died before saving its cursor.
-    set_cursor(rt.db, changes.cursor_name(slapd.uri), before)
+    set_cursor(rt.db, changefeed.cursor_name(slapd.uri), before)
     assert changes.run(rt) == {"changes": 0, "notified": 0}, "re-read, not re-notified"
     attributions = sent(rt, sinks, "marie.martin@example.org", ATTRIBUTION) + sent(
         rt, sinks, "marie@example.org", ATTRIBUTION

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from apexdir.clock import FrozenClock
-from apexdir.daemon.lease import Lease, LeaseValue, new_holder
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
+from apexdir.workflows.lease import Lease, LeaseValue, new_holder
 from tests.conftest import admin
 
 

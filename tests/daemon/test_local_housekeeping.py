@@ -110,8 +110,8 @@ def test_free_pages_gives_space_back_in_steps(tmp_path: Path) -> None:
     and a store made before that is converted once."""
     import sqlite3
 
-    from apexdir.daemon.jobs.housekeeping import free_pages
     from apexdir.state.db import open_store
+    from apexdir.state.vacuum import free_pages
 
     old = tmp_path / "old.db"
     sqlite3.connect(old).execute("CREATE TABLE t (x)").connection.close()  # auto_vacuum NONE

@@ -280,9 +280,9 @@ def test_a_login_code_goes_before_a_mass_mailing(
     settings: Settings, clock: FrozenClock, sink: Sinks
 ) -> None:
     """2,000 queued expiry warnings, then one login code: the code is in the first batch."""
-    from apexdir.daemon.jobs.common import Mail, commit
     from apexdir.runtime import Runtime
-    from apexdir.workflows.notify import queue_mail
+    from apexdir.workflows.notices import commit
+    from apexdir.workflows.notify import Mail, queue_mail
 
     rt = Runtime(settings, clock=clock, operator="test")
     context = {"identifiant": "x-px", "jours": 7, "date_expiration": clock()}

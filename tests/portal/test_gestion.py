@@ -95,6 +95,47 @@ def test_collaborateur_has_no_management_screens(world: World, login: Any) -> No
         assert "Accès refusé" in text_of(page.text)
 
 
+def _listed(page_html: str) -> set[str]:
+    """The identifiers of the accounts table of /comptes (each links to its page)."""
+    return set(re.findall(r'href="/comptes/([^"/?]+)"', page_html))
+
+
+def test_account_list_and_comptes_list_the_same_accounts(
+    world: World, login: Any, app_cli: Cli
+) -> None:
+    """`account list --as X` and X's /comptes show one set, from one rule
+    (`accounts.manageable`): an administrateur his structure, a responsable his service —
+    with two services, a responsable in each, and an account of another structure."""
+    other = app_cli.create_account(
+        world.siret,
+        "responsable",
+        "pia.paie@example.org",
+        "Pia",
+        "Paie",
+        service="Paie",
+        as_=world.admin,
+    )
+    app_cli.ok(
+        "structure", "create", "--siret", OTHER_SIRET, "--category", "Banques", "--name", "B"
+    )
+    app_cli.ok("service", "create", OTHER_SIRET, "Comptabilité")
+    stranger = app_cli.create_account(
+        OTHER_SIRET, "administrateur", "sam.autre@example.org", "Sam", "Autre"
+    )
+    everyone = {world.admin, world.resp, world.collab, world.paie, other}
+    expected = {
+        world.admin: everyone,
+        world.resp: {world.resp, world.collab},
+        other: {other, world.paie},
+    }
+    for who, accounts in expected.items():
+        cli = {a["identifier"] for a in app_cli.ok("account", "list", as_=who)}
+        page = login(who).get("/comptes")
+        assert page.status_code == 200, who
+        assert cli == _listed(page.text) == accounts, who
+    assert stranger in {a["identifier"] for a in app_cli.ok("account", "list")}
+
+
 def test_responsable_sees_his_service_only(world: World, login: Any) -> None:
     """The service's accounts; invitations of collaborateurs of his service only; no
     services screen."""

@@ -18,7 +18,7 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from apexdir.clock import FrozenClock
+from apexdir.clock import FrozenClock, to_generalized_time
 from apexdir.config import Settings
 from apexdir.oidc import store
 from apexdir.runtime import Runtime
@@ -237,7 +237,8 @@ def test_token_endpoint_errors_replay_and_expiry(
     client: dict[str, Any],
 ) -> None:
     """Wrong secret → invalid_client; wrong verifier or redirect → invalid_grant; a replayed
-    code → invalid_grant and the token it gave is revoked; a code older than 60 s is void."""
+    code → invalid_grant and the token it gave is revoked (the account's sessions end); a
+    code older than 60 s is void."""
     # Frozen from now: the code's mail, valid 10 minutes, is delivered on the real clock.
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     browser = Browser(make_app(clock=clock).test_client(), tmp_path / "portal-sinks")
@@ -258,9 +259,15 @@ def test_token_endpoint_errors_replay_and_expiry(
     replay = redeem(browser, client, got["code"], code_verifier=verifier)
     assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
     assert browser.client.get("/oidc/userinfo", headers=bearer).status_code == 401
+    # The token is signed, stored nowhere: the replay revoked it by ending the account's
+    # sessions, under which it was issued — this browser's too, so a new login.
+    ended = browser.get(authorize_url(client["client_id"], challenge))
+    assert urlsplit(ended.location).path == "/connexion"
 
-    again = browser.get(authorize_url(client["client_id"], challenge))
-    code = query(again.location)["code"]
+    again = code_through_login(
+        browser, app_cli, habilitated, authorize_url(client["client_id"], challenge)
+    )
+    code = again["code"]
     other = redeem(
         browser, client, code, code_verifier=verifier, redirect_uri="http://127.0.0.1:8999/x"
     )
@@ -392,13 +399,25 @@ def test_cli_list_keys_rotation_and_housekeeping(
     assert any(row["action"] == "app.oidc-keys-rotate" for row in journal)
     old = {"client_id": "FICOBA", "expires_at": time.time() - 3600, "issued_at": 0}
     store.save_code(rt, "an-old-code", old)
-    store.save_token(rt, "an-old-token", old)
-    store.save_token(rt, "a-live-token", old | {"expires_at": time.time() + 300})
+    # Tokens stored before access tokens were signed JWTs: the purge still empties them.
+    stored_token(rt, "an-old-token", time.time() - 3600)
+    stored_token(rt, "a-live-token", time.time() + 300)
     counts = app_cli.ok("daemon", "run-once", "housekeeping")
     assert counts["oidc_codes_purged"] >= 1 and counts["oidc_tokens_purged"] >= 1
     assert store.get_code(rt, "an-old-code") is None
-    assert store.get_token(rt, "an-old-token", time.time()) is None
-    assert store.get_token(rt, "a-live-token", time.time()) is not None
+    assert not rt.directory.exists(rt.layout.oidc_token_dn(store.digest("an-old-token")))
+    assert rt.directory.exists(rt.layout.oidc_token_dn(store.digest("a-live-token")))
+
+
+def stored_token(rt: Runtime, value: str, expires: float) -> None:
+    """An access token as the provider stored it before issue 23 (`cn=<SHA-256>`)."""
+    key = store.digest(value)
+    when = to_generalized_time(datetime.fromtimestamp(expires).astimezone())
+    rt.directory.add(
+        rt.layout.oidc_token_dn(key),
+        {"objectClass": ["apexOidcGrant"], "cn": key, "apexExpiresAt": when,
+         "apexOidcData": '{"client_id":"FICOBA"}'},
+    )  # fmt: skip
 
 
 def test_directory_down_is_temporarily_unavailable(

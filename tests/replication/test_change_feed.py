@@ -19,6 +19,7 @@ from apexdir.directory.replication import ReplicaSet
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
 from apexdir.state.jobs import get_cursor, set_cursor
+from apexdir.workflows import changefeed
 from apexdir.workflows.actors import AGENT
 from apexdir.workflows.catalogue import add_application, add_profile
 from apexdir.workflows.structures import create_structure
@@ -205,8 +206,8 @@ def test_the_first_provider_takes_over_the_single_cursor(
 ) -> None:
     """After an upgrade, the feed that read one log goes on from where it was in it."""
     one = replicas.instances[0]
-    mine = changes.cursor_name(one.uri)
-    set_cursor(rt.db, changes.JOB, get_cursor(rt.db, mine))  # as the single-log feed left it
+    mine = changefeed.cursor_name(one.uri)
+    set_cursor(rt.db, changefeed.JOB, get_cursor(rt.db, mine))  # as the single-log feed left it
     set_cursor(rt.db, mine, None)
     add_member(one, rt, "paul")
     replicas.wait_converged()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from apexdir.daemon.jobs.expiry import crossed, cursor_of, due, scan_ranges, window
+from apexdir.rules.expiry import crossed, cursor_of, due, scan_ranges, window
 
 NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 AGE = timedelta(days=90)

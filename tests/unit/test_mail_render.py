@@ -103,6 +103,21 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "heure": "09:43",
     },
     "withdrawal": {"application": "App DGFIP"},
+    "review_reminder": {
+        "structure": "Banque Exemple",
+        "siret": "73282932000074",
+        "count": 3,
+        "date_limite": "31/03/2026",
+        "lien": "https://apex.example/structure/revue",
+        "premier": True,
+    },
+    "review_overdue": {
+        "structure": "Banque Exemple",
+        "siret": "73282932000074",
+        "count": 2,
+        "date_limite": "31/03/2026",
+        "retrait": False,
+    },
     "account_suspended": {
         "identifiant": "marie.martin-px",
         "date": "13/02/2024",

@@ -13,9 +13,12 @@ from apexdir.rules.permissions import (
     Action,
     Actor,
     ActorType,
+    Scope,
     Target,
     can_grant_profile,
     is_allowed,
+    listing_scope,
+    may_list,
     refusal,
     require,
     require_profile,
@@ -83,6 +86,8 @@ agent           grant              Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           delegate           .   .   .   Y   Y   Y   .   .   .   .   .   .   .   .   .
 agent           journal_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           history_view       Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           review             Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+agent           review_open        Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           self_update        Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           structure_close    Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 agent           structure_move     Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
@@ -104,6 +109,8 @@ administrateur  grant              .   .   .   Y   Y   .   Y   Y   .   .   .   .
 administrateur  delegate           .   .   .   Y   Y   .   .   .   .   .   .   .   .   .   .
 administrateur  journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  history_view       Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
+administrateur  review             Y   Y   .   Y   Y   .   Y   Y   .   Y   .   Y   Y   .   .
+administrateur  review_open        .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 administrateur  structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -125,6 +132,8 @@ responsable     grant              .   .   .   .   .   .   Y   .   .   .   .   .
 responsable     delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     history_view       Y   .   .   Y   .   .   Y   .   .   .   .   Y   .   .   .
+responsable     review             .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+responsable     review_open        .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 responsable     structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -146,6 +155,8 @@ collaborateur   grant              .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   delegate           .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   journal_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   history_view       .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   review             .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
+collaborateur   review_open        .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   self_update        Y   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_close    .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
 collaborateur   structure_move     .   .   .   .   .   .   .   .   .   .   .   .   .   .   .
@@ -407,3 +418,29 @@ def test_require_profile_messages(actor_type: ActorType, message: str) -> None:
     with pytest.raises(NotAllowed) as caught:
         require_profile(actor_type, {"ficoba"}, "patrim")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("actor_type", "scope"),
+    [
+        (ActorType.AGENT, Scope.ANYWHERE),
+        (ActorType.ADMINISTRATEUR, Scope.OWN_STRUCTURE),
+        (ActorType.RESPONSABLE, Scope.OWN_SERVICE),  # SPEC §1: he manages one service
+        (ActorType.COLLABORATEUR, Scope.OWN_STRUCTURE),  # manages nobody: what he consults
+    ],
+)
+def test_listing_scope_is_the_reach_of_account_management(
+    actor_type: ActorType, scope: Scope
+) -> None:
+    """The account list reaches as far as the actor's management, read from the table."""
+    assert listing_scope(actor_type) is scope
+
+
+def test_a_responsable_lists_his_service_only() -> None:
+    """Every account of his service (himself included), nobody of another service."""
+    resp = ACTORS[ActorType.RESPONSABLE]
+    assert may_list(resp, Target(COL, S1, SVC_A, "x"))
+    assert may_list(resp, Target(RES, S1, SVC_A, resp.identifier))
+    assert not may_list(resp, Target(COL, S1, SVC_B, "y"))
+    assert not may_list(resp, Target(ADM, S1, None, "z"))
+    assert not may_list(resp, Target(COL, S2, SVC_A, "w"))

@@ -311,7 +311,7 @@ def test_slapd_stopped_in_the_middle_of_a_merge_and_of_a_validation(
                 confirmation=PASSWORD,
                 submit=True,
             )
-            requests.append(req["request_id"])
+            requests.append(req.id)
         for req in requests[:2]:
             precreation.validate(rt, AGENT, req)
     finally:

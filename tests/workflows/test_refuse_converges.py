@@ -35,7 +35,7 @@ def _submitted(rt: Runtime, mail: str, first: str, last: str) -> str:
     precreation.complete(rt, _spooled_link(rt, mail), last_name=last, first_name=first,
                          mobile=None, password=PASSWORD, confirmation=PASSWORD,
                          submit=True)  # fmt: skip
-    return str(req["request_id"])
+    return req.id
 
 
 def _broken(settings: Settings, instance: SlapdInstance, budget: int) -> Runtime:

@@ -2,10 +2,8 @@
 
 The lease entry (`cn=scheduler,ou=system,<base>`, created by `apexdir init`) holds one value
 `apexLease: <holder> <expiry GeneralizedTime>`; the holder is `host:pid:random`. Taking and
-renewing are one LDAP modify that deletes the exact value read and adds the new one: if
-another daemon changed the lease in between, the delete finds no such value (or the add
-meets the single-valued attribute already set) and slapd refuses the whole modify — the
-adapter raises `Conflict`, and this daemon has not got the lease.
+renewing are one compare-and-swap (`apexdir.directory.lease`): if another daemon changed
+the lease in between, slapd refuses the whole modify and this daemon has not got the lease.
 
 A holder renews every third of the lease; a daemon that cannot renew (directory
 unreachable, or someone took the lease) stops scheduling jobs a renewal period before its
@@ -21,43 +19,23 @@ import logging
 import os
 import secrets
 import socket
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apexdir.clock import Clock, from_generalized_time, system_clock, to_generalized_time
+from apexdir.config import Settings
+from apexdir.directory import lease as entry
 from apexdir.directory.connection import Directory
-from apexdir.errors import Conflict, NotFound, Unavailable
+from apexdir.directory.layout import Layout
+from apexdir.directory.lease import LeaseValue
+from apexdir.errors import NotFound, Unavailable
 
 log = logging.getLogger("apexdir.daemon")
-ATTR = "apexLease"
-LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+__all__ = ["Lease", "LeaseValue", "new_holder", "open_lease"]
 
 
 def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-@dataclass(frozen=True)
-class LeaseValue:
-    holder: str
-    expires_at: datetime
-    raw: str
-
-    @classmethod
-    def parse(cls, raw: str | bytes | None) -> LeaseValue | None:
-        if raw is None:
-            return None
-        value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        holder, _, expiry = value.rpartition(" ")
-        try:
-            return cls(holder, from_generalized_time(expiry), value)
-        except ValueError:
-            # Unreadable: treat it as expired long ago, so that it can be replaced.
-            return cls(holder or value, LONG_AGO, value)
-
-    @staticmethod
-    def format(holder: str, expires_at: datetime) -> str:
-        return f"{holder} {to_generalized_time(expires_at)}"
 
 
 class Lease:
@@ -94,10 +72,7 @@ class Lease:
         return self.valid_until is not None and now < self.valid_until - margin
 
     def read(self) -> LeaseValue | None:
-        entry = self.directory.get(self.dn, [ATTR])
-        if entry is None:
-            raise NotFound(f"lease entry {self.dn} missing: run `apexdir init`")
-        return LeaseValue.parse(entry.get(ATTR))
+        return entry.read(self.directory, self.dn)
 
     def acquire(self) -> bool:
         """Take the lease if free or expired, renew it if ours; True while held."""
@@ -120,17 +95,14 @@ class Lease:
             return False
         expires = now + timedelta(seconds=self.seconds)
         value = LeaseValue.format(self.holder, expires)
-        ops: list[tuple[str, list[str]]] = [("add", [value])]
-        if current is not None:
-            ops.insert(0, ("delete", [current.raw]))
         try:
-            self.directory.modify(self.dn, {ATTR: ops})
-        except Conflict:
-            self.valid_until = None
-            return False
+            taken = entry.swap(self.directory, self.dn, current, value)
         except Unavailable as exc:
             self._warn(exc)
             return self._keep(now)
+        if not taken:
+            self.valid_until = None
+            return False
         # Whole seconds in the directory: hold no longer than what was written.
         self.valid_until = from_generalized_time(to_generalized_time(expires))
         self.seen = LeaseValue.parse(value)
@@ -148,6 +120,9 @@ class Lease:
             return False
         return True
 
+    def close(self) -> None:
+        self.directory.close()
+
     def release(self) -> None:
         """Give the lease up (graceful stop): a waiting daemon takes it at once."""
         mine = self.seen if self.seen is not None and self.seen.holder == self.holder else None
@@ -155,6 +130,18 @@ class Lease:
         if mine is None:
             return
         try:
-            self.directory.modify(self.dn, {ATTR: [("delete", [mine.raw])]})
-        except (Conflict, Unavailable, NotFound) as exc:
+            released = entry.give_up(self.directory, self.dn, mine)
+        except (Unavailable, NotFound) as exc:
             log.warning("lease: could not release: %s", exc)
+            return
+        if not released:
+            log.warning("lease: could not release: changed meanwhile")
+
+
+def open_lease(settings: Settings, *, seconds: float | None = None) -> Lease:
+    """The lease of the directory of `settings`, on a connection of its own."""
+    return Lease(
+        Directory(settings.ldap),
+        Layout(settings.ldap.base_dn).lease_dn,
+        seconds=settings.daemon.lease_seconds if seconds is None else seconds,
+    )

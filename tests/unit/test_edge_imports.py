@@ -21,7 +21,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("edge", ["portal", "cli"])
+@pytest.mark.parametrize("edge", ["portal", "cli", "daemon"])
 def test_edges_do_not_import_the_directory(edge: str) -> None:
     """No module of the edge imports `apexdir.directory` (even lazily, inside a function)."""
     found = {
@@ -31,3 +31,30 @@ def test_edges_do_not_import_the_directory(edge: str) -> None:
         for path in sorted((ROOT / edge).rglob("*.py"))
     }
     assert {path: names for path, names in found.items() if names} == {}
+
+
+def test_ldap3_only_in_the_directory_layer() -> None:
+    """ldap3 is the directory layer's business: no other module of the library imports it."""
+    found = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "apexdir").rglob("*.py")
+        if "directory" not in path.relative_to(ROOT / "apexdir").parts[:1]
+        and any(n == "ldap3" or n.startswith("ldap3.") for n in _imports(path))
+    )
+    assert found == []
+
+
+def test_aiosmtpd_is_not_a_runtime_dependency() -> None:
+    """The dev SMTP sink's server lives in the `dev` extra; the product never imports it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not any(d.startswith("aiosmtpd") for d in project["dependencies"])
+    users = sorted(
+        str(path.relative_to(ROOT))
+        for edge in ("apexdir", "portal", "daemon", "cli")
+        for path in (ROOT / edge).rglob("*.py")
+        if "dev" not in path.relative_to(ROOT / edge).parts[:1]
+        and any(n.startswith("aiosmtpd") for n in _imports(path))
+    )
+    assert users == []

@@ -138,7 +138,7 @@ CATALOGUE: dict[str, str] = {
     "service.not_empty": "Le service « {name} » compte encore {accounts} compte(s) et "
     "{requests} demande(s) de création en cours : transférez-les ou fusionnez le service "
     "d'abord.",
-    # -- login, its mailed code and re-authentication (workflows/auth.py)
+    # -- login, its mailed code and re-authentication (workflows/auth/)
     "login.invalid": "Identifiant ou mot de passe incorrect.",
     "login.expired": "Votre mot de passe a expiré : choisissez-en un nouveau avec « Mot de passe "
     "oublié ».",
@@ -165,7 +165,7 @@ CATALOGUE: dict[str, str] = {
     "; reconnectez-vous pour en recevoir un nouveau.",
     "login.locked": "Votre compte est verrouillé à la suite de plusieurs échecs de connexion : "
     "réessayez dans {wait}, ou réinitialisez votre mot de passe (mot de passe oublié).",
-    # -- forgotten password: captcha and the SMS code (workflows/auth.py), field "code"
+    # -- forgotten password: captcha and the SMS code (workflows/auth/), field "code"
     "captcha.refused": "Le captcha n'a pas été validé : recopiez les chiffres de l'image.",
     "reset.code_wrong": "Code incorrect : il vous reste {essais}. Saisissez les 6 chiffres "
     "reçus par SMS.",

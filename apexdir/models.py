@@ -4,7 +4,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
+
+
+# The values the directory holds (apexAccountType, apexStatus) and the CLI's JSON shows:
+# StrEnum members are those very strings (equal to them, serialised as them).
+class AccountType(StrEnum):
+    """The three kinds of partner account; agents are not partner accounts."""
+
+    ADMINISTRATEUR = "administrateur"
+    RESPONSABLE = "responsable"
+    COLLABORATEUR = "collaborateur"
+
+
+class AccountStatus(StrEnum):
+    """Whether an account may log in: active, suspended on its own (SPEC §10), or locked
+    with its closed structure (reopening unlocks only these)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    STRUCTURE_CLOSED = "structure-closed"
+
+
+class StructureStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class RequestStatus(StrEnum):
+    """The life of a pre-creation request (SPEC §5): invited (link mailed), submitted (form
+    filled), then accepted, refused, expired (link unused in time) or cancelled (its
+    structure closed)."""
+
+    INVITED = "invited"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 def habilitation(app: str, profile: str) -> str:
@@ -23,15 +61,15 @@ class Structure:
     postal_code: str | None = None
     city: str | None = None
     country: str | None = None
-    # The life of a structure (SPEC §10): "open" or "closed" (with the agent's reason), and
+    # The life of a structure (SPEC §10): open or closed (with the agent's reason), and
     # the SIRETs it had before a move, by which its older history is named.
-    status: str = "open"
+    status: StructureStatus = StructureStatus.OPEN
     reason: str | None = None
     previous_sirets: list[str] = field(default_factory=list)
 
     @property
     def closed(self) -> bool:
-        return self.status == "closed"
+        return self.status == StructureStatus.CLOSED
 
     def public(self) -> dict[str, Any]:
         return {
@@ -61,7 +99,7 @@ class Service:
 class Account:
     identifier: str
     dn: str
-    type: str
+    type: AccountType
     last_name: str
     first_name: str
     mail: str
@@ -71,7 +109,8 @@ class Account:
     service_dn: str | None = None
     service: str | None = None
     mobile: str | None = None
-    status: str = "active"
+    # One of ours, or the text an LDIF import carried as given (`apexdir.bulk.ldiffile`).
+    status: AccountStatus | str = AccountStatus.ACTIVE
     client_application: str | None = None
     requested_at: datetime | None = None
     validated_at: datetime | None = None
@@ -139,10 +178,10 @@ class Application:
 class CreationRequest:
     id: str
     mail: str
-    type: str
+    type: AccountType
     siret: str
     structure_dn: str
-    status: str
+    status: RequestStatus
     dn: str = ""
     service_id: str | None = None
     service_dn: str | None = None

@@ -503,8 +503,8 @@ def library_journeys(
 
 # Where a journey's time goes in the portal: (label, file, function) of cProfile's entries.
 PARTS = [
-    ("workflows.auth.login", "workflows/auth.py", "login"),
-    ("workflows.auth.verify", "workflows/auth.py", "verify"),
+    ("workflows.auth.login", "workflows/auth/signin.py", "login"),
+    ("workflows.auth.verify", "workflows/auth/codes.py", "verify"),
     ("render_template (2 pages)", "flask/templating.py", "render_template"),
     ("rate limit (state store)", "portal/security.py", "limit_anonymous"),
     ("CSRF check", "flask_wtf/csrf.py", "validate_csrf"),

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from apexdir.cli.context import CliContext, pass_cli, read_secrets
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, RequestStatus
 
 TYPES = click.Choice(["administrateur", "responsable", "collaborateur"], case_sensitive=False)
 
@@ -128,7 +128,7 @@ def complete(
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(["invited", "submitted", "accepted", "refused", "expired", "cancelled"]),
+    type=click.Choice([status.value for status in RequestStatus]),
     help="Statuses to list (default: invited and submitted).",
 )
 @pass_cli

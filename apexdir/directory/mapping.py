@@ -15,12 +15,16 @@ from apexdir.directory.dn import parent as dn_parent
 from apexdir.directory.layout import Layout, first_rdn_value
 from apexdir.models import (
     Account,
+    AccountStatus,
+    AccountType,
     Application,
     CreationRequest,
     Event,
     Profile,
+    RequestStatus,
     Service,
     Structure,
+    StructureStatus,
     habilitation,
 )
 from apexdir.rules.structure_life import ACCOUNT_CLOSED, ACTIVE, CLOSED, OPEN
@@ -90,12 +94,12 @@ def suspension_changes(suspended: bool) -> dict[str, Any]:
     secrets go with a suspension: nothing issued before it is redeemed after it."""
     if suspended:
         return {
-            "apexStatus": "suspended",
+            "apexStatus": AccountStatus.SUSPENDED,
             "pwdAccountLockedTime": ADMINISTRATIVE_LOCK,
             "apexLoginCode": None,
             "apexResetSecret": None,
         }
-    return {"apexStatus": "active", "pwdAccountLockedTime": None}
+    return {"apexStatus": AccountStatus.ACTIVE, "pwdAccountLockedTime": None}
 
 
 def _time(value: Any) -> datetime | None:
@@ -129,7 +133,7 @@ def structure_from(entry: Entry) -> Structure:
     values = {name: _text(entry.get(attr)) for name, attr in STRUCTURE.items()}
     return Structure(
         dn=entry.dn,
-        status=_text(entry.get("apexStatus")) or OPEN,
+        status=StructureStatus(_text(entry.get("apexStatus")) or OPEN),
         reason=_text(entry.get("apexReason")),
         previous_sirets=sorted(str(v) for v in entry.all("apexPreviousSiret")),
         **values,  # type: ignore[arg-type]
@@ -167,7 +171,7 @@ def cancellation_changes(status: str, reason: str, when: datetime, by: str) -> d
     it was read with, so that a request accepted or refused meanwhile is left as decided.
     Its secrets go: the link's hash and the chosen password's hash serve no one any more."""
     return {
-        "apexStatus": [("delete", [status]), ("add", ["cancelled"])],
+        "apexStatus": [("delete", [status]), ("add", [RequestStatus.CANCELLED])],
         "apexReason": [("replace", [reason])],
         "apexDecidedAt": [("replace", [to_generalized_time(when)])],
         "apexValidatedBy": [("replace", [by])],
@@ -253,7 +257,7 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
     return Account(
         identifier=str(entry.get("uid")),
         dn=entry.dn,
-        type=str(entry.get("apexAccountType", "")).lower(),
+        type=AccountType(str(entry.get("apexAccountType", "")).lower()),
         last_name=_text(entry.get("sn")) or "",
         first_name=_text(entry.get("givenName")) or "",
         mail=_text(entry.get("mail")) or "",
@@ -263,7 +267,7 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
         service_id=service_id,
         service_dn=service_dn,
         service=(service_names or {}).get(service_id or ""),
-        status=_text(entry.get("apexStatus")) or "active",
+        status=_account_status(_text(entry.get("apexStatus"))),
         client_application=_text(entry.get("apexClientApplication")),
         requested_at=_time(entry.get("apexRequestedAt")),
         validated_at=_time(entry.get("apexValidatedAt")),
@@ -277,6 +281,16 @@ def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> A
         delegations=sorted(profile_key(dn) for dn in entry.all("apexDelegatedProfile")),
         dormant_suspension=(_text(entry.get("apexDormancy")) or "").startswith("suspended:"),
     )
+
+
+def _account_status(value: str | None) -> AccountStatus | str:
+    """An account's status: ours, "active" when none is set, or as an LDIF import gave it."""
+    if not value:
+        return AccountStatus.ACTIVE
+    try:
+        return AccountStatus(value)
+    except ValueError:
+        return value
 
 
 def application_from(entry: Entry, profiles: list[str]) -> Application:
@@ -316,10 +330,10 @@ def request_from(entry: Entry, service_names: dict[str, str] | None = None) -> C
     return CreationRequest(
         id=str(entry.get("apexRequestId")),
         mail=_text(entry.get("mail")) or "",
-        type=str(entry.get("apexAccountType", "")).lower(),
+        type=AccountType(str(entry.get("apexAccountType", "")).lower()),
         siret=first_rdn_value(structure_dn) if structure_dn else "",
         structure_dn=structure_dn,
-        status=_text(entry.get("apexStatus")) or "",
+        status=RequestStatus(_text(entry.get("apexStatus")) or ""),
         dn=entry.dn,
         service_id=service_id,
         service_dn=service_dn,

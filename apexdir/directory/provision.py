@@ -123,7 +123,7 @@ def decoy_policy_dn(layout: Layout) -> str:
 
 
 def decoy_dn(layout: Layout) -> str:
-    """The entry an unknown identifier's anonymous steps work on (apexdir/workflows/auth.py):
+    """The entry an unknown identifier's anonymous steps work on (apexdir/workflows/auth/):
     the same reads, the same bind, the same hashing as a partner's account, so that the
     time of an answer does not tell whether the identifier exists."""
     return f"cn=decoy,{layout.system_dn}"

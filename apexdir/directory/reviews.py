@@ -195,9 +195,7 @@ class ReviewStore:
 
     def mark_reminder(self, review: Review, day: int) -> bool:
         """Note that day `day`'s mail went; False if another pass noted it first."""
-        try:
-            self.directory.modify(review.dn, {"apexReviewReminder": [("add", [str(day)])]})
-        except Conflict:
+        if not self.directory.swap(review.dn, {"apexReviewReminder": [("add", [str(day)])]}):
             return False
         review.reminders.add(day)
         return True

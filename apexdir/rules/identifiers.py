@@ -8,6 +8,7 @@ in use with ONE directory search and passes them in.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from unidecode import unidecode
@@ -120,3 +121,23 @@ def is_valid_identifier(value: str) -> bool:
     optional collision number is part of the last name's characters and needs no own rule.
     """
     return len(value) <= MAX_LENGTH and _IDENTIFIER.fullmatch(value) is not None
+
+
+# What a person may type where an identifier is asked for (login, forgotten password).
+MAX_TYPED = 128
+
+
+def clean_identifier(value: str) -> str | None:
+    """The identifier as stored, or None when it cannot be one (never looked up).
+
+    Identifiers are ASCII by construction (SPEC §3). NFKC and case folding come first, so
+    that look-alikes slapd would match as the same uid ("ｃathy.noel-px" in fullwidth
+    letters) are the same key for the rate limits too; what is still not ASCII after that
+    is unknown, silently.
+    """
+    text = unicodedata.normalize("NFKC", value).strip().casefold()
+    if not text or len(text) > MAX_TYPED or not text.isascii():
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return None
+    return text

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apexdir.errors import Conflict, Invalid
-from apexdir.rules.permissions import AccountType
+from apexdir.models import AccountStatus, AccountType
 
-ACTIVE = "active"
-SUSPENDED = "suspended"
+ACTIVE = AccountStatus.ACTIVE
+SUSPENDED = AccountStatus.SUSPENDED
 # What a partner reads for each status (the portal, human CLI output).
-STATUS_LABELS = {ACTIVE: "Actif", SUSPENDED: "Suspendu"}
+STATUS_LABELS: dict[str, str] = {ACTIVE: "Actif", SUSPENDED: "Suspendu"}
 
 
 def status_label(status: str) -> str:

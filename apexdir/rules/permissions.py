@@ -12,18 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from apexdir.errors import NotAllowed
+from apexdir.models import AccountType
 
 
 class ActorType(StrEnum):
     AGENT = "agent"
-    ADMINISTRATEUR = "administrateur"
-    RESPONSABLE = "responsable"
-    COLLABORATEUR = "collaborateur"
-
-
-class AccountType(StrEnum):
-    """The three kinds of partner account; agents are not partner accounts."""
-
     ADMINISTRATEUR = "administrateur"
     RESPONSABLE = "responsable"
     COLLABORATEUR = "collaborateur"

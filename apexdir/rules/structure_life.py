@@ -11,15 +11,16 @@ hand before the closing stays as it was.
 from __future__ import annotations
 
 from apexdir.errors import Invalid
+from apexdir.models import AccountStatus, StructureStatus
 from apexdir.rules.siret import validate_siret
 
-OPEN = "open"
-CLOSED = "closed"
+OPEN = StructureStatus.OPEN
+CLOSED = StructureStatus.CLOSED
 # An account's status while its structure is closed (apexStatus of the account entry).
-ACCOUNT_CLOSED = "structure-closed"
-ACTIVE = "active"
+ACCOUNT_CLOSED = AccountStatus.STRUCTURE_CLOSED
+ACTIVE = AccountStatus.ACTIVE
 # What a partner or an agent reads for these states.
-STRUCTURE_STATUS_LABELS = {OPEN: "Ouverte", CLOSED: "Fermée"}
+STRUCTURE_STATUS_LABELS: dict[str, str] = {OPEN: "Ouverte", CLOSED: "Fermée"}
 ACCOUNT_STATUS_LABEL = "Structure fermée"
 
 # Told at login to whoever typed the right password of an account of a closed structure

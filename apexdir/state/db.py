@@ -187,6 +187,17 @@ def m008_history_backlog(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m009_reset_requests(db: sqlite_utils.Database) -> None:
+    """The forgotten-password requests waiting for the outbox job (`resetqueue`). Earlier
+    versions created the table outside the migrations, when first needed: IF NOT EXISTS
+    keeps their table and its rows (the same columns)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS reset_requests (id INTEGER PRIMARY KEY,"
+        " identifier TEXT NOT NULL, created_at TEXT NOT NULL, claimed_until TEXT NOT NULL)"
+    )
+
+
 def iso(moment: datetime) -> str:
     """The one text form of a moment in the store: UTC, to the second.
 

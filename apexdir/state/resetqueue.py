@@ -7,8 +7,7 @@ the answer's time tells nothing about who exists. A row holds only the identifie
 and is deleted once handled; a directory outage leaves it for the next pass (a lease, like
 the spool's claims), and a request older than the reset validity is dropped unanswered.
 
-The table lives outside the versioned migrations of `apexdir.state.db` (like the rate
-limits): created when first needed, `CREATE TABLE IF NOT EXISTS` being idempotent.
+The table is made by the store's migrations (`apexdir.state.db.m009_reset_requests`).
 """
 
 from __future__ import annotations
@@ -20,20 +19,9 @@ import sqlite_utils
 from apexdir.state.db import guarded, immediate, iso
 
 TABLE = "reset_requests"
-_SCHEMA = [
-    f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, identifier TEXT NOT NULL,"
-    " created_at TEXT NOT NULL, claimed_until TEXT NOT NULL)",
-]
-
-
-def ensure_table(db: sqlite_utils.Database) -> None:
-    with guarded(db, "create the reset request table"):
-        for statement in _SCHEMA:
-            db.execute(statement)
 
 
 def enqueue(db: sqlite_utils.Database, identifier: str, now: datetime) -> None:
-    ensure_table(db)
     with guarded(db, "queue a reset request"):
         db.execute(
             f"INSERT INTO {TABLE} (identifier, created_at, claimed_until) VALUES (?, ?, ?)",
@@ -45,7 +33,6 @@ def enqueue(db: sqlite_utils.Database, identifier: str, now: datetime) -> None:
 
 
 def pending(db: sqlite_utils.Database) -> int:
-    ensure_table(db)
     with guarded(db, "count the reset requests"):
         (count,) = db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()
     return int(count)
@@ -56,7 +43,6 @@ def claim(
 ) -> list[tuple[int, str, datetime]]:
     """Take up to `limit` due requests (unclaimed, or under an expired lease), oldest first:
     (id, identifier, created_at)."""
-    ensure_table(db)
     with guarded(db, "claim reset requests"), immediate(db):
         rows = db.execute(
             f"SELECT id, identifier, created_at FROM {TABLE} WHERE claimed_until <= ?"

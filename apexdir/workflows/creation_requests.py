@@ -9,7 +9,7 @@ from datetime import datetime
 
 from apexdir.directory.repository import Repository
 from apexdir.errors import Invalid, NotAllowed
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, RequestStatus
 from apexdir.rules.permissions import (
     RULES,
     AccountType,
@@ -56,10 +56,10 @@ def link_expired(req: CreationRequest, now: datetime) -> bool:
     return req.status == "invited" and req.expires_at is not None and req.expires_at <= now
 
 
-def effective_status(req: CreationRequest, now: datetime) -> str:
+def effective_status(req: CreationRequest, now: datetime) -> RequestStatus:
     """The status as a person sees it: an invitation past its date that the daemon has not
     closed yet is already "expired"."""
-    return "expired" if link_expired(req, now) else req.status
+    return RequestStatus.EXPIRED if link_expired(req, now) else req.status
 
 
 def history(req: CreationRequest) -> dict[str, str | None]:

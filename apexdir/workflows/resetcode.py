@@ -9,18 +9,22 @@ reached by every identifier typed, and an account without a mobile has no code e
 known account gets for wrong codes, counted in the state store under the typed identifier
 since its last request (`requested`): N tries counted down, then « plus d'essai », then the
 refusal of a code that no longer exists; past the code's validity, « Code expiré » once.
-The directory work is already the same either way (`auth._spend_try` and the decoy).
+The directory work is already the same either way (`auth.anonymous.spend_try` and the decoy).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from apexdir.directory import onetime as store
 from apexdir.errors import AuthenticationFailed
 from apexdir.rules import onetime
+from apexdir.rules.identifiers import clean_identifier
+from apexdir.rules.wording import plural
 from apexdir.runtime import Runtime
 from apexdir.state import ratelimit
-from apexdir.workflows import auth, tokens
+from apexdir.workflows import tokens
+from apexdir.workflows.auth.anonymous import spend_try
 
 # Longer than any code's validity, within the rate limits' retention (events older are gone).
 SERIES = timedelta(hours=12)
@@ -44,7 +48,7 @@ def wrong_code(left: int) -> AuthenticationFailed:
         return AuthenticationFailed(code="reset.code_exhausted", field="code", reason="exhausted")
     return AuthenticationFailed(
         code="reset.code_wrong",
-        params={"essais": auth.plural(left, "essai")},
+        params={"essais": plural(left, "essai")},
         field="code",
         reason="wrong",
     )
@@ -82,12 +86,12 @@ def redeem_sms_code(rt: Runtime, identifier: str, code: str) -> str:
     is needed), and whose `field` is "code"."""
     policy = rt.settings.policy
     now = rt.clock()
-    key = auth.clean_identifier(identifier) or "-invalid-"
+    key = clean_identifier(identifier) or "-invalid-"
     # Counted for every identifier, so that a known one costs the same state-store write.
     ratelimit.record(rt.db, [_keys(key)[1]], now)
     try:
-        account, record = auth._spend_try(
-            rt, identifier, "apexResetSecret", ("sms",), "reset.refused", "no_secret"
+        account, record = spend_try(
+            rt, identifier, store.RESET_SECRET, ("sms",), "reset.refused", "no_secret"
         )
     except AuthenticationFailed:
         raise _simulated(rt, key, now) from None
@@ -99,11 +103,11 @@ def redeem_sms_code(rt: Runtime, identifier: str, code: str) -> str:
         fresh = onetime.issue("mail", secret, key=secrets_key, now=now, ident=ident,
                               validity=timedelta(minutes=policy.reset_validity_minutes),
                               tries=policy.login_code_attempts)  # fmt: skip
-        if auth._swap(rt, account.dn, "apexResetSecret", left.format() if left else None,
-                      fresh.format()):  # fmt: skip
+        if store.swap(rt.directory, account.dn, store.RESET_SECRET,
+                      left.format() if left else None, fresh.format()):  # fmt: skip
             return f"{ident}.{secret}"
     elif verdict is onetime.Verdict.EXPIRED:
-        auth._consume(rt, account.dn, "apexResetSecret", record)
+        store.consume(rt.directory, account.dn, store.RESET_SECRET, record)
         ratelimit.clear(rt.db, _keys(key)[0])  # told once, as `_simulated` does
     rt.journal.record("auth.reset-refused", account.identifier, actor=None,
                       operator=rt.operator, details={"verdict": verdict.value})  # fmt: skip

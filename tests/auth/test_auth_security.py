@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from apexdir.clock import FrozenClock
+from apexdir.directory import onetime as store
 from apexdir.directory.ppolicy import authenticate
 from apexdir.errors import AuthenticationFailed
 from apexdir.rules import onetime
@@ -94,10 +95,11 @@ def test_parallel_guesses_get_five_tries_in_all(
 
 def test_swap_refuses_a_stale_value(rt: Runtime, partner: Partner) -> None:
     """The compare-and-swap underneath: a stale old value changes nothing."""
-    assert auth._swap(rt, partner.dn, "apexLoginCode", None, "first")
-    assert not auth._swap(rt, partner.dn, "apexLoginCode", None, "second")  # already there
-    assert not auth._swap(rt, partner.dn, "apexLoginCode", "stale", "third")
-    assert auth._swap(rt, partner.dn, "apexLoginCode", "first", "fourth")
+    d = rt.directory
+    assert store.swap(d, partner.dn, "apexLoginCode", None, "first")
+    assert not store.swap(d, partner.dn, "apexLoginCode", None, "second")  # already there
+    assert not store.swap(d, partner.dn, "apexLoginCode", "stale", "third")
+    assert store.swap(d, partner.dn, "apexLoginCode", "first", "fourth")
     entry = rt.directory.get(partner.dn, ["apexLoginCode"])
     assert entry is not None and entry.get("apexLoginCode") == "fourth"
 

@@ -98,7 +98,7 @@ def world(rt: Runtime, slapd: SlapdInstance) -> dict[str, str]:
 def _snapshot(directory: Directory, base_dn: str, state: Path) -> tuple[Any, ...]:
     """The directory's user attributes, and the journal and outbox rows — but the decoy's
     try marker, which a refused code rewrites by design (the write a real try costs)."""
-    from apexdir.workflows.auth import DECOY_TRY_ATTRIBUTE
+    from apexdir.directory.onetime import DECOY_TRY_ATTRIBUTE
 
     entries = {
         e.dn.lower(): sorted(

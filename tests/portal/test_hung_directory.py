@@ -16,8 +16,10 @@ import pytest
 from flask import Flask
 
 from apexdir.directory import servers
+from apexdir.directory.connection import Changes, Directory
 from apexdir.directory.server import SlapdInstance
-from tests.portal.conftest import PASSWORD, Browser, Partner, text_of
+from tests.helpers import Cli
+from tests.portal.conftest import PASSWORD, Browser, Partner, last_code, text_of
 
 
 @contextlib.contextmanager
@@ -101,3 +103,40 @@ def test_sante_answers_within_a_second_while_a_check_hangs(
         for _ in range(4):
             page, seconds = timed(client.get, "/sante")
             assert page.status_code == 503 and seconds < 1.5
+
+
+def test_a_hung_directory_while_a_code_try_is_spent_is_the_503_page(
+    browser: Browser,
+    app_cli: Cli,
+    partner: Partner,
+    slapd: SlapdInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """slapd stops answering during the compare-and-swap that spends the code's try: the
+    partner gets « Service momentanément indisponible » (503), not « code incorrect »,
+    and the code still works once the directory answers again (issue 20 item 1)."""
+    browser.get("/connexion")
+    page = browser.post("/connexion", {"identifiant": partner.identifier, "mot_de_passe": PASSWORD})
+    assert page.status_code == 302
+    browser.get("/connexion/code")
+    code = last_code(app_cli, partner.mail)
+    real = Directory.swap
+    hung_at: list[str] = []
+
+    def swap(self: Directory, dn: str, changes: Changes) -> bool:
+        if hung_at:
+            return real(self, dn, changes)
+        hung_at.append(dn)
+        with hung(slapd):
+            return real(self, dn, changes)
+
+    monkeypatch.setattr(Directory, "swap", swap)
+    wrong = "000000" if code != "000000" else "111111"
+    page, seconds = timed(browser.post, "/connexion/code", {"code": wrong})
+    assert hung_at[0].startswith(f"uid={partner.identifier},") and seconds < 10
+    assert page.status_code == 503
+    text = text_of(page.text)
+    assert "Service momentanément indisponible" in text and "incorrect" not in text
+    browser.get("/connexion/code")
+    home = browser.post("/connexion/code", {"code": code}, follow_redirects=True)
+    assert home.status_code == 200 and "connexion" in text_of(home.text).lower()

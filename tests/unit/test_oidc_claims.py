@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apexdir.models import Account
+from apexdir.models import Account, AccountType
 from apexdir.oidc.claims import claims, profiles_for
 from apexdir.oidc.models import Client, digest
 
@@ -11,7 +11,7 @@ def account() -> Account:
     return Account(
         identifier="marie.martin-px",
         dn="uid=marie.martin-px,ou=people,dc=x",
-        type="collaborateur",
+        type=AccountType.COLLABORATEUR,
         last_name="Martin",
         first_name="Marie",
         mail="marie.martin@example.org",

@@ -8,12 +8,8 @@ import pytest
 
 from apexdir.directory.ppolicy import PolicyResponse, decode_response, outcome_of
 from apexdir.rules import onetime
-from apexdir.workflows.auth import (
-    clean_identifier,
-    expiry_warning,
-    format_last_login,
-    locked_message,
-)
+from apexdir.rules.identifiers import clean_identifier
+from apexdir.rules.wording import expiry_warning, format_last_login, locked_message
 from tests.helpers import plain_sha256_digests
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from sqlite_utils.migrations import Migrations
 
 from apexdir.clock import FrozenClock
 from apexdir.errors import Conflict, Invalid, NotFound, Unavailable
+from apexdir.state import resetqueue
 from apexdir.state.db import migrations, open_store
 from apexdir.state.jobs import get_cursor, set_cursor
 from apexdir.state.journal import Journal, os_user
@@ -88,6 +90,57 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
     assert migrations.pending(again) == []
     assert again["outbox"].count == 1
     again.close()
+
+
+# How versions before m009 made the reset requests' table, when first needed (and, before
+# m005, the rate limits' one): outside the migrations.
+OLD_AD_HOC_TABLES = [
+    "CREATE TABLE IF NOT EXISTS reset_requests (id INTEGER PRIMARY KEY, identifier TEXT NOT"
+    " NULL, created_at TEXT NOT NULL, claimed_until TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS rate_events (bucket TEXT NOT NULL, at TEXT NOT NULL)",
+]
+
+
+def test_a_store_made_by_the_old_code_keeps_its_ad_hoc_tables(tmp_path: Path) -> None:
+    """A store of the version before m009 (its migrations, then the tables the state
+    modules made themselves, with rows) opens: m009 applies over the existing table,
+    the rows are kept and used."""
+    path = tmp_path / "state.db"
+    older = Migrations("apexdir.state")
+    older._migrations = [m for m in migrations._migrations if m.name < "m009"]
+    old = sqlite_utils.Database(path)
+    old.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    older.apply(old)
+    for statement in OLD_AD_HOC_TABLES:
+        old.execute(statement)
+    at = "2026-01-15T09:00:00+00:00"
+    old.execute("INSERT INTO reset_requests (identifier, created_at, claimed_until)"
+                " VALUES ('marie.martin-px', ?, ?)", [at, at])  # fmt: skip
+    old.execute("INSERT INTO rate_events (bucket, at) VALUES ('b', ?)", [at])
+    old.conn.commit()
+    old.close()
+    assert "m009_reset_requests" not in {m.name for m in older._migrations}
+
+    store = open_store(path)
+    assert migrations.pending(store) == []
+    assert resetqueue.pending(store) == 1
+    now = datetime(2026, 1, 15, 9, 1, tzinfo=UTC)
+    (claimed,) = resetqueue.claim(store, now, timedelta(minutes=1), 10)
+    assert claimed[1] == "marie.martin-px"
+    assert store["rate_events"].count == 1
+    store.close()
+
+
+def test_a_fresh_store_has_the_reset_requests_table(tmp_path: Path) -> None:
+    """A new store gets `reset_requests` from its migrations, before any request."""
+    store = open_store(tmp_path / "state.db")
+    assert {"reset_requests", "rate_events"} <= set(store.table_names())
+    assert "m009_reset_requests" in {m.name for m in migrations.applied(store)}
+    assert resetqueue.pending(store) == 0
+    now = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    resetqueue.enqueue(store, "marie.martin-px", now)
+    assert resetqueue.pending(store) == 1
+    store.close()
 
 
 def test_unusable_path_is_unavailable_and_named(tmp_path: Path) -> None:

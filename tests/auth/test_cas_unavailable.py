@@ -1,0 +1,127 @@
+"""A directory that stops answering during the compare-and-swap that spends a try is
+reported as unavailable (exit 5), never as a wrong or refused code (issue 20 item 1).
+
+slapd is really stopped (SIGSTOP: it accepts the request and never answers) for the one
+swap, then continued; nothing of LDAP is mocked. Before the fix, the swap's `Unavailable`
+was taken for a lost race: the record was read again once slapd was back, and the person
+was told their code was wrong."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apexdir.directory import servers
+from apexdir.directory.connection import Changes, Directory
+from apexdir.directory.server import SlapdInstance
+from apexdir.errors import Unavailable
+from apexdir.runtime import Runtime
+from apexdir.workflows import auth
+from tests.auth.conftest import Partner, codes_mailed, sms_codes
+from tests.helpers import PASSWORD, Cli
+
+NEW = "N0uveau-S3cret!x"
+
+
+@contextlib.contextmanager
+def hung(instance: SlapdInstance) -> Iterator[None]:
+    """slapd stopped (not killed) while the block runs; always continued afterwards."""
+    pid = instance.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        servers.forget()
+
+
+@dataclass
+class SwapHang:
+    """Once armed, the next `Directory.swap` meets a hung slapd (the reads before it do
+    not); `hung_at` is the DN it was asked for."""
+
+    armed: bool = False
+    hung_at: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def swap_hang(monkeypatch: pytest.MonkeyPatch, slapd: SlapdInstance) -> SwapHang:
+    real = Directory.swap
+    hang = SwapHang()
+
+    def swap(self: Directory, dn: str, changes: Changes) -> bool:
+        if not hang.armed:
+            return real(self, dn, changes)
+        hang.armed = False
+        hang.hung_at.append(dn)
+        with hung(slapd):
+            return real(self, dn, changes)
+
+    monkeypatch.setattr(Directory, "swap", swap)
+    return hang
+
+
+@contextlib.contextmanager
+def short_deadline(config_file: Path) -> Iterator[None]:
+    """The CLI waits 2 s for an answer (15 s by default) while the block runs: only around
+    the hung call, since slapd hashing a password on a loaded machine may take longer."""
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(text.replace("[smtp]", "receive_timeout = 2\n\n[smtp]"), "utf-8")
+    try:
+        yield
+    finally:
+        config_file.write_text(text, encoding="utf-8")
+
+
+def test_a_hung_directory_during_the_login_code_swap_is_unavailable(
+    app_cli: Cli, config_file: Path, partner: Partner, swap_hang: SwapHang
+) -> None:
+    """`login verify` exits 5 (directory unavailable), not 1 with « code incorrect »."""
+    app_cli.ok("login", partner.identifier, input=PASSWORD + "\n")
+    (code,) = codes_mailed(app_cli, partner.mail)
+    wrong = "000000" if code != "000000" else "111111"
+    swap_hang.armed = True
+    with short_deadline(config_file):
+        stderr = app_cli.fails(5, "login", "verify", partner.identifier, wrong)
+    assert "unavailable" in stderr and "incorrect" not in stderr
+    assert swap_hang.hung_at == [partner.dn]
+
+
+def test_a_hung_directory_during_the_reset_code_swap_is_unavailable(
+    app_cli: Cli, config_file: Path, mobile_partner: Partner, sinks: Any, swap_hang: SwapHang
+) -> None:
+    """`password reset` exits 5, not 1 with « code ou lien invalide »; the code still
+    works once the directory answers again (the try it cost was spent, as a try is)."""
+    app_cli.ok("password", "forgot", mobile_partner.identifier)
+    (code,) = sms_codes(app_cli, sinks, mobile_partner.mobile or "")
+    swap_hang.armed = True
+    with short_deadline(config_file):
+        stderr = app_cli.fails(5, "password", "reset", mobile_partner.identifier, code,
+                               input=f"{NEW}\n{NEW}\n")  # fmt: skip
+    assert "unavailable" in stderr and "invalide" not in stderr
+    assert swap_hang.hung_at == [mobile_partner.dn]
+    done = app_cli.ok("password", "reset", mobile_partner.identifier, code,
+                      input=f"{NEW}\n{NEW}\n")  # fmt: skip
+    assert done["message"] == auth.RESET_DONE
+
+
+def test_the_swap_raises_unavailable_in_the_library(
+    rt: Runtime, partner: Partner, swap_hang: SwapHang
+) -> None:
+    """`Directory.swap` itself: a lost race is False, an unanswered request raises."""
+    fast = Runtime(rt.settings.model_copy(update={"ldap": rt.settings.ldap.interactive()}))
+    swap_hang.armed = True
+    try:
+        with pytest.raises(Unavailable):
+            fast.directory.swap(partner.dn, {"apexLoginCode": [("add", ["x"])]})
+    finally:
+        fast.close()
+    assert not rt.directory.swap(partner.dn, {"apexLoginCode": [("delete", ["y"])]})

@@ -25,7 +25,7 @@ import ldap3
 from ldap3.core import exceptions as lx
 
 from apexdir.config import LdapSettings
-from apexdir.directory import servers
+from apexdir.directory import kept_requests, servers
 from apexdir.errors import (
     ApexError,
     AuthenticationFailed,
@@ -46,16 +46,27 @@ Changes = Mapping[str, list[tuple[str, list[Any]]]]
 class Entry:
     dn: str
     attrs: dict[str, list[Any]] = field(default_factory=dict)
+    # Lower-case name → the key of `attrs`, made at the first lookup in another case.
+    _keys: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, name: str, default: Any = None) -> Any:
         values = self.all(name)
         return values[0] if values else default
 
     def all(self, name: str) -> list[Any]:
-        for key, values in self.attrs.items():
-            if key.lower() == name.lower():
-                return values if isinstance(values, list) else [values]
-        return []
+        # slapd names an attribute as its schema does, which is how apexdir asks for it:
+        # the exact key first (an account's mapping asks twenty names), then any case.
+        values = self.attrs.get(name)
+        if values is not None:
+            return values if isinstance(values, list) else [values]
+        keys = self._keys
+        if keys is None or len(keys) != len(self.attrs):
+            keys = self._keys = {key.lower(): key for key in self.attrs}
+        key = keys.get(name.lower())
+        values = self.attrs.get(key) if key is not None else None
+        if values is None:
+            return []
+        return values if isinstance(values, list) else [values]
 
 
 _NETWORK_ERRORS = (
@@ -129,6 +140,10 @@ def server_pool(settings: LdapSettings) -> ldap3.ServerPool:
         active=1,
         exhaust=10,
     )
+
+
+# Built and encoded once per shape: the short reads of a web request cost the client less.
+kept_requests.install()
 
 
 class Directory:

@@ -1,0 +1,150 @@
+"""ldap3's search requests, built and encoded once per shape.
+
+ldap3 (2.9.1, the last release: its internals no longer move) builds every request as pyasn1
+objects and encodes them with pyasn1's BER encoder, in pure Python: for the short reads of a
+web request (an account, an OIDC client, a code) that was most of the client's CPU — more
+than slapd's for the same read (benchmarks/grants.py, RESULTS.md « capacity »). Replacing
+four of its functions is the price; `tests/unit/test_ldap_requests.py` checks the bytes sent
+against pyasn1's own encoding, so an ldap3 that changed them would fail there first.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from ldap3.core import connection as ldap3_connection
+from ldap3.strategy import base as ldap3_base
+from pyasn1.type.base import noValue
+
+# ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's BER encoder,
+# in pure Python: for the short reads of a web request (an account, an OIDC client, a code)
+# that was most of the client's CPU — more than slapd's for the same read. A search is built
+# and encoded in full once per shape (filter, scope, attributes, limits: what apexdir's code
+# writes, whatever the base). The next search of that shape hands ldap3 the first request
+# object, and what goes on the wire is the first one's bytes with the new base in place
+# (`_SENT`, this thread's search under way: ldap3 sends a request as soon as it is built).
+# Only requests are kept, never an answer: every read still goes to the directory.
+# shape → (first request, its encoding after the base, what ldap3 keeps of it)
+_SHAPES: dict[tuple[Any, ...], tuple[Any, bytes, dict[str, Any]]] = {}
+_SHAPES_KEPT = 512
+_requests_lock = threading.Lock()
+# .search: (request object, the request's BER encoding, what ldap3 keeps of it)
+_SENT = threading.local()
+_build_search = ldap3_connection.search_operation
+_encode = ldap3_base.encode
+_to_dict = ldap3_base.search_request_to_dict
+
+
+def _ber_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(size),)) + size
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes((tag,)) + _ber_length(len(value)) + value
+
+
+def _after_base(encoded: bytes) -> bytes:
+    """A SearchRequest's encoding without its tag, length and base (an OCTET STRING)."""
+    at = 1 + (1 if encoded[1] < 0x80 else 1 + (encoded[1] & 0x7F))  # past tag and length
+    size = encoded[at + 1]
+    start = at + 2
+    if size >= 0x80:
+        count = size & 0x7F
+        size = int.from_bytes(encoded[start : start + count], "big")
+        start += count
+    return encoded[start + size :]
+
+
+def _search_operation(
+    base: Any,
+    search_filter: Any,
+    scope: Any,
+    deref: Any,
+    attributes: Any,
+    size_limit: Any,
+    time_limit: Any,
+    types_only: Any,
+    auto_escape: Any,
+    auto_encode: Any,
+    schema: Any = None,
+    validator: Any = None,
+    check_names: Any = False,
+) -> Any:
+    """ldap3's `search_operation`: the first request of the same shape, its bytes for this
+    base in `_SENT` (no schema nor validator: apexdir's servers carry none)."""
+    _SENT.search = None
+    args: tuple[Any, ...] = (base, search_filter, scope, deref, attributes, size_limit)
+    args += (time_limit, types_only, auto_escape, auto_encode)
+    if schema is not None or validator is not None or not isinstance(base, str):
+        return _build_search(*args, schema, validator, check_names)
+    names = tuple(attributes) if isinstance(attributes, list | tuple) else attributes
+    shape = (*args[1:4], names, *args[5:], check_names)
+    kept = _SHAPES.get(shape)
+    if kept is None:
+        request = _build_search(*args, None, None, check_names)
+        encoded = bytes(_encode(request))
+        done = _to_dict(request)
+        with _requests_lock:
+            if len(_SHAPES) >= _SHAPES_KEPT:
+                _SHAPES.clear()
+            _SHAPES[shape] = (request, _after_base(encoded), done)
+    else:
+        request, tail, first = kept
+        # As ldap3's LDAPDN encodes it (UTF-8; what cannot be encoded fails here, as there).
+        encoded = _tlv(0x63, _tlv(0x04, base.encode("utf-8")) + tail)
+        done = dict(first, base=base)
+    _SENT.search = (request, encoded, done)
+    return request
+
+
+def _sent(request: Any) -> tuple[Any, bytes, dict[str, Any]] | None:
+    search = getattr(_SENT, "search", None)
+    return search if search is not None and search[0] is request else None
+
+
+def _encode_message(message: Any) -> bytes:
+    """pyasn1's encoding of an LDAPMessage; for this thread's search under way, the bytes
+    made for it, in an envelope encoded here (its controls by pyasn1)."""
+    op = message.getComponentByPosition(1).getComponent()
+    search = _sent(op)
+    if search is None:
+        if any(op is kept[0] for kept in list(_SHAPES.values())):
+            # A kept request carries the base of its shape's first search: sent without
+            # the bytes made for it, it would read another entry. Never, by ldap3's order.
+            raise RuntimeError("a kept LDAP search request sent without its own bytes")
+        return bytes(_encode(message))
+    _SENT.search = None
+    number = int(message.getComponentByPosition(0))
+    ident = number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
+    controls = message.getComponentByPosition(2, instantiate=False)
+    after = b"" if controls is noValue else bytes(_encode(controls))
+    return _tlv(0x30, _tlv(0x02, ident) + search[1] + after)
+
+
+def _search_request_to_dict(request: Any) -> dict[str, Any]:
+    """What ldap3 keeps of a request it sends (`decode_request`), for this thread's search
+    under way the one made with it."""
+    search = _sent(request)
+    return dict(search[2]) if search is not None else _to_dict(request)  # type: ignore[no-any-return]
+
+
+_parse_dn = ldap3_connection.safe_dn
+_checked_dn = functools.lru_cache(maxsize=4096)(_parse_dn)
+
+
+def _safe_dn(dn: Any) -> Any:
+    """ldap3's check of a request's DN (`safe_dn`: a parse of it), once a DN."""
+    return _checked_dn(dn) if isinstance(dn, str) else _parse_dn(dn)
+
+
+def install() -> None:
+    """Put the kept requests in ldap3's place (once per process, by `directory.connection`)."""
+    ldap3_connection.safe_dn = _safe_dn
+    ldap3_connection.search_operation = _search_operation
+    ldap3_base.encode = _encode_message
+    ldap3_base.search_request_to_dict = _search_request_to_dict

@@ -78,27 +78,35 @@ def admin(slapd: SlapdInstance) -> Directory:
 
 
 def wipe(slapd: SlapdInstance) -> None:
+    """Empty the branches a test writes to: one subtree search of the whole tree (not one
+    per branch: this runs after every test), then the deletes, leaves first."""
+    layout = slapd.layout
+    # The OpenID Connect codes and tokens too: a test's leftovers would be purged by
+    # another's housekeeping run, and counted there. The tombstones too: an identifier
+    # retired by one test is free again for the next.
+    bases = [
+        *(f"ou={b},{slapd.base_dn}" for b in BRANCHES),
+        layout.apps_dn,
+        layout.oidc_codes_dn,
+        layout.oidc_tokens_dn,
+        layout.oidc_federation_dn,
+        layout.retired_dn,
+        layout.events_dn,
+        layout.reviews_dn,
+    ]
+    under = tuple("," + _dn_key(base) for base in bases)
     with admin(slapd) as directory:
-        doomed: list[str] = []
-        # The OpenID Connect codes and tokens too: a test's leftovers would be purged by
-        # another's housekeeping run, and counted there.
-        layout = slapd.layout
-        # The tombstones too: an identifier retired by one test is free again for the next.
-        extra = [
-            layout.apps_dn,
-            layout.oidc_codes_dn,
-            layout.oidc_tokens_dn,
-            layout.oidc_federation_dn,
-            layout.retired_dn,
-            layout.events_dn,
-            layout.reviews_dn,
+        doomed = [
+            e.dn
+            for e in directory.search(slapd.base_dn, "(objectClass=*)", ["1.1"])
+            if _dn_key(e.dn).endswith(under)
         ]
-        for base in [*(f"ou={b},{slapd.base_dn}" for b in BRANCHES), *extra]:
-            doomed += [
-                e.dn for e in directory.search(base, "(objectClass=*)", ["1.1"]) if e.dn != base
-            ]
         for dn in sorted(doomed, key=lambda d: d.count(","), reverse=True):
             directory.delete(dn)
+
+
+def _dn_key(dn: str) -> str:
+    return dn.replace(", ", ",").lower()
 
 
 @pytest.fixture(scope="session")

@@ -32,9 +32,7 @@ class Partner:
 @pytest.fixture
 def make_partner(app_cli: Cli, slapd: SlapdInstance) -> Callable[..., Partner]:
     """Create real accounts through the CLI (invite → form → validation)."""
-    app_cli.ok("structure", "create", "--siret", SIRET, "--category", "Banques",
-               "--name", "Banque Exemple")  # fmt: skip
-    app_cli.ok("service", "create", SIRET, "Comptabilité")
+    app_cli.create_structure(SIRET, "Banque Exemple", "Comptabilité")
 
     def make(first: str = "Marie", last: str = "Martin", *, mobile: str | None = None,
              kind: str = "collaborateur") -> Partner:  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 from apexdir.directory.connection import Entry
 from apexdir.directory.server import SlapdInstance
 from tests.conftest import admin
-from tests.helpers import OTHER_SIRET, PASSWORD, SIRET, Cli
+from tests.helpers import OTHER_SIRET, PASSWORD, SIRET, Cli, make_account
 
 APP = "APPDGFIP"
 APP_NAME = "App DGFIP"
@@ -46,26 +46,8 @@ def catalogue(cli: Cli) -> None:
 
 
 def structure(cli: Cli, siret: str = SIRET, name: str = "Banque Exemple", *services: str) -> None:
-    cli.ok(
-        "structure",
-        "create",
-        "--siret",
-        siret,
-        "--category",
-        "Banques",
-        "--name",
-        name,
-        "--street",
-        "15 rue de Langoumois",
-        "--city",
-        "Argenteuil",
-        "--postal-code",
-        "95018",
-        "--country",
-        "France",
-    )
-    for service in services:
-        cli.ok("service", "create", siret, service)
+    cli.create_structure(siret, name, *services, street="15 rue de Langoumois",
+                         city="Argenteuil", postal_code="95018", country="France")  # fmt: skip
 
 
 def invite(
@@ -99,10 +81,9 @@ def account(
     validator: str | None = None,
     mobile: str | None = "06 12 34 56 78",
 ) -> str:
-    """A validated account; the identifier."""
-    request = invite(cli, siret, kind, mail, service, as_=inviter)
-    complete(cli, mail, first, last, mobile)
-    return str(cli.ok("account", "validate", request, as_=validator)["identifier"])
+    """A validated account (tests/helpers.py's builder); the identifier."""
+    return make_account(cli.config, siret, kind, mail, first, last, service=service,
+                        inviter=inviter, validator=validator, mobile=mobile)  # fmt: skip
 
 
 @dataclass

@@ -53,9 +53,7 @@ def frozen(settings: Settings, now: datetime, **daemon: Any) -> Runtime:
 
 
 def structure(app_cli: Cli) -> None:
-    app_cli.ok("structure", "create", "--siret", SIRET, "--category", "Banques",
-               "--name", "Banque Exemple")  # fmt: skip
-    app_cli.ok("service", "create", SIRET, "Compta")
+    app_cli.create_structure(SIRET, "Banque Exemple", "Compta")
 
 
 # ---------------------------------------------------------------------- expiry
@@ -342,6 +340,10 @@ def test_housekeeping_purges_expired_secrets_stale_notices_and_old_rows(
 def test_run_once_from_the_cli(app_cli: Cli) -> None:
     """`apexdir daemon run-once JOB` runs each directory job once and prints its counts."""
     assert app_cli.ok("daemon", "run-once", "expiry")["warned"] == 0
+    # The tests' `Cli.deliver` calls the outbox job in the library: its command is run here.
+    assert app_cli.ok("daemon", "run-once", "outbox") == {
+        "sent": 0, "retried": 0, "failed": 0, "remaining": 0,
+    }  # fmt: skip
     assert app_cli.ok("daemon", "run-once", "pending") == {
         "expired": 0, "reminded": 0, "validators_reminded": 0, "purged": 0,
     }  # fmt: skip

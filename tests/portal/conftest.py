@@ -138,26 +138,9 @@ class Partner:
 
 @pytest.fixture
 def structure(app_cli: Cli) -> str:
-    app_cli.ok(
-        "structure",
-        "create",
-        "--siret",
-        SIRET,
-        "--category",
-        "Banques",
-        "--name",
-        "Banque Exemple",
-        "--trade-name",
-        "BEX",
-        "--street",
-        "15 rue de Langoumois",
-        "--city",
-        "Argenteuil",
-        "--postal-code",
-        "95100",
-    )
-    app_cli.ok("service", "create", SIRET, "Comptabilité")
-    return SIRET
+    return app_cli.create_structure(SIRET, "Banque Exemple", "Comptabilité", trade_name="BEX",
+                                    street="15 rue de Langoumois", city="Argenteuil",
+                                    postal_code="95100")  # fmt: skip
 
 
 @pytest.fixture

@@ -58,3 +58,14 @@ def test_aiosmtpd_is_not_a_runtime_dependency() -> None:
         and any(n.startswith("aiosmtpd") for n in _imports(path))
     )
     assert users == []
+
+
+def test_no_product_module_over_400_lines() -> None:
+    """Issue 20: a module does one job; past 400 lines it is doing two."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for edge in ("apexdir", "portal", "daemon", "cli")
+        for path in (ROOT / edge).rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}

@@ -35,7 +35,17 @@ def render(template: Path, layout: Layout, **extra: object) -> str:
 
 def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str, list[str]]]:
     """The ppolicy entries: the partners' policy (SPEC §4) and one for technical accounts."""
-    partners = {
+    return {
+        layout.default_policy_dn: _partners_policy(policy),
+        layout.system_policy_dn: _system_policy(),
+        apps_policy_dn(layout): _apps_policy(),
+        decoy_policy_dn(layout): _decoy_policy(policy),
+    }
+
+
+def _partners_policy(policy: PolicySettings) -> dict[str, list[str]]:
+    """The partners' policy (SPEC §4)."""
+    return {
         "objectClass": ["organizationalRole", "pwdPolicy", "pwdPolicyChecker"],
         "cn": ["default"],
         "pwdAttribute": ["userPassword"],
@@ -64,7 +74,11 @@ def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str
         "pwdSafeModify": ["FALSE"],
         "description": ["Politique de mot de passe des comptes partenaires (SPEC 4)"],
     }
-    system = {
+
+
+def _system_policy() -> dict[str, list[str]]:
+    """Technical accounts: random secrets, no expiry, no lockout."""
+    return {
         "objectClass": ["organizationalRole", "pwdPolicy"],
         "cn": ["system"],
         "pwdAttribute": ["userPassword"],
@@ -74,12 +88,16 @@ def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str
         "pwdCheckQuality": ["0"],
         "description": ["Comptes techniques: secrets aleatoires, sans expiration ni verrouillage"],
     }
-    # Applications' service accounts (issue 12): a secret apexdir draws (192 bits, 32
+
+
+def _apps_policy() -> dict[str, list[str]]:
+    """Applications' service accounts (issue 12)."""
+    # A secret apexdir draws (192 bits, 32
     # characters) and only apexdir sets (ACL); the policy refuses anything shorter or any
     # change by the account itself, and a lockout caps online guessing. A short lockout
     # rather than a long one: anyone who knows the DN can trigger it, and a locked service
     # account stops the application's partner logins.
-    apps = {
+    return {
         "objectClass": ["organizationalRole", "pwdPolicy"],
         "cn": ["apps"],
         "pwdAttribute": ["userPassword"],
@@ -94,10 +112,14 @@ def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str
         "pwdFailureCountInterval": [str(APP_LOCKOUT_SECONDS)],
         "description": ["Comptes de service des applications: secret aleatoire pose par apexdir"],
     }
-    # The decoy (issue 12, item 4): a wrong password on it costs slapd what it costs on a
+
+
+def _decoy_policy(policy: PolicySettings) -> dict[str, list[str]]:
+    """The decoy's policy (issue 12, item 4): failures counted, never locked."""
+    # A wrong password on it costs slapd what it costs on a
     # partner's account (the hash, then the failure recorded: one durable write), but it
     # never locks — a locked decoy would answer faster than a partner's account.
-    decoy = {
+    return {
         "objectClass": ["organizationalRole", "pwdPolicy"],
         "cn": ["decoy"],
         "pwdAttribute": ["userPassword"],
@@ -109,12 +131,6 @@ def policy_entries(layout: Layout, policy: PolicySettings) -> dict[str, dict[str
         "pwdInHistory": ["0"],
         "pwdCheckQuality": ["0"],
         "description": ["Leurre des identifiants inconnus: echecs comptes, jamais verrouille"],
-    }
-    return {
-        layout.default_policy_dn: partners,
-        layout.system_policy_dn: system,
-        apps_policy_dn(layout): apps,
-        decoy_policy_dn(layout): decoy,
     }
 
 

@@ -52,6 +52,37 @@ class OutboxMessage:
     priority: int = 1
 
 
+# The due messages of `claim_due`, most urgent then oldest (the rules are in its docstring).
+DUE_SQL = """
+    SELECT * FROM outbox AS o
+    WHERE o.status IN ('queued', 'sending')
+      AND ((o.status = 'queued' AND o.next_attempt_at <= :now)
+           OR (o.status = 'sending' AND o.claimed_until <= :now))
+      AND (o.priority = 0 OR NOT EXISTS (
+          SELECT 1 FROM outbox AS p
+          WHERE p.recipients = o.recipients AND p.id < o.id AND p.priority > 0
+            AND ((p.status = 'queued' AND p.next_attempt_at > :now)
+                 OR (p.status = 'sending' AND p.claimed_until > :now))))
+    ORDER BY o.priority, o.id
+    LIMIT :limit
+"""
+
+
+def _message(row: dict[str, Any]) -> OutboxMessage:
+    """The message a claimed outbox row carries."""
+    return OutboxMessage(
+        id=row["id"],
+        kind=row["kind"],
+        recipients=json.loads(row["recipients"]),
+        subject=row["subject"],
+        body_text=row["body_text"] or "",
+        body_html=row["body_html"],
+        message_id=row["message_id"],
+        attempts=row["attempts"],
+        priority=row["priority"],
+    )
+
+
 def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@apexdir>"
 
@@ -169,25 +200,7 @@ class Outbox(SpoolAdmin):
             "limit": -1 if limit is None else limit,
         }
         with guarded(self.db, "claim messages"), immediate(self.db):
-            rows = list(
-                self.db.query(
-                    """
-                    SELECT * FROM outbox AS o
-                    WHERE o.status IN ('queued', 'sending')
-                      AND ((o.status = 'queued' AND o.next_attempt_at <= :now)
-                           OR (o.status = 'sending' AND o.claimed_until <= :now))
-                      AND (o.priority = 0 OR NOT EXISTS (
-                          SELECT 1 FROM outbox AS p
-                          WHERE p.recipients = o.recipients AND p.id < o.id AND p.priority > 0
-                            AND ((p.status = 'queued' AND p.next_attempt_at > :now)
-                                 OR (p.status = 'sending' AND p.claimed_until > :now))))
-                    ORDER BY o.priority, o.id
-                    LIMIT :limit
-                    """,
-                    params,
-                )
-            )
-            rows = self._with_predecessors(rows, params)
+            rows = self._with_predecessors(list(self.db.query(DUE_SQL, params)), params)
             if rows:
                 ids = [row["id"] for row in rows]
                 self.db.execute(
@@ -195,20 +208,7 @@ class Outbox(SpoolAdmin):
                     f" WHERE id IN ({', '.join('?' * len(ids))})",
                     [worker, params["until"], *ids],
                 )
-        return [
-            OutboxMessage(
-                id=row["id"],
-                kind=row["kind"],
-                recipients=json.loads(row["recipients"]),
-                subject=row["subject"],
-                body_text=row["body_text"] or "",
-                body_html=row["body_html"],
-                message_id=row["message_id"],
-                attempts=row["attempts"],
-                priority=row["priority"],
-            )
-            for row in rows
-        ]
+        return [_message(row) for row in rows]
 
     def _with_predecessors(
         self, rows: builtins.list[dict[str, Any]], params: dict[str, Any]

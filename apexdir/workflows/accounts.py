@@ -139,21 +139,7 @@ def update_personal_data(
     repo = Repository(rt.directory, rt.layout)
     account = repo.account(identifier)
     require(actor, Action.SELF_UPDATE, target_for(account))
-    changes: dict[str, Any] = {}
-    if last_name is not None:
-        changes["sn"] = _name("Nom", last_name)
-    if first_name is not None:
-        changes["givenName"] = _name("Prénom", first_name)
-    if mail is not None:
-        changes["mail"] = validate_mail(mail)
-    if mobile is not None:
-        changes["mobile"] = normalize_mobile(mobile) if mobile.strip() else None
-    if not changes:
-        raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
-    if "sn" in changes or "givenName" in changes:
-        changes["cn"] = common_name(
-            changes.get("givenName", account.first_name), changes.get("sn", account.last_name)
-        )
+    changes = _personal_changes(account, last_name, first_name, mail, mobile)
     previous = {
         "sn": account.last_name,
         "givenName": account.first_name,
@@ -185,6 +171,32 @@ def update_personal_data(
     out = updated.public(with_mobile=True)
     out["message"] = PERSONAL_DATA_MESSAGE
     return out
+
+
+def _personal_changes(
+    account: Account,
+    last_name: str | None,
+    first_name: str | None,
+    mail: str | None,
+    mobile: str | None,
+) -> dict[str, Any]:
+    """The attributes to replace, checked and normalized (cn follows the names)."""
+    changes: dict[str, Any] = {}
+    if last_name is not None:
+        changes["sn"] = _name("Nom", last_name)
+    if first_name is not None:
+        changes["givenName"] = _name("Prénom", first_name)
+    if mail is not None:
+        changes["mail"] = validate_mail(mail)
+    if mobile is not None:
+        changes["mobile"] = normalize_mobile(mobile) if mobile.strip() else None
+    if not changes:
+        raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
+    if "sn" in changes or "givenName" in changes:
+        changes["cn"] = common_name(
+            changes.get("givenName", account.first_name), changes.get("sn", account.last_name)
+        )
+    return changes
 
 
 def _name(label: str, value: str) -> str:

@@ -14,7 +14,7 @@ from apexdir.clock import Clock, system_clock
 if TYPE_CHECKING:
     from flask import Flask
 
-    from apexdir.config import Settings
+    from apexdir.config import PortalSettings, Settings
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> Flask:
@@ -23,9 +23,51 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     from flask_wtf.csrf import CSRFProtect
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from apexdir.config import is_loopback_url, load_settings
+    from apexdir.config import load_settings
     from apexdir.portal import assets, errors, observability, security, static_files
     from apexdir.portal.context import PortalState
+
+    settings = settings or load_settings()
+    portal = settings.portal
+    app = Flask(__name__)
+    _configure(app, portal)
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.extensions["apexdir"] = PortalState(settings, clock)
+    CSRFProtect(app)
+    # Compressed, long-cached, hashed names: answered before Flask sees the request.
+    static_files.serve(app, assets.STATIC)
+    if portal.trusted_proxies:
+        n = portal.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    observability.register(app)  # first: its clock starts before the other hooks
+    assets.register(app)
+    security.register(app)
+    errors.register(app)
+    _register_views(app)
+    return app
+
+
+def _configure(app: Flask, portal: PortalSettings) -> None:
+    """Flask's settings: session cookie, CSRF lifetime, request size limits."""
+    from apexdir.config import is_loopback_url
+
+    app.config.update(
+        SECRET_KEY=portal.secret_key(),
+        SESSION_COOKIE_NAME="apex_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Secure everywhere but on the development loopback, which is plain http.
+        SESSION_COOKIE_SECURE=not is_loopback_url(portal.base_url),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=portal.session_max_hours),
+        WTF_CSRF_TIME_LIMIT=portal.session_max_hours * 3600,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+
+
+def _register_views(app: Flask) -> None:
+    """The portal's pages: blueprints, then the views that register their own hooks."""
     from apexdir.portal.views import (
         captcha,
         comptes,
@@ -44,34 +86,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         suspension,
     )
 
-    settings = settings or load_settings()
-    portal = settings.portal
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY=portal.secret_key(),
-        SESSION_COOKIE_NAME="apex_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        # Secure everywhere but on the development loopback, which is plain http.
-        SESSION_COOKIE_SECURE=not is_loopback_url(portal.base_url),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=portal.session_max_hours),
-        WTF_CSRF_TIME_LIMIT=portal.session_max_hours * 3600,
-        MAX_CONTENT_LENGTH=64 * 1024,
-        MAX_FORM_MEMORY_SIZE=64 * 1024,
-        TEMPLATES_AUTO_RELOAD=False,
-    )
-    app.jinja_env.add_extension("jinja2.ext.do")
-    app.extensions["apexdir"] = PortalState(settings, clock)
-    CSRFProtect(app)
-    # Compressed, long-cached, hashed names: answered before Flask sees the request.
-    static_files.serve(app, assets.STATIC)
-    if portal.trusted_proxies:
-        n = portal.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    observability.register(app)  # first: its clock starts before the other hooks
-    assets.register(app)
-    security.register(app)
-    errors.register(app)
     for blueprint in (
         connexion.bp,
         creation.bp,
@@ -90,4 +104,3 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     informations.register(app)
     session.register(app)
     oidc.register(app)
-    return app

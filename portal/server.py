@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apexdir.config import Settings
 
 LOG_FORMAT = "APEX_PORTAL_LOG_FORMAT"  # not APEXDIR_: that prefix is configuration
 
@@ -40,7 +43,34 @@ def run(
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from apexdir import logs, metrics
+    from apexdir import metrics
+
+    settings = _prepare(config)
+
+    def when_ready(_server: Any) -> None:
+        # In the master: one metrics endpoint for the node, whatever the workers.
+        if settings.metrics.portal_bind:
+            metrics.serve(settings, settings.metrics.portal_bind, "portal")
+
+    class Portal(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = _options(bind, workers, threads, pidfile, errorlog, accesslog)
+            options["when_ready"] = when_ready
+            for key, value in options.items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from apexdir.portal import create_app
+
+            return create_app(settings)
+
+    Portal().run()
+
+
+def _prepare(config: str | None) -> Settings:
+    """The settings, checked before forking, with metrics folder and logging set up."""
+    from apexdir import logs
     from apexdir.config import load_settings
 
     settings = load_settings(config)  # fail here, before forking, on a bad configuration
@@ -55,43 +85,36 @@ def run(
     settings.portal.secret_key()
     logs.setup(settings.logging.format, settings.logging.level)
     os.environ[LOG_FORMAT] = settings.logging.format  # read by PortalLogger, built by gunicorn
+    return settings
 
-    def when_ready(_server: Any) -> None:
-        # In the master: one metrics endpoint for the node, whatever the workers.
-        if settings.metrics.portal_bind:
-            metrics.serve(settings, settings.metrics.portal_bind, "portal")
 
-    class Portal(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options = {
-                "bind": bind,
-                "workers": workers,
-                "worker_class": "gthread",
-                "threads": threads,
-                "keepalive": KEEPALIVE,
-                "timeout": TIMEOUT,
-                "graceful_timeout": 10,
-                "pidfile": pidfile,
-                "errorlog": errorlog,
-                "accesslog": accesslog,
-                "proc_name": "apexdir-portal",
-                "control_socket_disable": True,  # several portals may run on one host
-                # Request lines and headers bounded: a portal faces the Internet.
-                "limit_request_line": 4094,
-                "limit_request_fields": 60,
-                "logger_class": "apexdir.portal.server.PortalLogger",
-                "when_ready": when_ready,
-            }
-            for key, value in options.items():
-                if value is not None:
-                    self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            from apexdir.portal import create_app
-
-            return create_app(settings)
-
-    Portal().run()
+def _options(
+    bind: str,
+    workers: int,
+    threads: int,
+    pidfile: str | None,
+    errorlog: str,
+    accesslog: str | None,
+) -> dict[str, Any]:
+    """gunicorn's settings for the portal (None: gunicorn's default)."""
+    return {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "keepalive": KEEPALIVE,
+        "timeout": TIMEOUT,
+        "graceful_timeout": 10,
+        "pidfile": pidfile,
+        "errorlog": errorlog,
+        "accesslog": accesslog,
+        "proc_name": "apexdir-portal",
+        "control_socket_disable": True,  # several portals may run on one host
+        # Request lines and headers bounded: a portal faces the Internet.
+        "limit_request_line": 4094,
+        "limit_request_fields": 60,
+        "logger_class": "apexdir.portal.server.PortalLogger",
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

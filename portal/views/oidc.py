@@ -160,8 +160,6 @@ def authorize() -> Any:
     server = _server()
     started = _session_login_time()
     relogin = _wants_login(started)
-    max_age = request.values.get("max_age")
-    subject: Subject | None = None
     try:
         # Authlib answers prompt=none itself when told there is no user (login_required).
         grant = server.get_consent_grant(end_user=None if relogin else True)
@@ -174,58 +172,82 @@ def authorize() -> Any:
         # nothing registered to send it back to, so the French page.
         return _page(BAD_REQUEST, 400)
     client: Client = grant.client
-    redirect_uri: str = grant.redirect_uri
-    payload = grant.request.payload
-
-    def refuse(error: str, description: str) -> Any:
-        params = {"error": error, "error_description": description}
-        if payload.state:
-            params["state"] = payload.state
-        sep = "&" if urlsplit(redirect_uri).query else "?"
-        return redirect_uri + sep + urlencode(params)
-
-    if max_age is not None and not max_age.isdigit():
-        return redirect(refuse("invalid_request", "Invalid 'max_age' parameter."))
     prompts = request.values.get("prompt", "").split()
-    if "none" in prompts and len(prompts) > 1:
-        return redirect(refuse("invalid_request", "Invalid 'prompt' parameter."))
-    if client.public and not payload.data.get("code_challenge"):
-        # Said now rather than at the token endpoint, after the user logged in for nothing.
-        return redirect(refuse("invalid_request", "A public client must use PKCE (S256)."))
-    if "openid" not in (payload.scope or "").split():
-        return redirect(refuse("invalid_scope", "The 'openid' scope is required."))
-    if not relogin and started is not None:
-        subject = store.subject(rt(), str(session["user"]), client.app, int(started))
-        if subject is not None and not sessions.is_current(subject.account, session.get("gen")):
-            subject = None  # the session was ended (logout, password change) on some node
-        if subject is None:
-            # Locked, expired or deleted since the session began: no token, a new login.
-            session.clear()
+    invalid = _invalid_request(grant, prompts)
+    if invalid is not None:
+        return redirect(invalid)
+    subject = None if relogin or started is None else _current_subject(client, started)
     if subject is None:
         if "none" in prompts:
-            return redirect(refuse("login_required", "The user must log in."))
-        session[RESUME] = {
-            "query": _query(),
-            "at": time_now(),
-            "redirect_uri": redirect_uri,
-            # Named on the login and code pages (« Connexion à … »): no second lookup.
-            # A federation is named by its client's name (« Connexion à ProConnect »).
-            "application": client.name if client.federation else _application_name(client.app),
-        }
-        if client.federation:
-            # « Revenir à <federation> » on the login page: the partner may choose another
-            # identity provider there (the address was checked against the client).
-            session[RESUME]["back"] = {
-                "name": client.name,
-                "url": refuse("access_denied", "The user went back to choose another provider."),
-            }
-        return redirect(url_for("connexion.login"))
+            return redirect(_refusal(grant, "login_required", "The user must log in."))
+        return _to_login(grant)
     if not client.federation and not profiles_for(subject.account, client.app):
-        back = refuse("access_denied", "The account holds no profile of this application.")
+        back = _refusal(grant, "access_denied", "The account holds no profile of this application.")
         if "none" in prompts:  # no page may be shown: straight back to the application
             return redirect(back)
         return _page(NO_PROFILE, 403, back, application=_application_name(client.app))
     return server.create_authorization_response(grant=grant, grant_user=subject)
+
+
+def _refusal(grant: Any, error: str, description: str) -> str:
+    """The client's redirect URI carrying an OAuth error (and the request's state)."""
+    redirect_uri: str = grant.redirect_uri
+    params = {"error": error, "error_description": description}
+    if grant.request.payload.state:
+        params["state"] = grant.request.payload.state
+    sep = "&" if urlsplit(redirect_uri).query else "?"
+    return redirect_uri + sep + urlencode(params)
+
+
+def _invalid_request(grant: Any, prompts: list[str]) -> str | None:
+    """The refusal of a request Authlib let through but the portal does not serve, or None."""
+    client: Client = grant.client
+    payload = grant.request.payload
+    max_age = request.values.get("max_age")
+    if max_age is not None and not max_age.isdigit():
+        return _refusal(grant, "invalid_request", "Invalid 'max_age' parameter.")
+    if "none" in prompts and len(prompts) > 1:
+        return _refusal(grant, "invalid_request", "Invalid 'prompt' parameter.")
+    if client.public and not payload.data.get("code_challenge"):
+        # Said now rather than at the token endpoint, after the user logged in for nothing.
+        return _refusal(grant, "invalid_request", "A public client must use PKCE (S256).")
+    if "openid" not in (payload.scope or "").split():
+        return _refusal(grant, "invalid_scope", "The 'openid' scope is required.")
+    return None
+
+
+def _current_subject(client: Client, started: float) -> Subject | None:
+    """The session's account as the client's subject, or None (and the session cleared)."""
+    subject = store.subject(rt(), str(session["user"]), client.app, int(started))
+    if subject is not None and not sessions.is_current(subject.account, session.get("gen")):
+        subject = None  # the session was ended (logout, password change) on some node
+    if subject is None:
+        # Locked, expired or deleted since the session began: no token, a new login.
+        session.clear()
+    return subject
+
+
+def _to_login(grant: Any) -> Any:
+    """To the login page, the authorization request kept to resume after it."""
+    client: Client = grant.client
+    session[RESUME] = {
+        "query": _query(),
+        "at": time_now(),
+        "redirect_uri": grant.redirect_uri,
+        # Named on the login and code pages (« Connexion à … »): no second lookup.
+        # A federation is named by its client's name (« Connexion à ProConnect »).
+        "application": client.name if client.federation else _application_name(client.app),
+    }
+    if client.federation:
+        # « Revenir à <federation> » on the login page: the partner may choose another
+        # identity provider there (the address was checked against the client).
+        session[RESUME]["back"] = {
+            "name": client.name,
+            "url": _refusal(
+                grant, "access_denied", "The user went back to choose another provider."
+            ),
+        }
+    return redirect(url_for("connexion.login"))
 
 
 def _application_name(code: str) -> str | None:

@@ -69,3 +69,16 @@ def test_no_product_module_over_400_lines() -> None:
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
     }
     assert long == {}
+
+
+def test_no_product_function_over_60_lines() -> None:
+    """Issue 20: past 60 lines a function is doing several things; split it by what it does."""
+    long = {
+        f"{path.relative_to(ROOT)}:{node.name}": n
+        for edge in ("apexdir", "portal", "daemon", "cli")
+        for path in (ROOT / edge).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (n := (node.end_lineno or node.lineno) - node.lineno + 1) > 60
+    }
+    assert long == {}

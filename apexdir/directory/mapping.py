@@ -52,6 +52,15 @@ SERVICE_ATTRS = list(SERVICE.values())
 # loaded with an earlier apex.schema takes it as it is.
 APPLICATION = {"code": "apexAppCode", "name": "cn", "url": "labeledURI"}
 APPLICATION_CLASSES = ["apexApplication", "labeledURIObject"]
+# What its owner changes of an account (`Repository.update_personal_data`); cn follows the names.
+PERSONAL = {
+    "last_name": "sn",
+    "first_name": "givenName",
+    "common_name": "cn",
+    "mail": "mail",
+    "mobile": "mobile",
+}
+SESSION_GENERATION = "apexSessionGeneration"
 ACCOUNT_ATTRS = [
     "uid", "sn", "givenName", "mail", "mobile", "apexAccountType", "apexStructureRef",
     "apexServiceRef", "apexStatus", "apexClientApplication", "apexRequestedAt", "apexValidatedAt",

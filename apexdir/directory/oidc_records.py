@@ -244,17 +244,15 @@ class OidcRecords:
     def session_generation(self, identifier: str) -> str | None:
         """The account's session generation ("" when it has none), or None: no such entry."""
         try:
-            entry = self.directory.get(self.layout.account_dn(identifier), [_GENERATION])
+            entry = self.directory.get(self.layout.account_dn(identifier), [m.SESSION_GENERATION])
         except (NotFound, Invalid):
             return None
-        return _text(entry.get(_GENERATION) or "") if entry is not None else None
+        return _text(entry.get(m.SESSION_GENERATION) or "") if entry is not None else None
 
     def renew_sessions(self, identifier: str, generation: str) -> None:
         """A new session generation: every session under the former one ends."""
-        self.directory.replace(self.layout.account_dn(identifier), **{_GENERATION: generation})
-
-
-_GENERATION = "apexSessionGeneration"
+        dn = self.layout.account_dn(identifier)
+        self.directory.replace(dn, **{m.SESSION_GENERATION: generation})
 
 
 def _account(entry: Entry | None) -> tuple[Account, str] | None:

@@ -22,12 +22,12 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from apexdir.config import LdapSettings
 from apexdir.directory import filters as f
 from apexdir.directory.connection import Directory, Entry
 from apexdir.directory.dn import norm
+from apexdir.directory.mapping import as_text
 from apexdir.errors import NotFound, Unavailable
 
 log = logging.getLogger("apexdir.daemon")
@@ -146,14 +146,6 @@ class Change:
         return by[3:] if by.lower().startswith("dn:") else by
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
 def parse_mod(value: str) -> tuple[str, str, str | None]:
     """`member:+ uid=…` → ("member", "+", "uid=…"); `mobile:=` → ("mobile", "=", None)."""
     attr, _, rest = value.partition(":")
@@ -172,15 +164,15 @@ def parse_old(values: list[str]) -> dict[str, list[str]]:
 
 def change_from(entry: Entry) -> Change:
     return Change(
-        start=_text(entry.get("reqStart")) or "",
-        type=(_text(entry.get("reqType")) or "").lower(),
-        dn=_text(entry.get("reqDN")) or "",
-        by=_text(entry.get("reqAuthzID")) or "",
-        mods=[parse_mod(_text(v) or "") for v in entry.all("reqMod")],
-        old=parse_old([_text(v) or "" for v in entry.all("reqOld")]),
-        new_rdn=_text(entry.get("reqNewRDN")),
-        new_superior=_text(entry.get("reqNewSuperior")),
-        csn=_text(entry.get("entryCSN")) or "",
+        start=as_text(entry.get("reqStart")) or "",
+        type=(as_text(entry.get("reqType")) or "").lower(),
+        dn=as_text(entry.get("reqDN")) or "",
+        by=as_text(entry.get("reqAuthzID")) or "",
+        mods=[parse_mod(as_text(v) or "") for v in entry.all("reqMod")],
+        old=parse_old([as_text(v) or "" for v in entry.all("reqOld")]),
+        new_rdn=as_text(entry.get("reqNewRDN")),
+        new_superior=as_text(entry.get("reqNewSuperior")),
+        csn=as_text(entry.get("entryCSN")) or "",
         record=entry.dn,
     )
 
@@ -233,7 +225,7 @@ def newest_after(directory: Directory, last: str) -> tuple[str | None, int]:
     )
     newest, count = None, 0
     for entry in entries:
-        start = _text(entry.get("reqStart")) or ""
+        start = as_text(entry.get("reqStart")) or ""
         if start > last:
             newest, count = max(newest or start, start), count + 1
     return newest, count

@@ -86,7 +86,7 @@ def _lock(value: Any) -> tuple[datetime | None, bool]:
         value = value.decode("ascii", "replace")
     if isinstance(value, str) and value.strip() == ADMINISTRATIVE_LOCK:
         return None, True  # year 0: no datetime; ldap3 hands the raw text
-    return _time(value), False
+    return as_time(value), False
 
 
 def suspension_changes(suspended: bool) -> dict[str, Any]:
@@ -104,13 +104,13 @@ def suspension_changes(suspended: bool) -> dict[str, Any]:
     return {"apexStatus": AccountStatus.ACTIVE, "pwdAccountLockedTime": None}
 
 
-def _time(value: Any) -> datetime | None:
+def as_time(value: Any) -> datetime | None:
     if value in (None, "", []):
         return None
     return from_generalized_time(value)
 
 
-def _text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -132,11 +132,11 @@ def parent_dn(dn: str) -> str:
 
 
 def structure_from(entry: Entry) -> Structure:
-    values = {name: _text(entry.get(attr)) for name, attr in STRUCTURE.items()}
+    values = {name: as_text(entry.get(attr)) for name, attr in STRUCTURE.items()}
     return Structure(
         dn=entry.dn,
-        status=StructureStatus(_text(entry.get("apexStatus")) or OPEN),
-        reason=_text(entry.get("apexReason")),
+        status=StructureStatus(as_text(entry.get("apexStatus")) or OPEN),
+        reason=as_text(entry.get("apexReason")),
         previous_sirets=sorted(str(v) for v in entry.all("apexPreviousSiret")),
         **values,  # type: ignore[arg-type]
     )
@@ -242,36 +242,36 @@ def account_attrs(draft: AccountDraft) -> dict[str, Any]:
 
 
 def account_from(entry: Entry, service_names: dict[str, str] | None = None) -> Account:
-    structure_dn = _text(entry.get("apexStructureRef")) or ""
-    service_dn = _text(entry.get("apexServiceRef"))
+    structure_dn = as_text(entry.get("apexStructureRef")) or ""
+    service_dn = as_text(entry.get("apexServiceRef"))
     service_id = first_rdn_value(service_dn) if service_dn else None
     locked_at, locked_by_administrator = _lock(entry.get("pwdAccountLockedTime"))
     return Account(
         identifier=str(entry.get("uid")),
         dn=entry.dn,
         type=AccountType(str(entry.get("apexAccountType", "")).lower()),
-        last_name=_text(entry.get("sn")) or "",
-        first_name=_text(entry.get("givenName")) or "",
-        mail=_text(entry.get("mail")) or "",
-        mobile=_text(entry.get("mobile")),
+        last_name=as_text(entry.get("sn")) or "",
+        first_name=as_text(entry.get("givenName")) or "",
+        mail=as_text(entry.get("mail")) or "",
+        mobile=as_text(entry.get("mobile")),
         siret=first_rdn_value(structure_dn) if structure_dn else "",
         structure_dn=structure_dn,
         service_id=service_id,
         service_dn=service_dn,
         service=(service_names or {}).get(service_id or ""),
-        status=_account_status(_text(entry.get("apexStatus"))),
-        client_application=_text(entry.get("apexClientApplication")),
-        requested_at=_time(entry.get("apexRequestedAt")),
-        validated_at=_time(entry.get("apexValidatedAt")),
-        created_by=_text(entry.get("apexCreatedBy")),
-        last_login=_time(entry.get("authTimestamp")),
-        password_changed_at=_time(entry.get("pwdChangedTime")),
+        status=_account_status(as_text(entry.get("apexStatus"))),
+        client_application=as_text(entry.get("apexClientApplication")),
+        requested_at=as_time(entry.get("apexRequestedAt")),
+        validated_at=as_time(entry.get("apexValidatedAt")),
+        created_by=as_text(entry.get("apexCreatedBy")),
+        last_login=as_time(entry.get("authTimestamp")),
+        password_changed_at=as_time(entry.get("pwdChangedTime")),
         locked_at=locked_at,
         locked_by_administrator=locked_by_administrator,
-        session_generation=_text(entry.get("apexSessionGeneration")) or "",
+        session_generation=as_text(entry.get("apexSessionGeneration")) or "",
         habilitations=sorted(profile_key(dn) for dn in entry.all("memberOf")),
         delegations=sorted(profile_key(dn) for dn in entry.all("apexDelegatedProfile")),
-        dormant_suspension=(_text(entry.get("apexDormancy")) or "").startswith("suspended:"),
+        dormant_suspension=(as_text(entry.get("apexDormancy")) or "").startswith("suspended:"),
     )
 
 
@@ -297,7 +297,7 @@ def application_from(entry: Entry, profiles: list[str]) -> Application:
 
 def _uri(value: Any) -> str | None:
     """A labeledURI is "URI [label]": the address is its first word."""
-    text = _text(value)
+    text = as_text(value)
     return text.split(" ", 1)[0] if text and text.strip() else None
 
 
@@ -320,19 +320,19 @@ EVENT_ATTRS = ["cn", "apexEventAt", "apexEventAction", "apexEventActor", "apexEv
 
 
 def event_from(entry: Entry) -> Event:
-    service_dn = _text(entry.get("apexServiceRef"))
-    data = _text(entry.get("apexEventData"))
+    service_dn = as_text(entry.get("apexServiceRef"))
+    data = as_text(entry.get("apexEventData"))
     try:
         details = json.loads(data) if data else {}
     except ValueError:
         details = {}  # an entry edited by hand: the event is still shown
     return Event(
         id=str(entry.get("cn")),
-        at=_time(entry.get("apexEventAt")) or datetime.min.replace(tzinfo=UTC),
+        at=as_time(entry.get("apexEventAt")) or datetime.min.replace(tzinfo=UTC),
         action=str(entry.get("apexEventAction")),
-        structure=first_rdn_value(_text(entry.get("apexStructureRef")) or ""),
-        actor=_text(entry.get("apexEventActor")),
-        target=_text(entry.get("apexEventTarget")),
+        structure=first_rdn_value(as_text(entry.get("apexStructureRef")) or ""),
+        actor=as_text(entry.get("apexEventActor")),
+        target=as_text(entry.get("apexEventTarget")),
         service=first_rdn_value(service_dn) if service_dn else None,
         details=details if isinstance(details, dict) else {},
     )

@@ -15,7 +15,7 @@ from typing import Any
 from apexdir.clock import to_generalized_time
 from apexdir.directory.connection import Changes, Directory, Entry
 from apexdir.directory.layout import Layout, first_rdn_value
-from apexdir.directory.mapping import _text, _time
+from apexdir.directory.mapping import as_text, as_time
 from apexdir.models import AccountType, CreationRequest, RequestStatus
 
 # The request's map, both ways: its Python names → LDAP attributes (`request_attrs` writes
@@ -71,8 +71,8 @@ def request_attrs(req: CreationRequest) -> dict[str, Any]:
 
 def request_from(entry: Entry, service_names: dict[str, str] | None = None) -> CreationRequest:
     """The request an entry holds, by the same map (its service's name from `service_names`)."""
-    values: dict[str, Any] = {name: _text(entry.get(attr)) for name, attr in REQUEST.items()}
-    values |= {name: _time(entry.get(REQUEST[name])) for name in _TIMES}
+    values: dict[str, Any] = {name: as_text(entry.get(attr)) for name, attr in REQUEST.items()}
+    values |= {name: as_time(entry.get(REQUEST[name])) for name in _TIMES}
     structure_dn, service_dn = values["structure_dn"] or "", values["service_dn"]
     service_id = first_rdn_value(service_dn) if service_dn else None
     return CreationRequest(

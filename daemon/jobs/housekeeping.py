@@ -1,22 +1,15 @@
 """The housekeeping job: forget what has expired, trim what is kept, compact the store.
 
-- one-time secrets on accounts (`apexLoginCode`, `apexResetSecret`, records of
-  apexdir/rules/onetime.py) past their expiry or out of tries are removed, each with a
-  compare-and-swap on its exact value so that a code issued meanwhile is never removed;
-  a value this version cannot read is removed only if an expiry can still be found in it
-  (a record of a later format is left alone);
-- password notices (`apexNotice` expiry-…/expired:…) of a former password are removed;
-- OpenID Connect access tokens past their expiry, and authorization codes past their expiry
-  and the replay window (apexdir/oidc/store.py), are deleted;
-- the structures' history in the directory (`ou=events`, issue 21 item 8) keeps
-  `policy.journal_retention_days`, like the journal;
+- in the shared directory: what `apexdir.workflows.housekeeping` forgets (expired one-time
+  secrets, former passwords' notices, OIDC codes past their replay window, history past
+  `policy.journal_retention_days`);
 - the journal keeps `policy.journal_retention_days`; sent and failed spool rows (which no
   longer hold their bodies) are kept as long, then purged; history events the directory
   did not take when they happened (a provider down) are written to it again;
 - the state store gives its free pages back a step at a time (incremental vacuum) and its
   write-ahead log is truncated.
 
-The first four act on the shared directory and run on the node holding the lease
+The directory part runs on the node holding the lease
 (`run_directory`, whose work is `apexdir.workflows.housekeeping`); the last two act on the
 node's own state store, so every node runs them (`run_local`, the daemon's
 `local_housekeeping` job, issue 13): a waiting node's journal and sent spool would

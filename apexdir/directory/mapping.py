@@ -18,10 +18,8 @@ from apexdir.models import (
     AccountStatus,
     AccountType,
     Application,
-    CreationRequest,
     Event,
     Profile,
-    RequestStatus,
     Service,
     Structure,
     StructureStatus,
@@ -54,6 +52,15 @@ SERVICE_ATTRS = list(SERVICE.values())
 # loaded with an earlier apex.schema takes it as it is.
 APPLICATION = {"code": "apexAppCode", "name": "cn", "url": "labeledURI"}
 APPLICATION_CLASSES = ["apexApplication", "labeledURIObject"]
+# What its owner changes of an account (`Repository.update_personal_data`); cn follows the names.
+PERSONAL = {
+    "last_name": "sn",
+    "first_name": "givenName",
+    "common_name": "cn",
+    "mail": "mail",
+    "mobile": "mobile",
+}
+SESSION_GENERATION = "apexSessionGeneration"
 ACCOUNT_ATTRS = [
     "uid", "sn", "givenName", "mail", "mobile", "apexAccountType", "apexStructureRef",
     "apexServiceRef", "apexStatus", "apexClientApplication", "apexRequestedAt", "apexValidatedAt",
@@ -65,12 +72,6 @@ ACCOUNT_ATTRS = [
 LISTING_ATTRS = [
     "uid", "sn", "givenName", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef",
     "apexStatus", "memberOf", "apexDelegatedProfile", "apexClientApplication", "authTimestamp"
-]  # fmt: skip
-REQUEST_ATTRS = [
-    "apexRequestId", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef", "apexStatus",
-    "apexClientApplication", "apexCreatedBy", "apexRequestedAt", "apexExpiresAt", "apexSubmittedAt",
-    "apexDecidedAt", "apexValidatedBy", "apexReason", "apexIdentifier", "sn", "givenName", "mobile",
-    "apexTokenHash", "apexNotice"
 ]  # fmt: skip
 
 
@@ -311,38 +312,6 @@ def profile_from(entry: Entry) -> Profile:
         name=str(entry.get("cn")),
         dn=entry.dn,
         members=[str(m) for m in entry.all("member")],
-    )
-
-
-def request_from(entry: Entry, service_names: dict[str, str] | None = None) -> CreationRequest:
-    structure_dn = _text(entry.get("apexStructureRef")) or ""
-    service_dn = _text(entry.get("apexServiceRef"))
-    service_id = first_rdn_value(service_dn) if service_dn else None
-    return CreationRequest(
-        id=str(entry.get("apexRequestId")),
-        mail=_text(entry.get("mail")) or "",
-        type=AccountType(str(entry.get("apexAccountType", "")).lower()),
-        siret=first_rdn_value(structure_dn) if structure_dn else "",
-        structure_dn=structure_dn,
-        status=RequestStatus(_text(entry.get("apexStatus")) or ""),
-        dn=entry.dn,
-        service_id=service_id,
-        service_dn=service_dn,
-        service=(service_names or {}).get(service_id or ""),
-        client_application=_text(entry.get("apexClientApplication")),
-        created_by=_text(entry.get("apexCreatedBy")),
-        requested_at=_time(entry.get("apexRequestedAt")),
-        expires_at=_time(entry.get("apexExpiresAt")),
-        submitted_at=_time(entry.get("apexSubmittedAt")),
-        decided_at=_time(entry.get("apexDecidedAt")),
-        decided_by=_text(entry.get("apexValidatedBy")),
-        reason=_text(entry.get("apexReason")),
-        identifier=_text(entry.get("apexIdentifier")),
-        last_name=_text(entry.get("sn")),
-        first_name=_text(entry.get("givenName")),
-        mobile=_text(entry.get("mobile")),
-        token_hash=_text(entry.get("apexTokenHash")),
-        notices=[str(n) for n in entry.all("apexNotice")],
     )
 
 

@@ -8,7 +8,7 @@ from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout, first_rdn_value, rdn
-from apexdir.directory.requests import RequestWrites
+from apexdir.directory.requests import REQUEST_READ, RequestWrites, request_from
 from apexdir.directory.writes import Writes
 from apexdir.errors import Conflict, NotFound
 from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
@@ -250,10 +250,10 @@ class Repository(Writes, RequestWrites):
 
     # ------------------------------------------------------------------ requests
     def request(self, request_id: str) -> CreationRequest:
-        entry = self.directory.get(self.layout.request_dn(request_id), m.REQUEST_ATTRS)
+        entry = self.directory.get(self.layout.request_dn(request_id), REQUEST_READ)
         if entry is None:
             raise NotFound(f"demande de création {request_id} introuvable")
-        req = m.request_from(entry)
+        req = request_from(entry)
         if req.service_id:
             req.service = self.service_names(req.siret).get(req.service_id)
         return req
@@ -274,10 +274,10 @@ class Repository(Writes, RequestWrites):
         if extra_filter:
             parts.append(extra_filter)
         entries = self.directory.search(
-            self.layout.requests_dn, f.and_(*parts), m.REQUEST_ATTRS, scope="one"
+            self.layout.requests_dn, f.and_(*parts), REQUEST_READ, scope="one"
         )
         names = self.service_names(siret) if entries and with_services else {}
-        out = [m.request_from(e, names) for e in entries]
+        out = [request_from(e, names) for e in entries]
         return sorted(
             out, key=lambda r: (r.requested_at.isoformat() if r.requested_at else "", r.id)
         )

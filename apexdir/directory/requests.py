@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from apexdir.clock import to_generalized_time
-from apexdir.directory.connection import Changes, Directory
-from apexdir.directory.layout import Layout
-from apexdir.models import CreationRequest, RequestStatus
+from apexdir.directory.connection import Changes, Directory, Entry
+from apexdir.directory.layout import Layout, first_rdn_value
+from apexdir.directory.mapping import _text, _time
+from apexdir.models import AccountType, CreationRequest, RequestStatus
 
-# The request's map: its Python names → LDAP attributes (`mapping.request_from` reads them).
+# The request's map, both ways: its Python names → LDAP attributes (`request_attrs` writes
+# them, `request_from` reads them).
 REQUEST = {
     "id": "apexRequestId",
     "mail": "mail",
@@ -44,6 +46,8 @@ NOTICE = "apexNotice"
 # The hash of the password the invitee chose, kept until the validation (never on the model).
 PENDING_PASSWORD = "apexPendingPassword"
 _TIMES = {"requested_at", "expires_at", "submitted_at", "decided_at"}
+# What a read asks for: the map's attributes and the notices.
+REQUEST_READ = [*REQUEST.values(), NOTICE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,29 @@ def request_attrs(req: CreationRequest) -> dict[str, Any]:
         if getattr(req, name) is not None:
             values[REQUEST[name]] = to_generalized_time(getattr(req, name))
     return {"objectClass": ["apexRequest"], **values}
+
+
+def request_from(entry: Entry, service_names: dict[str, str] | None = None) -> CreationRequest:
+    """The request an entry holds, by the same map (its service's name from `service_names`)."""
+    values: dict[str, Any] = {name: _text(entry.get(attr)) for name, attr in REQUEST.items()}
+    values |= {name: _time(entry.get(REQUEST[name])) for name in _TIMES}
+    structure_dn, service_dn = values["structure_dn"] or "", values["service_dn"]
+    service_id = first_rdn_value(service_dn) if service_dn else None
+    return CreationRequest(
+        **values
+        | {
+            "id": str(entry.get(REQUEST["id"])),
+            "mail": values["mail"] or "",
+            "type": AccountType(str(entry.get(REQUEST["type"], "")).lower()),
+            "siret": first_rdn_value(structure_dn) if structure_dn else "",
+            "structure_dn": structure_dn,
+            "status": RequestStatus(values["status"] or ""),
+            "dn": entry.dn,
+            "service_id": service_id,
+            "service": (service_names or {}).get(service_id or ""),
+            "notices": [str(n) for n in entry.all(NOTICE)],
+        }
+    )
 
 
 def _set(values: dict[str, Any]) -> dict[str, list[tuple[str, list[Any]]]]:

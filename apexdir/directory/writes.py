@@ -88,6 +88,17 @@ class Writes:
     def delete_account(self, identifier: str) -> None:
         self.directory.delete(self.layout.account_dn(identifier))
 
+    def delete_account_entry(self, account: Account) -> None:
+        self.directory.delete(account.dn)
+
+    def update_personal_data(self, account: Account, **values: Any) -> None:
+        """Replace personal fields by their names in `mapping.PERSONAL`; None removes one."""
+        self.directory.replace(account.dn, **{m.PERSONAL[k]: v for k, v in values.items()})
+
+    def renew_sessions(self, account: Account, generation: str) -> None:
+        """A new session generation: every session begun under the former one ends."""
+        self.directory.replace(account.dn, **{m.SESSION_GENERATION: generation})
+
     def suspend_account(self, account: Account) -> None:
         """Suspended, in one modify: the status and ppolicy's administrative lock."""
         self.directory.replace(account.dn, **m.suspension_changes(True))
@@ -125,6 +136,38 @@ class Writes:
         if drop_delegations:
             changes["apexDelegatedProfile"] = None
         self.directory.replace(account.dn, **changes)
+
+    # ------------------------------------------------------------------ applications
+    def application_exists(self, code: str) -> bool:
+        return self.directory.exists(self.layout.application_dn(code))
+
+    def add_profile(self, code: str, profile: str) -> None:
+        """Add the profile `profile` of application `code`; Conflict when it exists."""
+        dn = self.layout.profile_dn(code, profile)
+        if self.directory.exists(dn):
+            raise Conflict(f"profile {code}/{profile} already exists")
+        self.directory.add(dn, {"objectClass": ["apexProfile"], "cn": profile, "apexAppCode": code})
+
+    def set_app_credentials(
+        self, code: str, password_hash: str, policy_dn: str, description: str
+    ) -> bool:
+        """Give the application's service account a new password (and `policy_dn`: accounts
+        made before issue 12 carried the system one), or create it; whether it existed."""
+        dn = self.layout.app_account_dn(code)
+        if self.directory.exists(dn):
+            self.directory.replace(dn, userPassword=password_hash, pwdPolicySubentry=policy_dn)
+            return True
+        self.directory.add(
+            dn,
+            {
+                "objectClass": ["applicationProcess", "simpleSecurityObject"],
+                "cn": code,
+                "userPassword": password_hash,
+                "pwdPolicySubentry": policy_dn,
+                "description": description,
+            },
+        )
+        return False
 
     # ------------------------------------------------------------------ rights
     def grant(self, profile_dn: str, account: Account) -> None:

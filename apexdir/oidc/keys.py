@@ -19,12 +19,11 @@ the directory each time: relying parties fetch it seldom and must see a rotation
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import time
 from typing import Any
 
-from apexdir.directory import filters as f
+from apexdir.directory.oidc_records import OidcRecords
 from apexdir.errors import ApexError
 from apexdir.runtime import Runtime
 
@@ -38,10 +37,6 @@ RELOAD_SECONDS = 5.0
 # (base DN, directory addresses) → (when read, the keys): one entry per directory.
 _CACHE: dict[tuple[str, ...], tuple[float, list[dict[str, Any]]]] = {}
 _RELOADED: dict[tuple[str, ...], float] = {}
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def algorithm_of(jwk: dict[str, Any]) -> str:
@@ -62,35 +57,15 @@ def _new_key(state: str, alg: str) -> dict[str, Any]:
 
 
 def _add_key(rt: Runtime, key: dict[str, Any]) -> None:
-    rt.directory.add(
-        rt.layout.oidc_key_dn(key["kid"]),
-        {
-            "objectClass": ["apexOidcKey"],
-            "cn": key["kid"],
-            "apexOidcState": key["state"],
-            "apexOidcData": json.dumps(key["jwk"]),
-        },
-    )
+    OidcRecords(rt.directory, rt.layout).add_key(key["kid"], key["state"], key["jwk"])
 
 
 def _read_keys(rt: Runtime) -> list[dict[str, Any]]:
-    entries = rt.directory.search(
-        rt.layout.oidc_keys_dn,
-        f.eq("objectClass", "apexOidcKey"),
-        ["cn", "apexOidcState", "apexOidcData"],
-        scope="one",
-    )
-    keys = []
-    for e in entries:
-        jwk = json.loads(_text(e.get("apexOidcData")))
-        keys.append(
-            {
-                "kid": _text(e.get("cn")),
-                "state": _text(e.get("apexOidcState")),
-                "alg": algorithm_of(jwk),
-                "jwk": jwk,
-            }
-        )
+    records = OidcRecords(rt.directory, rt.layout).signing_keys()
+    keys = [
+        {"kid": k["kid"], "state": k["state"], "alg": algorithm_of(k["jwk"]), "jwk": k["jwk"]}
+        for k in records
+    ]
     return sorted(
         keys,
         key=lambda k: (KEY_STATES.index(k["state"]), _family(k["alg"]), k["kid"]),
@@ -160,16 +135,10 @@ def rotate_keys(rt: Runtime) -> dict[str, Any]:
     previous goes."""
     found = keys(rt)
     changes = {"previous": None, "current": "previous", "next": "current"}
+    records = OidcRecords(rt.directory, rt.layout)
     for key in found:
-        target = changes[key["state"]]
-        dn = rt.layout.oidc_key_dn(key["kid"])
         with contextlib.suppress(ApexError):
-            if target is None:
-                rt.directory.delete(dn)
-            else:
-                rt.directory.modify(
-                    dn, {"apexOidcState": [("delete", [key["state"]]), ("add", [target])]}
-                )
+            records.move_key(key["kid"], key["state"], changes[key["state"]])
     for alg in ALGORITHMS:
         _add_key(rt, _new_key("next", alg))
     after = _read_keys(rt)

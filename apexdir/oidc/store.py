@@ -20,18 +20,14 @@ All of it is readable by apexdir's own account only (slapd.conf ACLs).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 import secrets
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from apexdir.clock import to_generalized_time
-from apexdir.directory import filters as f
-from apexdir.directory.mapping import ACCOUNT_ATTRS, account_from
-from apexdir.errors import Conflict, Invalid, NotFound
+from apexdir.directory.oidc_records import OidcRecords
+from apexdir.models import Account
 from apexdir.oidc.models import (
     FEDERATION_APP,
     AuthorizationCode,
@@ -42,16 +38,6 @@ from apexdir.oidc.models import (
 )
 from apexdir.runtime import Runtime
 
-CLIENT_ATTRS = [
-    "apexOidcClientId",
-    "apexAppCode",
-    "apexTokenHash",
-    "apexOidcRedirectUri",
-    "apexOidcPostLogoutUri",
-    "apexOidcPublic",
-    "apexOidcSigningAlg",
-    "description",
-]
 FEDERATION_ID = re.compile(r"^(?=.*[a-z])[a-z0-9][a-z0-9-]{0,63}$")
 # A used code is kept this long after its expiry: a replay within it revokes the token.
 REPLAY_WINDOW = timedelta(minutes=10)
@@ -60,25 +46,11 @@ CLIENT_CACHE_SECONDS = 30.0
 _CLIENTS: dict[tuple[str, ...], tuple[float, Client | None]] = {}
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _records(rt: Runtime) -> OidcRecords:
+    return OidcRecords(rt.directory, rt.layout)
 
 
 # ------------------------------------------------------------------ clients
-def _client_from(entry: Any) -> Client:
-    public = entry.get("apexOidcPublic")
-    return Client(
-        client_id=_text(entry.get("apexOidcClientId")),
-        app=_text(entry.get("apexAppCode")),
-        redirect_uris=[_text(v) for v in entry.all("apexOidcRedirectUri")],
-        post_logout_uris=[_text(v) for v in entry.all("apexOidcPostLogoutUri")],
-        public=public is True or _text(public).upper() == "TRUE",
-        secret_hash=_text(entry.get("apexTokenHash")) if entry.get("apexTokenHash") else None,
-        signing_alg=_text(entry.get("apexOidcSigningAlg") or "RS256"),
-        name=_text(entry.get("description") or ""),
-    )
-
-
 def is_federation_id(client_id: str) -> bool:
     return bool(FEDERATION_ID.match(client_id))
 
@@ -92,11 +64,8 @@ def get_client(rt: Runtime, client_id: str) -> Client | None:
         if is_federation_id(client_id)
         else rt.layout.oidc_client_dn(client_id)
     )
-    try:
-        entry = rt.directory.get(dn, CLIENT_ATTRS)
-    except (NotFound, Invalid):
-        return None
-    return _client_from(entry) if entry is not None else None
+    record = _records(rt).client(dn)
+    return Client(**record) if record is not None else None
 
 
 def cached_client(rt: Runtime, client_id: str) -> Client | None:
@@ -118,16 +87,8 @@ def cached_client(rt: Runtime, client_id: str) -> Client | None:
 
 
 def federation_clients(rt: Runtime) -> list[Client]:
-    try:
-        entries = rt.directory.search(
-            rt.layout.oidc_federation_dn,
-            f.eq("objectClass", "apexOidcClient"),
-            CLIENT_ATTRS,
-            scope="one",
-        )
-    except NotFound:  # a directory initialised before federations existed
-        return []
-    return sorted(map(_client_from, entries), key=lambda c: c.client_id)
+    found = (Client(**r) for r in _records(rt).federation_clients())
+    return sorted(found, key=lambda c: c.client_id)
 
 
 def put_federation_client(
@@ -140,53 +101,32 @@ def put_federation_client(
 ) -> tuple[Client, str, bool]:
     """Create or replace a federation's client; (client, secret shown once, rotated)."""
     secret = secrets.token_urlsafe(32)
-    dn = rt.layout.federation_client_dn(client_id)
-    values: dict[str, Any] = {
-        "description": name,
-        "apexOidcRedirectUri": redirect_uris,
-        "apexOidcPostLogoutUri": post_logout_uris,
-        "apexOidcPublic": "FALSE",
-        "apexTokenHash": digest(secret),
-        "apexOidcSigningAlg": signing_alg,
-    }
-    rotated = rt.directory.exists(dn)
-    if rotated:
-        rt.directory.replace(dn, **values)
-    else:
-        entry = {
-            "objectClass": ["apexOidcClient"],
-            "apexOidcClientId": client_id,
-            "apexAppCode": FEDERATION_APP,
-        } | values
-        try:
-            rt.directory.add(dn, entry)
-        except NotFound:
-            # A directory initialised before federations existed (`apexdir init` makes it).
-            with contextlib.suppress(Conflict):
-                rt.directory.add(
-                    rt.layout.oidc_federation_dn,
-                    {"objectClass": ["organizationalUnit"], "ou": "federation"},
-                )
-            rt.directory.add(dn, entry)
     client = Client(
         client_id,
         FEDERATION_APP,
         redirect_uris,
         post_logout_uris,
         public=False,
-        secret_hash=values["apexTokenHash"],
+        secret_hash=digest(secret),
         signing_alg=signing_alg,
         name=name,
     )
+    values = {
+        "name": name,
+        "redirect_uris": redirect_uris,
+        "post_logout_uris": post_logout_uris,
+        "public": False,
+        "secret_hash": client.secret_hash,
+        "signing_alg": signing_alg,
+    }
+    ids = {"client_id": client_id, "app": FEDERATION_APP}
+    rotated = _records(rt).put_client(rt.layout.federation_client_dn(client_id), ids, values)
     return client, secret, rotated
 
 
 def clients(rt: Runtime) -> dict[str, Client]:
     """Every client, by application code."""
-    entries = rt.directory.search(
-        rt.layout.applications_dn, f.eq("objectClass", "apexOidcClient"), CLIENT_ATTRS
-    )
-    return {c.app: c for c in map(_client_from, entries)}
+    return {c.app: c for c in (Client(**r) for r in _records(rt).clients())}
 
 
 def put_client(
@@ -199,64 +139,36 @@ def put_client(
 ) -> tuple[Client, str | None, bool]:
     """Create or replace the client of `app`; (client, secret shown once, rotated)."""
     secret = None if public else secrets.token_urlsafe(32)
-    dn = rt.layout.oidc_client_dn(app)
-    values: dict[str, Any] = {
-        "apexOidcRedirectUri": redirect_uris,
-        "apexOidcPostLogoutUri": post_logout_uris,
-        "apexOidcPublic": "TRUE" if public else "FALSE",
-        "apexTokenHash": digest(secret) if secret else None,
+    client = Client(
+        app, app, redirect_uris, post_logout_uris, public, digest(secret) if secret else None
+    )
+    values = {
+        "redirect_uris": redirect_uris,
+        "post_logout_uris": post_logout_uris,
+        "public": public,
+        "secret_hash": client.secret_hash,
     }
-    rotated = rt.directory.exists(dn)
-    if rotated:
-        rt.directory.replace(dn, **values)
-    else:
-        rt.directory.add(
-            dn,
-            {"objectClass": ["apexOidcClient"], "apexOidcClientId": app, "apexAppCode": app}
-            | values,
-        )
-    client = Client(app, app, redirect_uris, post_logout_uris, public, values["apexTokenHash"])
+    ids = {"client_id": app, "app": app}
+    rotated = _records(rt).put_client(rt.layout.oidc_client_dn(app), ids, values)
     return client, secret, rotated
 
 
 # ------------------------------------------------------------------ codes and tokens
-def _grant_entry(data: dict[str, Any], expires: float, state: str | None) -> dict[str, Any]:
-    return {
-        "objectClass": ["apexOidcGrant"],
-        "apexExpiresAt": to_generalized_time(datetime.fromtimestamp(expires).astimezone()),
-        "apexOidcData": json.dumps(data, separators=(",", ":")),
-        "apexOidcState": state,
-    }
-
-
 def save_code(rt: Runtime, code: str, data: dict[str, Any]) -> None:
-    key = digest(code)
-    entry = _grant_entry(data, data["expires_at"], "fresh")
-    rt.directory.add(rt.layout.oidc_code_dn(key), entry | {"cn": key})
+    _records(rt).add_code(digest(code), data, data["expires_at"])
 
 
 def get_code(rt: Runtime, code: str) -> AuthorizationCode | None:
     if not code or len(code) > 128:
         return None
     key = digest(code)
-    entry = rt.directory.get(rt.layout.oidc_code_dn(key), ["apexOidcData", "apexOidcState"])
-    if entry is None:
-        return None
-    return AuthorizationCode(
-        key,
-        json.loads(_text(entry.get("apexOidcData"))),
-        _text(entry.get("apexOidcState") or "fresh"),
-    )
+    found = _records(rt).code(key)
+    return AuthorizationCode(key, *found) if found is not None else None
 
 
 def spend_code(rt: Runtime, code: AuthorizationCode) -> bool:
     """Mark the code used; False when another request spent it first."""
-    try:
-        rt.directory.modify(
-            rt.layout.oidc_code_dn(code.digest),
-            {"apexOidcState": [("delete", ["fresh"]), ("add", ["used"])]},
-        )
-    except (Conflict, NotFound):
+    if not _records(rt).spend_code(code.digest):
         return False
     code.state = "used"
     return True
@@ -270,61 +182,43 @@ def revoke_issued(rt: Runtime, code: AuthorizationCode) -> bool:
     identifier, issued_under = code.data.get("identifier"), code.data.get("sgen")
     if not identifier or not issued_under:
         return False
-    dn = rt.layout.account_dn(str(identifier))
-    try:
-        entry = rt.directory.get(dn, ["apexSessionGeneration"])
-    except (NotFound, Invalid):
-        return False
-    current = _text(entry.get("apexSessionGeneration") or "") if entry is not None else None
+    records = _records(rt)
+    current = records.session_generation(str(identifier))
     if current is None or generation_digest(current) != issued_under:
         return False
-    rt.directory.replace(dn, apexSessionGeneration=secrets.token_hex(12))
+    records.renew_sessions(str(identifier), secrets.token_hex(12))
     return True
 
 
 def purge(rt: Runtime, now: datetime, limit: int = 1000) -> dict[str, int]:
     """Delete codes past their expiry and the replay window, and the tokens stored before
     access tokens were signed JWTs (`ou=tokens`, empty since)."""
-    counts = {"oidc_codes_purged": 0, "oidc_tokens_purged": 0}
-    for base, cutoff, name in (
-        (rt.layout.oidc_codes_dn, now - REPLAY_WINDOW, "oidc_codes_purged"),
-        (rt.layout.oidc_tokens_dn, now, "oidc_tokens_purged"),
-    ):
-        try:
-            found = rt.directory.search(
-                base,
-                f.and_(f.eq("objectClass", "apexOidcGrant"), f.le("apexExpiresAt", cutoff)),
-                ["1.1"],
-                scope="one",
-            )
-        except NotFound:  # a directory initialised before the provider existed
-            continue
-        for entry in found[:limit]:
-            with contextlib.suppress(NotFound):  # another node purged it
-                rt.directory.delete(entry.dn)
-                counts[name] += 1
-    return counts
+    records = _records(rt)
+    return {
+        "oidc_codes_purged": records.purge_grants(
+            rt.layout.oidc_codes_dn, now - REPLAY_WINDOW, limit
+        ),
+        "oidc_tokens_purged": records.purge_grants(rt.layout.oidc_tokens_dn, now, limit),
+    }
 
 
 # ------------------------------------------------------------------ accounts
 def subject(rt: Runtime, identifier: str, app: str, auth_time: int) -> Subject | None:
     """The account if it may be handed to an application now (`_eligible`)."""
-    try:
-        entry = rt.directory.get(rt.layout.account_dn(identifier), [*ACCOUNT_ATTRS, "entryUUID"])
-    except (NotFound, Invalid):
-        return None
-    return _eligible(rt, entry, app, auth_time) if entry is not None else None
+    return _eligible(rt, _records(rt).account(identifier), app, auth_time)
 
 
-def _eligible(rt: Runtime, entry: Any, app: str, auth_time: int) -> Subject | None:
+def _eligible(
+    rt: Runtime, found: tuple[Account, str] | None, app: str, auth_time: int
+) -> Subject | None:
     """The account if it may be handed to an application now: it exists (the same one: its
     entryUUID is the `sub`), is active, not locked, and its password has not expired.
     Whether it holds a profile of `app` is the caller's question (a different refusal);
     a federation's client (`app` is FEDERATION_APP) needs none, and is told the name of
     the account's service (`organizational_unit`)."""
-    if entry.get("apexAccountType") is None:
+    if found is None:
         return None
-    account = account_from(entry)
+    account, uuid = found
     # Every client, application or federation, passes here: a suspended account (its
     # status, slapd's administrative lock) and a closed structure's accounts (status
     # `structure-closed`, the same lock) are refused.
@@ -335,9 +229,8 @@ def _eligible(rt: Runtime, entry: Any, app: str, auth_time: int) -> Subject | No
     if max_age and changed is not None and rt.clock() >= changed + timedelta(days=max_age):
         return None
     if app == FEDERATION_APP and account.service_dn:
-        service = rt.directory.get(account.service_dn, ["cn"])
-        account.service = _text(service.get("cn")) if service is not None else None
-    return Subject(account, _text(entry.get("entryUUID")), app, auth_time)
+        account.service = _records(rt).service_name(account.service_dn)
+    return Subject(account, uuid, app, auth_time)
 
 
 def _same_generation(found: Subject | None, issued_under: object) -> Subject | None:
@@ -365,17 +258,6 @@ def token_subject(rt: Runtime, claims: dict[str, Any], app: str) -> Subject | No
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > 64:
         return None
-    try:
-        found = rt.directory.search(
-            rt.layout.people_dn,
-            f.eq("entryUUID", sub),
-            [*ACCOUNT_ATTRS, "entryUUID"],
-            scope="one",
-            paged=False,
-        )
-    except (NotFound, Invalid):
-        return None
-    if len(found) != 1:
-        return None
-    subject = _eligible(rt, found[0], app, int(claims.get("auth_time") or 0))
+    found = _records(rt).account_by_uuid(sub)
+    subject = _eligible(rt, found, app, int(claims.get("auth_time") or 0))
     return _same_generation(subject, claims.get("apex_sgen") or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from apexdir.directory.mapping import LISTING_ATTRS, common_name
+from apexdir.directory.mapping import LISTING_ATTRS, PERSONAL, common_name
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotAllowed
 from apexdir.models import Account, AccountConsultation, AccountDeletion, IdentifierReminder
@@ -94,7 +94,7 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> AccountDeletio
     # open sessions end with it (the portal reads the account at every request).
     announce_then(
         rt,
-        lambda: rt.directory.delete(account.dn),
+        lambda: repo.delete_account_entry(account),
         "account_deleted",
         [account.mail],
         identifiant=account.identifier,
@@ -142,20 +142,20 @@ def update_personal_data(
     require(actor, Action.SELF_UPDATE, target_for(account))
     changes = _personal_changes(account, last_name, first_name, mail, mobile)
     previous = {
-        "sn": account.last_name,
-        "givenName": account.first_name,
-        "cn": common_name(account.first_name, account.last_name),
+        "last_name": account.last_name,
+        "first_name": account.first_name,
+        "common_name": common_name(account.first_name, account.last_name),
         "mail": account.mail,
         "mobile": account.mobile,
     }
-    rt.directory.replace(account.dn, **changes)
+    repo.update_personal_data(account, **changes)
     new_mail = changes.get("mail")
     for notice in personal_data(account.identifier, account.mail, new_mail, rt.clock()):
         # The confirmation is a safeguard (someone else may have done it): no change
         # without it.
         queue_mail_or_undo(
             rt,
-            lambda: rt.directory.replace(account.dn, **{k: previous[k] for k in changes}),
+            lambda: repo.update_personal_data(account, **{k: previous[k] for k in changes}),
             notice.template,
             notice.to,
             **notice.context,
@@ -165,7 +165,7 @@ def update_personal_data(
         identifier,
         actor=actor.identifier,
         operator=rt.operator,
-        details={"fields": sorted(k for k in changes if k != "cn")},
+        details={"fields": sorted(PERSONAL[k] for k in changes if k != "common_name")},
         **history_of(account),
     )
     updated = repo.account(identifier)
@@ -181,21 +181,23 @@ def _personal_changes(
     mail: str | None,
     mobile: str | None,
 ) -> dict[str, Any]:
-    """The attributes to replace, checked and normalized (cn follows the names)."""
+    """The fields to replace (`mapping.PERSONAL`'s names), checked and normalized (the
+    common name follows the names)."""
     changes: dict[str, Any] = {}
     if last_name is not None:
-        changes["sn"] = _name("Nom", last_name)
+        changes["last_name"] = _name("Nom", last_name)
     if first_name is not None:
-        changes["givenName"] = _name("Prénom", first_name)
+        changes["first_name"] = _name("Prénom", first_name)
     if mail is not None:
         changes["mail"] = validate_mail(mail)
     if mobile is not None:
         changes["mobile"] = normalize_mobile(mobile) if mobile.strip() else None
     if not changes:
         raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
-    if "sn" in changes or "givenName" in changes:
-        changes["cn"] = common_name(
-            changes.get("givenName", account.first_name), changes.get("sn", account.last_name)
+    if "last_name" in changes or "first_name" in changes:
+        changes["common_name"] = common_name(
+            changes.get("first_name", account.first_name),
+            changes.get("last_name", account.last_name),
         )
     return changes
 

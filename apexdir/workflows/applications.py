@@ -39,26 +39,16 @@ def credentials(rt: Runtime, actor: Actor, code: str) -> dict[str, Any]:
     """
     require(actor, Action.CATALOGUE_MANAGE, ANYWHERE)
     code = normalize_code(code)
-    application = Repository(rt.directory, rt.layout).application(code)
+    repo = Repository(rt.directory, rt.layout)
+    application = repo.application(code)
     secret = random_secret(SECRET_BYTES)
     dn = rt.layout.app_account_dn(code)
-    rotated = rt.directory.exists(dn)
-    if rotated:
-        # The policy too: accounts made before issue 12 carried the system one.
-        rt.directory.replace(
-            dn, userPassword=ssha(secret), pwdPolicySubentry=apps_policy_dn(rt.layout)
-        )
-    else:
-        rt.directory.add(
-            dn,
-            {
-                "objectClass": ["applicationProcess", "simpleSecurityObject"],
-                "cn": code,
-                "userPassword": ssha(secret),
-                "pwdPolicySubentry": apps_policy_dn(rt.layout),
-                "description": f"Compte de service de l'application {application.name}",
-            },
-        )
+    rotated = repo.set_app_credentials(
+        code,
+        ssha(secret),
+        apps_policy_dn(rt.layout),
+        f"Compte de service de l'application {application.name}",
+    )
     rt.journal.record(
         "app.credentials",
         code,

@@ -48,9 +48,10 @@ def add_application(
         dn=rt.layout.application_dn(code),
         url=web_address(url) if url else None,
     )
-    if rt.directory.exists(app.dn):
+    repo = Repository(rt.directory, rt.layout)
+    if repo.application_exists(code):
         raise Conflict(f"application {code} already exists")
-    Repository(rt.directory, rt.layout).add_application(app)
+    repo.add_application(app)
     rt.journal.record("app.add", code, actor=actor.identifier, operator=rt.operator)
     return app
 
@@ -83,10 +84,7 @@ def add_profile(rt: Runtime, actor: Actor, code: str, profile: str) -> str:
     profile = _profile_name(profile)
     repo = Repository(rt.directory, rt.layout)
     repo.application(code)
-    dn = rt.layout.profile_dn(code, profile)
-    if rt.directory.exists(dn):
-        raise Conflict(f"profile {code}/{profile} already exists")
-    rt.directory.add(dn, {"objectClass": ["apexProfile"], "cn": profile, "apexAppCode": code})
+    repo.add_profile(code, profile)
     rt.journal.record(
         "app.profile-add", f"{code}/{profile}", actor=actor.identifier, operator=rt.operator
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from apexdir.directory.repository import Repository
 from apexdir.models import Account
 from apexdir.runtime import Runtime
 
@@ -22,7 +23,7 @@ def end_all(rt: Runtime, account: Account) -> str:
     """End every session of `account`; the new generation, for the session (if any) that
     should go on under it (the one that changed the password)."""
     generation = secrets.token_hex(12)
-    rt.directory.replace(account.dn, apexSessionGeneration=generation)
+    Repository(rt.directory, rt.layout).renew_sessions(account, generation)
     return generation
 
 

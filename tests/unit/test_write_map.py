@@ -9,7 +9,13 @@ from typing import Any
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Changes, Entry
 from apexdir.directory.layout import Layout
-from apexdir.directory.requests import decision_changes, request_attrs, undecision_changes
+from apexdir.directory.requests import (
+    REQUEST_READ,
+    decision_changes,
+    request_attrs,
+    request_from,
+    undecision_changes,
+)
 from apexdir.models import CreationRequest, Service, Structure
 
 LAYOUT = Layout("dc=apex,dc=test")
@@ -131,7 +137,8 @@ def test_a_request_written_reads_back_the_same() -> None:
     attrs = request_attrs(req)
     assert attrs["objectClass"] == ["apexRequest"]
     assert attrs["apexExpiresAt"] == "20261208090000Z"
-    assert m.request_from(_stored(req.dn, attrs)) == req
+    assert request_from(_stored(req.dn, attrs)) == req
+    assert set(attrs) - {"objectClass"} <= set(REQUEST_READ)
 
 
 def _modified(entry: Entry, changes: Changes) -> Entry:
@@ -155,8 +162,8 @@ def test_a_refusal_and_its_undoing_read_back_as_the_request() -> None:
     entry = _stored(req.dn, request_attrs(req))
     when = datetime(2026, 12, 2, 10, tzinfo=UTC)
     refused_entry = _modified(entry, decision_changes(req, "refused", when, "agent", "doublon"))
-    refused = m.request_from(refused_entry)
+    refused = request_from(refused_entry)
     assert (refused.status, refused.reason, refused.decided_by) == ("refused", "doublon", "agent")
     assert refused.decided_at == when and refused.token_hash is None
     back = _modified(refused_entry, undecision_changes(req, "refused", None))
-    assert m.request_from(back) == req
+    assert request_from(back) == req

@@ -153,6 +153,54 @@ class Account:
         return out
 
 
+@dataclass(frozen=True)
+class AccountConsultation:
+    """One account as its consultation shows it (`show_account`): the mobile is there, and
+    shown, only when the actor may see it (an agent)."""
+
+    account: Account
+    mobile_visible: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceMembers:
+    """A service of a structure's consultation, with its responsables and collaborateurs."""
+
+    service: Service
+    responsables: list[Account] = field(default_factory=list)
+    collaborateurs: list[Account] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+
+@dataclass(frozen=True)
+class StructureConsultation:
+    """A structure's consultation (`show_structure`): its administrators and, per service,
+    its accounts."""
+
+    structure: Structure
+    administrators: list[Account] = field(default_factory=list)
+    services: list[ServiceMembers] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AccountDeletion:
+    """What `delete_account` did: the account gone, the delegations it held dropped."""
+
+    identifier: str
+    delegations_dropped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IdentifierReminder:
+    """The identifier mailed again (`resend_identifier`), and to which address."""
+
+    identifier: str
+    mail: str
+
+
 @dataclass
 class Profile:
     app: str
@@ -278,3 +326,41 @@ class Review:
         for d in sorted(self.decisions, key=lambda d: d.at):
             out[(d.identifier.lower(), d.habilitation)] = d
         return out
+
+
+@dataclass(frozen=True)
+class RequestDecision:
+    """What `validate` or `refuse` decided on a creation request: accepted with the
+    identifier it assigned, or refused with the reason mailed."""
+
+    request_id: str
+    status: RequestStatus
+    identifier: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CreationSummary:
+    """The invitee's form as it shows (SPEC §5.2): the structure, the invitation with the
+    names and mobile typed (checked), whether a draft is saved, and once submitted the
+    message to show."""
+
+    request_id: str
+    siret: str
+    name: str
+    trade_name: str | None
+    street: str | None
+    street2: str | None
+    city: str | None
+    postal_code: str | None
+    country: str | None
+    last_name: str | None
+    first_name: str | None
+    mail: str
+    mobile: str | None
+    application: str | None
+    type: AccountType
+    service: str | None
+    status: RequestStatus
+    draft: bool = False
+    message: str | None = None

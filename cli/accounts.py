@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from apexdir.cli.context import CliContext, pass_cli, read_secrets
-from apexdir.models import CreationRequest, RequestStatus
+from apexdir.models import (
+    AccountConsultation,
+    AccountDeletion,
+    CreationRequest,
+    IdentifierReminder,
+    RequestDecision,
+    RequestStatus,
+)
 
 TYPES = click.Choice(["administrateur", "responsable", "collaborateur"], case_sensitive=False)
 
@@ -103,7 +110,7 @@ def complete(
     if not cli.as_json:
         click.echo("Récapitulatif")
         for key, label in SUMMARY:
-            click.echo(f"  {label:20} {summary.get(key) or ''}")
+            click.echo(f"  {label:20} {getattr(summary, key) or ''}")
         click.echo(f"  {'Mot de passe':20} robustesse {strength(password)}")
     if not yes:
         if not sys.stdin.isatty():
@@ -113,12 +120,8 @@ def complete(
         click.confirm("Envoyer votre création de compte ?", abort=True)
     result = run(cli.runtime, token, submit=True, **args)
     cli.emit(
-        {
-            "request_id": result["request_id"],
-            "status": result["status"],
-            "message": result["message"],
-        },
-        result["message"],
+        {"request_id": result.request_id, "status": result.status, "message": result.message},
+        result.message,
     )
 
 
@@ -155,7 +158,10 @@ def validate(cli: CliContext, request_id: str) -> None:
     from apexdir.workflows.precreation import validate as run
 
     result = run(cli.runtime, cli.actor(), request_id)
-    cli.emit(result, f"request {request_id} accepted: identifier {result['identifier']}")
+    cli.emit(
+        {"request_id": result.request_id, "identifier": result.identifier, "status": "accepted"},
+        f"request {request_id} accepted: identifier {result.identifier}",
+    )
 
 
 @account.command()
@@ -167,7 +173,11 @@ def refuse(cli: CliContext, request_id: str, reason: str) -> None:
     from apexdir.workflows.precreation import refuse as run
 
     result = run(cli.runtime, cli.actor(), request_id, reason)
-    cli.emit(result, f"request {request_id} refused")
+    cli.emit(refusal(result), f"request {request_id} refused")
+
+
+def refusal(result: RequestDecision) -> dict[str, Any]:
+    return {"request_id": result.request_id, "status": "refused", "reason": result.reason}
 
 
 @account.command("resend-invitation")
@@ -188,7 +198,12 @@ def show(cli: CliContext, identifier: str) -> None:
     """One account (the mobile only for an agent)."""
     from apexdir.workflows.accounts import show_account
 
-    cli.emit(show_account(cli.runtime, cli.actor(), identifier), _print_account)
+    cli.emit(consultation(show_account(cli.runtime, cli.actor(), identifier)), _print_account)
+
+
+def consultation(view: AccountConsultation) -> dict[str, Any]:
+    """`account show` (CLI.md): the account, with `mobile` only when the actor may see it."""
+    return view.account.public(with_mobile=view.mobile_visible)
 
 
 def _print_account(data: dict[str, Any]) -> None:
@@ -241,7 +256,11 @@ def resend_identifier(cli: CliContext, identifier: str) -> None:
     from apexdir.workflows.accounts import resend_identifier as run
 
     result = run(cli.runtime, cli.actor(), identifier)
-    cli.emit(result, f"identifier mail queued for {identifier}")
+    cli.emit(reminder(result), f"identifier mail queued for {identifier}")
+
+
+def reminder(result: IdentifierReminder) -> dict[str, Any]:
+    return {"identifier": result.identifier, "mail": result.mail}
 
 
 @account.command()
@@ -255,7 +274,15 @@ def delete(cli: CliContext, identifier: str) -> None:
     from apexdir.workflows.accounts import delete_account
 
     result = delete_account(cli.runtime, cli.actor(), identifier)
-    cli.emit(result, f"account {result['identifier']} deleted; the person is mailed")
+    cli.emit(deletion(result), f"account {result.identifier} deleted; the person is mailed")
+
+
+def deletion(result: AccountDeletion) -> dict[str, Any]:
+    return {
+        "identifier": result.identifier,
+        "deleted": True,
+        "delegations_dropped": result.delegations_dropped,
+    }
 
 
 @account.command()

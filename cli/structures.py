@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from apexdir.cli.context import CliContext, pass_cli
+from apexdir.models import StructureConsultation
 
 ADDRESS_OPTIONS = [
     ("--trade-name", "trade_name", "Nom commercial."),
@@ -76,7 +77,24 @@ def show(cli: CliContext, siret: str) -> None:
     """Consultation: the structure, its administrators and, per service, its accounts."""
     from apexdir.workflows.structures import show_structure
 
-    cli.emit(show_structure(cli.runtime, cli.actor(), siret), _print_structure)
+    cli.emit(consultation(show_structure(cli.runtime, cli.actor(), siret)), _print_structure)
+
+
+def consultation(view: StructureConsultation) -> dict[str, Any]:
+    """`structure show` (CLI.md): the structure's fields, its administrators and, per
+    service, its accounts — each account without detail nor phone."""
+    return {
+        **view.structure.public(),
+        "administrators": [a.public(detail=False) for a in view.administrators],
+        "services": [
+            {
+                "name": s.name,
+                "responsables": [a.public(detail=False) for a in s.responsables],
+                "collaborateurs": [a.public(detail=False) for a in s.collaborateurs],
+            }
+            for s in view.services
+        ],
+    }
 
 
 @structure.command()
@@ -218,10 +236,10 @@ def service_list(cli: CliContext, siret: str) -> None:
     data = show_structure(cli.runtime, cli.actor(), siret)
     rows = [
         {
-            "name": s["name"],
-            "responsables": len(s["responsables"]),
-            "collaborateurs": len(s["collaborateurs"]),
+            "name": s.name,
+            "responsables": len(s.responsables),
+            "collaborateurs": len(s.collaborateurs),
         }
-        for s in data["services"]
+        for s in data.services
     ]
     cli.emit(rows, lambda r: cli.table(r, ["name", "responsables", "collaborateurs"]))

@@ -171,7 +171,7 @@ def make_account(
         precreation.complete(rt, f"{request_id}.{precreation.link_secret(rt, request_id)}",
                              last_name=last, first_name=first, mobile=mobile,
                              password=PASSWORD, confirmation=PASSWORD, submit=True)  # fmt: skip
-        return str(precreation.validate(rt, resolve_actor(rt, validator), request_id)["identifier"])
+        return str(precreation.validate(rt, resolve_actor(rt, validator), request_id).identifier)
 
     return _in_process(config, build)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from apexdir.directory.mapping import LISTING_ATTRS, PERSONAL, common_name
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotAllowed
-from apexdir.models import Account
+from apexdir.models import Account, AccountConsultation, AccountDeletion, IdentifierReminder
 from apexdir.rules.contact import normalize_mobile, validate_mail
 from apexdir.rules.permissions import Action, Actor, ActorType, may_list, require
 from apexdir.rules.siret import validate_siret
@@ -33,9 +34,13 @@ def consult(rt: Runtime, actor: Actor, identifier: str) -> Account:
     return account
 
 
-def show_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+def show_account(rt: Runtime, actor: Actor, identifier: str) -> AccountConsultation:
+    """One account as its consultation shows it: the mobile only for an agent (for anyone
+    else the account comes without it)."""
     account = consult(rt, actor, identifier)
-    return account.public(with_mobile=actor.type == ActorType.AGENT)
+    if actor.type == ActorType.AGENT:
+        return AccountConsultation(account, mobile_visible=True)
+    return AccountConsultation(replace(account, mobile=None))
 
 
 def manageable(
@@ -62,7 +67,7 @@ def manageable(
     return [a for a in found if may_list(actor, target_for(a))]
 
 
-def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+def delete_account(rt: Runtime, actor: Actor, identifier: str) -> AccountDeletion:
     """Allowed only once the account holds no habilitation, and never for the last active
     administrateur of its structure; touches no other account (SPEC §6, §10).
 
@@ -103,14 +108,10 @@ def delete_account(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]
         details={"type": account.type, "structure": account.siret},
         **history_of(account),
     )
-    return {
-        "identifier": account.identifier,
-        "deleted": True,
-        "delegations_dropped": account.delegations,
-    }
+    return AccountDeletion(account.identifier, account.delegations)
 
 
-def resend_identifier(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+def resend_identifier(rt: Runtime, actor: Actor, identifier: str) -> IdentifierReminder:
     account = Repository(rt.directory, rt.layout).account(identifier)
     require(actor, Action.RESEND_IDENTIFIER, target_for(account))
     queue_mail(rt, "identifier_reminder", [account.mail], identifiant=account.identifier)
@@ -121,7 +122,7 @@ def resend_identifier(rt: Runtime, actor: Actor, identifier: str) -> dict[str, A
         operator=rt.operator,
         **history_of(account),
     )
-    return {"identifier": identifier, "mail": account.mail}
+    return IdentifierReminder(identifier, account.mail)
 
 
 def update_personal_data(

@@ -5,13 +5,13 @@ The request holds the chosen password only as the hash that userPassword will ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
 
 from apexdir.directory.hashing import password_hash
 from apexdir.directory.repository import Repository
 from apexdir.directory.requests import RequestForm
 from apexdir.errors import Invalid, NotFound
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, CreationSummary, RequestStatus
 from apexdir.rules import identifiers
 from apexdir.rules.contact import normalize_mobile
 from apexdir.rules.passwords import enforce_password
@@ -53,36 +53,34 @@ def person_name(label: str, value: str) -> str:
     return display_name(label, value, max_length=NAME_LENGTH, field=field)
 
 
-def _summary(rt: Runtime, req: CreationRequest) -> dict[str, Any]:
+def _summary(rt: Runtime, req: CreationRequest) -> CreationSummary:
     structure = Repository(rt.directory, rt.layout).structure(req.siret)
-    return {
-        "request_id": req.id,
-        "siret": structure.siret,
-        "name": structure.name,
-        "trade_name": structure.trade_name,
-        "street": structure.street,
-        "street2": structure.street2,
-        "city": structure.city,
-        "postal_code": structure.postal_code,
-        "country": structure.country,
-        "last_name": req.last_name,
-        "first_name": req.first_name,
-        "mail": req.mail,
-        "mobile": req.mobile,
-        "application": req.client_application,
-        "type": req.type,
-        "service": req.service,
-        "status": req.status,
-    }
+    return CreationSummary(
+        request_id=req.id,
+        siret=structure.siret,
+        name=structure.name,
+        trade_name=structure.trade_name,
+        street=structure.street,
+        street2=structure.street2,
+        city=structure.city,
+        postal_code=structure.postal_code,
+        country=structure.country,
+        last_name=req.last_name,
+        first_name=req.first_name,
+        mail=req.mail,
+        mobile=req.mobile,
+        application=req.client_application,
+        type=req.type,
+        service=req.service,
+        status=req.status,
+    )
 
 
-def form(rt: Runtime, token_or_link: str) -> dict[str, Any]:
+def form(rt: Runtime, token_or_link: str) -> CreationSummary:
     """What the form shows before anything is typed: the structure, the invitation and a
     draft saved earlier (never its password). Refuses a bad, spent or expired link."""
     req = _open_request(rt, token_or_link)
-    summary = _summary(rt, req)
-    summary["draft"] = bool(req.last_name and pending_hash(rt, req))
-    return summary
+    return replace(_summary(rt, req), draft=bool(req.last_name and pending_hash(rt, req)))
 
 
 def _checked(
@@ -94,7 +92,7 @@ def _checked(
     mobile: str | None,
     password: str,
     confirmation: str,
-) -> tuple[CreationRequest, dict[str, Any]]:
+) -> tuple[CreationRequest, CreationSummary]:
     req = _open_request(rt, token_or_link)
     last = person_name("Nom", last_name)
     first = person_name("Prénom", first_name)
@@ -107,14 +105,12 @@ def _checked(
         min_length=policy.password_min_length,
         max_length=policy.password_max_length,
     )
-    summary = _summary(rt, req)
-    summary.update(last_name=last, first_name=first, mobile=phone)
-    return req, summary
+    return req, replace(_summary(rt, req), last_name=last, first_name=first, mobile=phone)
 
 
-def _form(summary: dict[str, Any], password: str) -> RequestForm:
+def _form(summary: CreationSummary, password: str) -> RequestForm:
     return RequestForm(
-        summary["last_name"], summary["first_name"], summary["mobile"], password_hash(password)
+        summary.last_name or "", summary.first_name or "", summary.mobile, password_hash(password)
     )
 
 
@@ -150,7 +146,7 @@ def complete(
     password: str,
     confirmation: str,
     submit: bool,
-) -> dict[str, Any]:
+) -> CreationSummary:
     """The invitee's form: validates everything, returns the summary, submits when asked.
 
     A refused form (bad password, mismatch, bad number) leaves the link usable.
@@ -167,10 +163,8 @@ def complete(
     if not submit:
         return summary
     _submit(rt, req, _form(summary, password))
-    notify_submitted(rt, req, summary["last_name"], summary["first_name"])
-    summary["status"] = "submitted"
-    summary["message"] = SUBMITTED_MESSAGE
-    return summary
+    notify_submitted(rt, req, summary.last_name or "", summary.first_name or "")
+    return replace(summary, status=RequestStatus.SUBMITTED, message=SUBMITTED_MESSAGE)
 
 
 def save_draft(
@@ -182,7 +176,7 @@ def save_draft(
     mobile: str | None,
     password: str,
     confirmation: str,
-) -> dict[str, Any]:
+) -> CreationSummary:
     """The portal's step 1: check the form and keep it on the request (the password only as
     the hash userPassword will carry), still "invited", so that the récapitulatif's button
     submits it without the password travelling again or resting in a cookie."""
@@ -198,11 +192,10 @@ def save_draft(
     # Conditional on the link being unspent: a draft never lands on a submitted request.
     repo = Repository(rt.directory, rt.layout)
     _conditional(lambda: repo.save_form(req, _form(summary, password)))
-    summary["draft"] = True
-    return summary
+    return replace(summary, draft=True)
 
 
-def submit_draft(rt: Runtime, token_or_link: str) -> dict[str, Any]:
+def submit_draft(rt: Runtime, token_or_link: str) -> CreationSummary:
     """The portal's step 2 (« Envoyer votre création de compte »): submit the saved draft."""
     req = _open_request(rt, token_or_link)
     if not (req.last_name and req.first_name and pending_hash(rt, req)):
@@ -210,6 +203,4 @@ def submit_draft(rt: Runtime, token_or_link: str) -> dict[str, Any]:
     _submit(rt, req, None)
     notify_submitted(rt, req, req.last_name or "", req.first_name or "")
     summary = _summary(rt, req)
-    summary["status"] = "submitted"
-    summary["message"] = SUBMITTED_MESSAGE
-    return summary
+    return replace(summary, status=RequestStatus.SUBMITTED, message=SUBMITTED_MESSAGE)

@@ -10,13 +10,12 @@ refusal — and names the whole flow for its callers (`precreation.invite`, …)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from apexdir.clock import from_generalized_time
 from apexdir.directory.mapping import AccountDraft
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, RequestDecision, RequestStatus
 from apexdir.rules import identifiers
 from apexdir.rules.permissions import Action, Actor, require
 from apexdir.runtime import Runtime
@@ -139,11 +138,11 @@ def _create_account(
     raise Conflict("could not assign an identifier: too many concurrent creations, run again")
 
 
-def _accepted(req: CreationRequest) -> dict[str, Any]:
-    return {"request_id": req.id, "identifier": req.identifier, "status": "accepted"}
+def _accepted(req: CreationRequest) -> RequestDecision:
+    return RequestDecision(req.id, RequestStatus.ACCEPTED, identifier=req.identifier)
 
 
-def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
+def validate(rt: Runtime, actor: Actor, request_id: str) -> RequestDecision:
     """Accept: assign the identifier, create the account with the chosen password, mail it.
 
     Writes, in order: the identifier reserved on the request, the account, the request
@@ -197,7 +196,7 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
     return _accepted(req)
 
 
-def _lost_race(rt: Runtime, repo: Repository, req: CreationRequest) -> dict[str, Any]:
+def _lost_race(rt: Runtime, repo: Repository, req: CreationRequest) -> RequestDecision:
     """The request left "submitted" while we created its account."""
     current = repo.request(req.id)
     if current.status == "accepted" and current.identifier:
@@ -207,7 +206,7 @@ def _lost_race(rt: Runtime, repo: Repository, req: CreationRequest) -> dict[str,
     raise Conflict(f"request {req.id} was {current.status} meanwhile: no account created")
 
 
-def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str, Any]:
+def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> RequestDecision:
     """Refuse with a reason, mailed to the invitee; the link and the password go.
 
     One compare-and-set write from the status read (a validation racing with it cannot
@@ -223,7 +222,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     if req.status == "refused" and _own_account(rt, req):
         # A refusal interrupted after its decision: only the account is left to remove.
         _remove_refused_account(rt, req)
-        return {"request_id": req.id, "status": "refused", "reason": req.reason}
+        return RequestDecision(req.id, RequestStatus.REFUSED, reason=req.reason)
     if req.status not in OPEN:
         raise _not_refusable(req.id, req.status)
     pending_hash = _pending_hash(rt, req)
@@ -244,7 +243,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> dict[str,
     # now decided (no validation can mark the request accepted any more), removes it.
     if _own_account(rt, req):
         _remove_refused_account(rt, req)
-    return {"request_id": req.id, "status": "refused", "reason": text}
+    return RequestDecision(req.id, RequestStatus.REFUSED, reason=text)
 
 
 # A request's status as the refusal names it (« la demande … est acceptée »).

@@ -7,7 +7,7 @@ from typing import Any
 from apexdir.directory.mapping import LISTING_ATTRS
 from apexdir.directory.repository import Repository
 from apexdir.errors import Invalid
-from apexdir.models import Structure
+from apexdir.models import ServiceMembers, Structure, StructureConsultation
 from apexdir.rules.permissions import Action, Actor, ActorType, Target, require
 from apexdir.rules.siret import validate_siret
 from apexdir.rules.text import display_name
@@ -139,26 +139,21 @@ def structure(rt: Runtime, actor: Actor, siret: str) -> Structure:
     return Repository(rt.directory, rt.layout).structure(siret)
 
 
-def show_structure(rt: Runtime, actor: Actor, siret: str) -> dict[str, Any]:
+def show_structure(rt: Runtime, actor: Actor, siret: str) -> StructureConsultation:
     """The consultation: structure, administrators, and per service its accounts — no phone."""
     siret = validate_siret(siret)
     require(actor, Action.STRUCTURE_VIEW, structure_target(siret))
     repo = Repository(rt.directory, rt.layout)
     structure = repo.structure(siret)
-    services = repo.services(siret)
-    accounts = repo.accounts(siret=siret, attributes=LISTING_ATTRS)
-    by_service: dict[str, dict[str, list[dict[str, Any]]]] = {
-        s.id: {"responsables": [], "collaborateurs": []} for s in services
-    }
+    services = {s.id: ServiceMembers(s) for s in repo.services(siret)}
     administrators = []
-    for account in accounts:
-        public = account.public(detail=False)
+    for account in repo.accounts(siret=siret, attributes=LISTING_ATTRS):
         if account.type == "administrateur":
-            administrators.append(public)
-        elif account.service_id in by_service:
-            by_service[account.service_id][account.type + "s"].append(public)
-    return {
-        **structure.public(),
-        "administrators": administrators,
-        "services": [{"name": s.name, **by_service[s.id]} for s in services],
-    }
+            administrators.append(account)
+        elif account.service_id in services:
+            members = services[account.service_id]
+            if account.type == "responsable":
+                members.responsables.append(account)
+            elif account.type == "collaborateur":
+                members.collaborateurs.append(account)
+    return StructureConsultation(structure, administrators, list(services.values()))

@@ -124,7 +124,7 @@ def valider(request_id: str) -> Any:
         attempt(
             lambda: precreation.validate(rt(), actor(), request_id[:64]),
             lambda r: (
-                f"La création du compte a été validée : identifiant {r['identifier']}, "
+                f"La création du compte a été validée : identifiant {r.identifier}, "
                 "envoyé par mail."
             ),
         )
@@ -292,7 +292,7 @@ def renvoi_identifiant(identifier: str) -> Any:
     if EmptyForm().validate_on_submit():
         attempt(
             lambda: accounts.resend_identifier(rt(), actor(), identifier),
-            lambda r: f"L'identifiant a été renvoyé à {r['mail']}.",
+            lambda r: f"L'identifiant a été renvoyé à {r.mail}.",
         )
     return redirect(url_for("comptes.detail", identifier=identifier))
 

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, session, url_for
 
 from apexdir.errors import Invalid
+from apexdir.models import CreationSummary
 from apexdir.portal import checks
 from apexdir.portal.context import rt
 from apexdir.portal.errors import french
@@ -41,7 +42,7 @@ def _refused(exc: Invalid) -> Any:
     )
 
 
-def _opened(token: str) -> dict[str, Any] | Any:
+def _opened(token: str) -> CreationSummary | Any:
     """The form's context, or the page to show instead: the confirmation again for the
     browser that just submitted this link (a reload, a double click), else the bad link."""
     try:
@@ -57,14 +58,14 @@ def _opened(token: str) -> dict[str, Any] | Any:
 def formulaire(token: str) -> Any:
     r = rt()
     context = _opened(token)
-    if not isinstance(context, dict):
+    if not isinstance(context, CreationSummary):
         return context
     form = CreationForm()
-    if not form.is_submitted() and context["draft"]:
-        form.nom.data = context["last_name"]
-        form.prenom.data = context["first_name"]
+    if not form.is_submitted() and context.draft:
+        form.nom.data = context.last_name
+        form.prenom.data = context.first_name
         # Shown as people write it ("06 98 76 54 32"), not as stored (E.164).
-        form.mobile.data = display_mobile(context["mobile"])
+        form.mobile.data = display_mobile(context.mobile)
     if form.validate_on_submit():
         policy = r.settings.policy
         checks.check_mobile(form.mobile)
@@ -115,9 +116,9 @@ def recapitulatif(token: str) -> Any:
         session["creation_done"] = _request_id(token)
         return redirect(url_for("creation.confirmation"))
     context = _opened(token)
-    if not isinstance(context, dict):
+    if not isinstance(context, CreationSummary):
         return context
-    if not context["draft"]:
+    if not context.draft:
         return redirect(url_for("creation.formulaire", token=token))
     return render_template(
         "creation/recapitulatif.html",

@@ -141,11 +141,11 @@ def structure() -> Any:
 def compte(identifier: str) -> Any:
     me = account()
     try:
-        detail = accounts.show_account(rt(), actor(), identifier)
+        shown = accounts.show_account(rt(), actor(), identifier)
     except (NotFound, Invalid):
         abort(404)
     structure = structures.structure(rt(), actor(), me.siret)
-    detail.pop("mobile", None)  # never a phone number on this page, whoever looks
+    detail = shown.account.public()  # never a phone number on this page, whoever looks
     return render_template(
         "espace/compte.html",
         me=me,

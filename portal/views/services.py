@@ -40,15 +40,14 @@ def liste() -> Any:
         if done:
             return redirect(url_for("services.liste"))
     data = show_structure(rt(), actor(), siret)
-    ids = {s.name: s.id for s in services_of(siret)}
     rows = [
         {
-            "id": ids.get(s["name"]),
-            "name": s["name"],
-            "responsables": len(s["responsables"]),
-            "collaborateurs": len(s["collaborateurs"]),
+            "id": s.service.id,
+            "name": s.name,
+            "responsables": len(s.responsables),
+            "collaborateurs": len(s.collaborateurs),
         }
-        for s in data["services"]
+        for s in data.services
     ]
     return render_template("services/liste.html", me=account(), form=form, rows=rows)
 

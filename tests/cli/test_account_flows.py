@@ -97,8 +97,9 @@ def test_collaborateur_invited_by_responsable_is_validated_by_administrator(
     app_cli.fails(4, "account", "validate", request, as_=resp)
     app_cli.fails(4, "account", "refuse", request, "--reason", "non", as_=resp)
     assert app_cli.ok("account", "pending", as_=resp)[0]["status"] == "submitted"
-    identifier = app_cli.ok("account", "validate", request, as_=adm)["identifier"]
-    assert identifier == "cathy.noel-px"
+    accepted = app_cli.ok("account", "validate", request, as_=adm)
+    assert accepted == {"request_id": request, "identifier": "cathy.noel-px", "status": "accepted"}
+    identifier = accepted["identifier"]
     assert flows.bind(slapd, identifier)
     shown = app_cli.ok("account", "show", identifier, as_=resp)
     assert (shown["type"], shown["service"]) == ("collaborateur", SERVICE)
@@ -162,7 +163,7 @@ def test_refusal_before_and_after_the_form(app_cli: Cli, slapd: SlapdInstance) -
     link = app_cli.link_for("early@example.org")
     app_cli.fails(1, "account", "refuse", early, "--reason", "   ", as_=adm)
     refused = app_cli.ok("account", "refuse", early, "--reason", "Doublon", as_=adm)
-    assert refused["status"] == "refused"
+    assert refused == {"request_id": early, "status": "refused", "reason": "Doublon"}
     form = ["account", "complete", link, "--last-name", "Roux", "--first-name", "Léa", "--yes"]
     app_cli.fails(1, *form, input=f"{PASSWORD}\n{PASSWORD}\n")
 
@@ -263,7 +264,7 @@ def test_link_expires_after_the_configured_days(
         }
         clock.now = invited_at + timedelta(days=7, seconds=-1)
         summary = precreation.complete(rt, link, submit=False, **fields)
-        assert summary["request_id"] == req.id
+        assert summary.request_id == req.id
         clock.now = invited_at + timedelta(days=7)
         with pytest.raises(Invalid, match="expiré"):
             precreation.complete(rt, link, submit=True, **fields)

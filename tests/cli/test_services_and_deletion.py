@@ -7,6 +7,11 @@ from tests.cli import flows
 from tests.cli.flows import APP, EXTRA, READ, SERVICE, SERVICE2, WRITE
 from tests.helpers import OTHER_SIRET, SIRET, Cli
 
+# The keys, in order, of an account and of a structure as `show` prints them (CLI.md).
+ACCOUNT = ["identifier", "dn", "last_name", "first_name", "mail", "type", "habilitations"]
+STRUCTURE = ["siret", "name", "category", "trade_name", "street", "street2", "postal_code"]
+STRUCTURE += ["city", "country", "status", "previous_sirets"]
+
 
 def _dns(slapd: SlapdInstance, *identifiers: str) -> dict[str, tuple[str, str]]:
     """identifier → (DN, entryUUID) as the directory holds them."""
@@ -79,11 +84,19 @@ def test_merge_moves_accounts_and_requests_and_keeps_dns(
         assert shown["habilitations"] == habilitations[identifier]
         assert flows.bind(slapd, identifier)
     assert app_cli.ok("account", "show", w.resp1)["delegations"] == [f"{APP}/{READ}"]
+    detail = [*ACCOUNT, "siret", "service", "status", "last_login", "delegations"]
+    detail.append("client_application")
+    assert list(app_cli.ok("account", "show", w.resp1)) == [*detail, "mobile"]  # an agent
+    assert list(app_cli.ok("account", "show", w.resp1, as_=w.adm_a)) == detail
     ldif = flows.ldapsearch(slapd, "(objectClass=apexAccount)", "apexServiceRef")
     refs = [line.split(": ", 1)[1] for line in ldif.splitlines() if line.startswith("apexServ")]
     assert len(refs) == 4 and len(set(refs)) == 1
     assert ldif.count("dn: uid=") == 6  # nobody renamed, nobody lost
     data = app_cli.ok("structure", "show", SIRET)
+    assert list(data) == [*STRUCTURE, "administrators", "services"]
+    assert [list(a) for a in data["administrators"]] == [ACCOUNT]
+    assert list(data["services"][0]) == ["name", "responsables", "collaborateurs"]
+    assert [list(a) for a in data["services"][0]["collaborateurs"]] == [ACCOUNT, ACCOUNT]
     assert [s["name"] for s in data["services"]] == [SERVICE2]
     assert {a["identifier"] for a in data["services"][0]["responsables"]} == {w.resp1, w.resp2}
     app_cli.fails(3, "service", "delete", SIRET, SERVICE)
@@ -107,7 +120,8 @@ def test_transfer_keeps_the_dn_and_the_rights(app_cli: Cli, slapd: SlapdInstance
     assert flows.bind(slapd, w.collab1)
     assert app_cli.ok("account", "show", w.resp1)["delegations"] == [f"{APP}/{READ}"]
     # No longer in the responsable's old service… but he moved too: same service again.
-    app_cli.ok("account", "resend-identifier", w.collab1, as_=w.resp1)
+    sent = app_cli.ok("account", "resend-identifier", w.collab1, as_=w.resp1)
+    assert sent == {"identifier": w.collab1, "mail": w.mails[w.collab1]}
     app_cli.fails(4, "account", "transfer", w.adm_a, "--service", SERVICE2)
     app_cli.fails(4, "account", "transfer", w.collab1, "--service", SERVICE, as_=w.resp1)
     app_cli.fails(3, "account", "transfer", w.collab1, "--service", "Direction", as_=w.adm_a)
@@ -128,7 +142,7 @@ def test_delete_guard_and_what_a_deletion_removes(app_cli: Cli, slapd: SlapdInst
     app_cli.ok("revoke", w.collab1, APP, READ, as_=w.resp1)
     others = {i: flows.entry(slapd, i) for i in (w.adm_a, w.resp1, w.resp2, w.collab2)}
     result = app_cli.ok("account", "delete", w.collab1, as_=w.resp1)
-    assert result["identifier"] == w.collab1 and result["deleted"] is True
+    assert result == {"identifier": w.collab1, "deleted": True, "delegations_dropped": []}
     assert flows.entry(slapd, w.collab1) is None
     assert not flows.bind(slapd, w.collab1)
     app_cli.fails(3, "account", "show", w.collab1)

@@ -341,7 +341,7 @@ def test_slapd_stopped_in_the_middle_of_a_merge_and_of_a_validation(
 
     rt = Runtime(settings, operator="tester")
     try:
-        assert precreation.validate(rt, AGENT, requests[2])["identifier"] == "lea.roux-px"
+        assert precreation.validate(rt, AGENT, requests[2]).identifier == "lea.roux-px"
         result = services.merge_services(rt, AGENT, SIRET, "Source", "Cible")
         # One account had moved before slapd stopped; the other and the one just validated
         # (its request was still in Source) move now.

@@ -71,7 +71,7 @@ def test_two_validators_make_one_account(
     other = lambda: app_cli.ok("account", "validate", request)  # noqa: E731
     rt = racing(settings, at, other)
     try:
-        assert precreation.validate(rt, AGENT, request)["identifier"] == "marie.martin-px"
+        assert precreation.validate(rt, AGENT, request).identifier == "marie.martin-px"
     finally:
         rt.close()
     assert [a["identifier"] for a in app_cli.ok("account", "list")] == ["marie.martin-px"]

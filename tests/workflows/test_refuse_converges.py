@@ -86,7 +86,7 @@ def test_refusing_after_each_interrupted_write_of_validate_leaves_no_account(
         rt = Runtime(settings, operator="tester")
         try:
             done = precreation.refuse(rt, AGENT, request, REASON)
-            assert done["status"] == "refused"
+            assert done.status == "refused"
             with Directory(settings.ldap) as directory:
                 assert not directory.exists(instance.layout.account_dn(identifier))
             assert not _binds(instance, identifier)
@@ -115,7 +115,7 @@ def test_a_refusal_interrupted_before_removing_the_account_is_finished_by_a_reru
     assert _binds(instance, "marie.martin-px")  # decided, but the account is still there
     rt = Runtime(settings, operator="tester")
     try:
-        assert precreation.refuse(rt, AGENT, request, REASON)["status"] == "refused"
+        assert precreation.refuse(rt, AGENT, request, REASON).status == "refused"
     finally:
         rt.close()
     assert not _binds(instance, "marie.martin-px")

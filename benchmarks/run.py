@@ -216,8 +216,8 @@ class Run:
         from apexdir.directory import mapping as m
 
         shown = show_structure(rt, AGENT, data.big_siret)  # warm: connection, caches
-        size = len(shown["administrators"]) + sum(
-            len(s["responsables"]) + len(s["collaborateurs"]) for s in shown["services"]
+        size = len(shown.administrators) + sum(
+            len(s.responsables) + len(s.collaborateurs) for s in shown.services
         )
         seconds = ms.median_of(
             lambda: show_structure(rt, AGENT, data.big_siret), 3 if self.quick else 7

@@ -78,7 +78,7 @@ def make_account(rt: Runtime, first: str, last: str, mobile: str | None) -> str:
     precreation.complete(rt, _spooled_link(rt, mail), last_name=last, first_name=first,
                          mobile=mobile, password=PASSWORD, confirmation=PASSWORD,
                          submit=True)  # fmt: skip
-    return str(precreation.validate(rt, AGENT, req.id)["identifier"])
+    return str(precreation.validate(rt, AGENT, req.id).identifier)
 
 
 def quietly(action: Callable[[], Any]) -> Callable[[], None]:

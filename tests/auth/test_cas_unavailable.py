@@ -25,7 +25,7 @@ from apexdir.errors import Unavailable
 from apexdir.runtime import Runtime
 from apexdir.workflows import auth
 from tests.auth.conftest import Partner, codes_mailed, sms_codes
-from tests.helpers import PASSWORD, Cli
+from tests.helpers import PASSWORD, Cli, stopped
 
 NEW = "N0uveau-S3cret!x"
 
@@ -36,6 +36,7 @@ def hung(instance: SlapdInstance) -> Iterator[None]:
     pid = instance.pid()
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
+    stopped(pid)
     try:
         yield
     finally:

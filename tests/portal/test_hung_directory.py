@@ -18,7 +18,7 @@ from flask import Flask
 from apexdir.directory import servers
 from apexdir.directory.connection import Changes, Directory
 from apexdir.directory.server import SlapdInstance
-from tests.helpers import Cli
+from tests.helpers import Cli, stopped
 from tests.portal.conftest import PASSWORD, Browser, Partner, last_code, text_of
 
 
@@ -28,6 +28,7 @@ def hung(instance: SlapdInstance) -> Iterator[None]:
     pid = instance.pid()
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
+    stopped(pid)
     try:
         yield
     finally:

@@ -19,7 +19,7 @@ from apexdir.runtime import Runtime
 from apexdir.workflows.actors import AGENT
 from apexdir.workflows.structures import create_structure
 from tests.conftest import make_settings
-from tests.helpers import PASSWORD, SIRET
+from tests.helpers import PASSWORD, SIRET, stopped
 from tests.portal.conftest import Browser, portal_settings
 from tests.replication.test_replication import add_account
 
@@ -61,6 +61,7 @@ def test_logins_go_through_the_second_provider(
     pid = replicas.instances[0].pid()
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
+    stopped(pid)
     try:
         page, first = log_in(browser, "paul.durand-px")
         assert page.status_code == 302 and page.location.endswith("/connexion/code"), page.text

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -220,19 +218,3 @@ def register_sinks(config: Path, directory: Path) -> None:
 
 def _sinks_dir(config: Path) -> Path:
     return _SINKS[str(config)]
-
-
-def stopped(pid: int) -> None:
-    """Wait until every thread of `pid` is stopped: kill() only queues the signal, and on a
-    busy machine a slapd thread still running could answer the request sent right after
-    (seen once in a full run: the swap succeeded)."""
-    tasks = Path(f"/proc/{pid}/task")
-    for _ in range(400):
-        states = []
-        for task in tasks.iterdir():
-            with contextlib.suppress(OSError):
-                states.append((task / "stat").read_text().rsplit(")", 1)[-1].split()[0])
-        if states and all(state in ("T", "t") for state in states):
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"slapd {pid} did not stop")

@@ -2,7 +2,7 @@
 
 What the feed reads and decides is the library's: `apexdir.workflows.changefeed` (cursors,
 providers, copies of replicated writes), `apexdir.workflows.changenotices` (what a change
-means, whom it mails), `apexdir.directory.accesslog` (the log's records).
+means, whom it mails); the log's records are read by the directory layer, behind them.
 """
 
 from __future__ import annotations

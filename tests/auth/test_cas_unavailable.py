@@ -9,65 +9,26 @@ was told their code was wrong."""
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from apexdir.directory import servers
-from apexdir.directory.connection import Changes, Directory
 from apexdir.directory.server import SlapdInstance
 from apexdir.errors import Unavailable
 from apexdir.runtime import Runtime
 from apexdir.workflows import auth
 from tests.auth.conftest import Partner, codes_mailed, sms_codes
-from tests.helpers import PASSWORD, Cli, stopped
+from tests.helpers import PASSWORD, Cli
+from tests.hung import SwapHang, hang_swaps
 
 NEW = "N0uveau-S3cret!x"
 
 
-@contextlib.contextmanager
-def hung(instance: SlapdInstance) -> Iterator[None]:
-    """slapd stopped (not killed) while the block runs; always continued afterwards."""
-    pid = instance.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGSTOP)
-    stopped(pid)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
-        servers.forget()
-
-
-@dataclass
-class SwapHang:
-    """Once armed, the next `Directory.swap` meets a hung slapd (the reads before it do
-    not); `hung_at` is the DN it was asked for."""
-
-    armed: bool = False
-    hung_at: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 def swap_hang(monkeypatch: pytest.MonkeyPatch, slapd: SlapdInstance) -> SwapHang:
-    real = Directory.swap
-    hang = SwapHang()
-
-    def swap(self: Directory, dn: str, changes: Changes) -> bool:
-        if not hang.armed:
-            return real(self, dn, changes)
-        hang.armed = False
-        hang.hung_at.append(dn)
-        with hung(slapd):
-            return real(self, dn, changes)
-
-    monkeypatch.setattr(Directory, "swap", swap)
-    return hang
+    return hang_swaps(monkeypatch, slapd)
 
 
 @contextlib.contextmanager

@@ -4,9 +4,6 @@ login with the French 503 page within seconds, and `/sante` answers 503 within a
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -16,24 +13,10 @@ import pytest
 from flask import Flask
 
 from apexdir.directory import servers
-from apexdir.directory.connection import Changes, Directory
 from apexdir.directory.server import SlapdInstance
-from tests.helpers import Cli, stopped
+from tests.helpers import Cli
+from tests.hung import hang_swaps, hung
 from tests.portal.conftest import PASSWORD, Browser, Partner, last_code, text_of
-
-
-@contextlib.contextmanager
-def hung(instance: SlapdInstance) -> Iterator[None]:
-    """slapd stopped (not killed) while the block runs; always continued afterwards."""
-    pid = instance.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGSTOP)
-    stopped(pid)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
-        servers.forget()
 
 
 def timed(call: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -121,20 +104,11 @@ def test_a_hung_directory_while_a_code_try_is_spent_is_the_503_page(
     assert page.status_code == 302
     browser.get("/connexion/code")
     code = last_code(app_cli, partner.mail)
-    real = Directory.swap
-    hung_at: list[str] = []
-
-    def swap(self: Directory, dn: str, changes: Changes) -> bool:
-        if hung_at:
-            return real(self, dn, changes)
-        hung_at.append(dn)
-        with hung(slapd):
-            return real(self, dn, changes)
-
-    monkeypatch.setattr(Directory, "swap", swap)
+    hang = hang_swaps(monkeypatch, slapd)
+    hang.armed = True
     wrong = "000000" if code != "000000" else "111111"
     page, seconds = timed(browser.post, "/connexion/code", {"code": wrong})
-    assert hung_at[0].startswith(f"uid={partner.identifier},") and seconds < 10
+    assert hang.hung_at[0].startswith(f"uid={partner.identifier},") and seconds < 10
     assert page.status_code == 503
     text = text_of(page.text)
     assert "Service momentanément indisponible" in text and "incorrect" not in text

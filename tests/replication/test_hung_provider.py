@@ -19,7 +19,8 @@ from apexdir.runtime import Runtime
 from apexdir.workflows.actors import AGENT
 from apexdir.workflows.structures import create_structure
 from tests.conftest import make_settings
-from tests.helpers import PASSWORD, SIRET, stopped
+from tests.helpers import PASSWORD, SIRET
+from tests.hung import stopped
 from tests.portal.conftest import Browser, portal_settings
 from tests.replication.test_replication import add_account
 

@@ -9,6 +9,7 @@ from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout, first_rdn_value, rdn
+from apexdir.directory.lookups import Lookups
 from apexdir.directory.requests import (
     NOTICE,
     REQUEST,
@@ -26,8 +27,9 @@ ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
 TOMBSTONE_CLASS = "account"
 
 
-class Repository(Writes, RequestWrites):
-    """The domain's reads (here) and writes (`writes.Writes`), through the one map."""
+class Repository(Writes, RequestWrites, Lookups):
+    """The domain's reads (here, and single-entry ones in `lookups.Lookups`) and writes
+    (`writes.Writes`, `requests.RequestWrites`), through the one map."""
 
     def __init__(self, directory: Directory, layout: Layout) -> None:
         self.directory = directory

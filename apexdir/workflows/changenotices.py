@@ -19,9 +19,10 @@ from typing import Any
 
 from apexdir.directory.accesslog import Change, start_time
 from apexdir.directory.dn import is_below, is_child, norm, parent, rdn_value
+from apexdir.directory.repository import Repository
 from apexdir.runtime import Runtime
 from apexdir.state.journal import Journal
-from apexdir.workflows.notices import commit, text
+from apexdir.workflows.notices import commit
 from apexdir.workflows.notify import Mail, personal_data
 
 PERSONAL = {"mail", "sn", "givenname", "mobile", "userpassword"}
@@ -39,6 +40,7 @@ class Notices:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.layout = rt.layout
+        self.repo = Repository(rt.directory, rt.layout)
         self.own = norm(rt.settings.ldap.bind_dn)
         self._apps: dict[str, str] = {}
 
@@ -63,18 +65,16 @@ class Notices:
         """(identifier, mail) of an account DN, or None if it is not (or no longer) one."""
         if not is_child(dn, self.layout.people_dn):
             return None
-        entry = self.rt.directory.get(dn, ["uid", "mail"])
-        if entry is None or not entry.get("mail"):
+        contact = self.repo.contact(dn)
+        if contact is None:
             return None
-        return text(entry.get("uid")) or rdn_value(dn), text(entry.get("mail")) or ""
+        return contact.identifier or rdn_value(dn), contact.mail
 
     def _application(self, profile_dn: str) -> str:
         app_dn = parent(profile_dn)
         key = norm(app_dn)
         if key not in self._apps:
-            entry = self.rt.directory.get(app_dn, ["cn", "apexAppCode"])
-            name = text(entry.get("cn")) if entry else None
-            self._apps[key] = name or rdn_value(app_dn)
+            self._apps[key] = self.repo.application_name(app_dn) or rdn_value(app_dn)
         return self._apps[key]
 
     def _members(self, change: Change, op: str, template: str) -> list[Mail]:

@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from apexdir.directory.hashing import verify
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, NotFound
 from apexdir.models import Account, Structure
@@ -221,6 +220,4 @@ def password_matches(rt: Runtime, account: Account, password: str) -> bool:
     """Whether `password` is the account's, for an account of a closed structure, which
     slapd refuses before checking the password (its administrative lock): apexdir checks
     the stored hash itself, at the cost of a bind (`hashing.verify`)."""
-    entry = rt.directory.get(account.dn, ["userPassword"])
-    values = entry.all("userPassword") if entry else []
-    return any(verify(value, password) for value in values)
+    return Repository(rt.directory, rt.layout).password_matches(account.dn, password)

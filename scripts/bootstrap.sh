@@ -24,13 +24,15 @@ if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; t
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends espeak-ng sox >/dev/null
 fi
 
-# The browser journeys of the tests drive Debian's chromium (`bootstrap.sh --browser`).
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
-    echo "==> installing chromium from Debian's packages (browser tests)"
+# The browser journeys of the tests drive Debian's chromium (`bootstrap.sh --browser`), in its
+# headless build (chromium-headless-shell: the same engine, ≈ a third faster per page).
+if [ "${1:-}" = "--browser" ] && { ! command -v chromium >/dev/null 2>&1 \
+        || ! command -v chromium-headless-shell >/dev/null 2>&1; }; then
+    echo "==> installing chromium and chromium-headless-shell from Debian's packages (browser tests)"
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-headless-shell >/dev/null
 fi
 
 # The OpenID Connect journey logs into Apache's mod_auth_openidc as a relying party

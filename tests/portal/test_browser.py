@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +85,25 @@ def new_context(chromium: Any, live: str) -> Any:
 
 
 @pytest.fixture
-def page(chromium: Any, live: str) -> Iterator[Any]:
-    context = new_context(chromium, live)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
+def new_page(chromium: Any, live: str) -> Iterator[Callable[[], Any]]:
+    """A tab in a context of its own at each call (its own cookies, clock and cache), on the
+    test's live portal: one world checked by several fresh browsers."""
+    contexts: list[Any] = []
+
+    def make() -> Any:
+        contexts.append(new_context(chromium, live))
+        tab = contexts[-1].new_page()
+        tab.set_default_timeout(10_000)
+        return tab
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[[], Any]) -> Any:
+    return new_page()
 
 
 def axe(page: Any) -> None:

@@ -12,26 +12,33 @@ import pytest
 from tests.helpers import Cli
 from tests.portal import test_browser as journeys
 from tests.portal.test_browser import CHROMIUM, axe, submit
-from tests.portal.test_browser_widths import WIDTHS, fits, log_in, on_screen
+from tests.portal.test_browser_widths import WIDTHS, at_width, fits, log_in, on_screen
 
 app_cli = journeys.app_cli
 chromium = journeys.chromium
 live = journeys.live
+new_page = journeys.new_page
 page = journeys.page
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium")
 
 
-@WIDTHS
-def test_history_page(page: Any, app_cli: Cli, structure: str, size: dict[str, int]) -> None:
-    """The administrateur opens « Historique », filters by action, and reads the result."""
-    page.set_viewport_size(size)
+def test_history_page(page: Any, app_cli: Cli, structure: str) -> None:
+    """The administrateur opens « Historique » from his home page, filters by action, and
+    reads the result, at each width."""
     admin = app_cli.create_account(
         structure, "administrateur", "alice.admin@example.org", "Alice", "Admin"
     )
     app_cli.invite(structure, "collaborateur", "louise.durand@example.org", "Comptabilité",
                    as_=admin)  # fmt: skip
     log_in(page, app_cli, admin, "alice.admin@example.org")
+    for size in WIDTHS:
+        with at_width(page, size):
+            page.goto("/accueil")
+            _history_page(page, size)
+
+
+def _history_page(page: Any, size: dict[str, int]) -> None:
     if size["width"] < 992:  # the side menu folds behind its button on small screens
         page.get_by_role("button", name="Menu de mon espace").click()
     page.get_by_role("link", name="Historique").click()

@@ -6,19 +6,21 @@ to SCREENSHOTS (env APEX_SCREENSHOTS) when set."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import Cli
+from tests.helpers import OTHER_SIRET, Cli
 from tests.portal import test_browser as journeys
 from tests.portal.test_browser import CHROMIUM, axe, submit
-from tests.portal.test_browser_widths import WIDTHS, fits, log_in, on_screen
+from tests.portal.test_browser_widths import WIDTHS, at_width, fits, log_in, on_screen
 
 app_cli = journeys.app_cli
 chromium = journeys.chromium
 live = journeys.live
+new_page = journeys.new_page
 page = journeys.page
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium")
@@ -31,32 +33,48 @@ def shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
-@WIDTHS
-def test_review_page(page: Any, app_cli: Cli, structure: str, size: dict[str, int]) -> None:
+def test_review_page(new_page: Callable[[], Any], app_cli: Cli, structure: str) -> None:
     """The administrateur opens the review from the menu, confirms one profile with the
-    keyboard, withdraws another, submits once and reads the confirmation."""
-    page.set_viewport_size(size)
+    keyboard, withdraws another, submits once and reads the confirmation: at each width,
+    the review of a structure of its own, in a browser of its own."""
     app_cli.ok("app", "add", APP, "--name", "Fichier des comptes bancaires")
     for profile in ("CONSULTATION", "CONTROLE"):
         app_cli.ok("app", "profile-add", APP, profile)
-    admin = app_cli.create_account(
-        structure, "administrateur", "alice.admin@example.org", "Alice", "Admin"
-    )
+    other = app_cli.create_structure(OTHER_SIRET, "Banque Autre", "Comptabilité", trade_name="BAU",
+                                     street="2 rue de la Paix", city="Paris",
+                                     postal_code="75002")  # fmt: skip
+    reviews = {
+        1280: open_review(
+            app_cli, structure, "alice.admin@example.org", "louise.durand@example.org"
+        ),
+        375: open_review(app_cli, other, "anne.admin@example.org", "lucie.dupont@example.org"),
+    }
+    for size in WIDTHS:
+        page = new_page()
+        admin, mail = reviews[size["width"]]
+        with at_width(page, size):
+            _review_page(page, app_cli, admin, mail, size)
+
+
+def open_review(app_cli: Cli, structure: str, admin_mail: str, collab_mail: str) -> tuple[str, str]:
+    """In `structure`, an administrateur and a collaborateur holding both profiles, and the
+    review open: the administrateur's identifier and mail."""
+    first, last = admin_mail.split("@")[0].title().split(".")
+    admin = app_cli.create_account(structure, "administrateur", admin_mail, first, last)
     app_cli.ok("grant", admin, APP, "CONSULTATION")
     app_cli.ok("grant", admin, APP, "CONTROLE")
+    first, last = collab_mail.split("@")[0].title().split(".")
     collab = app_cli.create_account(
-        structure,
-        "collaborateur",
-        "louise.durand@example.org",
-        "Louise",
-        "Durand",
-        service="Comptabilité",
-        as_=admin,
+        structure, "collaborateur", collab_mail, first, last, service="Comptabilité", as_=admin
     )
     app_cli.ok("grant", collab, APP, "CONSULTATION", as_=admin)
     app_cli.ok("grant", collab, APP, "CONTROLE", as_=admin)
     app_cli.ok("review", "open", structure)
-    log_in(page, app_cli, admin, "alice.admin@example.org")
+    return admin, admin_mail
+
+
+def _review_page(page: Any, app_cli: Cli, admin: str, mail: str, size: dict[str, int]) -> None:
+    log_in(page, app_cli, admin, mail)
     on_screen(page, page.get_by_text("La revue annuelle des habilitations de votre structure"))
     fits(page)
     axe(page)  # the home page's notice

@@ -13,6 +13,7 @@ from tests.portal.test_browser import (  # noqa: F401 - fixtures
     axe,
     chromium,
     live,
+    new_page,
     page,
     pytestmark,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from apexdir.directory.repository import Repository
 from apexdir.errors import NotAllowed, NotFound
 from apexdir.models import Account
@@ -48,6 +50,13 @@ def target_for(account: Account) -> Target:
     )
 
 
-def history_of(account: Account) -> dict[str, str | None]:
+class History(TypedDict):
+    """The `structure` and `service` keywords of `Journal.record`."""
+
+    structure: str | None
+    service: str | None
+
+
+def history_of(account: Account) -> History:
     """Whose history an action on `account` belongs to: keywords of `Journal.record`."""
     return {"structure": account.siret or None, "service": account.service_id}

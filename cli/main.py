@@ -80,15 +80,20 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def main(
-        self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True, **kw: Any
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **kw: Any,
     ) -> Any:
         """Usage errors too leave as one `error:` line (exit 2), as CLI.md asks."""
         if not standalone_mode:
-            return super().main(args, *rest, standalone_mode=False, **kw)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **kw)
         argv = list(sys.argv[1:] if args is None else args)
         try:
             _check_text(argv)
-            code = super().main(argv, *rest, standalone_mode=False, **kw)
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **kw)
         except click.exceptions.Abort:
             error_line("aborted")
             sys.exit(1)
@@ -146,4 +151,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

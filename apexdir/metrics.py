@@ -106,6 +106,7 @@ class Collector:
     def _directory(self, rt: Runtime, gauge: Any) -> Iterator[Any]:
         from apexdir.directory.repository import Repository
         from apexdir.errors import ApexError
+        from apexdir.models import RequestStatus
 
         up = gauge("apexdir_directory_up", "Whether the directory answers apexdir's account.")
         latency = gauge("apexdir_directory_latency_seconds", "Time of one directory read.")
@@ -113,7 +114,7 @@ class Collector:
         try:
             rt.directory.get(rt.layout.people_dn, ["1.1"])
             requests = Repository(rt.directory, rt.layout).requests(
-                status=["invited", "submitted"], with_services=False
+                status=[RequestStatus.INVITED, RequestStatus.SUBMITTED], with_services=False
             )
         except ApexError:
             up.add_metric([], 0)

@@ -141,7 +141,12 @@ def pending(cli: CliContext, siret: str | None, statuses: tuple[str, ...]) -> No
 
     rows = [
         r.public()
-        for r in run(cli.runtime, cli.actor(), siret=siret, statuses=list(statuses) or None)
+        for r in run(
+            cli.runtime,
+            cli.actor(),
+            siret=siret,
+            statuses=[RequestStatus(s) for s in statuses] or None,
+        )
     ]
     keys = ["request_id", "mail", "type", "structure", "service", "status"]
     cli.emit(

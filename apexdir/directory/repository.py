@@ -11,7 +11,15 @@ from apexdir.directory.layout import Layout, first_rdn_value, rdn
 from apexdir.directory.requests import REQUEST_READ, RequestWrites, request_from
 from apexdir.directory.writes import Writes
 from apexdir.errors import Conflict, NotFound
-from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
+from apexdir.models import (
+    Account,
+    Application,
+    CreationRequest,
+    Profile,
+    RequestStatus,
+    Service,
+    Structure,
+)
 
 ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
 # cosine's `account` (structural, MUST uid): a tombstone needs no schema of its own, so an
@@ -262,7 +270,7 @@ class Repository(Writes, RequestWrites):
         self,
         *,
         siret: str | None = None,
-        status: list[str] | None = None,
+        status: list[RequestStatus] | None = None,
         extra_filter: str = "",
         with_services: bool = True,
     ) -> list[CreationRequest]:

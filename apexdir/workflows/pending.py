@@ -33,7 +33,7 @@ from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
 from apexdir.directory.requests import expiry_marking, notice_marking, reminder_marking
 from apexdir.errors import Invalid, NotFound
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, RequestStatus
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.notices import Record, Stop, commit, mark_then_commit, undo
@@ -61,7 +61,7 @@ def creator_mail(repo: Repository, created_by: str | None) -> str | None:
 
 def expire(rt: Runtime, now: datetime, stop: Stop) -> int:
     repo = Repository(rt.directory, rt.layout)
-    found = repo.requests(status=["invited"], extra_filter=f.le("apexExpiresAt", now))
+    found = repo.requests(status=[RequestStatus.INVITED], extra_filter=f.le("apexExpiresAt", now))
     done = 0
     for req in found:
         if stop():
@@ -88,7 +88,7 @@ def remind_invitees(rt: Runtime, now: datetime, stop: Stop) -> int:
     repo = Repository(rt.directory, rt.layout)
     after = timedelta(days=rt.settings.policy.invitation_reminder_days)
     found = repo.requests(
-        status=["invited"],
+        status=[RequestStatus.INVITED],
         extra_filter=f.and_(
             f.le("apexRequestedAt", now - after),
             f.ge("apexExpiresAt", now),
@@ -129,7 +129,9 @@ def remind_validators(rt: Runtime, now: datetime, stop: Stop) -> int:
     every = timedelta(days=rt.settings.policy.validator_reminder_days)
     if every <= timedelta(0):
         return 0
-    found = repo.requests(status=["submitted"], extra_filter=f.le("apexSubmittedAt", now - every))
+    found = repo.requests(
+        status=[RequestStatus.SUBMITTED], extra_filter=f.le("apexSubmittedAt", now - every)
+    )
     cache: dict[str, list[str]] = {}
     due: list[tuple[CreationRequest, str, list[str]]] = []
     for req in found:
@@ -175,7 +177,7 @@ def purge(rt: Runtime, now: datetime, stop: Stop) -> int:
     repo = Repository(rt.directory, rt.layout)
     cut = now - timedelta(days=rt.settings.policy.purge_after_days)
     found = repo.requests(
-        status=["refused", "expired"],
+        status=[RequestStatus.REFUSED, RequestStatus.EXPIRED],
         extra_filter=f.or_(
             f.le("apexDecidedAt", cut),
             f.and_(f.not_(f.present("apexDecidedAt")), f.le("apexRequestedAt", cut)),

@@ -180,7 +180,7 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> RequestDecision:
         return _lost_race(rt, repo, req)
     queue_mail_or_undo(
         rt,
-        lambda: repo.undo_decision(req, "accepted", pending_hash),
+        lambda: repo.undo_decision(req, RequestStatus.ACCEPTED, pending_hash),
         "validation",
         [req.mail],
         identifiant=req.identifier,
@@ -231,7 +231,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> RequestDe
         raise _not_refusable(req.id, current.status)
     queue_mail_or_undo(
         rt,
-        lambda: repo.undo_decision(req, "refused", pending_hash),
+        lambda: repo.undo_decision(req, RequestStatus.REFUSED, pending_hash),
         "refusal",
         [req.mail],
         motif=text,

@@ -10,14 +10,14 @@ import uuid
 
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotFound
-from apexdir.models import Account, Service
+from apexdir.models import Account, RequestStatus, Service
 from apexdir.rules.permissions import Action, Actor, Target, require
 from apexdir.rules.siret import validate_siret
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
 
-OPEN_REQUESTS = ["invited", "submitted"]
+OPEN_REQUESTS = [RequestStatus.INVITED, RequestStatus.SUBMITTED]
 
 
 def _target(siret: str, service: Service | None = None) -> Target:

@@ -129,7 +129,24 @@ CATALOGUE: dict[str, str] = {
     "ou de messagerie (« {value} »).",
     "refusal.markup": "Motif du refus invalide : seul du texte simple est accepté, sans balise "
     "(« {value} »).",
+    # -- who acts (workflows/actors.py: the CLI's --as)
+    "actor.unknown": "Compte « {identifier} » introuvable : impossible d'agir en son nom.",
+    "actor.inactive": "Le compte « {identifier} » n'est pas actif ({status}) : impossible "
+    "d'agir en son nom.",
+    # -- structures (workflows/structures.py); the fields' labels are structures.LABELS
+    "structure.siret_required": "Indiquez le SIRET de la structure.",
+    "structure.category": "Catégorie « {value} » inconnue : choisissez parmi {known}.",
+    "structure.unknown_field": "Information inconnue pour une structure : « {value} ».",
+    # -- the catalogue of applications (workflows/catalogue.py)
+    "catalogue.app_code": "Code d'application « {value} » invalide : de 1 à 32 lettres, "
+    "chiffres, « _ », « . » ou « - ».",
+    "catalogue.profile_name": "Nom de profil « {value} » invalide : de 1 à 64 lettres, "
+    "chiffres, espaces, « _ », « . », « - » ou « ' ».",
+    "catalogue.app_name": "Nom d'application invalide : de 1 à 128 caractères.",
+    "catalogue.app_exists": "L'application {code} existe déjà.",
     # -- accounts and services (workflows/accounts.py, workflows/services.py)
+    "account.nothing_to_change": "Rien à modifier : indiquez un nom, un prénom, une adresse "
+    "mail ou un numéro de mobile.",
     "account.delete_self": "Un compte ne peut pas se supprimer lui-même.",
     "account.delete_habilitations": "{identifier} détient encore {count} habilitation(s) "
     "({profiles}) : retirez-les d'abord.",
@@ -173,6 +190,16 @@ CATALOGUE: dict[str, str] = {
     + NEW_REQUEST,
     "reset.code_expired": "Code expiré : ce code n'est plus valable, " + NEW_REQUEST,
     "reset.refused": "Code ou lien de réinitialisation invalide ou expiré : " + NEW_REQUEST,
+    # -- OIDC clients and federations (workflows/oidc.py; `apexdir app oidc …`)
+    "oidc.redirect_uri": "Adresse de redirection « {value} » refusée : saisissez une adresse "
+    "absolue en https:// sans fragment (http:// seulement sur la machine locale).",
+    "oidc.redirect_needed": "Indiquez au moins une adresse de redirection.",
+    "oidc.federation_uris_needed": "Indiquez au moins une adresse de redirection et une "
+    "adresse de retour après déconnexion.",
+    "oidc.federation_name": "Nom de fédération invalide : de 1 à 64 caractères imprimables.",
+    "oidc.federation_name_letter": "Nom de fédération « {value} » refusé : il doit contenir "
+    "au moins une lettre.",
+    "oidc.signing_alg": "Algorithme de signature « {value} » inconnu : choisissez parmi {known}.",
 }
 
 

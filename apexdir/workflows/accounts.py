@@ -193,7 +193,7 @@ def _personal_changes(
     if mobile is not None:
         changes["mobile"] = normalize_mobile(mobile) if mobile.strip() else None
     if not changes:
-        raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
+        raise Invalid(code="account.nothing_to_change")
     if "last_name" in changes or "first_name" in changes:
         changes["common_name"] = common_name(
             changes.get("first_name", account.first_name),

@@ -7,6 +7,7 @@ from typing import TypedDict
 from apexdir.directory.repository import Repository
 from apexdir.errors import NotAllowed, NotFound
 from apexdir.models import Account
+from apexdir.rules.lifecycle import status_label
 from apexdir.rules.permissions import Actor, ActorType, Target
 from apexdir.runtime import Runtime
 
@@ -33,9 +34,12 @@ def resolve_actor(rt: Runtime, identifier: str | None) -> Actor:
     try:
         account = Repository(rt.directory, rt.layout).account(identifier)
     except NotFound:
-        raise NotAllowed(f"--as {identifier}: no such account") from None
+        raise NotAllowed(code="actor.unknown", params={"identifier": identifier}) from None
     if account.status != "active":
-        raise NotAllowed(f"--as {identifier}: the account is {account.status}")
+        raise NotAllowed(
+            code="actor.inactive",
+            params={"identifier": identifier, "status": status_label(account.status).lower()},
+        )
     return actor_for(account)
 
 

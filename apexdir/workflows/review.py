@@ -67,7 +67,7 @@ def _siret(actor: Actor, siret: str | None) -> str:
     """The structure reviewed: an administrateur's own; an agent names one."""
     if actor.type is ActorType.AGENT:
         if not siret:
-            raise Invalid("a SIRET is required")
+            raise Invalid(code="structure.siret_required", field="siret")
         siret = validate_siret(siret)
     wanted = siret or actor.structure
     require(actor, Action.REVIEW, Target(structure=wanted))

@@ -190,6 +190,25 @@ CATALOGUE: dict[str, str] = {
     + NEW_REQUEST,
     "reset.code_expired": "Code expiré : ce code n'est plus valable, " + NEW_REQUEST,
     "reset.refused": "Code ou lien de réinitialisation invalide ou expiré : " + NEW_REQUEST,
+    # -- the command line's own refusals (cli/); {option} names an option, given as a
+    # parameter because the portal shows the other entries
+    "cli.confirm_needed": "Demande non transmise : aucun terminal pour la confirmer ; "
+    "ajoutez {option}.",
+    "cli.nothing_to_change": "Rien à modifier : indiquez {name}, {url} ou les deux.",
+    "cli.stdin_not_text": "L'entrée standard n'est pas du texte UTF-8 valide.",
+    "cli.stdin_lines": "Entrée standard : {count} ligne(s) attendue(s) (un mot de passe n'est "
+    "jamais passé en argument).",
+    "cli.argument_not_text": "L'argument « {value} » n'est pas du texte UTF-8 valide.",
+    "cli.acting_as_empty": "{option} : un identifiant est obligatoire.",
+    "cli.retry_which": "Indiquez un numéro de message ou {option}.",
+    "cli.journal_filters": "{account} et {action} filtrent l'historique d'une structure : "
+    "indiquez aussi {structure}.",
+    "cli.since": "{option} « {value} » : une date ISO 8601 est attendue (par exemple "
+    "2026-12-01 ou 2026-12-01T09:30).",
+    "cli.no_captcha": "Le portail de développement n'a encore affiché aucun captcha.",
+    "cli.no_slapd": "Aucun slapd local trouvé : indiquez-le avec {conf} ou {dir}.",
+    "cli.operator_only": "La sauvegarde et la restauration sont faites par l'opérateur du "
+    "nœud, jamais au nom d'un partenaire.",
     # -- OIDC clients and federations (workflows/oidc.py; `apexdir app oidc …`)
     "oidc.redirect_uri": "Adresse de redirection « {value} » refusée : saisissez une adresse "
     "absolue en https:// sans fragment (http:// seulement sur la machine locale).",

@@ -116,7 +116,7 @@ def complete(
         if not sys.stdin.isatty():
             from apexdir.errors import UsageError
 
-            raise UsageError("not submitted: add --yes (no terminal to confirm on)")
+            raise UsageError(code="cli.confirm_needed", params={"option": "--yes"})
         click.confirm("Envoyer votre création de compte ?", abort=True)
     result = run(cli.runtime, token, submit=True, **args)
     cli.emit(

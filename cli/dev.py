@@ -82,7 +82,7 @@ def captcha(cli: CliContext) -> None:
 
     found = latest_dev_answer(_env().sinks_dir)
     if found is None:
-        raise NotFound("no captcha shown yet by the development portal")
+        raise NotFound(code="cli.no_captcha")
     cli.emit({"answer": found["answer"], "at": found["at"]}, f"captcha: {found['answer']}")
 
 

@@ -54,7 +54,9 @@ def _check_text(argv: list[str]) -> None:
     """
     for value in argv:
         if not is_text(value) and not os.path.lexists(value):
-            raise click.UsageError(f"argument '{value}' is not valid UTF-8 text")
+            from apexdir.messages import text
+
+            raise click.UsageError(text("cli.argument_not_text", {"value": value}))
 
 
 class LazyGroup(click.Group):
@@ -142,7 +144,9 @@ def cli(ctx: click.Context, config_file: str | None, as_json: bool, acting_as: s
     """
     if acting_as is not None and not acting_as.strip():
         # An empty --as must not fall back to acting as a DGFiP agent, the widest rights.
-        raise click.BadParameter("an identifier is required", param_hint="'--as'")
+        from apexdir.errors import UsageError
+
+        raise UsageError(code="cli.acting_as_empty", params={"option": "--as"})
     ctx.obj = CliContext(config_file=config_file, as_json=as_json, acting_as=acting_as)
 
 

@@ -80,7 +80,7 @@ def test_arguments_that_are_not_utf8_are_usage_errors(app_cli: Cli, argv: list[s
     flows.structure(app_cli)
     code, out, err = _raw(app_cli, *argv, input=f"{PASSWORD}\n{PASSWORD}\n")
     assert (code, out) == (2, "")
-    assert err.startswith("error: argument '") and "not valid UTF-8" in err
+    assert err.startswith("error: L'argument « ") and "n'est pas du texte UTF-8 valide" in err
     assert "\\xff" in err or "\\xe9" in err
     assert "\udcff" not in err and len(err.splitlines()) == 1
     assert app_cli.ok("service", "list", SIRET) == []
@@ -92,9 +92,10 @@ def test_stdin_that_is_not_utf8_is_a_usage_error(app_cli: Cli) -> None:
     link = app_cli.link_for("a@example.org")
     form = ["account", "complete", link, "--last-name", "Roux", "--first-name", "Léa", "--yes"]
     code, out, err = _raw(app_cli, *form, input=b"Str0ng-Passw\xf6rd!\nStr0ng-Passw\xf6rd!\n")
-    assert (code, out) == (2, "") and err == "error: standard input is not valid UTF-8 text\n"
+    assert (code, out) == (2, "")
+    assert err == "error: L'entrée standard n'est pas du texte UTF-8 valide.\n"
     code, _, err = _raw(app_cli, "login", "x", input=b"\xff\xfe\n")
-    assert code == 2 and "standard input" in err
+    assert code == 2 and "L'entrée standard" in err
     # The link is still usable: nothing was submitted.
     app_cli.complete("a@example.org", "Léa", "Roux")
     assert app_cli.ok("account", "validate", request)["identifier"] == "lea.roux-px"
@@ -209,3 +210,17 @@ def test_refusal_mail_quotes_the_validator(app_cli: Cli) -> None:
     assert refused["reason"] == folded
     body = flows.mails_to(app_cli, "a@example.org", "refusal")[-1]["body"]
     assert f'Motif indiqué par le valideur : "{folded}"' in body
+
+
+def test_the_command_lines_own_refusals_are_french(app_cli: Cli) -> None:
+    """The CLI's usage errors come from the catalogue too, the option named in it."""
+    assert app_cli.fails(2, "--as", " ", "journal") == (
+        "error: --as : un identifiant est obligatoire.\n"
+    )
+    assert app_cli.fails(1, "journal", "--since", "hier") == (
+        "error: --since « hier » : une date ISO 8601 est attendue (par exemple 2026-12-01 ou "
+        "2026-12-01T09:30).\n"
+    )
+    assert app_cli.fails(2, "outbox", "retry") == (
+        "error: Indiquez un numéro de message ou --held.\n"
+    )

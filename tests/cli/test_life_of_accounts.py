@@ -177,6 +177,7 @@ def test_suspension_is_enforced_by_slapd_and_reversible(
 
     result = app_cli.ok("account", "suspend", w.collab1, "--reason", "Départ en congé", as_=w.adm_a)
     assert result == {"identifier": w.collab1, "status": "suspended", "reason": "Départ en congé"}
+    assert list(result) == ["identifier", "status", "reason"]
     refused = _whoami(slapd, w.collab1)
     assert refused.returncode == 49, refused  # invalidCredentials: slapd refuses the bind
     after = flows.entry(slapd, w.collab1)
@@ -198,7 +199,8 @@ def test_suspension_is_enforced_by_slapd_and_reversible(
     assert 'Motif indiqué : "Départ en congé"' in body and w.collab1 in body
 
     app_cli.fails(1, "account", "suspend", w.collab1, as_=w.adm_a)  # already
-    assert app_cli.ok("account", "reactivate", w.collab1, as_=w.adm_a)["status"] == "active"
+    reactivated = app_cli.run("account", "reactivate", w.collab1, as_=w.adm_a)
+    assert reactivated.stdout == f'{{\n  "identifier": "{w.collab1}",\n  "status": "active"\n}}\n'
     assert _whoami(slapd, w.collab1).returncode == 0
     assert subject(rt, w.collab1, APP, 0) is not None
     assert REACTIVATED in _subjects(app_cli, w.mails[w.collab1])

@@ -303,7 +303,10 @@ def suspend(cli: CliContext, identifier: str, reason: str | None) -> None:
     from apexdir.workflows.suspension import suspend as run
 
     result = run(cli.runtime, cli.actor(), identifier, reason=reason)
-    cli.emit(result, f"account {result['identifier']} suspended; the person is mailed")
+    cli.emit(
+        {"identifier": result.identifier, "status": result.status, "reason": result.reason},
+        f"account {result.identifier} suspended; the person is mailed",
+    )
 
 
 @account.command()
@@ -314,7 +317,10 @@ def reactivate(cli: CliContext, identifier: str) -> None:
     from apexdir.workflows.suspension import reactivate as run
 
     result = run(cli.runtime, cli.actor(), identifier)
-    cli.emit(result, f"account {result['identifier']} reactivated; the person is mailed")
+    cli.emit(
+        {"identifier": result.identifier, "status": result.status},
+        f"account {result.identifier} reactivated; the person is mailed",
+    )
 
 
 @account.command()

@@ -236,6 +236,11 @@ def test_retype_follows_the_table_and_drops_delegations(app_cli: Cli, slapd: Sla
     assert result["type"] == "collaborateur" and result["previous_type"] == "responsable"
     assert result["delegations_dropped"] == [f"{APP}/{READ}"]
     assert result["service"] == SERVICE
+    assert list(result) == [
+        "identifier", "dn", "last_name", "first_name", "mail", "type", "habilitations",
+        "siret", "service", "status", "last_login", "delegations", "client_application",
+        "previous_type", "delegations_dropped",
+    ]  # fmt: skip
     entry = flows.entry(slapd, w.resp1)
     assert entry is not None and not entry.all("apexDelegatedProfile")
     assert entry.dn.lower() == slapd.layout.account_dn(w.resp1).lower()  # same DN

@@ -342,7 +342,9 @@ def retype(cli: CliContext, identifier: str, account_type: str, service: str | N
     from apexdir.workflows.lifecycle import retype as run
 
     result = run(cli.runtime, cli.actor(), identifier, account_type, service=service)
-    cli.emit(result, _print_retype)
+    out = result.account.public()
+    out.update(previous_type=result.previous_type, delegations_dropped=result.delegations_dropped)
+    cli.emit(out, _print_retype)
 
 
 def _print_retype(data: dict[str, Any]) -> None:

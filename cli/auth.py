@@ -55,8 +55,15 @@ def login_verify(cli: CliContext, identifier: str, code: str) -> None:
     from apexdir.workflows.auth import verify
 
     result = verify(cli.runtime, identifier, code)
-    cli.emit(result, f"Bienvenue {result['identifier']} ({result['type']}). "
-                     f"{result['last_login_text']}")  # fmt: skip
+    cli.emit(
+        {
+            "identifier": result.identifier,
+            "type": result.type,
+            "last_login": result.last_login.isoformat() if result.last_login else None,
+            "last_login_text": result.last_login_text,
+        },
+        f"Bienvenue {result.identifier} ({result.type}). {result.last_login_text}",
+    )
 
 
 @click.group()

@@ -76,7 +76,7 @@ def wait_text(seconds: int) -> str:
 
 
 class DateTime(TypedDict):
-    """A moment as the mails say it: `date` (31/12/2024) and `heure` (23:59:59)."""
+    """A moment as the mails say it: `date` (31/12/2024) and `heure` (23:59 or 23:59:59)."""
 
     date: str
     heure: str

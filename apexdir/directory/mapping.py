@@ -73,6 +73,14 @@ LISTING_ATTRS = [
     "uid", "sn", "givenName", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef",
     "apexStatus", "memberOf", "apexDelegatedProfile", "apexClientApplication", "authTimestamp"
 ]  # fmt: skip
+# What the last administrateur's guard reads of a structure's administrateurs.
+GUARD_ATTRS = ["uid", "apexAccountType", "apexStructureRef", "apexStatus"]
+# What the closing and reopening of a structure read of each account: whether it may log
+# in, and why not.
+LOGIN_STATE_ATTRS = ["uid", "mail", "apexAccountType", "apexStructureRef", "apexStatus",
+                     "pwdAccountLockedTime"]  # fmt: skip
+# What a structure's move reads of its accounts (their identifiers, types and structure).
+MOVE_ATTRS = ["uid", "apexAccountType", "apexStructureRef"]
 
 
 # ppolicy's administrative lock (slapo-ppolicy(5)): pwdAccountLockedTime "000001010000Z"

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 from apexdir.directory import filters as f
 from apexdir.directory import mapping as m
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout, first_rdn_value, rdn
-from apexdir.directory.requests import REQUEST_READ, RequestWrites, request_from
+from apexdir.directory.lookups import Lookups
+from apexdir.directory.requests import (
+    NOTICE,
+    REQUEST,
+    REQUEST_READ,
+    RequestWrites,
+    request_from,
+)
 from apexdir.directory.writes import Writes
 from apexdir.errors import Conflict, NotFound
 from apexdir.models import (
@@ -27,8 +35,9 @@ ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
 TOMBSTONE_CLASS = "account"
 
 
-class Repository(Writes, RequestWrites):
-    """The domain's reads (here) and writes (`writes.Writes`), through the one map."""
+class Repository(Writes, RequestWrites, Lookups):
+    """The domain's reads (here, and single-entry ones in `lookups.Lookups`) and writes
+    (`writes.Writes`, `requests.RequestWrites`), through the one map."""
 
     def __init__(self, directory: Directory, layout: Layout) -> None:
         self.directory = directory
@@ -271,16 +280,20 @@ class Repository(Writes, RequestWrites):
         *,
         siret: str | None = None,
         status: list[RequestStatus] | None = None,
-        extra_filter: str = "",
+        mail: str | None = None,
         with_services: bool = True,
+        where: str = "",
     ) -> list[CreationRequest]:
+        """The requests (of a structure, in these statuses, to this address), oldest first;
+        `where` is a filter of this layer's (the named queries below)."""
         parts = [f.eq("objectClass", "apexRequest")]
         if siret:
             parts.append(f.eq("apexStructureRef", self.layout.structure_dn(siret)))
         if status:
             parts.append(f.any_of("apexStatus", status))
-        if extra_filter:
-            parts.append(extra_filter)
+        if mail:
+            parts.append(f.eq("mail", mail))
+        parts.append(where)
         entries = self.directory.search(
             self.layout.requests_dn, f.and_(*parts), REQUEST_READ, scope="one"
         )
@@ -289,3 +302,35 @@ class Repository(Writes, RequestWrites):
         return sorted(
             out, key=lambda r: (r.requested_at.isoformat() if r.requested_at else "", r.id)
         )
+
+    # The daemon's `pending` passes: one search each.
+    def expired_invitations(self, now: datetime) -> list[CreationRequest]:
+        """Invitations whose link expired at `now` or before."""
+        return self.requests(status=[RequestStatus.INVITED], where=f.le(REQUEST["expires_at"], now))
+
+    def invitations_to_remind(
+        self, invited_before: datetime, now: datetime, notice: str
+    ) -> list[CreationRequest]:
+        """Invitations sent before `invited_before`, still valid at `now`, without `notice`."""
+        where = f.and_(
+            f.le(REQUEST["requested_at"], invited_before),
+            f.ge(REQUEST["expires_at"], now),
+            f.not_(f.eq(NOTICE, notice)),
+        )
+        return self.requests(status=[RequestStatus.INVITED], where=where)
+
+    def submissions_before(self, submitted_before: datetime) -> list[CreationRequest]:
+        """Forms submitted before `submitted_before` that wait for a validator."""
+        return self.requests(
+            status=[RequestStatus.SUBMITTED], where=f.le(REQUEST["submitted_at"], submitted_before)
+        )
+
+    def purgeable_requests(self, cut: datetime) -> list[CreationRequest]:
+        """Refused and expired requests decided before `cut` (requested before it, for
+        those without a decision time)."""
+        decided = REQUEST["decided_at"]
+        where = f.or_(
+            f.le(decided, cut),
+            f.and_(f.not_(f.present(decided)), f.le(REQUEST["requested_at"], cut)),
+        )
+        return self.requests(status=[RequestStatus.REFUSED, RequestStatus.EXPIRED], where=where)

@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from apexdir.clock import to_generalized_time
+from apexdir.directory import notices
 from apexdir.directory.connection import Changes, Directory, Entry
 from apexdir.directory.layout import Layout, first_rdn_value
 from apexdir.directory.mapping import as_text, as_time
+from apexdir.directory.notices import Marking, Ops, added
 from apexdir.models import AccountType, CreationRequest, RequestStatus
 
 # The request's map, both ways: its Python names → LDAP attributes (`request_attrs` writes
@@ -42,7 +44,7 @@ REQUEST = {
     "token_hash": "apexTokenHash",
 }
 # The notices a request was sent (its reminders), one value each.
-NOTICE = "apexNotice"
+NOTICE = notices.ATTRIBUTE
 # The hash of the password the invitee chose, kept until the validation (never on the model).
 PENDING_PASSWORD = "apexPendingPassword"
 _TIMES = {"requested_at", "expires_at", "submitted_at", "decided_at"}
@@ -165,12 +167,8 @@ def cancellation_changes(req: CreationRequest, reason: str, when: datetime, by: 
     return {**_status(req.status, RequestStatus.CANCELLED), **_set(values)}
 
 
-# A compare-and-swap mark of the daemon's passes (`notices.mark_then_commit`) and the
-# changes that take it back when the mail cannot be queued.
-Ops = dict[str, list[tuple[str, list[Any]]]]
-Marking = tuple[Ops, Ops]
-
-
+# The compare-and-swap marks of the daemon's passes (`notices.mark_then_commit`), each with
+# the changes that take it back when the mail cannot be queued.
 def expiry_marking(req: CreationRequest, when: datetime) -> Marking:
     """ "invited" → "expired" at `when`, its link spent (when it has one)."""
     mark: Ops = {
@@ -184,29 +182,24 @@ def expiry_marking(req: CreationRequest, when: datetime) -> Marking:
     if req.token_hash:
         mark[REQUEST["token_hash"]] = [("delete", [req.token_hash])]
         unmark[REQUEST["token_hash"]] = [("add", [req.token_hash])]
-    return mark, unmark
+    return Marking(req.dn, mark, unmark)
 
 
 def reminder_marking(req: CreationRequest, fresh_hash: str, notice: str) -> Marking:
     """The link's hash swapped for `fresh_hash` (deleted and put back when the same: the
     mark is conditional on the link being unspent) and the notice noted."""
     assert req.token_hash
-    token, notices = REQUEST["token_hash"], NOTICE
-    return (
-        {
-            token: [("delete", [req.token_hash]), ("add", [fresh_hash])],
-            notices: [("add", [notice])],
-        },
-        {
-            token: [("delete", [fresh_hash]), ("add", [req.token_hash])],
-            notices: [("delete", [notice])],
-        },
+    token, noted = REQUEST["token_hash"], added(req.dn, notice)
+    return Marking(
+        req.dn,
+        {token: [("delete", [req.token_hash]), ("add", [fresh_hash])], **noted.mark},
+        {token: [("delete", [fresh_hash]), ("add", [req.token_hash])], **noted.unmark},
     )
 
 
-def notice_marking(notice: str) -> Marking:
+def notice_marking(req: CreationRequest, notice: str) -> Marking:
     """A notice noted on the request (the add fails if another pass noted it first)."""
-    return {NOTICE: [("add", [notice])]}, {NOTICE: [("delete", [notice])]}
+    return added(req.dn, notice)
 
 
 class RequestWrites:
@@ -272,7 +265,7 @@ class RequestWrites:
 
     def note(self, req: CreationRequest, notice: str) -> bool:
         """The notice noted on the request; False when another pass noted it first."""
-        return self.directory.swap(req.dn, notice_marking(notice)[0])
+        return notice_marking(req, notice).apply(self.directory)
 
     def undo_decision(
         self, req: CreationRequest, status: RequestStatus, pending_hash: str | None

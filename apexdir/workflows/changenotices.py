@@ -19,12 +19,11 @@ from typing import Any
 
 from apexdir.directory.accesslog import Change, start_time
 from apexdir.directory.dn import is_below, is_child, norm, parent, rdn_value
+from apexdir.directory.repository import Repository
 from apexdir.runtime import Runtime
 from apexdir.state.journal import Journal
-from apexdir.workflows.notices import commit, text
+from apexdir.workflows.notices import commit
 from apexdir.workflows.notify import Mail, personal_data
-
-PERSONAL = {"mail", "sn", "givenname", "mobile", "userpassword"}
 
 
 def journaled(rt: Runtime, change: Change) -> bool:
@@ -39,6 +38,7 @@ class Notices:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.layout = rt.layout
+        self.repo = Repository(rt.directory, rt.layout)
         self.own = norm(rt.settings.ldap.bind_dn)
         self._apps: dict[str, str] = {}
 
@@ -63,23 +63,21 @@ class Notices:
         """(identifier, mail) of an account DN, or None if it is not (or no longer) one."""
         if not is_child(dn, self.layout.people_dn):
             return None
-        entry = self.rt.directory.get(dn, ["uid", "mail"])
-        if entry is None or not entry.get("mail"):
+        contact = self.repo.contact(dn)
+        if contact is None:
             return None
-        return text(entry.get("uid")) or rdn_value(dn), text(entry.get("mail")) or ""
+        return contact.identifier or rdn_value(dn), contact.mail
 
     def _application(self, profile_dn: str) -> str:
         app_dn = parent(profile_dn)
         key = norm(app_dn)
         if key not in self._apps:
-            entry = self.rt.directory.get(app_dn, ["cn", "apexAppCode"])
-            name = text(entry.get("cn")) if entry else None
-            self._apps[key] = name or rdn_value(app_dn)
+            self._apps[key] = self.repo.application_name(app_dn) or rdn_value(app_dn)
         return self._apps[key]
 
     def _members(self, change: Change, op: str, template: str) -> list[Mail]:
         mails = []
-        for member in change.values("member", op):
+        for member in change.members(op):
             account = self._account(member)
             if account:
                 application = self._application(change.dn)
@@ -94,12 +92,12 @@ class Notices:
             # A deleted account is no longer one (refint's removal mails nobody).
             mails += self._members(change, "-", "withdrawal")
         if change.type == "modify" and is_child(change.dn, self.layout.people_dn):
-            for profile in change.values("apexDelegatedProfile", "+"):
+            for profile in change.delegated():
                 account = self._account(change.dn)
                 if account and self._is_profile(profile):
                     application = self._application(profile)
                     mails.append(Mail("delegation", [account[1]], {"application": application}))
-            if PERSONAL & {a.lower() for a in change.attributes}:
+            if change.personal_data:
                 mails += self._personal_data(change)
         return mails
 
@@ -108,8 +106,7 @@ class Notices:
         if account is None:
             return []
         identifier, current = account
-        old = (change.old.get("mail") or [current])[0]
-        new = (change.values("mail", "=") + change.values("mail", "+") or [current])[0]
+        old, new = change.mail_change(current)
         return personal_data(identifier, old, new, change.when)
 
     def details(self, change: Change, own: bool, mails: list[Mail]) -> dict[str, Any]:
@@ -122,7 +119,7 @@ class Notices:
         }
         lists = (("members_added", "+"), ("members_removed", "-"), ("members_replaced", "="))
         for key, op in lists:
-            members = change.values("member", op)
+            members = change.members(op)
             if members:
                 details[key] = members
         if change.new_rdn:

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid
 from apexdir.models import CreationRequest, RequestStatus, Service
@@ -143,7 +142,7 @@ def _refuse_duplicate(repo: Repository, wanted: _Invitation, now: datetime) -> N
         for r in repo.requests(
             siret=wanted.siret,
             status=OPEN,
-            extra_filter=f.eq("mail", wanted.mail),
+            mail=wanted.mail,
             with_services=False,
         )
         if not link_expired(r, now)  # an invitation nobody answered in time blocks nothing

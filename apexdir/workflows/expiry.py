@@ -4,10 +4,9 @@ after. The arithmetic is `apexdir.rules.expiry`; this module reads the directory
 The maximum age is the directory's own (`pwdMaxAge` of the default ppolicy entry, the one
 slapd enforces); the configuration is only the fallback when that entry cannot tell.
 
-One paged search per pass, whatever the number of warning levels, selective on the server
-side (`pwdChangedTime` ranges: `rules.expiry.scan_ranges`; there is deliberately no index on
-`pwdChangedTime`: docs/MEASUREMENTS, an `eq` index made this very search 40 times slower,
-and slapd would still have to test every account of the unindexed range). With the daily
+One paged search per pass (`apexdir.directory.expiry`), whatever the number of warning
+levels, selective on the server side (`pwdChangedTime` ranges: `rules.expiry.scan_ranges`;
+deliberately unindexed: that module says why). With the daily
 cron that is a day of password changes per threshold (≈ 4 % of the accounts) instead of a
 month (≈ 18 %): the search and the LDAP client's parsing of what it returns are what a pass costs.
 The cursor (when, with which maximum age and levels) is saved in the state store only
@@ -28,43 +27,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from apexdir.directory import filters as f
-from apexdir.directory.connection import Entry
+from apexdir.directory import expiry as scan
+from apexdir.directory import notices
+from apexdir.directory.expiry import Candidate
 from apexdir.rules import expiry as rules
 from apexdir.runtime import Runtime
 from apexdir.state.jobs import get_cursor, set_cursor
-from apexdir.workflows.notices import Record, mark_then_commit, text
+from apexdir.workflows.notices import Record, mark_then_commit
 from apexdir.workflows.notify import Mail
 
 JOB = "expiry"
-# Every attribute asked costs the LDAP client's parsing on each account returned: the status is
-# filtered by slapd (an account without apexStatus is active).
-ATTRS = ["uid", "mail", "pwdChangedTime", "apexNotice"]
-ACTIVE = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))
 
 
-def scan_filter(ranges: list[rules.Range]) -> str:
-    """The active accounts whose pwdChangedTime is in one of `ranges`."""
-    changed = f.or_(
-        *(f.and_(f.ge("pwdChangedTime", low), f.le("pwdChangedTime", high)) for low, high in ranges)
-    )
-    return f.and_(f.eq("objectClass", "apexAccount"), changed, ACTIVE)
-
-
-def candidates(rt: Runtime, ranges: list[rules.Range]) -> list[Entry]:
-    """The accounts of `scan_filter` (one paged search, one level under ou=people)."""
-    if not ranges:
-        return []
-    return rt.directory.search(rt.layout.people_dn, scan_filter(ranges), ATTRS, scope="one")
+def candidates(rt: Runtime, ranges: list[rules.Range]) -> list[Candidate]:
+    """The active accounts whose password changed in one of `ranges` (one paged search)."""
+    return scan.candidates(rt.directory, rt.layout, ranges)
 
 
 def max_age(rt: Runtime) -> timedelta:
     """pwdMaxAge of the default policy in the directory; the configuration if unreadable."""
-    entry = rt.directory.get(rt.layout.default_policy_dn, ["pwdMaxAge"])
-    try:
-        seconds = int(entry.get("pwdMaxAge")) if entry else None  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        seconds = None
+    seconds = scan.max_age_seconds(rt.directory, rt.layout)
     if seconds is None:
         seconds = rt.settings.policy.password_max_age_days * 86400
     return timedelta(seconds=seconds)
@@ -81,7 +63,7 @@ class Pass:
     now: datetime
     max_age: timedelta
     levels: list[int]
-    accounts: list[Entry]
+    accounts: list[Candidate]
 
     @property
     def max_age_days(self) -> float:
@@ -99,25 +81,18 @@ def begin(rt: Runtime, *, full: bool = False) -> Pass | None:
     return Pass(now, age, steps, candidates(rt, rules.scan_ranges(now, age, steps, cursor)))
 
 
-def notify(rt: Runtime, run: Pass, entry: Entry) -> str | None:
-    """Send the notice `entry` owes, once: "warned", "expired", "already_sent" or None."""
-    changed, mail, uid = (text(entry.get(a)) for a in ("pwdChangedTime", "mail", "uid"))
+def notify(rt: Runtime, run: Pass, account: Candidate) -> str | None:
+    """Send the notice `account` owes, once: "warned", "expired", "already_sent" or None."""
+    changed, mail, uid = account.changed, account.mail, account.identifier
     if not changed or not mail or not uid:
         return None
     owed = rules.due(changed, run.now, run.max_age, run.levels)
     if owed is None:
         return None
-    if owed.notice in {text(n) for n in entry.all("apexNotice")}:
+    if owed.notice in account.notices:
         return "already_sent"
     message, record = _notice(owed, mail, uid)
-    sent = mark_then_commit(
-        rt,
-        entry.dn,
-        {"apexNotice": [("add", [owed.notice])]},
-        {"apexNotice": [("delete", [owed.notice])]},
-        [message],
-        [record],
-    )
+    sent = mark_then_commit(rt, notices.added(account.dn, owed.notice), [message], [record])
     if not sent:
         return "already_sent"
     return "warned" if owed.kind == "warning" else "expired"

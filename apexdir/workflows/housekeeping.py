@@ -20,14 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from apexdir.clock import from_generalized_time
-from apexdir.directory import filters as f
+from apexdir.directory import leftovers, notices
 from apexdir.oidc import store as oidc_store
 from apexdir.rules import onetime
 from apexdir.runtime import Runtime
 from apexdir.workflows import history
-from apexdir.workflows.notices import Record, Stop, commit, never, text
+from apexdir.workflows.notices import Record, Stop, commit, never
 
-SECRETS = ("apexLoginCode", "apexResetSecret")
 PASSWORD_NOTICES = ("expiry-", "expired:")
 
 
@@ -54,27 +53,17 @@ def stale_notices(notices: list[str], changed: str | None) -> list[str]:
 
 def clean_accounts(rt: Runtime, now: datetime, stop: Stop) -> dict[str, int]:
     counts = {"secrets_removed": 0, "notices_removed": 0}
-    entries = rt.directory.search(
-        rt.layout.people_dn,
-        f.and_(
-            f.eq("objectClass", "apexAccount"),
-            f.or_(*(f.present(a) for a in (*SECRETS, "apexNotice"))),
-        ),
-        [*SECRETS, "apexNotice", "pwdChangedTime"],
-        scope="one",
-    )
-    for entry in entries:
+    for account in leftovers.accounts(rt.directory, rt.layout):
         if stop():
             break
-        for attr in SECRETS:
-            value = text(entry.get(attr))
+        for secret in account.secrets:
             # The exact value is deleted: a code issued since this search stays.
-            removable = bool(value) and expired_secret(value or "", now)
-            if removable and rt.directory.swap(entry.dn, {attr: [("delete", [value])]}):
+            if expired_secret(secret.value, now) and leftovers.remove_secret(
+                rt.directory, account.dn, secret
+            ):
                 counts["secrets_removed"] += 1
-        notices = [text(n) or "" for n in entry.all("apexNotice")]
-        stale = stale_notices(notices, text(entry.get("pwdChangedTime")))
-        if stale and rt.directory.swap(entry.dn, {"apexNotice": [("delete", stale)]}):
+        stale = stale_notices(account.notices, account.password_changed)
+        if stale and notices.removed(account.dn, stale).apply(rt.directory):
             counts["notices_removed"] += len(stale)
     return counts
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import EllipsisType
 
+from apexdir.directory.mapping import GUARD_ATTRS
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
 from apexdir.models import Account
@@ -16,8 +17,6 @@ from apexdir.rules.permissions import AccountType, Action, Actor, Target, requir
 from apexdir.rules.structure_life import CLOSED
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import history_of, target_for
-
-_GUARD_ATTRS = ["uid", "apexAccountType", "apexStructureRef", "apexStatus"]
 
 
 def last_administrator_reason(rt: Runtime, account: Account) -> str | None:
@@ -28,7 +27,7 @@ def last_administrator_reason(rt: Runtime, account: Account) -> str | None:
     others = [
         a
         for a in Repository(rt.directory, rt.layout).accounts(
-            siret=account.siret, account_type="administrateur", attributes=_GUARD_ATTRS
+            siret=account.siret, account_type="administrateur", attributes=GUARD_ATTRS
         )
         # Status read here, not in the filter: an entry without apexStatus is active.
         if a.status == ACTIVE and a.identifier.lower() != account.identifier.lower()

@@ -2,7 +2,7 @@
 notices sent once across the directory and the spool.
 
 "Sent once": the workflow first marks the entry in the directory with a compare-and-swap
-(`Directory.swap`: an `apexNotice` value added, or an exact value swapped), so a second
+(`apexdir.directory.notices.Marking`: a notice added, or an exact value swapped), so a second
 pass or a second process finds the mark and skips; then it queues the mails and journals
 in one local SQLite transaction. If that local step fails, the mark is taken back (best
 effort) so that the next pass tries again. Only a crash between the two steps can lose a
@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from apexdir.directory.notices import Marking
 from apexdir.errors import ApexError
 from apexdir.runtime import Runtime
 from apexdir.workflows.notify import Mail
 
 log = logging.getLogger("apexdir.daemon")
 
-Changes = dict[str, list[tuple[str, list[Any]]]]
 Stop = Callable[[], bool]
 
 
@@ -70,29 +70,27 @@ def commit(
             also()
 
 
-def undo(rt: Runtime, dn: str, changes: Changes) -> None:
+def undo(rt: Runtime, marking: Marking) -> None:
     """Best-effort reversal of a mark whose local step failed (logged, never raised)."""
     try:
-        rt.directory.modify(dn, changes)
+        marking.take_back(rt.directory)
     except ApexError as exc:
-        log.warning("could not take back the mark on %s: %s", dn, exc)
+        log.warning("could not take back the mark on %s: %s", marking.dn, exc)
 
 
 def mark_then_commit(
     rt: Runtime,
-    dn: str,
-    mark: Changes,
-    unmark: Changes,
+    marking: Marking,
     mails: list[Mail],
     records: list[Record],
 ) -> bool:
     """Mark the entry, then queue and journal; False if the mark was already there."""
-    if not rt.directory.swap(dn, mark):
+    if not marking.apply(rt.directory):
         return False
     try:
         commit(rt, mails, records)
     except BaseException:
-        undo(rt, dn, unmark)
+        undo(rt, marking)
         raise
     return True
 

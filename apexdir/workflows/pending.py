@@ -29,11 +29,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from apexdir.directory import filters as f
 from apexdir.directory.repository import Repository
 from apexdir.directory.requests import expiry_marking, notice_marking, reminder_marking
 from apexdir.errors import Invalid, NotFound
-from apexdir.models import CreationRequest, RequestStatus
+from apexdir.models import CreationRequest
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
 from apexdir.workflows.notices import Record, Stop, commit, mark_then_commit, undo
@@ -61,12 +60,11 @@ def creator_mail(repo: Repository, created_by: str | None) -> str | None:
 
 def expire(rt: Runtime, now: datetime, stop: Stop) -> int:
     repo = Repository(rt.directory, rt.layout)
-    found = repo.requests(status=[RequestStatus.INVITED], extra_filter=f.le("apexExpiresAt", now))
+    found = repo.expired_invitations(now)
     done = 0
     for req in found:
         if stop():
             break
-        mark, unmark = expiry_marking(req, now)
         to = creator_mail(repo, req.created_by)
         mails = []
         if to:
@@ -78,7 +76,7 @@ def expire(rt: Runtime, now: datetime, stop: Stop) -> int:
             req.id,
             {"mail": req.mail, "created_by": req.created_by, "creator_notified": bool(to)},
         )
-        if mark_then_commit(rt, req.dn, mark, unmark, mails, [record]):
+        if mark_then_commit(rt, expiry_marking(req, now), mails, [record]):
             done += 1
     return done
 
@@ -87,14 +85,7 @@ def expire(rt: Runtime, now: datetime, stop: Stop) -> int:
 def remind_invitees(rt: Runtime, now: datetime, stop: Stop) -> int:
     repo = Repository(rt.directory, rt.layout)
     after = timedelta(days=rt.settings.policy.invitation_reminder_days)
-    found = repo.requests(
-        status=[RequestStatus.INVITED],
-        extra_filter=f.and_(
-            f.le("apexRequestedAt", now - after),
-            f.ge("apexExpiresAt", now),
-            f.not_(f.eq("apexNotice", REMINDER_NOTICE)),
-        ),
-    )
+    found = repo.invitations_to_remind(now - after, now, REMINDER_NOTICE)
     done = 0
     for req in found:
         if stop():
@@ -117,8 +108,8 @@ def remind_invitees(rt: Runtime, now: datetime, stop: Stop) -> int:
         record = Record("request.remind", req.id, {"mail": req.mail, "same_link": same})
         # The hash is deleted and put back even when it stays: the mark is conditional on
         # the link being unspent (a submission racing with this pass wins).
-        mark, unmark = reminder_marking(req, fresh, REMINDER_NOTICE)
-        sent = mark_then_commit(rt, req.dn, mark, unmark, [mail], [record])
+        marking = reminder_marking(req, fresh, REMINDER_NOTICE)
+        sent = mark_then_commit(rt, marking, [mail], [record])
         done += int(sent)
     return done
 
@@ -129,9 +120,7 @@ def remind_validators(rt: Runtime, now: datetime, stop: Stop) -> int:
     every = timedelta(days=rt.settings.policy.validator_reminder_days)
     if every <= timedelta(0):
         return 0
-    found = repo.requests(
-        status=[RequestStatus.SUBMITTED], extra_filter=f.le("apexSubmittedAt", now - every)
-    )
+    found = repo.submissions_before(now - every)
     cache: dict[str, list[str]] = {}
     due: list[tuple[CreationRequest, str, list[str]]] = []
     for req in found:
@@ -167,7 +156,7 @@ def remind_validators(rt: Runtime, now: datetime, stop: Stop) -> int:
         commit(rt, mails, records)
     except BaseException:
         for req, notice, _ in due:
-            undo(rt, req.dn, notice_marking(notice)[1])
+            undo(rt, notice_marking(req, notice))
         raise
     return len(due)
 
@@ -176,13 +165,7 @@ def remind_validators(rt: Runtime, now: datetime, stop: Stop) -> int:
 def purge(rt: Runtime, now: datetime, stop: Stop) -> int:
     repo = Repository(rt.directory, rt.layout)
     cut = now - timedelta(days=rt.settings.policy.purge_after_days)
-    found = repo.requests(
-        status=[RequestStatus.REFUSED, RequestStatus.EXPIRED],
-        extra_filter=f.or_(
-            f.le("apexDecidedAt", cut),
-            f.and_(f.not_(f.present("apexDecidedAt")), f.le("apexRequestedAt", cut)),
-        ),
-    )
+    found = repo.purgeable_requests(cut)
     done = 0
     for req in found:
         if stop():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apexdir.clock import from_generalized_time
 from apexdir.directory.mapping import AccountDraft
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
@@ -72,21 +71,14 @@ def _own_account(rt: Runtime, req: CreationRequest) -> bool:
     """
     if not req.identifier:
         return False
-    entry = rt.directory.get(
-        rt.layout.account_dn(req.identifier),
-        ["mail", "apexStructureRef", "apexAccountType", "apexRequestedAt"],
-    )
-    if entry is None:
+    origin = Repository(rt.directory, rt.layout).origin(req.identifier)
+    if origin is None:
         return False
-    requested = entry.get("apexRequestedAt")
     return (
-        str(entry.get("mail", "")).lower() == req.mail.lower()
-        and str(entry.get("apexStructureRef", "")).lower() == req.structure_dn.lower()
-        and str(entry.get("apexAccountType", "")).lower() == req.type
-        and (
-            req.requested_at is None
-            or (requested is not None and from_generalized_time(requested) == req.requested_at)
-        )
+        origin.mail.lower() == req.mail.lower()
+        and origin.structure_dn.lower() == req.structure_dn.lower()
+        and origin.type.lower() == req.type
+        and (req.requested_at is None or origin.requested_at == req.requested_at)
     )
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from apexdir.directory.hashing import verify
+from apexdir.directory.mapping import LOGIN_STATE_ATTRS, MOVE_ATTRS
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, NotFound
 from apexdir.models import Account, Structure
@@ -50,17 +50,13 @@ from apexdir.workflows.notify import moment, queue_mail
 from apexdir.workflows.precreation import OPEN, creator_label
 from apexdir.workflows.structures import structure_target
 
-# What the closing and reopening read of each account: whether it may log in, and why not.
-_ACCOUNT_ATTRS = ["uid", "mail", "apexAccountType", "apexStructureRef", "apexStatus",
-                  "pwdAccountLockedTime"]  # fmt: skip
-
 
 def _read(rt: Runtime, actor: Actor, siret: str) -> tuple[Repository, Structure, list[Account]]:
     siret = validate_siret(siret)
     require(actor, Action.STRUCTURE_CLOSE, structure_target(siret))
     repo = Repository(rt.directory, rt.layout)
     structure = _structure(rt, actor, repo, siret)
-    return repo, structure, repo.accounts(siret=siret, attributes=_ACCOUNT_ATTRS)
+    return repo, structure, repo.accounts(siret=siret, attributes=LOGIN_STATE_ATTRS)
 
 
 def _structure(rt: Runtime, actor: Actor, repo: Repository, siret: str) -> Structure:
@@ -198,7 +194,7 @@ def move_structure(rt: Runtime, actor: Actor, siret: str, new_siret: str) -> dic
         details={"from": old, "to": new, "stale_references_rewritten": rewritten},
         structure=new,  # refint moved the earlier events' references along with the modrdn
     )
-    accounts = repo.accounts(siret=new, attributes=["uid", "apexAccountType", "apexStructureRef"])
+    accounts = repo.accounts(siret=new, attributes=MOVE_ATTRS)
     return {
         "siret": new,
         "previous_siret": old,
@@ -221,6 +217,4 @@ def password_matches(rt: Runtime, account: Account, password: str) -> bool:
     """Whether `password` is the account's, for an account of a closed structure, which
     slapd refuses before checking the password (its administrative lock): apexdir checks
     the stored hash itself, at the cost of a bind (`hashing.verify`)."""
-    entry = rt.directory.get(account.dn, ["userPassword"])
-    values = entry.all("userPassword") if entry else []
-    return any(verify(value, password) for value in values)
+    return Repository(rt.directory, rt.layout).password_matches(account.dn, password)

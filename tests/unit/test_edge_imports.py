@@ -82,3 +82,37 @@ def test_no_product_function_over_60_lines() -> None:
         and (n := (node.end_lineno or node.lineno) - node.lineno + 1) > 60
     }
     assert long == {}
+
+
+# A directory connection may be closed by whoever opened it (the lease's own connection):
+# that names no attribute. Every other call goes through the directory layer's functions.
+_CONNECTION_LIFETIME = {"close"}
+
+
+def _directory_calls(path: Path) -> list[str]:
+    """`….directory.<method>(…)` calls of a module, as `line:method`."""
+    return [
+        f"{node.lineno}:{node.func.attr}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "directory"
+        and node.func.attr not in _CONNECTION_LIFETIME
+    ]
+
+
+@pytest.mark.parametrize("area", ["workflows", "oidc"])
+def test_workflows_name_no_ldap_attribute(area: str) -> None:
+    """Issue 20 item 1: workflows talk to the directory through `apexdir.directory`'s
+    functions and models, never with raw requests (`rt.directory.get/search/swap…`) nor
+    filters built from attribute names (`apexdir.directory.filters`)."""
+    found = {
+        str(path.relative_to(ROOT)): problems
+        for path in sorted((ROOT / "apexdir" / area).rglob("*.py"))
+        if (
+            problems := _directory_calls(path)
+            + sorted(n for n in _imports(path) if n == "apexdir.directory.filters")
+        )
+    }
+    assert found == {}

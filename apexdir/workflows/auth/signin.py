@@ -8,11 +8,10 @@ mail, once per lock.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from apexdir.clock import to_generalized_time
-from apexdir.directory import ppolicy
+from apexdir.directory import notices, ppolicy
 from apexdir.errors import AuthenticationFailed
 from apexdir.models import Account, AccountStatus
 from apexdir.rules.identifiers import clean_identifier
@@ -166,19 +165,12 @@ def confirm_password(rt: Runtime, identifier: str, password: str) -> None:
 def _notify_lock(rt: Runtime, account: Account) -> None:
     """Mail the owner of a locked account, once per lock: the lock's time is marked on the
     entry first (a value added succeeds once, even for logins racing on several nodes)."""
-    entry = rt.directory.get(account.dn, ["apexNotice", "pwdAccountLockedTime"])
-    locked = entry.get("pwdAccountLockedTime") if entry else None
-    stamp = to_generalized_time(locked) if isinstance(locked, datetime) else str(locked or "-")
-    notice = f"locked:{stamp}"
-    old = [
-        str(n) for n in (entry.all("apexNotice") if entry else []) if str(n).startswith("locked:")
-    ]
+    state = notices.lock_state(rt.directory, account.dn)
+    notice = f"locked:{state.locked_at or '-'}"
+    old = [n for n in state.notices if n.startswith("locked:")]
     if notice in old:
         return
-    changes: dict[str, list[tuple[str, list[Any]]]] = {"apexNotice": [("add", [notice])]}
-    if old:
-        changes["apexNotice"].insert(0, ("delete", old))
-    if not rt.directory.swap(account.dn, changes):
+    if not notices.replacing(account.dn, old, notice).apply(rt.directory):
         return  # another login marked it first: that one mails
     policy = rt.settings.policy
     queue_mail(rt, "account_locked", [account.mail], identifiant=account.identifier,

@@ -113,6 +113,16 @@ CATALOGUE: dict[str, str] = {
     "invitation.",
     "creation.form_incomplete": "Le formulaire n'a pas encore été complété : revenez à l'étape 1.",
     "creation.not_refusable": "La demande {request} est {status} : elle ne peut plus être refusée.",
+    "creation.not_acceptable": "La demande {request} est {status} : seul un formulaire envoyé "
+    "peut être validé.",
+    "creation.no_password": "La demande {request} ne contient plus de mot de passe : la personne "
+    "doit compléter le formulaire à nouveau.",
+    "creation.busy": "La demande {request} est en cours de validation par quelqu'un d'autre : "
+    "réessayez dans un instant.",
+    "creation.decided_meanwhile": "La demande {request} a été {status} entre-temps : aucun compte "
+    "n'a été créé.",
+    "creation.identifier_busy": "Trop de créations de comptes simultanées pour attribuer un "
+    "identifiant : réessayez dans un instant.",
     "creation.duplicate": "Une création de compte est déjà en cours pour {mail} dans la "
     "structure {siret} (demande {request}).",
     "creation.resend_not_expired": "Demande {request} : seule une invitation expirée peut être "

@@ -26,6 +26,18 @@ hypothesis_settings.load_profile("apexdir")
 
 BASE_DN = "dc=apex,dc=dgfip,dc=finances,dc=gouv,dc=fr"
 BRANCHES = ("structures", "people", "applications", "requests")
+TMPFS = Path("/dev/shm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests' files (tmp_path: state stores, sinks, slapd folders) on a tmpfs where
+    there is one, unless a --basetemp or PYTEST_DEBUG_TEMPROOT says where: every state
+    store closed synced its WAL to the disk (≈ 1.5 ms), every fresh one ≈ 6 ms more, and
+    the tests open hundreds. The xdist workers inherit the folder from the controller."""
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    if TMPFS.is_dir() and os.access(TMPFS, os.W_OK | os.X_OK):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(TMPFS)
 
 
 @pytest.fixture(scope="session")

@@ -36,8 +36,14 @@ def pytest_configure(config: pytest.Config) -> None:
     the tests open hundreds. The xdist workers inherit the folder from the controller."""
     if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return
-    if TMPFS.is_dir() and os.access(TMPFS, os.W_OK | os.X_OK):
+    if TMPFS.is_dir() and os.access(TMPFS, os.W_OK | os.X_OK) and _free(TMPFS) >= 2 << 30:
         os.environ["PYTEST_DEBUG_TEMPROOT"] = str(TMPFS)
+
+
+def _free(path: Path) -> int:
+    """Bytes free: a container's /dev/shm is often 64 MB, less than a run leaves (≈ 110 MB)."""
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
 
 
 @pytest.fixture(scope="session")

@@ -312,7 +312,7 @@ class Run:
         from benchmarks import outbox
 
         self.step("outbox delivery")
-        count, runs = (200, 1) if self.quick else (2000, 3)
+        count, runs = (50, 1) if self.quick else (2000, 3)
         self.add(outbox.figure(count, runs, self.root))
 
     def capacity(self) -> None:
@@ -330,7 +330,7 @@ class Run:
         # A typical structure (the second: ≈ 100 accounts), not the big one of `consultation`.
         config = self.bench.config_file(instance, "imported")
         uid, siret = data.identifiers()[0], siret_number(2)
-        for figure in cli_figures(config, uid, siret, runs=3 if self.quick else 7):
+        for figure in cli_figures(config, uid, siret, runs=1 if self.quick else 7):
             self.add(figure)
 
 

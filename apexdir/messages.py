@@ -113,6 +113,16 @@ CATALOGUE: dict[str, str] = {
     "invitation.",
     "creation.form_incomplete": "Le formulaire n'a pas encore été complété : revenez à l'étape 1.",
     "creation.not_refusable": "La demande {request} est {status} : elle ne peut plus être refusée.",
+    "creation.not_acceptable": "La demande {request} est {status} : seul un formulaire envoyé "
+    "peut être validé.",
+    "creation.no_password": "La demande {request} ne contient plus de mot de passe : la personne "
+    "doit compléter le formulaire à nouveau.",
+    "creation.busy": "La demande {request} est en cours de validation par quelqu'un d'autre : "
+    "réessayez dans un instant.",
+    "creation.decided_meanwhile": "La demande {request} a été {status} entre-temps : aucun compte "
+    "n'a été créé.",
+    "creation.identifier_busy": "Trop de créations de comptes simultanées pour attribuer un "
+    "identifiant : réessayez dans un instant.",
     "creation.duplicate": "Une création de compte est déjà en cours pour {mail} dans la "
     "structure {siret} (demande {request}).",
     "creation.resend_not_expired": "Demande {request} : seule une invitation expirée peut être "
@@ -129,7 +139,24 @@ CATALOGUE: dict[str, str] = {
     "ou de messagerie (« {value} »).",
     "refusal.markup": "Motif du refus invalide : seul du texte simple est accepté, sans balise "
     "(« {value} »).",
+    # -- who acts (workflows/actors.py: the CLI's --as)
+    "actor.unknown": "Compte « {identifier} » introuvable : impossible d'agir en son nom.",
+    "actor.inactive": "Le compte « {identifier} » n'est pas actif ({status}) : impossible "
+    "d'agir en son nom.",
+    # -- structures (workflows/structures.py); the fields' labels are structures.LABELS
+    "structure.siret_required": "Indiquez le SIRET de la structure.",
+    "structure.category": "Catégorie « {value} » inconnue : choisissez parmi {known}.",
+    "structure.unknown_field": "Information inconnue pour une structure : « {value} ».",
+    # -- the catalogue of applications (workflows/catalogue.py)
+    "catalogue.app_code": "Code d'application « {value} » invalide : de 1 à 32 lettres, "
+    "chiffres, « _ », « . » ou « - ».",
+    "catalogue.profile_name": "Nom de profil « {value} » invalide : de 1 à 64 lettres, "
+    "chiffres, espaces, « _ », « . », « - » ou « ' ».",
+    "catalogue.app_name": "Nom d'application invalide : de 1 à 128 caractères.",
+    "catalogue.app_exists": "L'application {code} existe déjà.",
     # -- accounts and services (workflows/accounts.py, workflows/services.py)
+    "account.nothing_to_change": "Rien à modifier : indiquez un nom, un prénom, une adresse "
+    "mail ou un numéro de mobile.",
     "account.delete_self": "Un compte ne peut pas se supprimer lui-même.",
     "account.delete_habilitations": "{identifier} détient encore {count} habilitation(s) "
     "({profiles}) : retirez-les d'abord.",
@@ -173,6 +200,35 @@ CATALOGUE: dict[str, str] = {
     + NEW_REQUEST,
     "reset.code_expired": "Code expiré : ce code n'est plus valable, " + NEW_REQUEST,
     "reset.refused": "Code ou lien de réinitialisation invalide ou expiré : " + NEW_REQUEST,
+    # -- the command line's own refusals (cli/); {option} names an option, given as a
+    # parameter because the portal shows the other entries
+    "cli.confirm_needed": "Demande non transmise : aucun terminal pour la confirmer ; "
+    "ajoutez {option}.",
+    "cli.nothing_to_change": "Rien à modifier : indiquez {name}, {url} ou les deux.",
+    "cli.stdin_not_text": "L'entrée standard n'est pas du texte UTF-8 valide.",
+    "cli.stdin_lines": "Entrée standard : {count} ligne(s) attendue(s) (un mot de passe n'est "
+    "jamais passé en argument).",
+    "cli.argument_not_text": "L'argument « {value} » n'est pas du texte UTF-8 valide.",
+    "cli.acting_as_empty": "{option} : un identifiant est obligatoire.",
+    "cli.retry_which": "Indiquez un numéro de message ou {option}.",
+    "cli.journal_filters": "{account} et {action} filtrent l'historique d'une structure : "
+    "indiquez aussi {structure}.",
+    "cli.since": "{option} « {value} » : une date ISO 8601 est attendue (par exemple "
+    "2026-12-01 ou 2026-12-01T09:30).",
+    "cli.no_captcha": "Le portail de développement n'a encore affiché aucun captcha.",
+    "cli.no_slapd": "Aucun slapd local trouvé : indiquez-le avec {conf} ou {dir}.",
+    "cli.operator_only": "La sauvegarde et la restauration sont faites par l'opérateur du "
+    "nœud, jamais au nom d'un partenaire.",
+    # -- OIDC clients and federations (workflows/oidc.py; `apexdir app oidc …`)
+    "oidc.redirect_uri": "Adresse de redirection « {value} » refusée : saisissez une adresse "
+    "absolue en https:// sans fragment (http:// seulement sur la machine locale).",
+    "oidc.redirect_needed": "Indiquez au moins une adresse de redirection.",
+    "oidc.federation_uris_needed": "Indiquez au moins une adresse de redirection et une "
+    "adresse de retour après déconnexion.",
+    "oidc.federation_name": "Nom de fédération invalide : de 1 à 64 caractères imprimables.",
+    "oidc.federation_name_letter": "Nom de fédération « {value} » refusé : il doit contenir "
+    "au moins une lettre.",
+    "oidc.signing_alg": "Algorithme de signature « {value} » inconnu : choisissez parmi {known}.",
 }
 
 

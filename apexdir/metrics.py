@@ -106,6 +106,7 @@ class Collector:
     def _directory(self, rt: Runtime, gauge: Any) -> Iterator[Any]:
         from apexdir.directory.repository import Repository
         from apexdir.errors import ApexError
+        from apexdir.models import RequestStatus
 
         up = gauge("apexdir_directory_up", "Whether the directory answers apexdir's account.")
         latency = gauge("apexdir_directory_latency_seconds", "Time of one directory read.")
@@ -113,7 +114,7 @@ class Collector:
         try:
             rt.directory.get(rt.layout.people_dn, ["1.1"])
             requests = Repository(rt.directory, rt.layout).requests(
-                status=["invited", "submitted"], with_services=False
+                status=[RequestStatus.INVITED, RequestStatus.SUBMITTED], with_services=False
             )
         except ApexError:
             up.add_metric([], 0)
@@ -143,10 +144,13 @@ class Collector:
 def _lease_metric(rt: Runtime, gauge: Any) -> Iterator[Any]:
     """Who holds the scheduler's lease (host:pid:…), and for how long still: a holder whose
     expiry goes negative, or none at all, means the directory jobs stopped."""
-    from apexdir.directory.lease import LeaseValue
+    from apexdir.directory import lease as leases
+    from apexdir.errors import NotFound
 
-    entry = rt.directory.get(rt.layout.lease_dn, ["apexLease"])
-    value = LeaseValue.parse(entry.get("apexLease") if entry else None)
+    try:
+        value = leases.read(rt.directory, rt.layout.lease_dn)
+    except NotFound:
+        value = None  # before `apexdir init`: nobody holds it
     lease = gauge(
         "apexdir_lease_expires_in_seconds",
         "Seconds until the scheduler's lease runs out, labelled with its holder.",

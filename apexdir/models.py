@@ -45,6 +45,24 @@ class RequestStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ReviewStatus(StrEnum):
+    """The life of a habilitation review (issue 21 item 10): open, overdue (past its days,
+    still to be finished), completed (every habilitation decided), closed (overdue, the
+    unconfirmed ones withdrawn by the daemon)."""
+
+    OPEN = "open"
+    OVERDUE = "overdue"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+
+
+class Decision(StrEnum):
+    """What a review decided of one habilitation."""
+
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+
+
 def habilitation(app: str, profile: str) -> str:
     return f"{app}/{profile}"
 
@@ -289,11 +307,11 @@ class Event:
 
 @dataclass(frozen=True)
 class ReviewDecision:
-    """One habilitation reviewed: `decision` is "confirmed" or "withdrawn"."""
+    """One habilitation reviewed, confirmed or withdrawn."""
 
     identifier: str
     habilitation: str
-    decision: str
+    decision: Decision
     by: str
     at: datetime
 
@@ -302,14 +320,12 @@ class ReviewDecision:
 class Review:
     """A review of a structure's habilitations by its administrateurs (issue 21 item 10).
 
-    `status`: open, overdue (past its days, still to be finished), completed (every
-    habilitation decided), closed (overdue, the unconfirmed ones withdrawn by the daemon).
     `reminders`: the days whose mail went (0 is the opening's)."""
 
     id: str
     dn: str
     siret: str
-    status: str
+    status: ReviewStatus
     opened_at: datetime
     closed_at: datetime | None = None
     opened_by: str | None = None
@@ -318,7 +334,7 @@ class Review:
 
     @property
     def active(self) -> bool:
-        return self.status in ("open", "overdue")
+        return self.status in (ReviewStatus.OPEN, ReviewStatus.OVERDUE)
 
     def decided(self) -> dict[tuple[str, str], ReviewDecision]:
         """The latest decision of each (identifier, habilitation)."""

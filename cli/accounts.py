@@ -116,7 +116,7 @@ def complete(
         if not sys.stdin.isatty():
             from apexdir.errors import UsageError
 
-            raise UsageError("not submitted: add --yes (no terminal to confirm on)")
+            raise UsageError(code="cli.confirm_needed", params={"option": "--yes"})
         click.confirm("Envoyer votre création de compte ?", abort=True)
     result = run(cli.runtime, token, submit=True, **args)
     cli.emit(
@@ -141,7 +141,12 @@ def pending(cli: CliContext, siret: str | None, statuses: tuple[str, ...]) -> No
 
     rows = [
         r.public()
-        for r in run(cli.runtime, cli.actor(), siret=siret, statuses=list(statuses) or None)
+        for r in run(
+            cli.runtime,
+            cli.actor(),
+            siret=siret,
+            statuses=[RequestStatus(s) for s in statuses] or None,
+        )
     ]
     keys = ["request_id", "mail", "type", "structure", "service", "status"]
     cli.emit(
@@ -298,7 +303,10 @@ def suspend(cli: CliContext, identifier: str, reason: str | None) -> None:
     from apexdir.workflows.suspension import suspend as run
 
     result = run(cli.runtime, cli.actor(), identifier, reason=reason)
-    cli.emit(result, f"account {result['identifier']} suspended; the person is mailed")
+    cli.emit(
+        {"identifier": result.identifier, "status": result.status, "reason": result.reason},
+        f"account {result.identifier} suspended; the person is mailed",
+    )
 
 
 @account.command()
@@ -309,7 +317,10 @@ def reactivate(cli: CliContext, identifier: str) -> None:
     from apexdir.workflows.suspension import reactivate as run
 
     result = run(cli.runtime, cli.actor(), identifier)
-    cli.emit(result, f"account {result['identifier']} reactivated; the person is mailed")
+    cli.emit(
+        {"identifier": result.identifier, "status": result.status},
+        f"account {result.identifier} reactivated; the person is mailed",
+    )
 
 
 @account.command()
@@ -331,7 +342,9 @@ def retype(cli: CliContext, identifier: str, account_type: str, service: str | N
     from apexdir.workflows.lifecycle import retype as run
 
     result = run(cli.runtime, cli.actor(), identifier, account_type, service=service)
-    cli.emit(result, _print_retype)
+    out = result.account.public()
+    out.update(previous_type=result.previous_type, delegations_dropped=result.delegations_dropped)
+    cli.emit(out, _print_retype)
 
 
 def _print_retype(data: dict[str, Any]) -> None:

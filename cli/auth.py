@@ -55,8 +55,15 @@ def login_verify(cli: CliContext, identifier: str, code: str) -> None:
     from apexdir.workflows.auth import verify
 
     result = verify(cli.runtime, identifier, code)
-    cli.emit(result, f"Bienvenue {result['identifier']} ({result['type']}). "
-                     f"{result['last_login_text']}")  # fmt: skip
+    cli.emit(
+        {
+            "identifier": result.identifier,
+            "type": result.type,
+            "last_login": result.last_login.isoformat() if result.last_login else None,
+            "last_login_text": result.last_login_text,
+        },
+        f"Bienvenue {result.identifier} ({result.type}). {result.last_login_text}",
+    )
 
 
 @click.group()
@@ -82,10 +89,14 @@ def forgot(cli: CliContext, identifier: str, helpdesk: bool) -> None:
     # The CLI runs on an operator's host, not facing the Internet: no captcha to pass. A web
     # front end must give its captcha verdict instead of True.
     actor = cli.actor() if helpdesk else None
-    result = run(cli.runtime, identifier, captcha_ok=True, actor=actor)
-    human = result["message"]
-    if result.get("masked_mobile"):
-        human += f"\nCode envoyé au {result['masked_mobile']}."
+    answer = run(cli.runtime, identifier, captcha_ok=True, actor=actor)
+    result = {"message": answer.message}
+    human = answer.message
+    if answer.channel:
+        result["channel"] = answer.channel
+    if answer.masked_mobile:
+        result["masked_mobile"] = answer.masked_mobile
+        human += f"\nCode envoyé au {answer.masked_mobile}."
     cli.emit(result, human)
 
 
@@ -96,11 +107,12 @@ def forgot(cli: CliContext, identifier: str, helpdesk: bool) -> None:
 def reset(cli: CliContext, identifier: str, code_or_token: str) -> None:
     """Set a new password with the SMS code, or the token or whole link from the mail;
     the new password twice on stdin."""
+    from apexdir.workflows.auth import RESET_DONE
     from apexdir.workflows.auth import reset as run
 
     new, confirmation = read_secrets(2, "Nouveau mot de passe")
-    result = run(cli.runtime, identifier, code_or_token, new, confirmation)
-    cli.emit(result, result["message"])
+    account = run(cli.runtime, identifier, code_or_token, new, confirmation)
+    cli.emit({"identifier": account.identifier, "message": RESET_DONE}, RESET_DONE)
 
 
 @password.command()
@@ -108,8 +120,9 @@ def reset(cli: CliContext, identifier: str, code_or_token: str) -> None:
 @pass_cli
 def change(cli: CliContext, identifier: str) -> None:
     """Change one's password: current password, then the new one twice, on stdin."""
+    from apexdir.workflows.auth import CHANGE_DONE
     from apexdir.workflows.auth import change as run
 
     current, new, confirmation = read_secrets(3, "Nouveau mot de passe")
-    result = run(cli.runtime, identifier, current, new, confirmation)
-    cli.emit(result, result["message"])
+    account = run(cli.runtime, identifier, current, new, confirmation)
+    cli.emit({"identifier": account.identifier, "message": CHANGE_DONE}, CHANGE_DONE)

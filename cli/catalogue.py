@@ -41,10 +41,11 @@ def add(cli: CliContext, code: str, name: str, url: str | None) -> None:
 @pass_cli
 def update(cli: CliContext, code: str, name: str | None, url: str | None) -> None:
     """Change the name or the address of an application."""
+    from apexdir.errors import UsageError
     from apexdir.workflows.catalogue import update_application
 
     if name is None and url is None:
-        raise click.UsageError("give --name, --url or both")
+        raise UsageError(code="cli.nothing_to_change", params={"name": "--name", "url": "--url"})
     changed = update_application(cli.runtime, cli.actor(), code, name=name, url=url)
     cli.emit(
         {"code": changed.code, "name": changed.name, "url": changed.url, "dn": changed.dn},

@@ -160,14 +160,12 @@ def read_secrets(count: int, prompt: str = "Mot de passe") -> list[str]:
     try:
         text = sys.stdin.read()
     except UnicodeDecodeError:
-        raise UsageError("standard input is not valid UTF-8 text") from None
+        raise UsageError(code="cli.stdin_not_text") from None
     if not is_text(text):  # read with surrogateescape (C locale): the same refusal
-        raise UsageError("standard input is not valid UTF-8 text")
+        raise UsageError(code="cli.stdin_not_text")
     lines = text.splitlines()
     if len(lines) < count:
-        raise UsageError(
-            f"expected {count} line(s) on standard input (passwords are never arguments)"
-        )
+        raise UsageError(code="cli.stdin_lines", params={"count": count})
     return lines[:count]
 
 

@@ -69,7 +69,9 @@ def outbox_list(cli: CliContext, status: str | None) -> None:
 def outbox_retry(cli: CliContext, message_id: int | None, held: bool) -> None:
     """Queue a failed or held message again (or every held one)."""
     if held == (message_id is not None):
-        raise click.UsageError("give a MESSAGE_ID or --held")
+        from apexdir.errors import UsageError
+
+        raise UsageError(code="cli.retry_which", params={"option": "--held"})
     if held:
         ids = cli.runtime.outbox.release_held()
     else:
@@ -108,7 +110,10 @@ def journal(
     moment = _moment(since)
     if siret is None and actor.type == ActorType.AGENT:
         if account or action:
-            raise click.UsageError("--account and --action filter a structure's history")
+            from apexdir.errors import UsageError
+
+            options = {"account": "--account", "action": "--action", "structure": "--structure"}
+            raise UsageError(code="cli.journal_filters", params=options)
         rows = cli.runtime.journal.entries(since=moment)
     else:
         # The permission table refuses a collaborateur (workflows.history.reach).
@@ -126,7 +131,7 @@ def _moment(since: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(since)
     except ValueError:
-        raise Invalid(f"--since {since!r}: not an ISO 8601 date") from None
+        raise Invalid(code="cli.since", params={"option": "--since", "value": since}) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from apexdir.cli.context import CliContext, pass_cli
 
+if TYPE_CHECKING:  # apexdir.dev is the dev extra's: imported when a dev command runs
+    from apexdir.dev.env import DevEnv
 
-def _env(replicas: int = 1) -> "DevEnv":  # noqa: F821, UP037 - imported lazily
+
+def _env(replicas: int = 1) -> DevEnv:
     from apexdir.dev.env import DevEnv
 
     return DevEnv(Path("var"), replicas=replicas)
@@ -78,7 +82,7 @@ def captcha(cli: CliContext) -> None:
 
     found = latest_dev_answer(_env().sinks_dir)
     if found is None:
-        raise NotFound("no captcha shown yet by the development portal")
+        raise NotFound(code="cli.no_captcha")
     cli.emit({"answer": found["answer"], "at": found["at"]}, f"captcha: {found['answer']}")
 
 
@@ -136,13 +140,12 @@ def check(cli: CliContext) -> None:
 
     results = run_checks(cli.runtime)
     ok = all(r["ok"] for r in results)
-    cli.emit(
-        {"ok": ok, "checks": results},
-        lambda _: [
+
+    def human(_: Any) -> None:
+        for r in results:
             click.echo(f"{'OK' if r['ok'] else 'KO'}  {r['name']:12} {r['detail']}")
-            for r in results
-        ],
-    )
+
+    cli.emit({"ok": ok, "checks": results}, human)
     if not ok:
         raise SystemExit(1)
 

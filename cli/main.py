@@ -54,7 +54,9 @@ def _check_text(argv: list[str]) -> None:
     """
     for value in argv:
         if not is_text(value) and not os.path.lexists(value):
-            raise click.UsageError(f"argument '{value}' is not valid UTF-8 text")
+            from apexdir.messages import text
+
+            raise click.UsageError(text("cli.argument_not_text", {"value": value}))
 
 
 class LazyGroup(click.Group):
@@ -80,15 +82,20 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def main(
-        self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True, **kw: Any
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **kw: Any,
     ) -> Any:
         """Usage errors too leave as one `error:` line (exit 2), as CLI.md asks."""
         if not standalone_mode:
-            return super().main(args, *rest, standalone_mode=False, **kw)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **kw)
         argv = list(sys.argv[1:] if args is None else args)
         try:
             _check_text(argv)
-            code = super().main(argv, *rest, standalone_mode=False, **kw)
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **kw)
         except click.exceptions.Abort:
             error_line("aborted")
             sys.exit(1)
@@ -137,7 +144,9 @@ def cli(ctx: click.Context, config_file: str | None, as_json: bool, acting_as: s
     """
     if acting_as is not None and not acting_as.strip():
         # An empty --as must not fall back to acting as a DGFiP agent, the widest rights.
-        raise click.BadParameter("an identifier is required", param_hint="'--as'")
+        from apexdir.errors import UsageError
+
+        raise UsageError(code="cli.acting_as_empty", params={"option": "--as"})
     ctx.obj = CliContext(config_file=config_file, as_json=as_json, acting_as=acting_as)
 
 
@@ -146,4 +155,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -32,9 +32,9 @@ def update(
 
     A partner acts on his own account: `apexdir --as IDENTIFIER me update IDENTIFIER …`.
     """
-    from apexdir.workflows.accounts import update_personal_data
+    from apexdir.workflows.accounts import PERSONAL_DATA_MESSAGE, update_personal_data
 
-    result = update_personal_data(
+    updated = update_personal_data(
         cli.runtime,
         cli.actor(),
         identifier,
@@ -43,7 +43,9 @@ def update(
         mail=mail,
         mobile=mobile,
     )
-    cli.emit(result, result["message"])
+    result = updated.public(with_mobile=True)
+    result["message"] = PERSONAL_DATA_MESSAGE
+    cli.emit(result, PERSONAL_DATA_MESSAGE)
 
 
 @me.command()

@@ -86,7 +86,7 @@ def restore(
     _operator_only(cli)
     slapd = locate(slapd_conf, slapd_dir)
     if slapd is None:
-        raise NotFound("no local slapd found: name it with --slapd-conf or --slapd-dir")
+        raise NotFound(code="cli.no_slapd", params={"conf": "--slapd-conf", "dir": "--slapd-dir"})
     settings = cli.runtime.settings
     result = run_restore(settings, source, slapd, force=force, directory_only=directory_only)
     cli.emit(result, lambda r: click.echo(_summary("restore", r)))
@@ -99,7 +99,7 @@ def _operator_only(cli: CliContext) -> None:
     from apexdir.errors import NotAllowed
 
     if cli.acting_as is not None:
-        raise NotAllowed("backup and restore are run by the node's operator, not as a partner")
+        raise NotAllowed(code="cli.operator_only")
 
 
 def _summary(what: str, result: dict[str, Any]) -> str:

@@ -209,8 +209,13 @@ def service_merge(cli: CliContext, siret: str, source: str, target: str) -> None
 
     result = merge_services(cli.runtime, cli.actor(), siret, source, target)
     cli.emit(
-        result,
-        f"{result['moved']} account(s) moved from {source!r} to {target!r}; {source!r} deleted",
+        {
+            "source": result.source,
+            "target": result.target,
+            "moved": result.moved,
+            "requests_moved": result.requests_moved,
+        },
+        f"{result.moved} account(s) moved from {source!r} to {target!r}; {source!r} deleted",
     )
 
 

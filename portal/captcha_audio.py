@@ -68,7 +68,7 @@ def available() -> bool:
 def render(answer: str, rng: random.Random | None = None) -> Rendering:
     """French speech of `answer`'s digits, a new voice for each, in a 16 kHz 16-bit WAV."""
     if not available():
-        raise Unavailable("espeak-ng and sox are needed for the spoken captcha")
+        raise Unavailable("la version audio du captcha demande espeak-ng et sox")
     rng = rng or random.SystemRandom()
     lines = [_speech_args(INSTRUCTION, rng, speed=(140, 155), pitch=(40, 60))]
     lines += [_speech_args(WORDS[int(d)], rng) for d in answer]
@@ -166,7 +166,9 @@ def _run(args: list[str]) -> bytes:
     try:
         done = subprocess.run(args, capture_output=True, check=True, timeout=20)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise Unavailable(f"the spoken captcha could not be made: {args[0]}") from exc
+        raise Unavailable(
+            f"la version audio du captcha n'a pas pu être produite : {args[0]}"
+        ) from exc
     return done.stdout
 
 

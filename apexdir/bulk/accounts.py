@@ -15,6 +15,7 @@ from apexdir.bulk.refs import References
 from apexdir.bulk.snapshot import ExistingAccount
 from apexdir.directory import mapping as m
 from apexdir.errors import Invalid
+from apexdir.models import AccountType
 from apexdir.rules.import_rows import account_type, check_delegations
 from apexdir.workflows.catalogue import normalize_code
 
@@ -165,7 +166,8 @@ class AccountPlanner:
         uid = attrs["uid"]
         dn = self.refs.account_dn(uid)
         draft = m.AccountDraft(
-            uid, attrs["givenName"], attrs["sn"], attrs["mail"], item.type,
+            uid, attrs["givenName"], attrs["sn"], attrs["mail"],
+            AccountType(item.type),  # checked by `fields`
             self.refs.structure_dn(attrs["siret"]), validated_at=self.now,
             created_by=self.creator, validated_by=self.creator, mobile=attrs["mobile"],
             password_hash=item.password_hash, service_dn=attrs["service_dn"],

@@ -19,8 +19,6 @@ from apexdir.workflows.catalogue import normalize_code, parse_habilitation
 from apexdir.workflows.services import _name as service_name
 from apexdir.workflows.structures import _category, _clean
 
-ADDRESS = ("trade_name", "street", "street2", "postal_code", "city", "country")
-
 
 class EntryPlanner:
     def __init__(self, rt: Runtime, refs: References, plan: Plan) -> None:
@@ -76,8 +74,17 @@ class EntryPlanner:
     def _structure(self, item: StructureItem, siret: str) -> Structure:
         category = _category(self.rt, item.category or "")
         name = _clean("name", item.name, required=True) or ""
-        address = {k: _clean(k, getattr(item, k)) for k in ADDRESS}
-        return Structure(siret=siret, category=category, name=name, **address)
+        return Structure(
+            siret=siret,
+            category=category,
+            name=name,
+            trade_name=_clean("trade_name", item.trade_name),
+            street=_clean("street", item.street),
+            street2=_clean("street2", item.street2),
+            postal_code=_clean("postal_code", item.postal_code),
+            city=_clean("city", item.city),
+            country=_clean("country", item.country),
+        )
 
     # ------------------------------------------------------------------ catalogue
     def application(self, item: ApplicationItem) -> None:

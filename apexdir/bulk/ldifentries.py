@@ -144,12 +144,28 @@ class Reader:
     def structure(self, line: int, dn: str, attrs: dict[str, list[str]]) -> None:
         if not self.only(line, attrs, set(STRUCTURE_ATTRS)):
             return
-        values = {name: _one(attrs, a) for a, name in STRUCTURE_ATTRS.items()}
-        siret = values.pop("siret") or ""
+
+        def value(name: str) -> str | None:
+            return _one(attrs, m.STRUCTURE[name].lower())
+
+        siret = value("siret") or ""
         if siret != rdn_value(dn):
             self.problem(line, f"apexSiret {siret!r} differs from the DN's ({dn})")
             return
-        self.parsed.items.append(StructureItem(line, siret, **values))
+        self.parsed.items.append(
+            StructureItem(
+                line,
+                siret,
+                category=value("category"),
+                name=value("name"),
+                trade_name=value("trade_name"),
+                street=value("street"),
+                street2=value("street2"),
+                postal_code=value("postal_code"),
+                city=value("city"),
+                country=value("country"),
+            )
+        )
 
     def service(self, line: int, dn: str, attrs: dict[str, list[str]]) -> None:
         if not self.only(line, attrs, {"apexserviceid", "cn"}):

@@ -42,11 +42,12 @@ class Plan:
     renamed: list[dict[str, Any]] = field(default_factory=list)
 
     def entries(self) -> int:
-        return sum(
-            map(
-                len,
-                (self.structures, self.services, self.applications, self.profiles, self.accounts),
-            )
+        return (
+            len(self.structures)
+            + len(self.services)
+            + len(self.applications)
+            + len(self.profiles)
+            + len(self.accounts)
         )
 
     def creates(self) -> dict[str, int]:

@@ -45,6 +45,8 @@ MAINTAINED = {
 }  # fmt: skip
 # The lists whose added values are mailed: a whole-list replace of them needs the copy.
 NOTIFIED_LISTS = {"member", "apexdelegatedprofile"}
+# The attributes whose change mails the personal-data confirmation (lower-case).
+PERSONAL_DATA = {"mail", "sn", "givenname", "mobile", "userpassword"}
 # As slapd writes them in reqMod and reqOld (the schema's names, whatever the client sent).
 SECRET_NAMES = (
     "userPassword",  # the hash slapd or apexdir computed
@@ -126,6 +128,26 @@ class Change:
 
     def values(self, attr: str, op: str) -> list[str]:
         return [v for a, o, v in self.mods if a.lower() == attr.lower() and o == op and v]
+
+    # What the change feed reads of a write, by meaning rather than by attribute name.
+    def members(self, op: str) -> list[str]:
+        """Member DNs added ("+"), removed ("-") or set whole ("=") on a group."""
+        return self.values("member", op)
+
+    def delegated(self) -> list[str]:
+        """Profile DNs delegated to the account by this write."""
+        return self.values("apexDelegatedProfile", "+")
+
+    @property
+    def personal_data(self) -> bool:
+        """Whether the write changed an account's mail, names, mobile or password."""
+        return bool(PERSONAL_DATA & {a.lower() for a in self.attributes})
+
+    def mail_change(self, current: str) -> tuple[str, str]:
+        """(old, new) address of the account; `current` where the write does not tell."""
+        old = (self.old.get("mail") or [current])[0]
+        new = (self.values("mail", "=") + self.values("mail", "+") or [current])[0]
+        return old, new
 
     def replaced(self) -> set[str]:
         """The notified lists this write replaced whole (lower-case names)."""

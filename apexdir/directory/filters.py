@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from ldap3.utils.conv import escape_filter_chars
@@ -51,5 +52,5 @@ def not_(part: str) -> str:
     return f"(!{part})"
 
 
-def any_of(attr: str, values: list[str]) -> str:
+def any_of(attr: str, values: Iterable[str]) -> str:
     return or_(*(eq(attr, v) for v in values))

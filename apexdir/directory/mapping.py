@@ -207,7 +207,7 @@ class AccountDraft:
     first_name: str
     last_name: str
     mail: str
-    type: str
+    type: AccountType
     structure_dn: str
     validated_at: datetime
     created_by: str | None

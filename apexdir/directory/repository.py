@@ -19,7 +19,15 @@ from apexdir.directory.requests import (
 )
 from apexdir.directory.writes import Writes
 from apexdir.errors import Conflict, NotFound
-from apexdir.models import Account, Application, CreationRequest, Profile, Service, Structure
+from apexdir.models import (
+    Account,
+    Application,
+    CreationRequest,
+    Profile,
+    RequestStatus,
+    Service,
+    Structure,
+)
 
 ACCOUNT_CLASS = f.eq("objectClass", "apexAccount")
 # cosine's `account` (structural, MUST uid): a tombstone needs no schema of its own, so an
@@ -271,7 +279,7 @@ class Repository(Writes, RequestWrites, Lookups):
         self,
         *,
         siret: str | None = None,
-        status: list[str] | None = None,
+        status: list[RequestStatus] | None = None,
         mail: str | None = None,
         with_services: bool = True,
         where: str = "",
@@ -298,7 +306,7 @@ class Repository(Writes, RequestWrites, Lookups):
     # The daemon's `pending` passes: one search each.
     def expired_invitations(self, now: datetime) -> list[CreationRequest]:
         """Invitations whose link expired at `now` or before."""
-        return self.requests(status=["invited"], where=f.le(REQUEST["expires_at"], now))
+        return self.requests(status=[RequestStatus.INVITED], where=f.le(REQUEST["expires_at"], now))
 
     def invitations_to_remind(
         self, invited_before: datetime, now: datetime, notice: str
@@ -309,12 +317,12 @@ class Repository(Writes, RequestWrites, Lookups):
             f.ge(REQUEST["expires_at"], now),
             f.not_(f.eq(NOTICE, notice)),
         )
-        return self.requests(status=["invited"], where=where)
+        return self.requests(status=[RequestStatus.INVITED], where=where)
 
     def submissions_before(self, submitted_before: datetime) -> list[CreationRequest]:
         """Forms submitted before `submitted_before` that wait for a validator."""
         return self.requests(
-            status=["submitted"], where=f.le(REQUEST["submitted_at"], submitted_before)
+            status=[RequestStatus.SUBMITTED], where=f.le(REQUEST["submitted_at"], submitted_before)
         )
 
     def purgeable_requests(self, cut: datetime) -> list[CreationRequest]:
@@ -325,4 +333,4 @@ class Repository(Writes, RequestWrites, Lookups):
             f.le(decided, cut),
             f.and_(f.not_(f.present(decided)), f.le(REQUEST["requested_at"], cut)),
         )
-        return self.requests(status=["refused", "expired"], where=where)
+        return self.requests(status=[RequestStatus.REFUSED, RequestStatus.EXPIRED], where=where)

@@ -99,7 +99,7 @@ def _set(values: dict[str, Any]) -> dict[str, list[tuple[str, list[Any]]]]:
     return {a: [("replace", [v] if v else [])] for a, v in values.items()}
 
 
-def _status(old: str, new: str) -> dict[str, list[tuple[str, list[Any]]]]:
+def _status(old: RequestStatus, new: RequestStatus) -> dict[str, list[tuple[str, list[Any]]]]:
     """The compare-and-swap of a status: the exact old value deleted, the new one added."""
     return {REQUEST["status"]: [("delete", [old]), ("add", [new])]}
 
@@ -116,7 +116,11 @@ def form_changes(form: RequestForm) -> dict[str, list[tuple[str, list[Any]]]]:
 
 
 def decision_changes(
-    req: CreationRequest, status: str, when: datetime, by: str, reason: str | None = None
+    req: CreationRequest,
+    status: RequestStatus,
+    when: datetime,
+    by: str,
+    reason: str | None = None,
 ) -> Changes:
     """Accepted or refused, from the status read: the chosen password and the mobile go
     (a refusal's link too, and it keeps its reason)."""
@@ -132,7 +136,9 @@ def decision_changes(
     return {**_status(req.status, status), **_set(values)}
 
 
-def undecision_changes(req: CreationRequest, status: str, pending_hash: str | None) -> Changes:
+def undecision_changes(
+    req: CreationRequest, status: RequestStatus, pending_hash: str | None
+) -> Changes:
     """A decision (`status`) taken back, when its mail could not be queued: the request as
     `req` was read, its password hash and mobile (and, after a refusal, its link) back."""
     values: dict[str, Any] = {
@@ -141,7 +147,7 @@ def undecision_changes(req: CreationRequest, status: str, pending_hash: str | No
         PENDING_PASSWORD: pending_hash,
         REQUEST["mobile"]: req.mobile,
     }
-    if status == "refused":
+    if status == RequestStatus.REFUSED:
         values[REQUEST["reason"]] = None
         values[REQUEST["token_hash"]] = req.token_hash
     return {**_status(status, req.status), **_set(values)}
@@ -166,10 +172,13 @@ def cancellation_changes(req: CreationRequest, reason: str, when: datetime, by: 
 def expiry_marking(req: CreationRequest, when: datetime) -> Marking:
     """ "invited" → "expired" at `when`, its link spent (when it has one)."""
     mark: Ops = {
-        **_status("invited", "expired"),
+        **_status(RequestStatus.INVITED, RequestStatus.EXPIRED),
         **_set({REQUEST["decided_at"]: to_generalized_time(when)}),
     }
-    unmark = {**_status("expired", "invited"), **_set({REQUEST["decided_at"]: None})}
+    unmark = {
+        **_status(RequestStatus.EXPIRED, RequestStatus.INVITED),
+        **_set({REQUEST["decided_at"]: None}),
+    }
     if req.token_hash:
         mark[REQUEST["token_hash"]] = [("delete", [req.token_hash])]
         unmark[REQUEST["token_hash"]] = [("add", [req.token_hash])]
@@ -236,17 +245,19 @@ class RequestWrites:
         assert req.token_hash
         changes = {
             **(form_changes(form) if form else {}),
-            **_status("invited", "submitted"),
+            **_status(RequestStatus.INVITED, RequestStatus.SUBMITTED),
             REQUEST["token_hash"]: [("delete", [req.token_hash])],
             **_set({REQUEST["submitted_at"]: to_generalized_time(when)}),
         }
         return self.directory.swap(req.dn, changes)
 
     def accept_request(self, req: CreationRequest, when: datetime, by: str) -> bool:
-        return self.directory.swap(req.dn, decision_changes(req, "accepted", when, by))
+        return self.directory.swap(req.dn, decision_changes(req, RequestStatus.ACCEPTED, when, by))
 
     def refuse_request(self, req: CreationRequest, reason: str, when: datetime, by: str) -> bool:
-        return self.directory.swap(req.dn, decision_changes(req, "refused", when, by, reason))
+        return self.directory.swap(
+            req.dn, decision_changes(req, RequestStatus.REFUSED, when, by, reason)
+        )
 
     def cancel_request(self, req: CreationRequest, reason: str, when: datetime, by: str) -> bool:
         """Cancel a pending creation; False when it was decided meanwhile (left as it is)."""
@@ -256,6 +267,8 @@ class RequestWrites:
         """The notice noted on the request; False when another pass noted it first."""
         return notice_marking(req, notice).apply(self.directory)
 
-    def undo_decision(self, req: CreationRequest, status: str, pending_hash: str | None) -> None:
+    def undo_decision(
+        self, req: CreationRequest, status: RequestStatus, pending_hash: str | None
+    ) -> None:
         """Put back the request as `req` was read before it became `status`."""
         self.directory.modify(req.dn, undecision_changes(req, status, pending_hash))

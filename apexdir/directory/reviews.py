@@ -21,7 +21,7 @@ from apexdir.directory import filters as f
 from apexdir.directory.connection import Directory, Entry
 from apexdir.directory.layout import Layout, first_rdn_value
 from apexdir.errors import Conflict, NotFound
-from apexdir.models import Review, ReviewDecision
+from apexdir.models import Decision, Review, ReviewDecision, ReviewStatus, StructureStatus
 
 REVIEW_CLASS = "apexReview"
 REVIEW_ATTRS = [
@@ -57,7 +57,7 @@ def _decision(value: object) -> ReviewDecision | None:
         return ReviewDecision(
             identifier=str(data["account"]),
             habilitation=str(data["profile"]),
-            decision=str(data["decision"]),
+            decision=Decision(str(data["decision"])),
             by=str(data["by"]),
             at=from_generalized_time(str(data["at"])),
         )
@@ -72,7 +72,7 @@ def review_from(entry: Entry) -> Review:
         id=str(entry.get("cn")),
         dn=entry.dn,
         siret=first_rdn_value(str(entry.get("apexStructureRef") or "")),
-        status=str(entry.get("apexStatus")),
+        status=ReviewStatus(str(entry.get("apexStatus"))),
         opened_at=from_generalized_time(entry.get("apexReviewOpenedAt")),
         closed_at=from_generalized_time(closed) if closed else None,
         opened_by=str(entry.get("apexCreatedBy")) if entry.get("apexCreatedBy") else None,
@@ -116,7 +116,9 @@ class ReviewStore:
         return self._search(
             f.and_(
                 f.eq("objectClass", REVIEW_CLASS),
-                f.or_(f.eq("apexStatus", "open"), f.eq("apexStatus", "overdue")),
+                f.or_(
+                    f.eq("apexStatus", ReviewStatus.OPEN), f.eq("apexStatus", ReviewStatus.OVERDUE)
+                ),
             )
         )
 
@@ -127,7 +129,7 @@ class ReviewStore:
             [*LIGHT_ATTRS, "apexReviewClosedAt"],
         )
 
-    def structures(self) -> list[tuple[str, str, datetime | None]]:
+    def structures(self) -> list[tuple[str, StructureStatus, datetime | None]]:
         """(SIRET, status, creation time) of every structure, in one search."""
         entries = self.directory.search(
             self.layout.structures_dn,
@@ -141,7 +143,7 @@ class ReviewStore:
             out.append(
                 (
                     str(e.get("apexSiret")),
-                    str(e.get("apexStatus") or "open"),
+                    StructureStatus(str(e.get("apexStatus") or StructureStatus.OPEN)),
                     from_generalized_time(created) if created else None,
                 )
             )
@@ -205,7 +207,9 @@ class ReviewStore:
             self.directory.modify(review.dn, {"apexReviewReminder": [("delete", [str(day)])]})
         review.reminders.discard(day)
 
-    def swap_status(self, review: Review, new: str, *, closed_at: datetime | None = None) -> bool:
+    def swap_status(
+        self, review: Review, new: ReviewStatus, *, closed_at: datetime | None = None
+    ) -> bool:
         """`review.status` → `new` if nobody changed it meanwhile; False otherwise."""
         changes: dict[str, list[tuple[str, list[object]]]] = {
             "apexStatus": [("delete", [review.status]), ("add", [new])]

@@ -16,7 +16,7 @@ from apexdir.directory.connection import Directory
 from apexdir.directory.dormancy import ATTRIBUTE as DORMANCY
 from apexdir.directory.layout import Layout
 from apexdir.errors import Conflict
-from apexdir.models import Account, Service, Structure
+from apexdir.models import Account, RequestStatus, Service, Structure
 
 # `...` for a value a transition leaves as it is (None removes it).
 Unchanged = EllipsisType
@@ -60,7 +60,7 @@ class Writes:
         self.directory.delete(service.dn)
 
     def attached_to(
-        self, service: Service, open_statuses: list[str]
+        self, service: Service, open_statuses: list[RequestStatus]
     ) -> tuple[list[str], list[str]]:
         """DNs of the accounts, and of the requests in `open_statuses`, of a service."""
         ref = f.eq("apexServiceRef", service.dn)

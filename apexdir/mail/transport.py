@@ -20,17 +20,22 @@ from apexdir.errors import ApexError, ConfigError, Unavailable
 
 
 class DeliveryRefused(ApexError):
-    """The SMTP server refused one message (sender, every recipient, or the data)."""
+    """The SMTP server refused one message (sender, every recipient, or the data).
 
-    def __init__(self, message: str, *, code: int | None, recipients: list[str] | None = None):
+    Its SMTP reply code is `reply_code`: `code` is `ApexError`'s catalogue key, which
+    `messages.render` would look up."""
+
+    def __init__(
+        self, message: str, *, reply_code: int | None, recipients: list[str] | None = None
+    ) -> None:
         super().__init__(message)
-        self.code = code
+        self.reply_code = reply_code
         self.recipients = list(recipients or [])
 
     @property
     def permanent(self) -> bool:
         """5xx: retrying the same message will most likely be refused again."""
-        return self.code is not None and self.code >= 500
+        return self.reply_code is not None and self.reply_code >= 500
 
 
 class SmtpSession:
@@ -113,7 +118,7 @@ class SmtpSession:
             # Report the mildest code: one temporary refusal means a retry may succeed.
             raise DeliveryRefused(
                 f"recipients refused: {text}",
-                code=min(codes, default=None),
+                reply_code=min(codes, default=None),
                 recipients=[r.recipient for r in exc.recipients],
             ) from exc
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
@@ -124,10 +129,12 @@ class SmtpSession:
                 # 421: the server is closing the channel; nothing more will go through it.
                 self._client = None
                 raise Unavailable(f"{self.where}: {exc.code} {exc.message}") from exc
-            raise DeliveryRefused(f"refused: {exc.code} {exc.message}", code=exc.code) from exc
+            raise DeliveryRefused(
+                f"refused: {exc.code} {exc.message}", reply_code=exc.code
+            ) from exc
         except ValueError as exc:
             # aiosmtplib checks addresses before sending anything: a malformed one never passes.
-            raise DeliveryRefused(f"invalid address: {exc}", code=550) from exc
+            raise DeliveryRefused(f"invalid address: {exc}", reply_code=550) from exc
         return {address: f"{r.code} {r.message}" for address, r in refused.items()}
 
 

@@ -21,11 +21,14 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apexdir.directory.oidc_records import OidcRecords
 from apexdir.errors import ApexError
 from apexdir.runtime import Runtime
+
+if TYPE_CHECKING:  # joserfc is imported when a key is used
+    from joserfc.jwk import KeySetSerialization
 
 KEY_STATES = ("current", "next", "previous")
 # The first one is the default: what ordinary applications' ID tokens have always used.
@@ -124,7 +127,7 @@ def verification_key(rt: Runtime, kid: str) -> dict[str, Any] | None:
     return found
 
 
-def public_jwks(rt: Runtime) -> dict[str, Any]:
+def public_jwks(rt: Runtime) -> KeySetSerialization:
     return {
         "keys": [{k: v for k, v in key["jwk"].items() if k in PUBLIC_MEMBERS} for key in keys(rt)]
     }

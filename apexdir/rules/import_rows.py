@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Container
 
 from apexdir.errors import Invalid
+from apexdir.models import AccountType
 from apexdir.rules import identifiers
 from apexdir.rules.text import directory_string
 
-ACCOUNT_TYPES = ("administrateur", "responsable", "collaborateur")
 DIGITS = "0123456789"
 APP_NAME_LENGTH = 128  # cn of an application, as `apexdir app add` allows
 SERVICE_ID_LENGTH = 64  # apexServiceId {64}
@@ -28,11 +28,11 @@ def service_id(value: str) -> str:
     return value
 
 
-def account_type(value: str) -> str:
-    kind = value.strip().lower()
-    if kind not in ACCOUNT_TYPES:
-        raise Invalid(f"type {value!r}: administrateur, responsable or collaborateur")
-    return kind
+def account_type(value: str) -> AccountType:
+    try:
+        return AccountType(value.strip().lower())
+    except ValueError:
+        raise Invalid(f"type {value!r}: administrateur, responsable or collaborateur") from None
 
 
 def check_service_given(kind: str, given: bool) -> None:

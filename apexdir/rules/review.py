@@ -27,15 +27,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apexdir.errors import Invalid
+from apexdir.models import Decision, ReviewStatus
 
-OPEN = "open"
-OVERDUE = "overdue"
-COMPLETED = "completed"
-CLOSED = "closed"  # overdue, then the unconfirmed ones withdrawn by the daemon
+# The short names the rules and their callers use (`r.OPEN`, `r.CONFIRMED`).
+OPEN = ReviewStatus.OPEN
+OVERDUE = ReviewStatus.OVERDUE
+COMPLETED = ReviewStatus.COMPLETED
+CLOSED = ReviewStatus.CLOSED
 ACTIVE = frozenset({OPEN, OVERDUE})
 
-CONFIRMED = "confirmed"
-WITHDRAWN = "withdrawn"
+CONFIRMED = Decision.CONFIRMED
+WITHDRAWN = Decision.WITHDRAWN
 # The form's values (French, as the radios say) → the decision kept.
 CHOICES = {"confirmer": CONFIRMED, "retirer": WITHDRAWN}
 
@@ -126,10 +128,10 @@ def pending(held: Iterable[Pair], confirmed: Iterable[tuple[str, str]]) -> list[
     )
 
 
-def parse_choices(items: Iterable[tuple[str, str]]) -> dict[Pair, str]:
+def parse_choices(items: Iterable[tuple[str, str]]) -> dict[Pair, Decision]:
     """The page's answers: field names « d:IDENTIFIER|APP/PROFILE » with « confirmer » or
     « retirer » (an empty answer is no decision yet). Anything else is refused."""
-    out: dict[Pair, str] = {}
+    out: dict[Pair, Decision] = {}
     for name, value in items:
         if not name.startswith("d:"):
             continue

@@ -7,6 +7,7 @@ password's expiry and the lockout's wait as SPEC §7 words them.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from apexdir import messages
@@ -74,7 +75,14 @@ def wait_text(seconds: int) -> str:
     return plural(-(-seconds // 60), "minute")
 
 
-def paris_date_time(moment: datetime) -> dict[str, str]:
+class DateTime(TypedDict):
+    """A moment as the mails say it: `date` (31/12/2024) and `heure` (23:59 or 23:59:59)."""
+
+    date: str
+    heure: str
+
+
+def paris_date_time(moment: datetime) -> DateTime:
     """`date` and `heure` (to the second) of the personal-data confirmation mail."""
     local = moment.astimezone(PARIS)
     return {"date": local.strftime("%d/%m/%Y"), "heure": local.strftime("%H:%M:%S")}

@@ -134,9 +134,9 @@ def update_personal_data(
     first_name: str | None = None,
     mail: str | None = None,
     mobile: str | None = None,
-) -> dict[str, Any]:
+) -> Account:
     """Nom, prénom, e-mail, mobile; the identifier never changes. Confirmation mail to the
-    old address, and to the new one when the e-mail changes."""
+    old address, and to the new one when the e-mail changes. The account as it is now."""
     repo = Repository(rt.directory, rt.layout)
     account = repo.account(identifier)
     require(actor, Action.SELF_UPDATE, target_for(account))
@@ -168,10 +168,7 @@ def update_personal_data(
         details={"fields": sorted(PERSONAL[k] for k in changes if k != "common_name")},
         **history_of(account),
     )
-    updated = repo.account(identifier)
-    out = updated.public(with_mobile=True)
-    out["message"] = PERSONAL_DATA_MESSAGE
-    return out
+    return repo.account(identifier)
 
 
 def _personal_changes(
@@ -193,7 +190,7 @@ def _personal_changes(
     if mobile is not None:
         changes["mobile"] = normalize_mobile(mobile) if mobile.strip() else None
     if not changes:
-        raise Invalid("nothing to change: give --last-name, --first-name, --mail or --mobile")
+        raise Invalid(code="account.nothing_to_change")
     if "last_name" in changes or "first_name" in changes:
         changes["common_name"] = common_name(
             changes.get("first_name", account.first_name),

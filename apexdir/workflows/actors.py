@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from apexdir.directory.repository import Repository
 from apexdir.errors import NotAllowed, NotFound
 from apexdir.models import Account
+from apexdir.rules.lifecycle import status_label
 from apexdir.rules.permissions import Actor, ActorType, Target
 from apexdir.runtime import Runtime
 
@@ -31,9 +34,12 @@ def resolve_actor(rt: Runtime, identifier: str | None) -> Actor:
     try:
         account = Repository(rt.directory, rt.layout).account(identifier)
     except NotFound:
-        raise NotAllowed(f"--as {identifier}: no such account") from None
+        raise NotAllowed(code="actor.unknown", params={"identifier": identifier}) from None
     if account.status != "active":
-        raise NotAllowed(f"--as {identifier}: the account is {account.status}")
+        raise NotAllowed(
+            code="actor.inactive",
+            params={"identifier": identifier, "status": status_label(account.status).lower()},
+        )
     return actor_for(account)
 
 
@@ -48,6 +54,13 @@ def target_for(account: Account) -> Target:
     )
 
 
-def history_of(account: Account) -> dict[str, str | None]:
+class History(TypedDict):
+    """The `structure` and `service` keywords of `Journal.record`."""
+
+    structure: str | None
+    service: str | None
+
+
+def history_of(account: Account) -> History:
     """Whose history an action on `account` belongs to: keywords of `Journal.record`."""
     return {"structure": account.siret or None, "service": account.service_id}

@@ -19,21 +19,21 @@ ANYWHERE = Target(account_type=None, structure=None, service=None, identifier=No
 def normalize_code(code: str) -> str:
     value = code.strip().upper()
     if not CODE.match(value):
-        raise Invalid(f"application code {code!r}: 1 to 32 letters, digits, '_', '.', '-'")
+        raise Invalid(code="catalogue.app_code", params={"value": code}, field="code")
     return value
 
 
 def _profile_name(name: str) -> str:
     value = name.strip()
     if not PROFILE.match(value):
-        raise Invalid(f"profile {name!r}: 1 to 64 letters, digits, spaces, '_', '.', '-', \"'\"")
+        raise Invalid(code="catalogue.profile_name", params={"value": name}, field="profile")
     return value
 
 
 def _app_name(name: str) -> str:
     label = name.strip()
     if not label or len(label) > 128:
-        raise Invalid("application name: 1 to 128 characters")
+        raise Invalid(code="catalogue.app_name", field="name")
     return label
 
 
@@ -50,7 +50,7 @@ def add_application(
     )
     repo = Repository(rt.directory, rt.layout)
     if repo.application_exists(code):
-        raise Conflict(f"application {code} already exists")
+        raise Conflict(code="catalogue.app_exists", params={"code": code})
     repo.add_application(app)
     rt.journal.record("app.add", code, actor=actor.identifier, operator=rt.operator)
     return app

@@ -25,8 +25,6 @@ from apexdir.state.journal import Journal
 from apexdir.workflows.notices import commit
 from apexdir.workflows.notify import Mail, personal_data
 
-PERSONAL = {"mail", "sn", "givenname", "mobile", "userpassword"}
-
 
 def journaled(rt: Runtime, change: Change) -> bool:
     """Whether this write is in the journal, read from any provider's log (by its CSN)."""
@@ -79,7 +77,7 @@ class Notices:
 
     def _members(self, change: Change, op: str, template: str) -> list[Mail]:
         mails = []
-        for member in change.values("member", op):
+        for member in change.members(op):
             account = self._account(member)
             if account:
                 application = self._application(change.dn)
@@ -94,12 +92,12 @@ class Notices:
             # A deleted account is no longer one (refint's removal mails nobody).
             mails += self._members(change, "-", "withdrawal")
         if change.type == "modify" and is_child(change.dn, self.layout.people_dn):
-            for profile in change.values("apexDelegatedProfile", "+"):
+            for profile in change.delegated():
                 account = self._account(change.dn)
                 if account and self._is_profile(profile):
                     application = self._application(profile)
                     mails.append(Mail("delegation", [account[1]], {"application": application}))
-            if PERSONAL & {a.lower() for a in change.attributes}:
+            if change.personal_data:
                 mails += self._personal_data(change)
         return mails
 
@@ -108,8 +106,7 @@ class Notices:
         if account is None:
             return []
         identifier, current = account
-        old = (change.old.get("mail") or [current])[0]
-        new = (change.values("mail", "=") + change.values("mail", "+") or [current])[0]
+        old, new = change.mail_change(current)
         return personal_data(identifier, old, new, change.when)
 
     def details(self, change: Change, own: bool, mails: list[Mail]) -> dict[str, Any]:
@@ -122,7 +119,7 @@ class Notices:
         }
         lists = (("members_added", "+"), ("members_removed", "-"), ("members_replaced", "="))
         for key, op in lists:
-            members = change.values("member", op)
+            members = change.members(op)
             if members:
                 details[key] = members
         if change.new_rdn:

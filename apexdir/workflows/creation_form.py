@@ -40,7 +40,7 @@ def _open_request(rt: Runtime, token_or_link: str) -> CreationRequest:
         req = Repository(rt.directory, rt.layout).request(request_id)
     except (NotFound, Invalid):
         raise refused from None
-    if req.status != "invited" or not tokens.matches(secret, req.token_hash):
+    if req.status != RequestStatus.INVITED or not tokens.matches(secret, req.token_hash):
         raise refused
     if req.expires_at and req.expires_at <= rt.clock():
         raise Invalid(code="creation.link_expired")

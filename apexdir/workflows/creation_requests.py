@@ -21,8 +21,9 @@ from apexdir.rules.permissions import (
 )
 from apexdir.rules.siret import validate_siret
 from apexdir.runtime import Runtime
+from apexdir.workflows.actors import History
 
-OPEN = ["invited", "submitted"]
+OPEN = [RequestStatus.INVITED, RequestStatus.SUBMITTED]
 
 
 def creator_label(rt: Runtime, actor: Actor) -> str:
@@ -53,7 +54,9 @@ def reach(actor: Actor, kind: AccountType, siret: str) -> Target:
 
 
 def link_expired(req: CreationRequest, now: datetime) -> bool:
-    return req.status == "invited" and req.expires_at is not None and req.expires_at <= now
+    return (
+        req.status == RequestStatus.INVITED and req.expires_at is not None and req.expires_at <= now
+    )
 
 
 def effective_status(req: CreationRequest, now: datetime) -> RequestStatus:
@@ -62,7 +65,7 @@ def effective_status(req: CreationRequest, now: datetime) -> RequestStatus:
     return RequestStatus.EXPIRED if link_expired(req, now) else req.status
 
 
-def history(req: CreationRequest) -> dict[str, str | None]:
+def history(req: CreationRequest) -> History:
     """Whose history an event of a creation request belongs to (`Journal.record`)."""
     return {"structure": req.siret or None, "service": req.service_id}
 
@@ -78,7 +81,11 @@ def may_decide(actor: Actor, req: CreationRequest) -> bool:
 
 # ---------------------------------------------------------------------- validators
 def pending(
-    rt: Runtime, actor: Actor, *, siret: str | None = None, statuses: list[str] | None = None
+    rt: Runtime,
+    actor: Actor,
+    *,
+    siret: str | None = None,
+    statuses: list[RequestStatus] | None = None,
 ) -> list[CreationRequest]:
     """Requests this actor may validate (or, for a responsable, that concern his service).
 
@@ -98,7 +105,8 @@ def pending(
             )
         siret = actor.structure
     wanted = statuses or OPEN
-    query = sorted(set(wanted) | ({"invited"} if "expired" in wanted else set()))
+    expired = RequestStatus.EXPIRED in wanted
+    query = sorted(set(wanted) | ({RequestStatus.INVITED} if expired else set()))
     now = rt.clock()
     found = Repository(rt.directory, rt.layout).requests(siret=siret, status=query)
     out = []

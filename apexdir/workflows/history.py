@@ -34,7 +34,7 @@ def reach(actor: Actor, siret: str | None = None) -> Reach:
     own, a responsable his service's (naming another structure is refused)."""
     if actor.type is ActorType.AGENT:
         if not siret:
-            raise Invalid("--structure: a SIRET is required")
+            raise Invalid(code="structure.siret_required", field="siret")
         siret = validate_siret(siret)
         require(actor, Action.HISTORY_VIEW, Target(structure=siret))
         return Reach(siret)

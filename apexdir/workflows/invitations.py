@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
-from apexdir.models import CreationRequest
+from apexdir.models import CreationRequest, RequestStatus
 from apexdir.rules.permissions import Action, Actor, require
 from apexdir.runtime import Runtime
 from apexdir.workflows.precreation import effective_status, invite, request_target
@@ -32,7 +32,7 @@ def resend(rt: Runtime, actor: Actor, request_id: str) -> CreationRequest:
     """
     req = Repository(rt.directory, rt.layout).request(request_id)
     require(actor, Action.INVITE, request_target(req))
-    if effective_status(req, rt.clock()) != "expired":
+    if effective_status(req, rt.clock()) != RequestStatus.EXPIRED:
         raise Conflict(code="creation.resend_not_expired", params={"request": req.id})
     return invite(
         rt,

@@ -5,8 +5,8 @@ Deletion stays in `accounts`, suspension in `suspension`; both call the guard he
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import EllipsisType
-from typing import Any
 
 from apexdir.directory.mapping import GUARD_ATTRS
 from apexdir.directory.repository import Repository
@@ -51,9 +51,19 @@ def require_not_last_administrator(rt: Runtime, account: Account) -> None:
         raise Conflict(reason)
 
 
+@dataclass(frozen=True)
+class Retyped:
+    """What `retype` did: the account as it is now, the type it had, and the délégations it
+    lost (a responsable who stops being one)."""
+
+    account: Account
+    previous_type: AccountType
+    delegations_dropped: list[str]
+
+
 def retype(
     rt: Runtime, actor: Actor, identifier: str, new_type: str, *, service: str | None = None
-) -> dict[str, Any]:
+) -> Retyped:
     """Give the account another type (SPEC §10), under the permission table: the actor must
     be allowed to manage the account both as it is and as it becomes (an administrateur
     turns a collaborateur into a responsable, never into an administrateur).
@@ -105,7 +115,4 @@ def retype(
         },
         **history_of(account),  # the service it had: its responsables read the change
     )
-    updated = repo.account(account.identifier)
-    out = updated.public()
-    out.update(previous_type=account.type, delegations_dropped=dropped)
-    return out
+    return Retyped(repo.account(account.identifier), account.type, dropped)

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from apexdir.rules.wording import DateTime
 from apexdir.runtime import Runtime
 
 
-def moment(rt: Runtime) -> dict[str, str]:
+def moment(rt: Runtime) -> DateTime:
     """Now, as the life-of-an-account mails tell it (Paris time): `date` and `heure`."""
     from zoneinfo import ZoneInfo
 

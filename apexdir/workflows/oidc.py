@@ -32,10 +32,7 @@ def check_uri(uri: str) -> str:
     host = (parts.hostname or "").lower()
     secure = parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK)
     if not secure or not parts.netloc or parts.fragment or len(value) > 2048 or "#" in value:
-        raise Invalid(
-            f"redirect address {uri!r}: an absolute https:// address without fragment "
-            "(http:// on the loopback only)"
-        )
+        raise Invalid(code="oidc.redirect_uri", params={"value": uri})
     return value
 
 
@@ -56,7 +53,7 @@ def register_client(
     Repository(rt.directory, rt.layout).application(code)
     uris = _checked(redirect_uris)
     if not uris:
-        raise Invalid("at least one --redirect-uri is needed")
+        raise Invalid(code="oidc.redirect_needed")
     logout = _checked(post_logout_uris or [])
     client, secret, rotated = store.put_client(rt, code, uris, logout, public=public)
     rt.journal.record(
@@ -106,7 +103,7 @@ def federation_client_id(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].rstrip("-")
     if not store.is_federation_id(slug):
-        raise Invalid(f"federation name {name!r}: it must hold at least one letter")
+        raise Invalid(code="oidc.federation_name_letter", params={"value": name})
     return slug
 
 
@@ -126,14 +123,17 @@ def register_federation_client(
     require(actor, Action.CATALOGUE_MANAGE, ANYWHERE)
     label = " ".join(name.split())
     if not label or len(label) > 64 or not label.isprintable():
-        raise Invalid("federation name: 1 to 64 printable characters")
+        raise Invalid(code="oidc.federation_name")
     if signing_alg not in ALGORITHMS:
-        raise Invalid(f"signing algorithm {signing_alg!r}: one of {', '.join(ALGORITHMS)}")
+        raise Invalid(
+            code="oidc.signing_alg",
+            params={"value": signing_alg, "known": ", ".join(ALGORITHMS)},
+        )
     client_id = federation_client_id(label)
     uris = _checked(redirect_uris)
     logout = _checked(post_logout_uris)
     if not uris or not logout:
-        raise Invalid("at least one --redirect-uri and one --post-logout-redirect-uri are needed")
+        raise Invalid(code="oidc.federation_uris_needed")
     client, secret, rotated = store.put_federation_client(
         rt, client_id, label, uris, logout, signing_alg
     )

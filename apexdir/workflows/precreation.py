@@ -95,7 +95,7 @@ def _reserve(rt: Runtime, req: CreationRequest, identifier: str) -> None:
     if req.identifier == identifier:
         return
     if not Repository(rt.directory, rt.layout).reserve_identifier(req, identifier):
-        raise _Raced(f"request {req.id} is being validated by someone else")
+        raise _Raced(code="creation.busy", params={"request": req.id})
 
 
 def _create_account(
@@ -127,7 +127,7 @@ def _create_account(
             if not repo.account_exists(identifier):
                 raise  # refused for another reason than a taken identifier
             # taken meanwhile by another creation: the next number
-    raise Conflict("could not assign an identifier: too many concurrent creations, run again")
+    raise Conflict(code="creation.identifier_busy")
 
 
 def _accepted(req: CreationRequest) -> RequestDecision:
@@ -151,28 +151,27 @@ def validate(rt: Runtime, actor: Actor, request_id: str) -> RequestDecision:
             return _accepted(req)
         if req.status != "submitted":
             raise Conflict(
-                f"request {req.id} is {req.status}: only a submitted form can be accepted"
+                code="creation.not_acceptable",
+                params={"request": req.id, "status": _STATUSES.get(req.status, req.status)},
             )
         pending_hash = _pending_hash(rt, req)
         now = rt.clock()
         try:
             if not _own_account(rt, req):
                 if not pending_hash:
-                    raise Conflict(
-                        f"request {req.id} holds no password: the form must be completed again"
-                    )
+                    raise Conflict(code="creation.no_password", params={"request": req.id})
                 _create_account(rt, actor, req, pending_hash, now)
         except _Raced:
             continue  # another validator moved the reservation: read the request again
         break
     else:
-        raise Conflict(f"request {request_id} is being validated by someone else: run again")
+        raise Conflict(code="creation.busy", params={"request": request_id})
     assert req.identifier
     if not repo.accept_request(req, now, creator_label(rt, actor)):
         return _lost_race(rt, repo, req)
     queue_mail_or_undo(
         rt,
-        lambda: repo.undo_decision(req, "accepted", pending_hash),
+        lambda: repo.undo_decision(req, RequestStatus.ACCEPTED, pending_hash),
         "validation",
         [req.mail],
         identifiant=req.identifier,
@@ -195,7 +194,10 @@ def _lost_race(rt: Runtime, repo: Repository, req: CreationRequest) -> RequestDe
         return _accepted(current)  # another validator finished it (and mailed)
     if _own_account(rt, req):  # refused meanwhile: no account may stay for it
         repo.delete_account(req.identifier or "")
-    raise Conflict(f"request {req.id} was {current.status} meanwhile: no account created")
+    raise Conflict(
+        code="creation.decided_meanwhile",
+        params={"request": req.id, "status": _STATUSES.get(current.status, current.status)},
+    )
 
 
 def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> RequestDecision:
@@ -223,7 +225,7 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> RequestDe
         raise _not_refusable(req.id, current.status)
     queue_mail_or_undo(
         rt,
-        lambda: repo.undo_decision(req, "refused", pending_hash),
+        lambda: repo.undo_decision(req, RequestStatus.REFUSED, pending_hash),
         "refusal",
         [req.mail],
         motif=text,
@@ -239,7 +241,13 @@ def refuse(rt: Runtime, actor: Actor, request_id: str, reason: str) -> RequestDe
 
 
 # A request's status as the refusal names it (« la demande … est acceptée »).
-_STATUSES = {"accepted": "acceptée", "refused": "refusée", "expired": "expirée"}
+_STATUSES = {
+    "accepted": "acceptée",
+    "refused": "refusée",
+    "expired": "expirée",
+    "invited": "en attente du formulaire",
+    "submitted": "en attente de validation",
+}
 
 
 def _not_refusable(request_id: str, status: str) -> Conflict:

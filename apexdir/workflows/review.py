@@ -15,7 +15,7 @@ from datetime import datetime
 from apexdir.directory.repository import Repository
 from apexdir.directory.reviews import ReviewStore
 from apexdir.errors import Conflict, Invalid
-from apexdir.models import Account, Review, ReviewDecision, Structure
+from apexdir.models import Account, Decision, Review, ReviewDecision, Structure
 from apexdir.rules import review as r
 from apexdir.rules.history import actor_value
 from apexdir.rules.permissions import Action, Actor, ActorType, Target, require
@@ -31,7 +31,7 @@ class Item:
     pending)."""
 
     habilitation: str
-    decision: str | None = None
+    decision: Decision | None = None
 
 
 @dataclass
@@ -67,7 +67,7 @@ def _siret(actor: Actor, siret: str | None) -> str:
     """The structure reviewed: an administrateur's own; an agent names one."""
     if actor.type is ActorType.AGENT:
         if not siret:
-            raise Invalid("a SIRET is required")
+            raise Invalid(code="structure.siret_required", field="siret")
         siret = validate_siret(siret)
     wanted = siret or actor.structure
     require(actor, Action.REVIEW, Target(structure=wanted))
@@ -129,7 +129,7 @@ def sheet(rt: Runtime, actor: Actor, siret: str | None = None) -> Sheet | None:
 
 
 def decide(
-    rt: Runtime, actor: Actor, choices: dict[r.Pair, str], siret: str | None = None
+    rt: Runtime, actor: Actor, choices: dict[r.Pair, Decision], siret: str | None = None
 ) -> Outcome:
     """Confirm or withdraw habilitations of the active review. Everything is checked
     before the first write: each pair must be held now by a reviewed account of the
@@ -163,7 +163,7 @@ def decide(
     return Outcome(len(decisions) - withdrawn, withdrawn, remaining, completed)
 
 
-def _check(accounts: list[Account], choices: dict[r.Pair, str]) -> dict[str, Account]:
+def _check(accounts: list[Account], choices: dict[r.Pair, Decision]) -> dict[str, Account]:
     """The reviewed accounts by identifier; refused unless each pair is held by one."""
     by_id = {a.identifier.lower(): a for a in accounts}
     for pair in choices:
@@ -177,7 +177,7 @@ def _check(accounts: list[Account], choices: dict[r.Pair, str]) -> dict[str, Acc
 
 
 def _apply(
-    rt: Runtime, actor: Actor, review: Review, account: Account, key: str, decision: str
+    rt: Runtime, actor: Actor, review: Review, account: Account, key: str, decision: Decision
 ) -> None:
     app, profile = key.split("/", 1)
     if decision == r.WITHDRAWN:
@@ -189,7 +189,7 @@ def _apply(
                       **history_of(account))  # fmt: skip
 
 
-def _order(choice: tuple[r.Pair, str]) -> tuple[str, str]:
+def _order(choice: tuple[r.Pair, Decision]) -> tuple[str, str]:
     return choice[0].identifier, choice[0].habilitation
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from apexdir.directory.repository import Repository
 from apexdir.errors import ApexError, Conflict
-from apexdir.models import Review
+from apexdir.models import Review, StructureStatus
 from apexdir.rules import review as r
 from apexdir.runtime import Runtime
 from apexdir.workflows import rights
@@ -39,7 +39,7 @@ def _day(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y")
 
 
-Structures = list[tuple[str, str, datetime | None]]
+Structures = list[tuple[str, StructureStatus, datetime | None]]
 
 
 def open_due(rt: Runtime, stop: Callable[[], bool], structures: Structures | None = None) -> int:
@@ -52,7 +52,7 @@ def open_due(rt: Runtime, stop: Callable[[], bool], structures: Structures | Non
         if stop():
             break
         last = latest.get(siret)
-        if status == "closed" or not r.is_due(
+        if status == StructureStatus.CLOSED or not r.is_due(
             now,
             last_opened=last.opened_at if last else None,
             last_active=bool(last and last.active),

@@ -7,17 +7,18 @@ finishes it (merge moves accounts first and deletes the source last).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict, Invalid, NotFound
-from apexdir.models import Account, Service
+from apexdir.models import Account, RequestStatus, Service
 from apexdir.rules.permissions import Action, Actor, Target, require
 from apexdir.rules.siret import validate_siret
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows.actors import target_for
 
-OPEN_REQUESTS = ["invited", "submitted"]
+OPEN_REQUESTS = [RequestStatus.INVITED, RequestStatus.SUBMITTED]
 
 
 def _target(siret: str, service: Service | None = None) -> Target:
@@ -99,9 +100,18 @@ def deletion_blockers(rt: Runtime, service: Service) -> tuple[int, int]:
     return len(accounts), len(requests)
 
 
-def merge_services(
-    rt: Runtime, actor: Actor, siret: str, source: str, target: str
-) -> dict[str, object]:
+@dataclass(frozen=True)
+class ServiceMerge:
+    """What `merge_services` did: the services by name, the accounts and the open creation
+    requests moved from `source` to `target`."""
+
+    source: str
+    target: str
+    moved: int
+    requests_moved: int
+
+
+def merge_services(rt: Runtime, actor: Actor, siret: str, source: str, target: str) -> ServiceMerge:
     """Every account (and open request) of `source` moves to `target`; then `source` goes."""
     siret = validate_siret(siret)
     require(actor, Action.SERVICE_MANAGE, _target(siret))
@@ -131,12 +141,7 @@ def merge_services(
         structure=siret,
         service=dst.id,  # the source is gone: the target's responsables read it
     )
-    return {
-        "source": src.name,
-        "target": dst.name,
-        "moved": moved,
-        "requests_moved": moved_requests,
-    }
+    return ServiceMerge(src.name, dst.name, moved, moved_requests)
 
 
 def delete_service(rt: Runtime, actor: Actor, siret: str, name: str) -> None:

@@ -35,7 +35,11 @@ def _category(rt: Runtime, category: str) -> str:
     for known in rt.settings.categories:
         if known.casefold() == wanted:
             return known
-    raise Invalid(f"unknown category {category!r}; known: " + " · ".join(rt.settings.categories))
+    raise Invalid(
+        code="structure.category",
+        params={"value": category, "known": " · ".join(rt.settings.categories)},
+        field="category",
+    )
 
 
 # The words of the guide's récapitulatif, for the messages partners may read.
@@ -57,10 +61,14 @@ def _clean(field: str, value: str | None, *, required: bool = False) -> str | No
     text = " ".join(value.split()) if value else ""
     if not text:
         if required:
-            raise Invalid(f"{field}: required")
+            raise Invalid(code="text.required", params={"label": LABELS[field]}, field=field)
         return None
     if len(text) > TEXT_LIMITS[field]:
-        raise Invalid(f"{field}: at most {TEXT_LIMITS[field]} characters")
+        raise Invalid(
+            code="text.too_long",
+            params={"label": LABELS[field], "max": TEXT_LIMITS[field], "length": len(text)},
+            field=field,
+        )
     return display_name(LABELS[field], text, max_length=TEXT_LIMITS[field])
 
 
@@ -112,7 +120,7 @@ def update_structure(rt: Runtime, actor: Actor, siret: str, **changes: str | Non
         elif field in TEXT_LIMITS:
             updates[field] = _clean(field, value)
         else:
-            raise Invalid(f"{field}: not a structure field")
+            raise Invalid(code="structure.unknown_field", params={"value": field})
     if updates:
         repo.update_structure(structure, **updates)
         rt.journal.record(

@@ -17,13 +17,13 @@ dormancy delay (`apexdir.rules.dormancy`): the administrateur lifts both kinds a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from apexdir.directory import dormancy as marks
 from apexdir.directory.repository import Repository
 from apexdir.errors import Conflict
-from apexdir.models import Account
+from apexdir.models import Account, AccountStatus
 from apexdir.rules.dormancy import REACTIVATED, Mark
 from apexdir.rules.dormancy import SUSPENDED as DORMANT
 from apexdir.rules.lifecycle import ACTIVE, SUSPENDED
@@ -49,9 +49,19 @@ def _target(rt: Runtime, actor: Actor, identifier: str) -> tuple[Repository, Acc
     return repo, account
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """What `suspend` or `reactivate` did: the account's status now, and the reason the
+    suspension's mail quoted."""
+
+    identifier: str
+    status: AccountStatus
+    reason: str | None = None
+
+
 def suspend(
     rt: Runtime, actor: Actor, identifier: str, *, reason: str | None = None
-) -> dict[str, Any]:
+) -> StatusChange:
     """Suspend the account; `reason` (optional) is quoted in the mail to the person, so it
     follows the rules of a refusal's reason (plain text, no link, no phone number)."""
     # Checked before anything is read or written, as a refusal's reason.
@@ -79,10 +89,10 @@ def suspend(
         details={"reason": text, "type": account.type, "structure": account.siret},
         **history_of(account),
     )
-    return {"identifier": account.identifier, "status": SUSPENDED, "reason": text}
+    return StatusChange(account.identifier, SUSPENDED, text)
 
 
-def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
+def reactivate(rt: Runtime, actor: Actor, identifier: str) -> StatusChange:
     """Lift the suspension: slapd's lock goes with the status, in one write."""
     repo, account = _target(rt, actor, identifier)
     if account.status != SUSPENDED:
@@ -113,7 +123,7 @@ def reactivate(rt: Runtime, actor: Actor, identifier: str) -> dict[str, Any]:
         details={"type": account.type, "structure": account.siret},
         **history_of(account),
     )
-    return {"identifier": account.identifier, "status": status}
+    return StatusChange(account.identifier, status)
 
 
 def suspend_for_inactivity(

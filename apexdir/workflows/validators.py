@@ -62,16 +62,18 @@ def notify_submitted(rt: Runtime, req: CreationRequest, last_name: str, first_na
     (the invitee did nothing wrong), the validators' reminder (daemon, `pending`) is then
     the one that tells them."""
     repo = Repository(rt.directory, rt.layout)
-    context = {"nom": f"{first_name} {last_name}".strip(), "mail": req.mail, "type": req.type}
+    nom = f"{first_name} {last_name}".strip()
     try:
         to_validate = validators(rt, repo, req, {})
         informed = _inviting_responsable(repo, req.created_by)
         sent = 0
         for address in to_validate:
-            queue_mail(rt, "request_submitted", [address], a_valider=True, **context)
+            queue_mail(rt, "request_submitted", [address], a_valider=True, nom=nom,
+                       mail=req.mail, type=req.type)  # fmt: skip
             sent += 1
         if informed and informed.lower() not in {a.lower() for a in to_validate}:
-            queue_mail(rt, "request_submitted", [informed], a_valider=False, **context)
+            queue_mail(rt, "request_submitted", [informed], a_valider=False, nom=nom,
+                       mail=req.mail, type=req.type)  # fmt: skip
             sent += 1
     except ApexError as exc:
         log.warning("request %s submitted, validators not told now: %s", req.id, exc)

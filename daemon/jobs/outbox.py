@@ -236,7 +236,7 @@ class _Pass:
                 msg = build_message(rendered, message.recipients, sender, message.message_id,
                                     sent_at=self.clock())  # fmt: skip
         except (ValueError, TypeError, UnicodeError) as exc:
-            raise DeliveryRefused(f"cannot build the message: {exc}", code=None) from exc
+            raise DeliveryRefused(f"cannot build the message: {exc}", reply_code=None) from exc
         try:
             if ascii_only:
                 envelope = envelope_sender(sender)

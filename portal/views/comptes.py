@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from apexdir.errors import Invalid, NotAllowed
-from apexdir.models import Account, CreationRequest
+from apexdir.models import Account, CreationRequest, RequestStatus
 from apexdir.portal.context import account, actor, rt
 from apexdir.portal.forms import (
     EmptyForm,
@@ -42,6 +42,8 @@ STATUSES = {
     "refused": "Refusée",
     "accepted": "Acceptée",
 }
+# The creation requests listed under the accounts.
+PENDING = [RequestStatus.INVITED, RequestStatus.SUBMITTED, RequestStatus.EXPIRED]
 
 
 def _manager() -> Account:
@@ -92,7 +94,7 @@ def liste() -> Any:
     rows = accounts.manageable(rt(), actor())  # a responsable's: his service (SPEC §1)
     pages = max(1, -(-len(rows) // PAGE))
     page = min(page, pages)
-    pending = precreation.pending(rt(), actor(), statuses=["invited", "submitted", "expired"])
+    pending = precreation.pending(rt(), actor(), statuses=PENDING)
     return render_template(
         "comptes/liste.html",
         me=me,

@@ -87,13 +87,13 @@ def code() -> Any:
                 return redirect(url_for("connexion.login"))
             form.code.errors = [french(exc)]
         else:
-            device.remember(outcome["identifier"])
+            device.remember(outcome.identifier)
             begin_session(
-                user=outcome["identifier"],
-                type=outcome["type"],
-                last_login=outcome["last_login_text"],
+                user=outcome.identifier,
+                type=outcome.type,
+                last_login=outcome.last_login_text,
             )
-            adopt_generation(outcome["identifier"])
+            adopt_generation(outcome.identifier)
             # Back to the application whose login this was (OpenID Connect), if any, else
             # to the page asked for before the login.
             return redirect(oidc.resume_url() or _next() or url_for("espace.accueil"))
@@ -125,9 +125,9 @@ def resend() -> Any:
     if not pending or not form.validate_on_submit():
         return redirect(url_for("connexion.login"))
     try:
-        outcome = auth.resend_code(rt(), str(pending))
+        told = auth.resend_code(rt(), str(pending))
     except AuthenticationFailed as exc:
         flash(french(exc), "error")
     else:
-        flash(outcome["message"], "info")
+        flash(told, "info")
     return redirect(url_for("connexion.code", next=_next()))

@@ -271,7 +271,7 @@ def mot_de_passe() -> Any:
         checks.check_new_password(form, rt().settings.policy, form.mot_de_passe, form.confirmation)
         if not checks.has_errors(form):
             try:
-                outcome = auth.change(
+                auth.change(
                     rt(),
                     me.identifier,
                     form.actuel.data or "",
@@ -284,7 +284,7 @@ def mot_de_passe() -> Any:
                 checks.place(form, exc)
             else:
                 adopt_generation(me.identifier)  # the account's other sessions ended
-                flash(outcome["message"], "success")
+                flash(auth.CHANGE_DONE, "success")
                 return redirect(url_for("espace.donnees"))
     data_form = PersonalDataForm(prefix="donnees", formdata=None)
     data_form.nom.data, data_form.prenom.data = me.last_name, me.first_name

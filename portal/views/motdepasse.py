@@ -62,7 +62,7 @@ def forgot() -> Any:
         form.form_errors.append(french(exc))
         return _forgot_page(form)
     session["reset_for"] = identifier
-    session["reset_message"] = outcome["message"]
+    session["reset_message"] = outcome.message
     return redirect(url_for("motdepasse.code"))
 
 

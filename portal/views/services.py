@@ -96,8 +96,8 @@ def fusionner(service_id: str) -> Any:
         done = attempt(
             lambda: workflow.merge_services(rt(), actor(), siret, source.name, target.name),
             lambda r: (
-                f"Le service « {r['source']} » a été fusionné dans « {r['target']} » : "
-                f"{r['moved']} compte(s) et {r['requests_moved']} demande(s) déplacé(s)."
+                f"Le service « {r.source} » a été fusionné dans « {r.target} » : "
+                f"{r.moved} compte(s) et {r.requests_moved} demande(s) déplacé(s)."
             ),
         )
         if done:

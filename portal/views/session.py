@@ -89,7 +89,7 @@ def _page_has_errors(context: Context) -> bool:
             return True
     if context.get("page_error"):
         return True
-    return any(c == "error" for c, _ in get_flashed_messages(with_categories=True))
+    return bool(get_flashed_messages(category_filter=["error"]))
 
 
 def register(app: Flask) -> None:

@@ -28,7 +28,7 @@ def suspendre(identifier: str) -> Any:
                 rt(), actor(), identifier[:256], reason=form.motif.data or None
             ),
             lambda r: (
-                f"Le compte {r['identifier']} est suspendu : il ne peut plus se connecter, "
+                f"Le compte {r.identifier} est suspendu : il ne peut plus se connecter, "
                 "ni au portail ni aux applications. La personne est prévenue par mail."
             ),
         )
@@ -43,9 +43,7 @@ def reactiver(identifier: str) -> Any:
     if EmptyForm().validate_on_submit():
         attempt(
             lambda: suspension.reactivate(rt(), actor(), identifier[:256]),
-            lambda r: (
-                f"Le compte {r['identifier']} est réactivé ; la personne est prévenue par mail."
-            ),
+            lambda r: f"Le compte {r.identifier} est réactivé ; la personne est prévenue par mail.",
         )
     return redirect(url_for("comptes.detail", identifier=identifier[:256]))
 

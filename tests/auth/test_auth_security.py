@@ -319,8 +319,9 @@ def test_ldap_injection_through_identifiers(
     assert info.value.message == auth.INVALID_CREDENTIALS
     with pytest.raises(AuthenticationFailed):
         auth.verify(rt, identifier, "123456")
-    assert auth.forgot(rt, identifier, captcha_ok=True) == {
-        "message": auth.FORGOT_ANSWER.format(minutes=15)}  # fmt: skip
+    assert auth.forgot(rt, identifier, captcha_ok=True) == auth.ResetAnswer(
+        auth.FORGOT_ANSWER.format(minutes=15)
+    )
     with pytest.raises(AuthenticationFailed):
         auth.reset(rt, identifier, "123456", NEW, NEW)
     assert len(_spooled(rt)) == spooled

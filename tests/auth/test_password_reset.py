@@ -35,6 +35,8 @@ def test_forgot_with_a_mobile_sends_an_sms_code(
     (code,) = sms_codes(app_cli, sinks, mobile_partner.mobile or "")
     assert reset_links(app_cli, mobile_partner.mail) == []
     done = app_cli.ok("password", "reset", mobile_partner.identifier, code, input=f"{NEW}\n{NEW}\n")
+    assert done == {"identifier": mobile_partner.identifier, "message": auth.RESET_DONE}
+    assert list(done) == ["identifier", "message"]
     assert done["message"] == "Le mot de passe a été réinitialisé."
     assert whoami(slapd, mobile_partner.dn, NEW) == 0
     assert whoami(slapd, mobile_partner.dn, PASSWORD) != 0
@@ -75,6 +77,7 @@ def test_helpdesk_sees_the_masked_number(app_cli: Cli, mobile_partner: Partner) 
     answer = app_cli.ok("password", "forgot", "--helpdesk", mobile_partner.identifier)
     assert answer["channel"] == "sms"
     assert answer["masked_mobile"] == "06-XX-XX-32-34"
+    assert list(answer) == ["message", "channel", "masked_mobile"]
     # Never for anyone else: anonymous, or a partner acting for himself.
     plain = app_cli.ok("password", "forgot", mobile_partner.identifier)
     assert plain == {"message": auth.FORGOT_ANSWER.format(minutes=15)}
@@ -139,6 +142,8 @@ def test_change_needs_the_current_password(
                         input=f"Wr0ng-Passw0rd!\n{NEW}\n{NEW}\n")  # fmt: skip
     assert "incorrect" in err
     done = app_cli.ok("password", "change", partner.identifier, input=f"{PASSWORD}\n{NEW}\n{NEW}\n")
+    assert done == {"identifier": partner.identifier, "message": auth.CHANGE_DONE}
+    assert list(done) == ["identifier", "message"]
     assert done["message"] == "Votre mot de passe a été modifié."
     assert whoami(slapd, partner.dn, NEW) == 0
     err = app_cli.fails(1, "password", "change", partner.identifier,

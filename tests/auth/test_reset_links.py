@@ -49,7 +49,7 @@ def test_wrong_secrets_with_the_genuine_handle_do_not_void_the_link(
         with pytest.raises(AuthenticationFailed):
             auth.reset_with_link(rt, f"{handle}.mauvais-secret", NEW, NEW)
     assert auth.link_usable(rt, token)
-    assert auth.reset_with_link(rt, token, NEW, NEW)["message"] == auth.RESET_DONE
+    assert auth.reset_with_link(rt, token, NEW, NEW).identifier == partner.identifier
     with pytest.raises(AuthenticationFailed):  # single use
         auth.reset_with_link(rt, token, "Encore-N0uv34u!!", "Encore-N0uv34u!!")
 

@@ -81,7 +81,7 @@ def test_bad_lines_are_all_reported_and_nothing_is_written(
     assert "nothing written" in lines[0]
     reported = {int(line.split(":")[0].split()[1]): line for line in lines[1:]}
     assert sorted(reported) == [3, 6, 9, 10, 11, 12, 13, 14]
-    assert "unknown category 'Boulangerie'" in reported[3]
+    assert "Catégorie « Boulangerie » inconnue" in reported[3]
     assert f"structure {OTHER} is invalid (line 3)" in reported[6]
     assert "Adresse mail invalide" in reported[9]
     assert "Cathy.Noel" in reported[10] and "SPEC §3" in reported[10]

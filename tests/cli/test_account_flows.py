@@ -385,6 +385,11 @@ def test_mail_change_reaches_both_addresses(app_cli: Cli, slapd: SlapdInstance) 
         as_=w.collab1,
     )
     assert result["message"] == "Vos données personnelles ont été modifiées."
+    assert list(result) == [
+        "identifier", "dn", "last_name", "first_name", "mail", "type", "habilitations",
+        "siret", "service", "status", "last_login", "delegations", "client_application",
+        "mobile", "message",
+    ]  # fmt: skip
     assert result["identifier"] == w.collab1 and result["mail"] == "Jeanne.New@example.org"
     for address in ("collab1@example.org", "Jeanne.New@example.org"):
         sent = flows.mails_to(app_cli, address, "personal_data")

@@ -80,7 +80,7 @@ def test_arguments_that_are_not_utf8_are_usage_errors(app_cli: Cli, argv: list[s
     flows.structure(app_cli)
     code, out, err = _raw(app_cli, *argv, input=f"{PASSWORD}\n{PASSWORD}\n")
     assert (code, out) == (2, "")
-    assert err.startswith("error: argument '") and "not valid UTF-8" in err
+    assert err.startswith("error: L'argument « ") and "n'est pas du texte UTF-8 valide" in err
     assert "\\xff" in err or "\\xe9" in err
     assert "\udcff" not in err and len(err.splitlines()) == 1
     assert app_cli.ok("service", "list", SIRET) == []
@@ -92,9 +92,10 @@ def test_stdin_that_is_not_utf8_is_a_usage_error(app_cli: Cli) -> None:
     link = app_cli.link_for("a@example.org")
     form = ["account", "complete", link, "--last-name", "Roux", "--first-name", "Léa", "--yes"]
     code, out, err = _raw(app_cli, *form, input=b"Str0ng-Passw\xf6rd!\nStr0ng-Passw\xf6rd!\n")
-    assert (code, out) == (2, "") and err == "error: standard input is not valid UTF-8 text\n"
+    assert (code, out) == (2, "")
+    assert err == "error: L'entrée standard n'est pas du texte UTF-8 valide.\n"
     code, _, err = _raw(app_cli, "login", "x", input=b"\xff\xfe\n")
-    assert code == 2 and "standard input" in err
+    assert code == 2 and "L'entrée standard" in err
     # The link is still usable: nothing was submitted.
     app_cli.complete("a@example.org", "Léa", "Roux")
     assert app_cli.ok("account", "validate", request)["identifier"] == "lea.roux-px"
@@ -110,7 +111,8 @@ def test_error_lines_escape_control_characters_and_cut_long_values(app_cli: Cli)
     assert code == 3 and len(err) < 200 and err.endswith("aaaaaaaaaa introuvable\n")
     # A long line of short words is cut in the middle, its end kept.
     code, _, err = _raw(app_cli, "--as", "x " * 3000, "journal")
-    assert code == 4 and len(err) < 1100 and err.rstrip().endswith("no such account")
+    assert code == 4 and len(err) < 1100
+    assert err.rstrip().endswith("introuvable : impossible d'agir en son nom.")
     # Usage errors from click go through the same line.
     code, _, err = _raw(app_cli, "account", "invite", "--type", "chef\r\x1b")
     assert code == 2 and "chef\\r\\x1b" in err and "\r" not in err and "\x1b" not in err
@@ -156,7 +158,8 @@ def test_non_ascii_mail_is_refused_before_anything_is_written(
 def test_street_longer_than_the_schema_is_refused(app_cli: Cli) -> None:
     """street is a DirectoryString{128} in core.schema: 129 characters are refused."""
     create = ["structure", "create", "--siret", SIRET, "--category", "Banques", "--name", "B"]
-    assert "street: at most 128" in app_cli.fails(1, *create, "--street", "r" * 129)
+    refused = app_cli.fails(1, *create, "--street", "r" * 129)
+    assert refused == "error: Voie : 128 caractères au plus (129 saisis).\n"
     app_cli.ok(*create, "--street", "r" * 128)
 
 
@@ -207,3 +210,17 @@ def test_refusal_mail_quotes_the_validator(app_cli: Cli) -> None:
     assert refused["reason"] == folded
     body = flows.mails_to(app_cli, "a@example.org", "refusal")[-1]["body"]
     assert f'Motif indiqué par le valideur : "{folded}"' in body
+
+
+def test_the_command_lines_own_refusals_are_french(app_cli: Cli) -> None:
+    """The CLI's usage errors come from the catalogue too, the option named in it."""
+    assert app_cli.fails(2, "--as", " ", "journal") == (
+        "error: --as : un identifiant est obligatoire.\n"
+    )
+    assert app_cli.fails(1, "journal", "--since", "hier") == (
+        "error: --since « hier » : une date ISO 8601 est attendue (par exemple 2026-12-01 ou "
+        "2026-12-01T09:30).\n"
+    )
+    assert app_cli.fails(2, "outbox", "retry") == (
+        "error: Indiquez un numéro de message ou --held.\n"
+    )

@@ -177,6 +177,7 @@ def test_suspension_is_enforced_by_slapd_and_reversible(
 
     result = app_cli.ok("account", "suspend", w.collab1, "--reason", "Départ en congé", as_=w.adm_a)
     assert result == {"identifier": w.collab1, "status": "suspended", "reason": "Départ en congé"}
+    assert list(result) == ["identifier", "status", "reason"]
     refused = _whoami(slapd, w.collab1)
     assert refused.returncode == 49, refused  # invalidCredentials: slapd refuses the bind
     after = flows.entry(slapd, w.collab1)
@@ -198,7 +199,8 @@ def test_suspension_is_enforced_by_slapd_and_reversible(
     assert 'Motif indiqué : "Départ en congé"' in body and w.collab1 in body
 
     app_cli.fails(1, "account", "suspend", w.collab1, as_=w.adm_a)  # already
-    assert app_cli.ok("account", "reactivate", w.collab1, as_=w.adm_a)["status"] == "active"
+    reactivated = app_cli.run("account", "reactivate", w.collab1, as_=w.adm_a)
+    assert reactivated.stdout == f'{{\n  "identifier": "{w.collab1}",\n  "status": "active"\n}}\n'
     assert _whoami(slapd, w.collab1).returncode == 0
     assert subject(rt, w.collab1, APP, 0) is not None
     assert REACTIVATED in _subjects(app_cli, w.mails[w.collab1])
@@ -234,6 +236,11 @@ def test_retype_follows_the_table_and_drops_delegations(app_cli: Cli, slapd: Sla
     assert result["type"] == "collaborateur" and result["previous_type"] == "responsable"
     assert result["delegations_dropped"] == [f"{APP}/{READ}"]
     assert result["service"] == SERVICE
+    assert list(result) == [
+        "identifier", "dn", "last_name", "first_name", "mail", "type", "habilitations",
+        "siret", "service", "status", "last_login", "delegations", "client_application",
+        "previous_type", "delegations_dropped",
+    ]  # fmt: skip
     entry = flows.entry(slapd, w.resp1)
     assert entry is not None and not entry.all("apexDelegatedProfile")
     assert entry.dn.lower() == slapd.layout.account_dn(w.resp1).lower()  # same DN

@@ -76,6 +76,7 @@ def test_merge_moves_accounts_and_requests_and_keeps_dns(
     app_cli.fails(3, "service", "merge", SIRET, SERVICE, "Nulle part", as_=w.adm_a)
     result = app_cli.ok("service", "merge", SIRET, SERVICE, SERVICE2, as_=w.adm_a)
     assert result == {"source": SERVICE, "target": SERVICE2, "moved": 2, "requests_moved": 1}
+    assert list(result) == ["source", "target", "moved", "requests_moved"]
 
     assert _dns(slapd, *before) == before
     for identifier in before:

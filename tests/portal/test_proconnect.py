@@ -120,10 +120,19 @@ def test_federation_client_from_the_cli(app_cli: Cli, partner: Partner, rt: Runt
                   "--userinfo-signed-alg", "HS256")  # fmt: skip
     logout = ("--post-logout-redirect-uri", LOGOUT_CALLBACK)
     plain_http = "http://proconnect.example/cb"
-    app_cli.fails(
+    refused = app_cli.fails(
         1, "oidc", "federation-client", "ProConnect", "--redirect-uri", plain_http, *logout
     )
-    app_cli.fails(1, "oidc", "federation-client", "!!!", "--redirect-uri", CALLBACK, *logout)
+    assert refused == (
+        f"error: Adresse de redirection « {plain_http} » refusée : saisissez une adresse "
+        "absolue en https:// sans fragment (http:// seulement sur la machine locale).\n"
+    )
+    refused = app_cli.fails(
+        1, "oidc", "federation-client", "!!!", "--redirect-uri", CALLBACK, *logout
+    )
+    assert refused == (
+        "error: Nom de fédération « !!! » refusé : il doit contenir au moins une lettre.\n"
+    )
 
 
 def test_discovery_says_what_proconnect_needs(browser: Browser) -> None:

@@ -119,3 +119,56 @@ def test_a_closed_structure_is_told_in_the_rules_words() -> None:
     from apexdir.rules.structure_life import CLOSED_AT_LOGIN
 
     assert messages.text("login.structure_closed") == CLOSED_AT_LOGIN
+
+
+# What a partner's action can raise: the workflows, the rules they apply, the OIDC provider
+# and the portal. The bulk import (rules/import_rows.py) reports to the operator who runs it.
+PARTNER_FACING = ("apexdir/workflows", "apexdir/rules", "apexdir/oidc", "portal")
+OPERATOR_ONLY = {"apexdir/rules/import_rows.py"}
+
+
+def raised_literals(path: Path) -> list[tuple[int, str]]:
+    """The messages written at `raise SomeApexError("…")` sites (literal or f-string parts);
+    other exceptions (a programming error, an OAuth error for the relying party's developer)
+    never reach a page as text."""
+    import ast
+
+    from apexdir import errors
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    kinds = {name for name, kind in vars(errors).items()
+             if isinstance(kind, type) and issubclass(kind, ApexError)}  # fmt: skip
+    for node in ast.walk(tree):  # the module's own subclasses (precreation's _Raced)
+        if isinstance(node, ast.ClassDef) and any(
+            getattr(b, "id", "") in kinds for b in node.bases
+        ):
+            kinds.add(node.name)
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+            continue
+        if getattr(node.exc.func, "id", "") not in kinds:
+            continue
+        if node.exc.args and isinstance(node.exc.args[0], ast.Constant | ast.JoinedStr):
+            text = " ".join(
+                part.value
+                for part in ast.walk(node.exc.args[0])
+                if isinstance(part, ast.Constant) and isinstance(part.value, str)
+            )
+            found.append((node.lineno, text))
+    return found
+
+
+def test_no_english_sentence_is_raised_where_a_partner_acts() -> None:
+    """A raise site without a catalogue code shows its own message: it must be French too
+    (an English one was found in the validation's races, issue 20 item 3)."""
+    english = []
+    for folder in PARTNER_FACING:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            relative = str(path.relative_to(ROOT))
+            if relative in OPERATOR_ONLY:
+                continue
+            for line, text in raised_literals(path):
+                if len(english_words(text)) >= 2:
+                    english.append(f"{relative}:{line}: {text}")
+    assert not english, english

@@ -16,7 +16,7 @@ from apexdir.directory.requests import (
     request_from,
     undecision_changes,
 )
-from apexdir.models import CreationRequest, Service, Structure
+from apexdir.models import AccountType, CreationRequest, Service, Structure
 
 LAYOUT = Layout("dc=apex,dc=test")
 
@@ -71,7 +71,7 @@ def test_a_service_written_reads_back_the_same() -> None:
 
 def _account() -> Entry:
     draft = m.AccountDraft(
-        "anne.martin", "Anne", "Martin", "anne@example.fr", "collaborateur",
+        "anne.martin", "Anne", "Martin", "anne@example.fr", AccountType.COLLABORATEUR,
         LAYOUT.structure_dn("12345678200010"), validated_at=datetime(2026, 12, 1, 9, tzinfo=UTC),
         created_by="agent", validated_by="agent", mobile="+33600000000",
         service_dn=LAYOUT.service_dn("12345678200010", "0b5e"),

@@ -345,7 +345,7 @@ def test_slapd_stopped_in_the_middle_of_a_merge_and_of_a_validation(
         result = services.merge_services(rt, AGENT, SIRET, "Source", "Cible")
         # One account had moved before slapd stopped; the other and the one just validated
         # (its request was still in Source) move now.
-        assert (result["moved"], result["requests_moved"]) == (2, 0)
+        assert (result.moved, result.requests_moved) == (2, 0)
         from apexdir.directory.repository import Repository
 
         repo = Repository(rt.directory, rt.layout)

@@ -89,7 +89,7 @@ def test_a_refusal_overtaking_a_validation_leaves_no_account(
     other = lambda: app_cli.ok("account", "refuse", request, "--reason", "Doublon")  # noqa: E731
     rt = racing(settings, 3, other)
     try:
-        with pytest.raises(Conflict, match="refused meanwhile"):
+        with pytest.raises(Conflict, match="a été refusée entre-temps"):
             precreation.validate(rt, AGENT, request)
     finally:
         rt.close()

@@ -15,7 +15,7 @@ import pytest
 from apexdir.config import Settings
 from apexdir.directory.connection import Directory
 from apexdir.directory.server import SlapdInstance
-from apexdir.errors import AuthenticationFailed, Unavailable
+from apexdir.errors import AuthenticationFailed, Conflict, Unavailable
 from apexdir.runtime import Runtime
 from apexdir.workflows import auth, precreation
 from apexdir.workflows.actors import AGENT
@@ -92,7 +92,7 @@ def test_refusing_after_each_interrupted_write_of_validate_leaves_no_account(
             assert not _binds(instance, identifier)
             with pytest.raises(AuthenticationFailed):
                 auth.login(rt, identifier, PASSWORD)
-            with pytest.raises(Exception, match="refused"):
+            with pytest.raises(Conflict, match="est refusée : seul un formulaire envoyé"):
                 precreation.validate(rt, AGENT, request)
         finally:
             rt.close()

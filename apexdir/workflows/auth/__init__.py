@@ -41,13 +41,21 @@ from __future__ import annotations
 
 from apexdir.rules.identifiers import clean_identifier
 from apexdir.workflows.auth.anonymous import INVALID_CREDENTIALS
-from apexdir.workflows.auth.codes import CODE_EXPIRED, CODE_NONE, CODE_SENT, resend_code, verify
+from apexdir.workflows.auth.codes import (
+    CODE_EXPIRED,
+    CODE_NONE,
+    CODE_SENT,
+    Verified,
+    resend_code,
+    verify,
+)
 from apexdir.workflows.auth.passwords import CHANGE_DONE, change
 from apexdir.workflows.auth.recovery import (
     FORGOT_ANSWER,
     RESET_DONE,
     RESET_PATH,
     RESET_REFUSED,
+    ResetAnswer,
     forgot,
     link_usable,
     process_reset_request,
@@ -66,6 +74,8 @@ __all__ = [
     "RESET_DONE",
     "RESET_PATH",
     "RESET_REFUSED",
+    "ResetAnswer",
+    "Verified",
     "change",
     "clean_identifier",
     "confirm_password",

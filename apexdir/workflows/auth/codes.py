@@ -8,13 +8,13 @@ day are capped, per node, like the reset limits.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from apexdir import messages
 from apexdir.directory import onetime as store
 from apexdir.errors import AuthenticationFailed
-from apexdir.models import Account, AccountStatus
+from apexdir.models import Account, AccountStatus, AccountType
 from apexdir.rules import onetime
 from apexdir.rules.wording import format_last_login, plural
 from apexdir.runtime import Runtime
@@ -47,9 +47,21 @@ def issue(rt: Runtime, account: Account, previous: str) -> None:
                valid_until=rt.clock() + timedelta(minutes=policy.login_code_minutes))  # fmt: skip
 
 
-def resend_code(rt: Runtime, identifier: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Verified:
+    """A login completed by its mailed code: who, of which type, and the login before this
+    one (`last_login_text`: how the pages say it)."""
+
+    identifier: str
+    type: AccountType
+    last_login: datetime | None
+    last_login_text: str
+
+
+def resend_code(rt: Runtime, identifier: str) -> str:
     """« Renvoyer le code »: a new code for a login whose password was accepted (the
-    portal's pending session vouches for it), under the same caps as a login."""
+    portal's pending session vouches for it), under the same caps as a login. What the
+    person is told."""
     account = account_named(rt, identifier)
     if account is None or account.status != AccountStatus.ACTIVE:
         raise AuthenticationFailed(code="login.code_none", reason="no_code")
@@ -59,10 +71,10 @@ def resend_code(rt: Runtime, identifier: str) -> dict[str, Any]:
     issue(rt, account, previous)
     rt.journal.record("auth.code-resent", account.identifier, actor=account.identifier,
                       operator=rt.operator)  # fmt: skip
-    return {"message": CODE_SENT.format(minutes=rt.settings.policy.login_code_minutes)}
+    return CODE_SENT.format(minutes=rt.settings.policy.login_code_minutes)
 
 
-def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
+def verify(rt: Runtime, identifier: str, code: str) -> Verified:
     """Redeem the mailed code: the account's type and its previous login."""
     account, record = spend_try(
         rt, identifier, store.LOGIN_CODE, ("login",), "login.code_none", "no_code"
@@ -85,12 +97,7 @@ def verify(rt: Runtime, identifier: str, code: str) -> dict[str, Any]:
     rt.journal.record("auth.verified", account.identifier, actor=account.identifier,
                       operator=rt.operator)  # fmt: skip
     last = record.extra_time
-    return {
-        "identifier": account.identifier,
-        "type": account.type,
-        "last_login": last.isoformat() if last else None,
-        "last_login_text": format_last_login(last),
-    }
+    return Verified(account.identifier, account.type, last, format_last_login(last))
 
 
 def _wrong(rt: Runtime, account: Account, record: onetime.Record) -> AuthenticationFailed:

@@ -6,8 +6,6 @@ tells the owner by mail, who may not be the one who changed it (SPEC §7).
 
 from __future__ import annotations
 
-from typing import Any
-
 from apexdir.directory import ppolicy
 from apexdir.errors import AuthenticationFailed
 from apexdir.models import Account
@@ -22,10 +20,9 @@ from apexdir.workflows.notify import queue_mail
 CHANGE_DONE = "Votre mot de passe a été modifié."
 
 
-def change(
-    rt: Runtime, identifier: str, current: str, new: str, confirmation: str
-) -> dict[str, Any]:
-    """The partner changes his own password: bound as himself, with the current one."""
+def change(rt: Runtime, identifier: str, current: str, new: str, confirmation: str) -> Account:
+    """The partner changes his own password: bound as himself, with the current one; the
+    account (the edges say `CHANGE_DONE`)."""
     policy = rt.settings.policy
     enforce_password(
         new,
@@ -54,7 +51,7 @@ def change(
     notify_change(rt, account)
     rt.journal.record("auth.password-change", account.identifier, actor=account.identifier,
                       operator=rt.operator, **history_of(account))  # fmt: skip
-    return {"identifier": account.identifier, "message": CHANGE_DONE}
+    return account
 
 
 def _refused(rt: Runtime, account: Account, exc: AuthenticationFailed) -> AuthenticationFailed:

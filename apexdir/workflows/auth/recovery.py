@@ -8,8 +8,8 @@ entryUUID, so the portal finds the account from the link alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from apexdir import messages
 from apexdir.directory import onetime as store
@@ -41,6 +41,16 @@ RATE_LIMITED = "Trop de demandes de réinitialisation : réessayez plus tard."
 SMS_TEXT = "APEX Partenaires : votre code de sécurité est {code} (valable {minutes} minutes)."
 
 
+@dataclass(frozen=True)
+class ResetAnswer:
+    """What `forgot` answers: the same `message` for every identifier; for an agent helping
+    by phone, the `channel` used ("sms" or "mail") and the `masked_mobile` it went to."""
+
+    message: str
+    channel: str | None = None
+    masked_mobile: str | None = None
+
+
 def forgot(
     rt: Runtime,
     identifier: str,
@@ -48,7 +58,7 @@ def forgot(
     captcha_ok: bool,
     actor: Actor | None = None,
     origin: guard.Origin | None = None,
-) -> dict[str, Any]:
+) -> ResetAnswer:
     """Send a reset code by SMS (mobile known) or a reset link by mail (SPEC §7).
 
     `captcha_ok` is the verdict of the front end's captcha: nothing happens without it.
@@ -74,19 +84,18 @@ def forgot(
     if not ratelimit.allow(rt.db, limits, now):
         raise Conflict(RATE_LIMITED)
     minutes = policy.reset_validity_minutes
-    answer: dict[str, Any] = {"message": FORGOT_ANSWER.format(minutes=minutes)}
+    message = FORGOT_ANSWER.format(minutes=minutes)
     if actor is None or actor.type != ActorType.AGENT:
         from apexdir.workflows.resetcode import requested
 
         requested(rt, key, now)  # a new series of tries, whatever the identifier
         resetqueue.enqueue(rt.db, key, now)
-        return answer
+        return ResetAnswer(message)
     channel, account = _send_reset(rt, identifier, now)
-    if account is not None:
-        answer["channel"] = channel
-        if account.mobile:
-            answer["masked_mobile"] = mask_mobile(account.mobile)
-    return answer
+    if account is None:
+        return ResetAnswer(message)
+    masked = mask_mobile(account.mobile) if account.mobile else None
+    return ResetAnswer(message, channel, masked)
 
 
 def process_reset_request(
@@ -194,7 +203,7 @@ def link_usable(rt: Runtime, token: str) -> bool:
     )
 
 
-def reset_with_link(rt: Runtime, token: str, new: str, confirmation: str) -> dict[str, Any]:
+def reset_with_link(rt: Runtime, token: str, new: str, confirmation: str) -> Account:
     """`reset` for the mailed link alone (the portal's /reinitialisation/<token>)."""
     policy = rt.settings.policy
     enforce_password(new, confirmation, min_length=policy.password_min_length,
@@ -212,10 +221,9 @@ def _secret_of(record: onetime.Record, code_or_token: str) -> str | None:
     return secret if ident == record.ident else None
 
 
-def reset(
-    rt: Runtime, identifier: str, code_or_token: str, new: str, confirmation: str
-) -> dict[str, Any]:
-    """Redeem the SMS code or the mailed link and set the new password.
+def reset(rt: Runtime, identifier: str, code_or_token: str, new: str, confirmation: str) -> Account:
+    """Redeem the SMS code or the mailed link and set the new password; the account whose
+    password it is (the edges say `RESET_DONE`).
 
     SPEC §4 is checked first, before the secret: a refused password costs no try. Then one
     try is spent and the secret judged; a right one is spent at once (single use even under
@@ -238,7 +246,7 @@ def reset(
     notify_change(rt, account)
     rt.journal.record("auth.password-reset", account.identifier, actor=None, operator=rt.operator,
                       details={"channel": record.kind}, **history_of(account))  # fmt: skip
-    return {"identifier": account.identifier, "message": RESET_DONE}
+    return account
 
 
 def _redeem(rt: Runtime, identifier: str, code_or_token: str) -> tuple[Account, onetime.Record]:

@@ -154,6 +154,7 @@ class Run:
     def expiry(self, instance: Any) -> None:
         from datetime import timedelta
 
+        from apexdir.directory import expiry as scan
         from apexdir.rules import expiry as rules
         from apexdir.workflows import expiry
 
@@ -166,8 +167,8 @@ class Run:
         runs = 1 if self.quick else 3
         seconds = ms.median_of(lambda: expiry.candidates(rt, daily), runs)
         found = len(expiry.candidates(rt, daily))
-        ldap_filter = expiry.scan_filter(daily)
-        c_seconds, c_found = ms.ldapsearch(instance, rt.layout.people_dn, ldap_filter, expiry.ATTRS)
+        ldap_filter = scan.scan_filter(daily)
+        c_seconds, c_found = ms.ldapsearch(instance, rt.layout.people_dn, ldap_filter, scan.ATTRS)
         figure = Figure(
             f"expiry scan, daily pass, {self.accounts:,} accounts",
             seconds,
@@ -185,7 +186,7 @@ class Run:
         first = ms.median_of(lambda: expiry.candidates(rt, whole), runs)
         window = len(expiry.candidates(rt, whole))
         c_first, _ = ms.ldapsearch(
-            instance, rt.layout.people_dn, expiry.scan_filter(whole), expiry.ATTRS
+            instance, rt.layout.people_dn, scan.scan_filter(whole), scan.ATTRS
         )
         figure.notes.append(
             f"a first pass (no cursor: the whole notice window, {window:,} accounts): "
@@ -311,7 +312,7 @@ class Run:
         from benchmarks import outbox
 
         self.step("outbox delivery")
-        count, runs = (200, 1) if self.quick else (2000, 3)
+        count, runs = (50, 1) if self.quick else (2000, 3)
         self.add(outbox.figure(count, runs, self.root))
 
     def capacity(self) -> None:
@@ -329,7 +330,7 @@ class Run:
         # A typical structure (the second: ≈ 100 accounts), not the big one of `consultation`.
         config = self.bench.config_file(instance, "imported")
         uid, siret = data.identifiers()[0], siret_number(2)
-        for figure in cli_figures(config, uid, siret, runs=3 if self.quick else 7):
+        for figure in cli_figures(config, uid, siret, runs=1 if self.quick else 7):
             self.add(figure)
 
 

@@ -43,8 +43,8 @@ def up(cli: CliContext, replicas: int) -> None:
     status = env.up(config_file)
     initialize_configured(load_settings(config_file))
     env.wait_converged()  # every provider has the base before the first command
+    env.start_daemon(config_file)  # not waited for: it starts while the portal does
     env.start_portal(config_file)
-    env.start_daemon(config_file)
     status = env.status()
     status["config"] = str(config_file.resolve())
     cli.emit(status, lambda s: _print_status(s, "apexdir dev: up"))

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from apexdir.dev.process import terminate
+from apexdir.dev.process import bindable, http_answers, terminate, terminate_all
 from apexdir.directory.replication import ReplicaSet, instance_dirs
 from apexdir.directory.server import DEFAULT_BASE_DN, SlapdInstance, pid_alive, port_open
 from apexdir.errors import Unavailable
@@ -111,10 +111,13 @@ class DevEnv:
         return bool(self.sinks_pid() and ports and port_open("127.0.0.1", int(ports["smtp_port"])))
 
     def start_sinks(self, timeout: float = 10.0) -> dict[str, int]:
+        self._spawn_sinks()
+        return self._wait_sinks(timeout)
+
+    def _spawn_sinks(self) -> None:
+        """The sinks' process, not waited for (`up` starts slapd meanwhile)."""
         if self.sinks_running():
-            ports = self.sinks_ports()
-            assert ports is not None
-            return ports
+            return
         pid = self.sinks_pid()
         if pid:
             os.kill(pid, signal.SIGTERM)
@@ -124,24 +127,17 @@ class DevEnv:
         previous = self._previous_ports()
         with open(self.sinks_dir / "sinks.log", "ab") as log:
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "apexdir.dev.sinks",
-                    "--dir",
-                    str(self.sinks_dir),
-                    "--smtp-port",
-                    str(previous.get("smtp_port", 0)),
-                    "--sms-port",
-                    str(previous.get("sms_port", 0)),
-                    "--pidfile",
-                    str(self.sinks_pidfile),
-                ],
+                [sys.executable, "-m", "apexdir.dev.sinks", "--dir", str(self.sinks_dir),
+                 "--smtp-port", str(previous.get("smtp_port", 0)),
+                 "--sms-port", str(previous.get("sms_port", 0)),
+                 "--pidfile", str(self.sinks_pidfile)],
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-            )
+            )  # fmt: skip
+
+    def _wait_sinks(self, timeout: float = 10.0) -> dict[str, int]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.sinks_running():
@@ -163,14 +159,7 @@ class DevEnv:
         return {k: int(v) for k, v in ports.items()}
 
     def stop_sinks(self) -> None:
-        pid = self.sinks_pid()
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        terminate(self.sinks_pid(), grace=10)
         self.sinks_pidfile.unlink(missing_ok=True)
 
     def config_text(
@@ -191,6 +180,7 @@ class DevEnv:
         )
 
     def up(self, config_file: Path) -> dict[str, object]:
+        self._spawn_sinks()  # a Python process's start-up, while slapd starts
         replicas = self.replica_set(self.replicas)
         for extra in instance_dirs(self.root)[self.replicas :]:  # left by a larger `up`
             SlapdInstance(extra, base_dn=self.base_dn).stop()
@@ -200,7 +190,7 @@ class DevEnv:
         # The running portal goes first, so that its port is seen free (and kept: mailed
         # links stay valid) or taken by someone else (and a new one is chosen).
         self.stop_portal()
-        ports = {**self.start_sinks(), "portal_port": self.portal_port()}
+        ports = {**self._wait_sinks(), "portal_port": self.portal_port()}
         self._ensure_portal_key()
         self._ensure_secrets_key()
         text = self.config_text(replicas.instances[0], ports, replicas.uris)
@@ -208,8 +198,9 @@ class DevEnv:
         return self.status()
 
     def down(self) -> dict[str, object]:
-        self.stop_portal()
-        self.stop_daemon()
+        terminate_all([self.portal_pid(), self.daemon_pid()])  # side by side, before slapd
+        (self.portal_dir / "gunicorn.pid").unlink(missing_ok=True)
+        self.daemon_pidfile.unlink(missing_ok=True)
         for folder in instance_dirs(self.root) or [self.slapd.root]:
             SlapdInstance(folder, base_dn=self.base_dn).stop()
         self.stop_sinks()
@@ -256,7 +247,7 @@ class DevEnv:
             port = int((self.portal_dir / "port").read_text())
         except (OSError, ValueError):
             port = 0
-        if port and (self.portal_pid() or not port_open("127.0.0.1", port)):
+        if port and (self.portal_pid() or bindable("127.0.0.1", port)):
             return port
         port = _free_port("127.0.0.1")
         self.portal_dir.mkdir(parents=True, exist_ok=True)
@@ -292,7 +283,11 @@ class DevEnv:
             process = self._spawn_portal(config_file, port, workers)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and process.poll() is None:
-                if self.portal_running():
+                # Served, not only listened on: a worker has loaded the application (and
+                # a stop right after `up` does not wait for workers still booting).
+                if self.portal_pid() and http_answers(
+                    "127.0.0.1", port, deadline - time.monotonic()
+                ):
                     return
                 time.sleep(0.1)
             if process.poll() is None:

@@ -175,12 +175,19 @@ def _argv(
 
 
 class Env:
-    """What one fuzzed run needs (function-scoped fixtures, shared by a test's examples)."""
+    """What one fuzzed run needs (function-scoped fixtures, shared by a test's examples): the
+    rootdn connection, and the snapshot of the last example when it changed nothing (a
+    refused command: checked equal after it), which is then the next example's "before"."""
 
     def __init__(
         self, world: dict[str, str], config: Path, settings: Settings, slapd: SlapdInstance
     ) -> None:
         self.world, self.config, self.state, self.slapd = world, config, settings.state.path, slapd
+        self.directory = admin(slapd)
+        self.unchanged: tuple[Any, ...] | None = None
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return _snapshot(self.directory, self.slapd.base_dn, self.state)
 
 
 @pytest.fixture
@@ -191,9 +198,11 @@ def env(
     slapd: SlapdInstance,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Env:
+) -> Iterator[Env]:
     monkeypatch.chdir(tmp_path)  # `dev …` reads ./var; files written land in the test's folder
-    return Env(world, config_file, settings, slapd)
+    env = Env(world, config_file, settings, slapd)
+    with env.directory:
+        yield env
 
 
 def _run(env: Env, path: tuple[str, ...], data: st.DataObject) -> None:
@@ -210,23 +219,23 @@ def _run(env: Env, path: tuple[str, ...], data: st.DataObject) -> None:
     if acting is not None:
         prefix += ["--as", acting]
     stdin = data.draw(_STDIN)
-    with admin(env.slapd) as directory:
-        before = _snapshot(directory, env.slapd.base_dn, env.state)
-        result = CliRunner().invoke(cli, [*prefix, *argv], input=stdin)
-        shown = (argv, acting, stdin, result.exit_code, result.stderr[-2000:])
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            exc = result.exception
-            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            pytest.fail(f"traceback for {shown}:\n{trace}")
-        assert result.exit_code in range(6), shown
-        if result.exit_code == 0:
-            return
-        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-        assert len(errors) == 1, shown
-        # Values are quoted escaped and cut: no control character, no 10,000-character line.
-        assert not any(unicodedata.category(c) in UNPRINTABLE for c in errors[0]), shown
-        assert len(errors[0]) <= MAX_ERROR_LINE, shown
-        assert _snapshot(directory, env.slapd.base_dn, env.state) == before, shown
+    before, env.unchanged = env.unchanged or env.snapshot(), None
+    result = CliRunner().invoke(cli, [*prefix, *argv], input=stdin)
+    shown = (argv, acting, stdin, result.exit_code, result.stderr[-2000:])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        exc = result.exception
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        pytest.fail(f"traceback for {shown}:\n{trace}")
+    assert result.exit_code in range(6), shown
+    if result.exit_code == 0:
+        return
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, shown
+    # Values are quoted escaped and cut: no control character, no 10,000-character line.
+    assert not any(unicodedata.category(c) in UNPRINTABLE for c in errors[0]), shown
+    assert len(errors[0]) <= MAX_ERROR_LINE, shown
+    assert env.snapshot() == before, shown
+    env.unchanged = before
 
 
 # Converting a configuration with slaptest takes half a second: fewer examples.

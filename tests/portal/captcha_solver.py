@@ -99,41 +99,73 @@ def bank(
 
 
 class Solver:
-    """Templates prepared once; `solve(wav)` reads the digits of one challenge."""
+    """Templates prepared once; `solve(wav)` reads the digits of one challenge, `solve_many`
+    several (each template's spectrum computed once for them all)."""
+
+    CHUNK = 8  # templates correlated at once (CHUNK × the FFT size: 8 fits the caches best)
 
     def __init__(self, templates: list[Template], digits: int = 5) -> None:
         self.templates = templates
         self.digits = digits
+        self.lengths = np.array([len(t.samples) for t in templates])
+        self.norms = np.array([np.linalg.norm(t.samples) for t in templates])
 
     def solve(self, wav: bytes) -> str:
-        signal = decode(wav)
-        size = 1 << int(np.ceil(np.log2(len(signal) + max(len(t.samples) for t in self.templates))))
-        spectrum = np.fft.rfft(signal, size)
-        energy = np.concatenate(([0.0], np.cumsum(signal**2)))
-        best = np.zeros(len(signal))
-        who = np.full(len(signal), -1)
-        span = np.zeros(len(signal), dtype=int)
-        for index, template in enumerate(self.templates):
-            n = len(template.samples)
-            if n >= len(signal):
-                continue
-            kernel = np.fft.rfft(template.samples[::-1], size)
-            # correlation at offset t sits at index t + n - 1 of the convolution
-            corr = np.fft.irfft(spectrum * kernel, size)[n - 1 : len(signal)]
-            local = np.sqrt(np.maximum(energy[n:] - energy[:-n], 1e-12))
-            score = corr / (local * np.linalg.norm(template.samples))
-            score = np.where(local > 1e-3 * np.sqrt(n), score, 0.0)
-            head = best[: len(score)]
-            better = score > head
-            head[better] = score[better]
-            who[: len(score)][better] = index
-            span[: len(score)][better] = n
+        return self.solve_many([wav])[0]
+
+    def solve_many(self, wavs: Sequence[bytes]) -> list[str]:
+        signals = [decode(wav) for wav in wavs]
+        longest = int(self.lengths.max())
+        size = 1 << int(np.ceil(np.log2(max(map(len, signals)) + longest)))
+        spectra = [np.fft.rfft(signal, size) for signal in signals]
+        energies = [np.concatenate(([0.0], np.cumsum(signal**2))) for signal in signals]
+        best = [np.zeros(len(signal)) for signal in signals]
+        who = [np.full(len(signal), -1) for signal in signals]
+        for first in range(0, len(self.templates), self.CHUNK):
+            rows = range(first, min(first + self.CHUNK, len(self.templates)))
+            padded = np.zeros((len(rows), size))
+            for row, index in enumerate(rows):
+                padded[row, : self.lengths[index]] = self.templates[index].samples
+            # correlation at offset t: irfft(S · conj(T))[t], the same for every template
+            kernels = np.conj(np.fft.rfft(padded, axis=1))
+            for k in range(len(signals)):
+                self._match(rows, kernels, spectra[k], energies[k], size, best[k], who[k])
+        return [self._read(b, w) for b, w in zip(best, who, strict=True)]
+
+    def _match(self, rows: range, kernels: np.ndarray, spectrum: np.ndarray,
+               energy: np.ndarray, size: int, best: np.ndarray, who: np.ndarray,
+               ) -> None:  # fmt: skip
+        """Normalised cross-correlation of a chunk of templates; the best so far per offset.
+        (In place: the arrays are CHUNK × the signal's length.)"""
+        length = len(best)
+        score = np.fft.irfft(spectrum[None, :] * kernels, size, axis=1)[:, :length]
+        n = self.lengths[rows.start : rows.stop, None]
+        ends = np.arange(length)[None, :] + n
+        fits = ends <= length  # the template lies within the signal at that offset
+        np.minimum(ends, length, out=ends)
+        local = energy[ends]
+        local -= energy[None, :length]
+        np.maximum(local, 1e-12, out=local)
+        np.sqrt(local, out=local)
+        fits &= local > 1e-3 * np.sqrt(n)
+        fits &= n < length
+        local *= self.norms[rows.start : rows.stop, None]
+        score /= local
+        score *= fits
+        top = np.argmax(score, axis=0)
+        value = score[top, np.arange(length)]
+        better = value > best
+        best[better] = value[better]
+        who[better] = top[better] + rows.start
+
+    def _read(self, best: np.ndarray, who: np.ndarray) -> str:
+        """The `digits` best non-overlapping matches, in time order."""
         picks: list[tuple[int, str]] = []
-        taken = np.zeros(len(signal), dtype=bool)
+        taken = np.zeros(len(best), dtype=bool)
         for position in np.argsort(best)[::-1]:
             if len(picks) == self.digits or best[position] <= 0:
                 break
-            n = span[position]
+            n = self.lengths[who[position]] if who[position] >= 0 else 0
             if n == 0 or taken[position : position + n].any():
                 continue
             taken[position : position + n] = True

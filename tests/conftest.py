@@ -14,6 +14,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from apexdir.config import LdapSettings, Settings
+from apexdir.directory import hashing
 from apexdir.directory.connection import Directory
 from apexdir.directory.provision import initialize
 from apexdir.directory.server import SlapdInstance
@@ -23,6 +24,13 @@ from apexdir.runtime import Runtime
 # deadline turned a slow first example (phonenumbers' metadata loading) into a failure.
 hypothesis_settings.register_profile("apexdir", deadline=None)
 hypothesis_settings.load_profile("apexdir")
+
+# apexdir hashes a password itself when a partner submits the creation form (argon2id at
+# OWASP's cost, ≈ 40 ms of CPU): the tests create hundreds of accounts, and that hashing was
+# the largest single item of the suite's CPU (issue 20 item 9). They hash at a low cost
+# instead (1 MiB, one pass); slapd's own hashing (its module line, ARGON2_MODULE) keeps the
+# production cost, and tests/auth/test_secrets_at_rest.py puts apexdir's back to check both.
+hashing.COST = (1024, 1)
 
 BASE_DN = "dc=apex,dc=dgfip,dc=finances,dc=gouv,dc=fr"
 BRANCHES = ("structures", "people", "applications", "requests")

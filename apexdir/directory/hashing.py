@@ -33,6 +33,8 @@ ARGON2_MEMORY_KIB = 19_456
 ARGON2_TIME = 2
 ARGON2_PARALLELISM = 1
 ARGON2_MODULE = f"argon2 m={ARGON2_MEMORY_KIB} t={ARGON2_TIME} p={ARGON2_PARALLELISM}"
+# The cost apexdir hashes with: (memory in KiB, passes). The tests lower it (tests/conftest.py).
+COST = (ARGON2_MEMORY_KIB, ARGON2_TIME)
 ITERATIONS = 10_000  # pw-pbkdf2's fixed count (values written before issue 12)
 PBKDF2_SCHEME = "{PBKDF2-SHA512}"
 
@@ -56,8 +58,8 @@ def password_hash(password: str) -> str:
     encoded = hash_secret(
         password.encode("utf-8"),
         os.urandom(16),
-        time_cost=ARGON2_TIME,
-        memory_cost=ARGON2_MEMORY_KIB,
+        time_cost=COST[1],
+        memory_cost=COST[0],
         parallelism=ARGON2_PARALLELISM,
         hash_len=32,
         type=Type.ID,

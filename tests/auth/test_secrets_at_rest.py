@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from apexdir.directory.connection import Directory
 from apexdir.rules import onetime
 from apexdir.runtime import Runtime
@@ -96,7 +98,17 @@ def test_no_cleartext_password_reaches_the_accesslog(
         assert not value or value.startswith("{ARGON2}$argon2"), value
 
 
-def test_passwords_are_argon2_with_owasp_cost(app_cli: Cli, slapd: Any, partner: Partner) -> None:
+@pytest.fixture
+def production_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """apexdir's own hashing at the product's cost (the tests' conftest lowers it)."""
+    from apexdir.directory import hashing
+
+    monkeypatch.setattr(hashing, "COST", (hashing.ARGON2_MEMORY_KIB, hashing.ARGON2_TIME))
+
+
+def test_passwords_are_argon2_with_owasp_cost(
+    production_cost: None, app_cli: Cli, slapd: Any, partner: Partner
+) -> None:
     """Issue 12: the account made from the form carries apexdir's argon2id (clean); a change
     through slapd stores the module's argon2i, m=19 MiB t=2 p=1, with the module's two
     trailing bytes, and both verify at bind."""

@@ -121,7 +121,10 @@ def test_forwarded_for_is_ignored_unless_a_proxy_is_configured(
         ]
 
     four = [f"203.0.113.{n}" for n in range(4)]
-    plain, proxied = make_app(), make_app(trusted_proxies=1)
+    # The clock stands still: the fourth failure must fall within the third's one-second
+    # delay, which a loaded machine let run out (a 200 instead of the 429).
+    still = FrozenClock(datetime.now(UTC))
+    plain, proxied = make_app(clock=still), make_app(clock=still, trusted_proxies=1)
     assert statuses(plain, "un.inconnu-px", "127.0.5.1", four)[-1] == 429
     assert statuses(proxied, "deux.inconnus-px", "127.0.5.2", four) == [200] * 4
     same64 = [f"2001:db8:1:2::{n:x}" for n in range(4)]

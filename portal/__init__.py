@@ -26,12 +26,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     from apexdir.config import load_settings
     from apexdir.portal import assets, errors, observability, security, static_files
     from apexdir.portal.context import PortalState
+    from apexdir.portal.templating import COMPILED
 
     settings = settings or load_settings()
     portal = settings.portal
     app = Flask(__name__)
     _configure(app, portal)
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.bytecode_cache = COMPILED
     app.extensions["apexdir"] = PortalState(settings, clock)
     CSRFProtect(app)
     # Compressed, long-cached, hashed names: answered before Flask sees the request.

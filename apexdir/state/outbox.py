@@ -310,17 +310,20 @@ class Outbox(SpoolAdmin):
         """Count a failed attempt: queued again after a delay, or 'failed'.
 
         A message with an expiry (a code, a link) is tried again every `brief_seconds` while
-        it is valid; the others after an exponential backoff, `max_attempts` times. Returns
-        the new status.
+        it is valid; the others after an exponential backoff, `max_attempts` times. A code
+        superseded while it was being sent (the newer one could not drop it under its claim)
+        is dropped now: only the newest code may go out. Returns the new status.
         """
         now = self.clock()
         with guarded(self.db, "record a failed delivery"), immediate(self.db):
             row = self.db.execute(
-                "SELECT attempts, expires_at FROM outbox WHERE id = ?", [id]
+                "SELECT attempts, expires_at, topic FROM outbox WHERE id = ?", [id]
             ).fetchone()
             if row is None:
                 raise NotFound(f"no message {id} in the outbox")
             attempts = int(row[0]) + 1
+            if row[2] is not None and self._superseded(id, row[2], attempts):
+                return "dropped"
             if row[1] is not None:
                 delay = timedelta(seconds=brief_seconds)
                 failed = iso(now + delay) >= row[1]
@@ -334,6 +337,20 @@ class Outbox(SpoolAdmin):
                 [status, attempts, clip(error), iso(now + delay), id],
             )
         return status
+
+    def _superseded(self, id: int, topic: str, attempts: int) -> bool:
+        """Drop message `id` if a newer message of its topic was queued since."""
+        newer = self.db.execute(
+            "SELECT MIN(id) FROM outbox WHERE topic = ? AND id > ?", [topic, id]
+        ).fetchone()[0]
+        if newer is None:
+            return False
+        self.db.execute(
+            "UPDATE outbox SET status = 'dropped', attempts = ?, last_error = ?, body_text = NULL,"
+            " body_html = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+            [attempts, f"superseded by message {newer}", id],
+        )
+        return True
 
     def mark_failed(self, id: int, error: str) -> None:
         """The server refused the message for good (a 5xx): `failed` after this one try."""

@@ -121,6 +121,9 @@ class _Pass:
         status = self.outbox.mark_retry(
             message.id, error, box.max_attempts, box.backoff_seconds, box.urgent_retry_seconds
         )
+        if status == "dropped":  # a newer code of the same topic was queued meanwhile
+            self.counts["dropped"] = self.counts.get("dropped", 0) + 1
+            return
         DELIVERIES.labels(message.kind, "failed" if status == "failed" else "retried").inc()
         if status == "failed":
             self.counts["failed"] += 1

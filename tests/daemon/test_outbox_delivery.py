@@ -479,3 +479,24 @@ def test_a_newer_code_drops_the_older_and_codes_past_their_validity_fail(
     sink.set_refusing(False)
     run(settings, db, clock)
     assert captured_mails(sink.directory) == []
+
+
+def test_a_code_superseded_while_in_flight_is_never_sent(
+    settings: Settings, db: sqlite_utils.Database, outbox: Outbox, clock: FrozenClock, sink: Sinks
+) -> None:
+    """The second login's code is queued while the first is being sent (its claim is live,
+    so it cannot be dropped then) and that send fails: the first is dropped at its failure,
+    not retried — once the server is back, only the newer code arrives (found by a loaded
+    full run: the first code stayed queued behind a failed send)."""
+    first = urgent(outbox, "marie@example.org", "111111")
+    [claimed] = outbox.claim_due(None, "worker-a", 60)
+    second = urgent(outbox, "marie@example.org", "222222")
+    assert {r["id"]: r["status"] for r in outbox.list()}[first] == "sending"
+    assert outbox.mark_retry(claimed.id, "cannot connect", 5, 1.0) == "dropped"
+    rows = {r["id"]: r for r in outbox.list()}
+    assert rows[first]["status"] == "dropped" and f"message {second}" in rows[first]["last_error"]
+    assert rows[second]["status"] == "queued"
+    clock.advance(seconds=2)
+    assert run(settings, db, clock)["sent"] == 1
+    bodies = [m["body"] for m in captured_mails(sink.directory)]
+    assert len(bodies) == 1 and "222222" in bodies[0] and "111111" not in bodies[0]

@@ -14,10 +14,10 @@ from apexdir.errors import Invalid, NotFound
 from apexdir.models import CreationRequest, CreationSummary, RequestStatus
 from apexdir.rules import identifiers
 from apexdir.rules.contact import normalize_mobile
-from apexdir.rules.passwords import enforce_password
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
+from apexdir.workflows.auth.passwords import enforce_policy
 from apexdir.workflows.creation_requests import history, pending_hash
 from apexdir.workflows.notify import token_from
 from apexdir.workflows.validators import notify_submitted
@@ -98,13 +98,7 @@ def _checked(
     first = person_name("Prénom", first_name)
     identifiers.base_identifier(first, last)  # a name that yields no identifier is refused now
     phone = normalize_mobile(mobile) if mobile and mobile.strip() else None
-    policy = rt.settings.policy
-    enforce_password(
-        password,
-        confirmation,
-        min_length=policy.password_min_length,
-        max_length=policy.password_max_length,
-    )
+    enforce_policy(rt, password, confirmation)
     return req, replace(_summary(rt, req), last_name=last, first_name=first, mobile=phone)
 
 

@@ -20,16 +20,18 @@ from apexdir.workflows.notify import queue_mail
 CHANGE_DONE = "Votre mot de passe a été modifié."
 
 
+def enforce_policy(rt: Runtime, new: str, confirmation: str) -> None:
+    """SPEC §4 with the configured lengths, before anything is read or written: a change, a
+    reset, the creation form."""
+    policy = rt.settings.policy
+    enforce_password(new, confirmation, min_length=policy.password_min_length,
+                     max_length=policy.password_max_length)  # fmt: skip
+
+
 def change(rt: Runtime, identifier: str, current: str, new: str, confirmation: str) -> Account:
     """The partner changes his own password: bound as himself, with the current one; the
     account (the edges say `CHANGE_DONE`)."""
-    policy = rt.settings.policy
-    enforce_password(
-        new,
-        confirmation,
-        min_length=policy.password_min_length,
-        max_length=policy.password_max_length,
-    )
+    enforce_policy(rt, new, confirmation)
     account = find(rt, identifier)
     if account is None:
         decoy_bind(rt, current)
@@ -46,7 +48,7 @@ def change(rt: Runtime, identifier: str, current: str, new: str, confirmation: s
     except AuthenticationFailed as exc:
         raise _refused(rt, account, exc) from None
     if refusal is not None:
-        ppolicy.raise_for_refusal(refusal, policy.password_history)
+        ppolicy.raise_for_refusal(refusal, rt.settings.policy.password_history)
     sessions.end_all(rt, account)  # the portal renews the session that made the change
     notify_change(rt, account)
     rt.journal.record("auth.password-change", account.identifier, actor=account.identifier,

@@ -19,14 +19,13 @@ from apexdir.models import Account, AccountStatus
 from apexdir.rules import onetime
 from apexdir.rules.contact import mask_mobile
 from apexdir.rules.identifiers import clean_identifier
-from apexdir.rules.passwords import enforce_password
 from apexdir.rules.permissions import Actor, ActorType
 from apexdir.runtime import Runtime
 from apexdir.state import ratelimit, resetqueue
 from apexdir.workflows import guard, sessions, tokens
 from apexdir.workflows.actors import history_of
 from apexdir.workflows.auth.anonymous import account_named, spend_try
-from apexdir.workflows.auth.passwords import notify_change
+from apexdir.workflows.auth.passwords import enforce_policy, notify_change
 from apexdir.workflows.notify import link, queue_mail, queue_sms, token_from
 
 RESET_PATH = "reinitialisation"
@@ -205,9 +204,7 @@ def link_usable(rt: Runtime, token: str) -> bool:
 
 def reset_with_link(rt: Runtime, token: str, new: str, confirmation: str) -> Account:
     """`reset` for the mailed link alone (the portal's /reinitialisation/<token>)."""
-    policy = rt.settings.policy
-    enforce_password(new, confirmation, min_length=policy.password_min_length,
-                     max_length=policy.password_max_length)  # fmt: skip
+    enforce_policy(rt, new, confirmation)
     account = _by_link(rt, token)
     if account is None:
         raise AuthenticationFailed(code="reset.refused", reason="no_secret")
@@ -232,16 +229,14 @@ def reset(rt: Runtime, identifier: str, code_or_token: str, new: str, confirmati
     password can be chosen with the same code. Every failure to redeem gives the same
     answer, known identifier or not.
     """
-    policy = rt.settings.policy
-    enforce_password(new, confirmation, min_length=policy.password_min_length,
-                     max_length=policy.password_max_length)  # fmt: skip
+    enforce_policy(rt, new, confirmation)
     account, record = _redeem(rt, identifier, code_or_token)
     ldap = rt.settings.ldap
     refusal = ppolicy.change_password(ldap, as_dn=ldap.bind_dn, as_password=ldap.password(),
                                       target_dn=account.dn, new_password=new)  # fmt: skip
     if refusal is not None:
         store.put_back(rt.directory, account.dn, store.RESET_SECRET, record)
-        ppolicy.raise_for_refusal(refusal, policy.password_history)
+        ppolicy.raise_for_refusal(refusal, rt.settings.policy.password_history)
     sessions.end_all(rt, account)  # whoever knew the old password is logged out everywhere
     notify_change(rt, account)
     rt.journal.record("auth.password-reset", account.identifier, actor=None, operator=rt.operator,

@@ -96,13 +96,7 @@ def _refuse(rt: Runtime, account: Account, password: str, outcome: ppolicy.BindO
     # refuses it before the password, so the answer is a wrong password's — whoever types
     # it learns no more than of an unknown identifier — and no lockout mail goes out.
     suspended = outcome.reason == "locked" and account.status != AccountStatus.ACTIVE
-    rt.journal.record(
-        "auth.login-refused",
-        account.identifier,
-        actor=account.identifier,
-        operator=rt.operator,
-        details={"reason": "suspended" if suspended else outcome.reason},
-    )
+    _journal_refusal(rt, account, "suspended" if suspended else outcome.reason)
     if suspended:
         raise AuthenticationFailed(code="login.invalid", reason="invalid")
     if outcome.reason == "locked":
@@ -113,6 +107,11 @@ def _refuse(rt: Runtime, account: Account, password: str, outcome: ppolicy.BindO
     if outcome.reason == "expired":
         raise AuthenticationFailed(code="login.expired", reason="expired")
     raise AuthenticationFailed(code="login.invalid", reason="invalid")
+
+
+def _journal_refusal(rt: Runtime, account: Account, reason: str) -> None:
+    rt.journal.record("auth.login-refused", account.identifier, actor=account.identifier,
+                      operator=rt.operator, details={"reason": reason})  # fmt: skip
 
 
 def _accepted(rt: Runtime, account: Account, outcome: ppolicy.BindOutcome) -> dict[str, Any]:
@@ -140,13 +139,7 @@ def _refuse_closed(rt: Runtime, account: Account, password: str) -> None:
     password, so the hash is checked here, at a bind's cost. The right password is told why
     (SPEC §10); a wrong one gets the answer of an unknown identifier."""
     right = structure_life.password_matches(rt, account, password)
-    rt.journal.record(
-        "auth.login-refused",
-        account.identifier,
-        actor=account.identifier,
-        operator=rt.operator,
-        details={"reason": AccountStatus.STRUCTURE_CLOSED},
-    )
+    _journal_refusal(rt, account, AccountStatus.STRUCTURE_CLOSED)
     if right:
         raise AuthenticationFailed(code="login.structure_closed", reason="structure_closed")
     raise AuthenticationFailed(code="login.invalid", reason="invalid")

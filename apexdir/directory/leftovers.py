@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apexdir.directory import filters as f
-from apexdir.directory import notices
+from apexdir.directory import notices, onetime
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout
 from apexdir.directory.mapping import as_text
@@ -64,5 +64,5 @@ def accounts(directory: Directory, layout: Layout) -> list[Leftovers]:
 
 
 def remove_secret(directory: Directory, dn: str, secret: Secret) -> bool:
-    """The exact value deleted; False when it changed meanwhile."""
-    return directory.swap(dn, {secret.kind: [("delete", [secret.value])]})
+    """The exact value deleted; False when it changed meanwhile (or the account went)."""
+    return onetime.swap(directory, dn, secret.kind, secret.value, None)

@@ -83,4 +83,4 @@ def lock_state(directory: Directory, dn: str) -> LockState:
         return LockState([], None)
     locked = entry.get(LOCKED_AT)
     stamp = to_generalized_time(locked) if isinstance(locked, datetime) else str(locked or "")
-    return LockState([str(n) for n in entry.all(ATTRIBUTE)], stamp or None)
+    return LockState(of(entry.all(ATTRIBUTE)), stamp or None)

@@ -32,7 +32,6 @@ ATTRIBUTE = "apexDormancy"
 # attribute asked costs ldap3's parsing on each account returned (no memberOf lists here).
 ATTRS = ["uid", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef", "apexStatus",
          "authTimestamp", "createTimestamp", ATTRIBUTE]  # fmt: skip
-ACTIVE = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def candidates(directory: Directory, layout: Layout, bound: datetime) -> list[Ca
         f.le("createTimestamp", bound),
     )
     warned = f.starts(ATTRIBUTE, "warned:")
-    query = f.and_(f.eq("objectClass", "apexAccount"), ACTIVE, f.or_(unused, warned))
+    query = f.and_(f.eq("objectClass", "apexAccount"), m.ACTIVE_ACCOUNT, f.or_(unused, warned))
     entries = directory.search(layout.people_dn, query, ATTRS, scope="one")
     out = []
     for entry in entries:

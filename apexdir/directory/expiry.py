@@ -17,14 +17,13 @@ from apexdir.directory import filters as f
 from apexdir.directory import notices
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout
-from apexdir.directory.mapping import as_text
+from apexdir.directory.mapping import ACTIVE_ACCOUNT, as_text
 from apexdir.rules.expiry import Range
 
 CHANGED = "pwdChangedTime"
 # Every attribute asked costs the LDAP client's parsing on each account returned: the status is
-# filtered by slapd (an account without apexStatus is active).
+# filtered by slapd (mapping.ACTIVE_ACCOUNT).
 ATTRS = ["uid", "mail", CHANGED, notices.ATTRIBUTE]
-ACTIVE = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class Candidate:
 def scan_filter(ranges: list[Range]) -> str:
     """The active accounts whose pwdChangedTime is in one of `ranges`."""
     changed = f.or_(*(f.and_(f.ge(CHANGED, low), f.le(CHANGED, high)) for low, high in ranges))
-    return f.and_(f.eq("objectClass", "apexAccount"), changed, ACTIVE)
+    return f.and_(f.eq("objectClass", "apexAccount"), changed, ACTIVE_ACCOUNT)
 
 
 def candidates(directory: Directory, layout: Layout, ranges: list[Range]) -> list[Candidate]:
@@ -55,7 +54,7 @@ def candidates(directory: Directory, layout: Layout, ranges: list[Range]) -> lis
             identifier=as_text(e.get("uid")),
             mail=as_text(e.get("mail")),
             changed=as_text(e.get(CHANGED)),
-            notices=frozenset(as_text(n) or "" for n in e.all(notices.ATTRIBUTE)),
+            notices=frozenset(notices.of(e.all(notices.ATTRIBUTE))),
         )
         for e in entries
     ]

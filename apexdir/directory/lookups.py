@@ -46,7 +46,7 @@ class Lookups:
 
     def application_name(self, dn: str) -> str | None:
         """The name (cn) of the application entry `dn`; None without the entry or a name."""
-        entry = self.directory.get(dn, ["cn", "apexAppCode"])
+        entry = self.directory.get(dn, ["cn"])
         return as_text(entry.get("cn")) if entry else None
 
     def origin(self, identifier: str) -> Origin | None:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from apexdir.clock import from_generalized_time, to_generalized_time
+from apexdir.directory import filters as f
 from apexdir.directory.connection import Entry
 from apexdir.directory.dn import parent as dn_parent
 from apexdir.directory.layout import Layout, first_rdn_value
@@ -74,6 +75,8 @@ LISTING_ATTRS = [
     "apexStatus", "memberOf", "apexDelegatedProfile", "apexClientApplication", "authTimestamp"
 ]  # fmt: skip
 # What the last administrateur's guard reads of a structure's administrateurs.
+# The active accounts, as slapd filters them (an account without apexStatus is active).
+ACTIVE_ACCOUNT = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))
 GUARD_ATTRS = ["uid", "apexAccountType", "apexStructureRef", "apexStatus"]
 # What the closing and reopening of a structure read of each account: whether it may log
 # in, and why not.

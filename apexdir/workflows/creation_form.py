@@ -17,9 +17,9 @@ from apexdir.rules.contact import normalize_mobile
 from apexdir.rules.text import display_name
 from apexdir.runtime import Runtime
 from apexdir.workflows import tokens
-from apexdir.workflows.auth.passwords import enforce_policy
 from apexdir.workflows.creation_requests import history, pending_hash
 from apexdir.workflows.notify import token_from
+from apexdir.workflows.password_policy import enforce_policy
 from apexdir.workflows.validators import notify_submitted
 
 SUBMITTED_MESSAGE = "Le formulaire de pré-création a été transmis pour validation."

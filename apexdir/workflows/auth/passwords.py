@@ -9,23 +9,15 @@ from __future__ import annotations
 from apexdir.directory import ppolicy
 from apexdir.errors import AuthenticationFailed
 from apexdir.models import Account
-from apexdir.rules.passwords import enforce_password
 from apexdir.rules.wording import locked_message, paris_date_time
 from apexdir.runtime import Runtime
 from apexdir.workflows import sessions
 from apexdir.workflows.actors import history_of
 from apexdir.workflows.auth.anonymous import decoy_bind, find
 from apexdir.workflows.notify import queue_mail
+from apexdir.workflows.password_policy import enforce_policy
 
 CHANGE_DONE = "Votre mot de passe a été modifié."
-
-
-def enforce_policy(rt: Runtime, new: str, confirmation: str) -> None:
-    """SPEC §4 with the configured lengths, before anything is read or written: a change, a
-    reset, the creation form."""
-    policy = rt.settings.policy
-    enforce_password(new, confirmation, min_length=policy.password_min_length,
-                     max_length=policy.password_max_length)  # fmt: skip
 
 
 def change(rt: Runtime, identifier: str, current: str, new: str, confirmation: str) -> Account:

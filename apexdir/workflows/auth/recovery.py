@@ -25,8 +25,9 @@ from apexdir.state import ratelimit, resetqueue
 from apexdir.workflows import guard, sessions, tokens
 from apexdir.workflows.actors import history_of
 from apexdir.workflows.auth.anonymous import account_named, spend_try
-from apexdir.workflows.auth.passwords import enforce_policy, notify_change
+from apexdir.workflows.auth.passwords import notify_change
 from apexdir.workflows.notify import link, queue_mail, queue_sms, token_from
+from apexdir.workflows.password_policy import enforce_policy
 
 RESET_PATH = "reinitialisation"
 FORGOT_ANSWER = (

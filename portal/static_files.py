@@ -23,6 +23,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,14 +50,23 @@ def hashed_name(name: str, digest: str) -> str:
 
 _built: dict[tuple[Any, ...], Built] = {}
 _files: dict[Path, dict[str, Any]] = {}
+_seen: dict[tuple[Path, Path | None], tuple[float, Built]] = {}
+RELIST_AFTER = 1.0  # seconds: an edited file is served within a second of a new application
 
 
 def build(source: Path, cache: Path | None = None) -> Built:
     """The served tree of `source` (made on the first call for this content); within a
-    process, files unchanged in size and time are not hashed again."""
+    process, files unchanged in size and time are not hashed again, and the files are not
+    even listed again within a second (the listing is 10 ms; the tests make an application
+    every few hundred milliseconds)."""
+    now = time.monotonic()
+    seen = _seen.get((source, cache))
+    if seen is not None and now - seen[0] < RELIST_AFTER:
+        return seen[1]
     key = (source, cache, _listing(source))
     if key not in _built:
         _built[key] = _build(source, cache)
+    _seen[(source, cache)] = (now, _built[key])
     return _built[key]
 
 

@@ -123,7 +123,7 @@ class Solver:
 
     float32 throughout the correlation: half the memory traffic of float64, and its error
     (≈ 1e-6 of a score in [-1, 1]) far below the gap between a match and the next best.
-    The running energies stay float64: their differences would lose digits in float32."""
+    The running energies are summed in float64 (a float32 sum would drift), then rounded."""
 
     CHUNK = 8  # templates transformed at once
 
@@ -141,14 +141,19 @@ class Solver:
         longest = int(self.lengths.max())
         size = fast_size(max(map(len, signals)) + longest)
         spectra = [np.fft.rfft(signal.astype(np.float32), size) for signal in signals]
-        energies = [np.concatenate(([0.0], np.cumsum(signal**2))) for signal in signals]
+        energies = [
+            np.concatenate(([0.0], np.cumsum(signal**2))).astype(np.float32) for signal in signals
+        ]
         best = [np.zeros(len(signal), dtype=np.float32) for signal in signals]
-        who = [np.full(len(signal), -1) for signal in signals]
+        who = [np.full(len(signal), -1, dtype=np.int32) for signal in signals]
         for first in range(0, len(self.templates), self.CHUNK):
             rows = range(first, min(first + self.CHUNK, len(self.templates)))
             padded = np.zeros((len(rows), size), dtype=np.float32)
             for row, index in enumerate(rows):
-                padded[row, : self.lengths[index]] = self.templates[index].samples
+                # divided by its norm here: the scores come out of the FFT half normalised
+                padded[row, : self.lengths[index]] = (
+                    self.templates[index].samples / self.norms[index]
+                )
             # correlation at offset t: irfft(S · conj(T))[t], the same for every template
             kernels = np.conj(np.fft.rfft(padded, axis=1))
             for k in range(len(signals)):
@@ -167,15 +172,18 @@ class Solver:
         if n >= length:
             return
         m = length - n + 1  # the offsets t with t + n ≤ length
-        local = np.empty(m, dtype=np.float32)
-        np.subtract(energy[n : n + m], energy[:m], out=local, casting="same_kind")
-        silent = local <= 1e-6 * n  # (the old test: a local norm ≤ 1e-3·√n scores nothing)
-        np.maximum(local, 1e-12, out=local)
+        local = np.subtract(energy[n : n + m], energy[:m])
+        # a local norm ≤ 1e-3·√n scores nothing; the test of each offset only where some
+        # offset is that quiet (one min instead of a mask, on audio that is never silent)
+        quiet = float(local.min()) <= 1e-6 * n
+        if quiet:
+            silent = local <= 1e-6 * n
+            np.maximum(local, 1e-12, out=local)
         np.sqrt(local, out=local)
-        local *= self.norms[index]
         part = score[:m]
         part /= local
-        part[silent] = 0.0
+        if quiet:
+            part[silent] = 0.0
         better = part > best[:m]
         np.copyto(best[:m], part, where=better)
         np.copyto(who[:m], index, where=better)
@@ -205,10 +213,29 @@ def file_bank(voicedir: Path, speeds: Sequence[float] = SPEED_STEPS) -> list[Tem
         for path in sorted(folder.glob("*.wav")):
             with wave.open(str(path)) as reader:
                 body = bytearray(reader.readframes(reader.getnframes()))
+            if not out:  # the package's own loop, once: the copy below gives its bytes
+                for speed in speeds:
+                    assert change_speed_like(body, speed) == change_speed(body, speed), speed
             for speed in speeds:
-                wav = bytes(patch_wave_header(change_speed(body, speed)))
+                wav = bytes(patch_wave_header(bytearray(change_speed_like(body, speed))))
                 out.append(Template(folder.name, decode(wav)))
     return out
+
+
+def change_speed_like(body: bytes, speed: float) -> bytes:
+    """captcha.audio.change_speed in numpy (its loop over the samples in Python cost more
+    than the rest of the bank): sample j fills [int(s_j), int(s_{j+1})) of a body
+    int(len × speed) long, s_j being j additions of `speed` — summed in the same order by
+    np.cumsum, so the same floats and the same bytes."""
+    if speed == 1:
+        return bytes(body)
+    steps = np.concatenate(([0.0], np.cumsum(np.full(len(body), speed))))
+    counts = np.diff(steps.astype(np.int64))
+    stretched = np.repeat(np.frombuffer(bytes(body), dtype=np.uint8), counts)
+    length = int(len(body) * speed)
+    out = np.zeros(length, dtype=np.uint8)
+    out[: min(length, len(stretched))] = stretched[:length]
+    return out.tobytes()
 
 
 def old_voices(directory: Path) -> Path:

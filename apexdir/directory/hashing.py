@@ -32,9 +32,17 @@ SCHEME = "{ARGON2}"
 ARGON2_MEMORY_KIB = 19_456
 ARGON2_TIME = 2
 ARGON2_PARALLELISM = 1
-ARGON2_MODULE = f"argon2 m={ARGON2_MEMORY_KIB} t={ARGON2_TIME} p={ARGON2_PARALLELISM}"
 # The cost apexdir hashes with: (memory in KiB, passes). The tests lower it (tests/conftest.py).
 COST = (ARGON2_MEMORY_KIB, ARGON2_TIME)
+
+
+def argon2_module(cost: tuple[int, int] = (ARGON2_MEMORY_KIB, ARGON2_TIME)) -> str:
+    """slapd's module line for argon2 at `cost` (memory in KiB, passes): the product's cost
+    unless a test directory asks for its lower one."""
+    return f"argon2 m={cost[0]} t={cost[1]} p={ARGON2_PARALLELISM}"
+
+
+ARGON2_MODULE = argon2_module()
 ITERATIONS = 10_000  # pw-pbkdf2's fixed count (values written before issue 12)
 PBKDF2_SCHEME = "{PBKDF2-SHA512}"
 

@@ -88,6 +88,10 @@ class SlapdInstance:
     maxsize: int = 8 * 1024**3
     extra_conf: str = ""  # at the end of the main database section (syncrepl…)
     global_conf: str = ""  # global directives before the databases (serverID…)
+    # slapd's argon2 cost (memory in KiB, passes): the product's; the tests' directory lowers
+    # it as tests/conftest.py lowers apexdir's own (tests/auth/test_secrets_at_rest.py keeps a
+    # directory at the product's cost).
+    argon2_cost: tuple[int, int] = (hashing.ARGON2_MEMORY_KIB, hashing.ARGON2_TIME)
     layout: Layout = field(init=False)
 
     def __post_init__(self) -> None:
@@ -202,8 +206,8 @@ class SlapdInstance:
             accesslog_purge="07+00:00 01+00:00",
             password_hash=hashing.SCHEME,
             crypt_salt_format="",
-            # argon2 with its cost (hashing.ARGON2_MODULE); pw-pbkdf2 verifies older values.
-            extra_modules=["pw-pbkdf2", hashing.ARGON2_MODULE],
+            # argon2 with its cost (hashing.argon2_module); pw-pbkdf2 verifies older values.
+            extra_modules=["pw-pbkdf2", hashing.argon2_module(self.argon2_cost)],
             global_conf=self.global_conf,
             main_conf=self.extra_conf,
             # Debian's modules first; then ours, found by the bare name the policy gives.

@@ -7,15 +7,20 @@ the directory, passwords only as slapd's salted hash, never a cleartext.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from apexdir.config import Settings
 from apexdir.directory.connection import Directory
+from apexdir.directory.server import SlapdInstance
 from apexdir.rules import onetime
 from apexdir.runtime import Runtime
 from tests.auth.conftest import Partner, codes_mailed, sms_codes
-from tests.helpers import PASSWORD, Cli, plain_sha256_digests
+from tests.conftest import BASE_DN, admin, fresh_store, make_settings, write_config
+from tests.helpers import PASSWORD, SIRET, Cli, plain_sha256_digests, register_sinks
 
 NEW_PASSWORD = "Autre-Passw0rd!9"
 
@@ -99,33 +104,56 @@ def test_no_cleartext_password_reaches_the_accesslog(
 
 
 @pytest.fixture
-def production_cost(monkeypatch: pytest.MonkeyPatch) -> None:
-    """apexdir's own hashing at the product's cost (the tests' conftest lowers it)."""
+def production(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,  # its teardown empties the sinks this directory's mails go to
+    sinks: Any,
+    tmp_path: Path,
+    _state_template: bytes,
+) -> Iterator[tuple[Cli, SlapdInstance]]:
+    """A directory at the product's argon2 cost (the tests' own is lower), apexdir hashing
+    at the product's cost too, and the CLI bound to them."""
     from apexdir.directory import hashing
+    from apexdir.directory.provision import initialize
 
-    monkeypatch.setattr(hashing, "COST", (hashing.ARGON2_MEMORY_KIB, hashing.ARGON2_TIME))
+    cost = (hashing.ARGON2_MEMORY_KIB, hashing.ARGON2_TIME)
+    monkeypatch.setattr(hashing, "COST", cost)
+    instance = SlapdInstance(tmp_path / "slapd", base_dn=BASE_DN, dbnosync=True, argon2_cost=cost)
+    instance.start()
+    try:
+        own = make_settings(instance, sinks, fresh_store(tmp_path / "own.db", _state_template))
+        with Directory(own.ldap) as directory:
+            initialize(directory, Runtime(own).layout, own.policy)
+        config = write_config(own, tmp_path / "own.toml")
+        register_sinks(config, sinks.directory)
+        yield Cli(config), instance
+    finally:
+        instance.destroy()
 
 
-def test_passwords_are_argon2_with_owasp_cost(
-    production_cost: None, app_cli: Cli, slapd: Any, partner: Partner
-) -> None:
+def test_passwords_are_argon2_with_owasp_cost(production: tuple[Cli, SlapdInstance]) -> None:
     """Issue 12: the account made from the form carries apexdir's argon2id (clean); a change
     through slapd stores the module's argon2i, m=19 MiB t=2 p=1, with the module's two
     trailing bytes, and both verify at bind."""
     import ldap3
 
     from apexdir.directory.hashing import clean
-    from tests.conftest import admin
+
+    cli, slapd = production
+    cli.create_structure(SIRET, "Banque Exemple", "Comptabilité")
+    identifier = cli.create_account(SIRET, "collaborateur", "marie.martin@example.org",
+                                    "Marie", "Martin", service="Comptabilité")  # fmt: skip
+    dn = slapd.layout.account_dn(identifier)
 
     def stored() -> str:
         with admin(slapd) as directory:
-            entry = directory.get(partner.dn, ["userPassword"])
+            entry = directory.get(dn, ["userPassword"])
         assert entry is not None
         value = entry.get("userPassword")
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
     def binds(password: str) -> bool:
-        conn = ldap3.Connection(slapd.uri, partner.dn, password, receive_timeout=10)
+        conn = ldap3.Connection(slapd.uri, dn, password, receive_timeout=10)
         try:
             return bool(conn.bind())
         finally:
@@ -133,8 +161,8 @@ def test_passwords_are_argon2_with_owasp_cost(
 
     assert stored().startswith("{ARGON2}$argon2id$v=19$m=19456,t=2,p=1$")
     assert binds(PASSWORD)
-    app_cli.ok("password", "change", partner.identifier,
-               input=f"{PASSWORD}\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n")  # fmt: skip
+    cli.ok("password", "change", identifier,
+           input=f"{PASSWORD}\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n")  # fmt: skip
     value = stored()
     assert value.startswith("{ARGON2}$argon2i$v=19$m=19456,t=2,p=1$")
     assert "\x00" in value and "\x00" not in clean(value)  # the module's trailing bytes

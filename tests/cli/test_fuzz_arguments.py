@@ -12,6 +12,7 @@ import sqlite3
 import traceback
 import unicodedata
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +97,6 @@ def world(rt: Runtime, slapd: SlapdInstance) -> dict[str, str]:
     return {"request": request.id}
 
 
-def _rows(state: Path) -> tuple[Any, ...]:
-    """The journal and outbox rows (a few: the state store is the test's own)."""
-    with sqlite3.connect(state) as db:
-        journal = db.execute("SELECT * FROM journal ORDER BY id").fetchall()
-        outbox = db.execute("SELECT id, recipients, subject FROM outbox ORDER BY id").fetchall()
-    return journal, outbox
-
-
 def _decoy_try(change: Change) -> bool:
     """The decoy's try marker, which a refused code rewrites by design (the write a real
     try costs): the one write a refusal may make."""
@@ -177,16 +170,24 @@ def _argv(
 class Env:
     """What one fuzzed run needs (function-scoped fixtures, shared by a test's examples): a
     reader of slapd's accesslog (tests/writes.py: "nothing written" is "no write logged
-    since the mark"), and the state store's journal and outbox rows."""
+    since the mark"), and the state store's journal and outbox rows of the last example when
+    it changed nothing (a refused command: checked equal after it), which are then the next
+    example's "before"."""
 
     def __init__(
         self, world: dict[str, str], config: Path, settings: Settings, slapd: SlapdInstance
     ) -> None:
         self.world, self.config, self.state = world, config, settings.state.path
         self.log = log_reader(slapd)
+        self.unchanged: tuple[Any, ...] | None = None
 
     def rows(self) -> tuple[Any, ...]:
-        return _rows(self.state)
+        """The journal and outbox rows (a few: the state store is the test's own). A
+        connection per read, as a command could replace the file (`restore`)."""
+        with closing(sqlite3.connect(self.state)) as db:
+            journal = db.execute("SELECT * FROM journal ORDER BY id").fetchall()
+            outbox = db.execute("SELECT id, recipients, subject FROM outbox ORDER BY id")
+            return journal, outbox.fetchall()
 
 
 @pytest.fixture
@@ -218,7 +219,7 @@ def _run(env: Env, path: tuple[str, ...], data: st.DataObject) -> None:
     if acting is not None:
         prefix += ["--as", acting]
     stdin = data.draw(_STDIN)
-    since, rows = mark(), env.rows()
+    since, rows, env.unchanged = mark(), env.unchanged or env.rows(), None
     result = CliRunner().invoke(cli, [*prefix, *argv], input=stdin)
     shown = (argv, acting, stdin, result.exit_code, result.stderr[-2000:])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -238,6 +239,7 @@ def _run(env: Env, path: tuple[str, ...], data: st.DataObject) -> None:
         writes(written),
     )
     assert env.rows() == rows, shown
+    env.unchanged = rows
 
 
 # Converting a configuration with slaptest takes half a second: fewer examples.

@@ -12,6 +12,7 @@ import sqlite3
 import traceback
 import unicodedata
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,12 @@ from hypothesis import strategies as st
 
 from apexdir.cli.main import cli
 from apexdir.config import Settings
-from apexdir.directory.connection import Directory
+from apexdir.directory.accesslog import Change
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
-from tests.conftest import admin
 from tests.helpers import SIRET
+from tests.writes import log_reader, mark, written_since
+from tests.writes import shown as writes
 
 # Long-running or environment-changing commands: the scheduler's loop, the local slapd's
 # start and stop, and a web server.
@@ -95,23 +97,14 @@ def world(rt: Runtime, slapd: SlapdInstance) -> dict[str, str]:
     return {"request": request.id}
 
 
-def _snapshot(directory: Directory, base_dn: str, state: Path) -> tuple[Any, ...]:
-    """The directory's user attributes, and the journal and outbox rows — but the decoy's
-    try marker, which a refused code rewrites by design (the write a real try costs)."""
+def _decoy_try(change: Change) -> bool:
+    """The decoy's try marker, which a refused code rewrites by design (the write a real
+    try costs): the one write a refusal may make."""
     from apexdir.directory.onetime import DECOY_TRY_ATTRIBUTE
 
-    entries = {
-        e.dn.lower(): sorted(
-            (k.lower(), sorted(map(str, v)))
-            for k, v in e.attrs.items()
-            if not (e.dn.lower().startswith("cn=decoy,") and k.lower() == DECOY_TRY_ATTRIBUTE)
-        )
-        for e in directory.search(base_dn, "(objectClass=*)", ["*"])
+    return change.dn.lower().startswith("cn=decoy,") and {a.lower() for a in change.attributes} <= {
+        DECOY_TRY_ATTRIBUTE
     }
-    with sqlite3.connect(state) as db:
-        journal = db.execute("SELECT * FROM journal ORDER BY id").fetchall()
-        outbox = db.execute("SELECT id, recipients, subject FROM outbox ORDER BY id").fetchall()
-    return entries, journal, outbox
 
 
 # What the operating system hands a program: text, or bytes that are not UTF-8, which Python
@@ -175,19 +168,26 @@ def _argv(
 
 
 class Env:
-    """What one fuzzed run needs (function-scoped fixtures, shared by a test's examples): the
-    rootdn connection, and the snapshot of the last example when it changed nothing (a
-    refused command: checked equal after it), which is then the next example's "before"."""
+    """What one fuzzed run needs (function-scoped fixtures, shared by a test's examples): a
+    reader of slapd's accesslog (tests/writes.py: "nothing written" is "no write logged
+    since the mark"), and the state store's journal and outbox rows of the last example when
+    it changed nothing (a refused command: checked equal after it), which are then the next
+    example's "before"."""
 
     def __init__(
         self, world: dict[str, str], config: Path, settings: Settings, slapd: SlapdInstance
     ) -> None:
-        self.world, self.config, self.state, self.slapd = world, config, settings.state.path, slapd
-        self.directory = admin(slapd)
+        self.world, self.config, self.state = world, config, settings.state.path
+        self.log = log_reader(slapd)
         self.unchanged: tuple[Any, ...] | None = None
 
-    def snapshot(self) -> tuple[Any, ...]:
-        return _snapshot(self.directory, self.slapd.base_dn, self.state)
+    def rows(self) -> tuple[Any, ...]:
+        """The journal and outbox rows (a few: the state store is the test's own). A
+        connection per read, as a command could replace the file (`restore`)."""
+        with closing(sqlite3.connect(self.state)) as db:
+            journal = db.execute("SELECT * FROM journal ORDER BY id").fetchall()
+            outbox = db.execute("SELECT id, recipients, subject FROM outbox ORDER BY id")
+            return journal, outbox.fetchall()
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def env(
 ) -> Iterator[Env]:
     monkeypatch.chdir(tmp_path)  # `dev …` reads ./var; files written land in the test's folder
     env = Env(world, config_file, settings, slapd)
-    with env.directory:
+    with env.log:
         yield env
 
 
@@ -219,7 +219,7 @@ def _run(env: Env, path: tuple[str, ...], data: st.DataObject) -> None:
     if acting is not None:
         prefix += ["--as", acting]
     stdin = data.draw(_STDIN)
-    before, env.unchanged = env.unchanged or env.snapshot(), None
+    since, rows, env.unchanged = mark(), env.unchanged or env.rows(), None
     result = CliRunner().invoke(cli, [*prefix, *argv], input=stdin)
     shown = (argv, acting, stdin, result.exit_code, result.stderr[-2000:])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -234,8 +234,12 @@ def _run(env: Env, path: tuple[str, ...], data: st.DataObject) -> None:
     # Values are quoted escaped and cut: no control character, no 10,000-character line.
     assert not any(unicodedata.category(c) in UNPRINTABLE for c in errors[0]), shown
     assert len(errors[0]) <= MAX_ERROR_LINE, shown
-    assert env.snapshot() == before, shown
-    env.unchanged = before
+    assert not (written := written_since(env.log, since, ignore=_decoy_try)), (
+        shown,
+        writes(written),
+    )
+    assert env.rows() == rows, shown
+    env.unchanged = rows
 
 
 # Converting a configuration with slaptest takes half a second: fewer examples.

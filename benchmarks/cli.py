@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.report import Figure, importtime, machine
+from benchmarks.report import Figure, importtime_output, machine, slowest_imports
 
 APEXDIR = Path(sys.executable).with_name("apexdir")
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +46,13 @@ class Timing:
     cpu: float  # median user + system seconds of the process: less moved by other work
 
 
-def measure(command: list[str], runs: int, env: dict[str, str] | None = None) -> Timing:
-    """The median of `runs` runs of `command` after one unmeasured run (disk cache)."""
-    subprocess.run(command, capture_output=True, check=True, env=env)
+def measure(
+    command: list[str], runs: int, env: dict[str, str] | None = None, warm: bool = True
+) -> Timing:
+    """The median of `runs` runs of `command`, after one unmeasured run (disk cache) if
+    `warm` (`--quick` goes without: the smoke test only needs each figure once)."""
+    if warm:
+        subprocess.run(command, capture_output=True, check=True, env=env)
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -99,13 +103,11 @@ def ldapsearch_command(
     return command, env
 
 
-def imports_by_package(command: list[str], top: int = 10) -> str:
-    """The import time of `command` per top-level package (`python -X importtime`, the
-    self times summed): what its start-up pays for, the nesting of the imports aside."""
-    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+def imports_by_package(stderr: str, top: int = 10) -> str:
+    """The import time per top-level package in `python -X importtime`'s output (the self
+    times summed): what a start-up pays for, the nesting of the imports aside."""
     spent: dict[str, int] = {}
-    for line in result.stderr.splitlines():
+    for line in stderr.splitlines():
         parts = line.split("|")
         if len(parts) == 3 and parts[1].strip().isdigit():
             package = parts[2].strip().split(".")[0]
@@ -116,17 +118,22 @@ def imports_by_package(command: list[str], top: int = 10) -> str:
     )
 
 
-def figures(config: Path, uid: str, siret: str, runs: int = 7) -> list[Figure]:
+def figures(config: Path, uid: str, siret: str, runs: int = 7, quick: bool = False) -> list[Figure]:
     """The wall time of `apexdir --help`, `account show UID` and `structure show SIRET`
-    against the directory `config` names, each beside bare python and ldapsearch."""
+    against the directory `config` names, each beside bare python and ldapsearch. `quick`
+    (benchmarks.run --quick): no unmeasured run first, and no import profile of a command
+    that misses the target (a second run of it)."""
+    warm = not quick
     stale = compile_project()
-    bare = measure([sys.executable, "-c", "pass"], runs)
+    bare = measure([sys.executable, "-c", "pass"], runs, warm=warm)
     # The floor of a directory command with the chosen libraries: its CLI, its LDAP client
     # and its settings' validator, imported and nothing else.
-    libraries = measure([sys.executable, "-c", "import click, ldap3, pydantic.main"], runs)
+    libraries = measure(
+        [sys.executable, "-c", "import click, ldap3, pydantic.main"], runs, warm=warm
+    )
     with tempfile.TemporaryDirectory(prefix="apexdir-bench-cli-") as tmp:
         search, search_env = ldapsearch_command(config, uid, Path(tmp) / "pw")
-        c_client = measure(search, runs, search_env)
+        c_client = measure(search, runs, search_env, warm=warm)
     base = [str(APEXDIR), "--config", str(config), "--json"]
     commands = {
         "apexdir --help": [str(APEXDIR), "--help"],
@@ -135,7 +142,7 @@ def figures(config: Path, uid: str, siret: str, runs: int = 7) -> list[Figure]:
     }
     found = []
     for name, command in commands.items():
-        timing = measure(command, runs)
+        timing = measure(command, runs, warm=warm)
         figure = Figure(
             f"{name} (wall)", timing.wall, "s", bare.wall, "bare python", TARGET,
             higher_is_better=False,
@@ -156,12 +163,16 @@ def figures(config: Path, uid: str, siret: str, runs: int = 7) -> list[Figure]:
                 f"directory command needs, imported and nothing else): wall "
                 f"{libraries.wall * 1e3:.0f} ms = {libraries.wall / bare.wall:.1f}× bare python"
             )
-        if not figure.ok:
-            figure.notes.append(imports_by_package(command))
-            figure.notes += importtime(command, top=6)
+        if not figure.ok and quick:
+            figure.notes.append("(--quick: no import profile)")
+        elif not figure.ok:
+            imports = importtime_output(command)  # one run for both readings
+            figure.notes.append(imports_by_package(imports))
+            figure.notes += slowest_imports(imports, top=6)
         found.append(figure)
+    first = "after one unmeasured run" if warm else "no unmeasured run first"
     found[0].notes.append(
-        f"median of {runs} runs each, after one unmeasured run; {stale} module(s) of "
+        f"median of {runs} runs each, {first}; {stale} module(s) of "
         f"{', '.join(PACKAGES)} without fresh bytecode compiled first, as an install does"
     )
     return found

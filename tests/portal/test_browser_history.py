@@ -11,11 +11,11 @@ import pytest
 
 from tests.helpers import Cli
 from tests.portal import test_browser as journeys
-from tests.portal.test_browser import CHROMIUM, axe, submit
-from tests.portal.test_browser_widths import WIDTHS, at_width, fits, log_in, on_screen
+from tests.portal.conftest import CHROMIUM
+from tests.portal.test_browser import axe, sign_in, submit
+from tests.portal.test_browser_widths import WIDTHS, at_width, fits, on_screen
 
 app_cli = journeys.app_cli
-chromium = journeys.chromium
 live = journeys.live
 new_page = journeys.new_page
 page = journeys.page
@@ -23,7 +23,7 @@ page = journeys.page
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium")
 
 
-def test_history_page(page: Any, app_cli: Cli, structure: str) -> None:
+def test_history_page(page: Any, live: str, app_cli: Cli, structure: str) -> None:
     """The administrateur opens « Historique » from his home page, filters by action, and
     reads the result, at each width."""
     admin = app_cli.create_account(
@@ -31,7 +31,7 @@ def test_history_page(page: Any, app_cli: Cli, structure: str) -> None:
     )
     app_cli.invite(structure, "collaborateur", "louise.durand@example.org", "Comptabilité",
                    as_=admin)  # fmt: skip
-    log_in(page, app_cli, admin, "alice.admin@example.org")
+    sign_in(page, live, app_cli, admin, "alice.admin@example.org", landing=None)
     for size in WIDTHS:
         with at_width(page, size):
             page.goto("/accueil")

@@ -14,11 +14,11 @@ import pytest
 
 from tests.helpers import OTHER_SIRET, Cli
 from tests.portal import test_browser as journeys
-from tests.portal.test_browser import CHROMIUM, axe, submit
-from tests.portal.test_browser_widths import WIDTHS, at_width, fits, log_in, on_screen
+from tests.portal.conftest import CHROMIUM
+from tests.portal.test_browser import axe, sign_in, submit
+from tests.portal.test_browser_widths import WIDTHS, at_width, fits, on_screen
 
 app_cli = journeys.app_cli
-chromium = journeys.chromium
 live = journeys.live
 new_page = journeys.new_page
 page = journeys.page
@@ -33,7 +33,7 @@ def shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
-def test_review_page(new_page: Callable[[], Any], app_cli: Cli, structure: str) -> None:
+def test_review_page(new_page: Callable[[], Any], live: str, app_cli: Cli, structure: str) -> None:
     """The administrateur opens the review from the menu, confirms one profile with the
     keyboard, withdraws another, submits once and reads the confirmation: at each width,
     the review of a structure of its own, in a browser of its own."""
@@ -53,7 +53,8 @@ def test_review_page(new_page: Callable[[], Any], app_cli: Cli, structure: str) 
         page = new_page()
         admin, mail = reviews[size["width"]]
         with at_width(page, size):
-            _review_page(page, app_cli, admin, mail, size)
+            sign_in(page, live, app_cli, admin, mail)
+            _review_page(page, size)
 
 
 def open_review(app_cli: Cli, structure: str, admin_mail: str, collab_mail: str) -> tuple[str, str]:
@@ -73,8 +74,7 @@ def open_review(app_cli: Cli, structure: str, admin_mail: str, collab_mail: str)
     return admin, admin_mail
 
 
-def _review_page(page: Any, app_cli: Cli, admin: str, mail: str, size: dict[str, int]) -> None:
-    log_in(page, app_cli, admin, mail)
+def _review_page(page: Any, size: dict[str, int]) -> None:
     on_screen(page, page.get_by_text("La revue annuelle des habilitations de votre structure"))
     fits(page)
     axe(page)  # the home page's notice

@@ -18,13 +18,12 @@ import pytest
 
 from tests.helpers import Cli
 from tests.portal import test_browser as journeys
-from tests.portal.conftest import PASSWORD, Partner, last_code
-from tests.portal.test_browser import CHROMIUM, axe, submit
+from tests.portal.conftest import CHROMIUM, PASSWORD, Partner, last_code
+from tests.portal.test_browser import axe, sign_in, submit
 
-# The fixtures of the browser journeys (Debian's chromium, the live portal, the CLI in a
-# thread of its own), registered here under the names the tests ask for.
+# The fixtures of the browser journeys (the live portal, the CLI in a thread of its own),
+# registered here under the names the tests ask for; the browser is the worker's (conftest).
 app_cli = journeys.app_cli
-chromium = journeys.chromium
 live = journeys.live
 new_page = journeys.new_page
 page = journeys.page
@@ -50,13 +49,19 @@ def at_width(page: Any, size: dict[str, int]) -> Iterator[None]:
 def on_screen(page: Any, locator: Any, whole: bool = True) -> None:
     """The element is shown and lies within the window's width (`whole`: its content is
     not cut either; DSFR's icon-only buttons, « Menu », cut their words by design)."""
-    locator.scroll_into_view_if_needed()
-    box = locator.bounding_box()
+    locator.scroll_into_view_if_needed()  # waits until it is visible and steady
+    # Its box and whether it is cut, read in one call (`bounding_box` then a second
+    # `evaluate` were two round trips to the browser, for 50 checks a run).
+    x, right, rendered, cut = locator.evaluate(
+        """e => { const r = e.getBoundingClientRect();
+                  return [r.x, r.right, r.width > 0 || r.height > 0,
+                          e.scrollWidth > e.clientWidth + 1]; }"""
+    )
     width = page.viewport_size["width"]
-    assert box is not None, "not rendered"
-    assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (box, width)
+    assert rendered, "not rendered"
+    assert x >= 0 and right <= width + 0.5, (x, right, width)
     # Nor cut inside itself (a DSFR button squeezed to its icon hides its words).
-    assert not whole or locator.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "cut"
+    assert not (whole and cut), "cut"
 
 
 def fits(page: Any) -> None:
@@ -65,17 +70,9 @@ def fits(page: Any) -> None:
     assert wider <= page.viewport_size["width"], f"{page.url}: {wider} px wide"
 
 
-def log_in(page: Any, app_cli: Cli, identifier: str, mail: str, landing: str = "/accueil") -> None:
-    page.goto("/connexion")
-    page.fill("#identifiant", identifier)
-    page.fill("#mot_de_passe", PASSWORD)
-    submit(page, "Se connecter")
-    page.fill("#code", last_code(app_cli, mail))
-    submit(page, "Vérifier")
-    page.wait_for_url(re.compile(re.escape(landing) + "$"))
-
-
-def test_pending_request_actions_on_screen(page: Any, app_cli: Cli, structure: str) -> None:
+def test_pending_request_actions_on_screen(
+    page: Any, live: str, app_cli: Cli, structure: str
+) -> None:
     """Item 1: « Valider » and « Refuser » of a pending request are inside the window
     (a request of its own for each width, validated there)."""
     admin = app_cli.create_account(
@@ -89,7 +86,7 @@ def test_pending_request_actions_on_screen(page: Any, app_cli: Cli, structure: s
     for width, mail in mails.items():
         app_cli.invite(structure, "collaborateur", mail, "Comptabilité")
         app_cli.complete(mail, firsts[width], "Durand")
-    log_in(page, app_cli, admin, "alice.admin@example.org")
+    sign_in(page, live, app_cli, admin, "alice.admin@example.org", landing=None)
     for size in WIDTHS:
         mail, first = mails[size["width"]], firsts[size["width"]].lower()
         with at_width(page, size):
@@ -105,16 +102,16 @@ def test_pending_request_actions_on_screen(page: Any, app_cli: Cli, structure: s
             assert f"identifiant {first}.durand-px" in page.inner_text("main")
 
 
-def test_header_menu_and_logout(page: Any, app_cli: Cli, partner: Partner) -> None:
+def test_header_menu_and_logout(page: Any, live: str, app_cli: Cli, partner: Partner) -> None:
     """Item 2: below 992 px the header's « Menu » opens a modal with « Se déconnecter » and
     the partner's menu; at 1,280 px the header's button and the side menu show them."""
     for size in WIDTHS:
         with at_width(page, size):
-            _header_menu_and_logout(page, app_cli, partner, size)
+            sign_in(page, live, app_cli, partner.identifier, partner.mail)
+            _header_menu_and_logout(page, size)
 
 
-def _header_menu_and_logout(page: Any, app_cli: Cli, partner: Partner, size: Any) -> None:
-    log_in(page, app_cli, partner.identifier, partner.mail)
+def _header_menu_and_logout(page: Any, size: Any) -> None:
     header = page.locator("header")
     if size is PHONE:
         menu = header.get_by_role("button", name="Menu")
@@ -209,15 +206,17 @@ def _failed_submit_focuses_the_errors(page: Any, partner: Partner) -> None:
 
 
 def test_legal_pages_from_the_footer(page: Any) -> None:
-    """Item 8: the footer links open the three pages; each passes axe and fits."""
+    """Item 8: the footer links open the three pages; each passes axe and fits. Each page
+    is opened from the footer of the page before it (the login page's for the first): the
+    same footer on every page, one page load less a link than going back each time."""
     for size in WIDTHS:
-        for link, heading in (
-            ("Accessibilité : partiellement conforme", "Déclaration d'accessibilité"),
-            ("Mentions légales", "Mentions légales"),
-            ("Données personnelles", "Données personnelles"),
-        ):
-            with at_width(page, size):
-                page.goto("/connexion")
+        with at_width(page, size):
+            page.goto("/connexion")
+            for link, heading in (
+                ("Accessibilité : partiellement conforme", "Déclaration d'accessibilité"),
+                ("Mentions légales", "Mentions légales"),
+                ("Données personnelles", "Données personnelles"),
+            ):
                 footer_link = page.locator("footer").get_by_role("link", name=link)
                 on_screen(page, footer_link)
                 footer_link.click()
@@ -228,7 +227,7 @@ def test_legal_pages_from_the_footer(page: Any) -> None:
 
 
 def test_idle_warning_and_prolonger(
-    new_page: Callable[[], Any], app_cli: Cli, partner: Partner
+    new_page: Callable[[], Any], live: str, app_cli: Cli, partner: Partner
 ) -> None:
     """Item 9: 2 minutes before the idle time-out a dialog offers « Prolonger », which
     keeps the session (the keep-alive answers) and closes it; then the way back after a
@@ -237,13 +236,13 @@ def test_idle_warning_and_prolonger(
     for size in WIDTHS:
         page = new_page()
         with at_width(page, size):
+            page.clock.install()
+            # Logged in without the login pages: the second login below is the subject.
+            sign_in(page, live, app_cli, partner.identifier, partner.mail, landing="/structure")
             _idle_warning_and_prolonger(page, app_cli, partner)
 
 
 def _idle_warning_and_prolonger(page: Any, app_cli: Cli, partner: Partner) -> None:
-    page.clock.install()
-    log_in(page, app_cli, partner.identifier, partner.mail)
-    page.goto("/structure")
     dialog = page.locator("#apex-inactivite")
     assert not dialog.is_visible()
     page.clock.fast_forward("12:30")
@@ -270,7 +269,7 @@ def _idle_warning_and_prolonger(page: Any, app_cli: Cli, partner: Partner) -> No
 
 
 def test_new_pages_pass_axe_on_a_phone(
-    page: Any, app_cli: Cli, structure: str, tmp_path: Path
+    page: Any, live: str, app_cli: Cli, structure: str, tmp_path: Path
 ) -> None:
     """The pages this issue changed, at 375 px: the applications' links, the deletion page
     that says what to do first, the account page's hints, the security code page."""
@@ -288,7 +287,7 @@ def test_new_pages_pass_axe_on_a_phone(
     app_cli.ok("grant", admin, "FICOBA", "CONSULTATION")
     app_cli.ok("grant", admin, "FICOBA", "MISE A JOUR")
     app_cli.ok("grant", collab, "FICOBA", "CONSULTATION")
-    log_in(page, app_cli, admin, "alice.admin@example.org")
+    sign_in(page, live, app_cli, admin, "alice.admin@example.org", landing=None)
     for path, visible in (
         ("/applications", ("link", "Accéder à l'application Ficoba")),
         (f"/comptes/{collab}", ("button", "Habiliter")),

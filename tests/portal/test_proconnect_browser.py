@@ -4,7 +4,6 @@ clean, and the way back landing at ProConnect with access_denied and the state."
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -12,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from tests.helpers import Cli
+from tests.portal.conftest import FULL_CHROMIUM, Driver, launched
 from tests.portal.test_browser import (  # noqa: F401 - fixtures
     app_cli,
     axe,
@@ -22,20 +22,15 @@ from tests.portal.test_browser import (  # noqa: F401 - fixtures
 )
 
 CALLBACK = "https://fca.integ01.dev-agentconnect.fr/api/v2/oidc-callback"
-FULL_CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
+def chromium(playwright_driver: Driver) -> Iterator[Any]:
     """The full chromium, not the headless shell the other journeys use: the way back is a
     redirect to ProConnect's callback, answered here by `page.route`, and the headless
-    shell sends that redirect to the network instead (ERR_NAME_NOT_RESOLVED)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=FULL_CHROMIUM)
-        yield browser
-        browser.close()
+    shell sends that redirect to the network instead (ERR_NAME_NOT_RESOLVED). Launched by
+    the worker's Playwright driver (conftest)."""
+    yield from launched(playwright_driver, FULL_CHROMIUM)
 
 
 def test_federation_login_page_on_a_phone(page: Any, app_cli: Cli) -> None:  # noqa: F811

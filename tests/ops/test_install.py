@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,8 +25,9 @@ from typing import Any
 import pytest
 
 from apexdir.directory.pwcheck import build
-from apexdir.directory.server import free_port, port_open
+from apexdir.directory.server import port_open
 from tests.conftest import BASE_DN
+from tests.ports import bindable, free_port
 
 APEXDIR = Path(sys.executable).with_name("apexdir")
 
@@ -54,12 +56,29 @@ class Server:
         self.conf = root / "slapd.d"
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        # Files that name the port (apexdir.toml): rewritten if slapd has to move.
+        self.naming: list[Path] = []
 
     @property
     def ldapi(self) -> str:
         return "ldapi://" + str(self.root / "run" / "ldapi").replace("/", "%2F")
 
     def start(self) -> None:
+        """slapd on `port`; on another one if someone took it since it was picked (the
+        port is written in apexdir.toml seconds before slapd starts, and under load a
+        process once listened or connected from it first: "slapd died")."""
+        for _ in range(5):
+            if not bindable("127.0.0.1", self.port):
+                self._move(free_port())
+            if self._spawn():
+                return
+            if bindable("127.0.0.1", self.port):
+                raise AssertionError("slapd died (its port was free)")
+            self._move(free_port())
+        raise AssertionError("slapd died: every port tried was taken")
+
+    def _spawn(self) -> bool:
+        """Whether slapd listens on `port` (False: it exited, the port may be taken)."""
         uri = self.ldapi
         self.process = subprocess.Popen(
             [
@@ -75,9 +94,27 @@ class Server:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 15
-        while not port_open("127.0.0.1", self.port):
-            assert self.process.poll() is None and time.monotonic() < deadline, "slapd died"
+        # slapd opens its listeners in the order of -h: its ldapi socket answering proves
+        # that the TCP port is its own (someone else's listener would answer there too).
+        while not (port_open("127.0.0.1", self.port) and self._ldapi_answers()):
+            if self.process.poll() is not None:
+                return False
+            assert time.monotonic() < deadline, "slapd did not listen within 15 s"
             time.sleep(0.05)
+        return True
+
+    def _ldapi_answers(self) -> bool:
+        with socket.socket(socket.AF_UNIX) as sock:
+            try:
+                sock.connect(str(self.root / "run" / "ldapi"))
+            except OSError:
+                return False
+        return True
+
+    def _move(self, port: int) -> None:
+        old, self.port = f"127.0.0.1:{self.port}", port
+        for path in self.naming:
+            path.write_text(path.read_text().replace(old, f"127.0.0.1:{port}"))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -184,6 +221,7 @@ path = "{tmp_path / "state" / "state.db"}"
 """,
         encoding="utf-8",
     )
+    server.naming.append(config)
     # Step 4: the cn=config export, loaded offline.
     export = apexdir(config, "config", "cn-config", "--data-dir", str(data), "--module-dir",
                      str(modules))  # fmt: skip

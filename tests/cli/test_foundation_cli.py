@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from apexdir.cli.main import COMMANDS, cli
-from apexdir.directory.server import free_port, pid_alive
+from apexdir.directory.server import pid_alive
+from tests.ports import free_port
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -68,7 +68,7 @@ def test_errors_are_named(rt: Runtime) -> None:
 
 def test_unreachable_directory_is_unavailable() -> None:
     """A server that does not answer → Unavailable (exit 5), with the address in the message."""
-    from apexdir.directory.server import free_port
+    from tests.ports import free_port
 
     settings = LdapSettings(
         uris=[f"ldap://127.0.0.1:{free_port()}"],
@@ -84,7 +84,7 @@ def test_unreachable_directory_is_unavailable() -> None:
 
 def test_server_pool_fails_over_to_the_second_uri(rt: Runtime) -> None:
     """The first URI is dead: the pool uses the next one."""
-    from apexdir.directory.server import free_port
+    from tests.ports import free_port
 
     ldap = rt.settings.ldap.model_copy(
         update={

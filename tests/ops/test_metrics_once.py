@@ -12,11 +12,12 @@ from typing import Any
 
 from apexdir.config import Settings
 from apexdir.dev.captured import captured_mails
-from apexdir.directory.server import SlapdInstance, free_port
+from apexdir.directory.server import SlapdInstance
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox
 from tests.conftest import admin
 from tests.ops.test_systemd import run_unit, wait_for  # noqa: F401 (a fixture)
+from tests.ports import free_port
 
 DAEMON_ONLY = {
     "apexdir_events_total",

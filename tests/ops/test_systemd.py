@@ -25,10 +25,11 @@ import pytest
 
 from apexdir.config import Settings
 from apexdir.dev.captured import captured_mails
-from apexdir.directory.server import SlapdInstance, free_port
+from apexdir.directory.server import SlapdInstance
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox
 from tests.conftest import admin
+from tests.ports import free_port
 
 UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 INSTALLED = "/opt/apexdir/bin/apexdir"

@@ -24,6 +24,7 @@ from flask import Flask
 from tests.helpers import Cli
 from tests.portal.conftest import PASSWORD, Partner, last_code
 from tests.portal.test_browser import CHROMIUM, ThreadedCli
+from tests.ports import free_port
 
 APACHE = Path("/usr/sbin/apache2")
 MODULES = Path("/usr/lib/apache2/modules")
@@ -89,12 +90,6 @@ ScriptAlias /protege/ "{root}/cgi/"
     Require all granted
 </Directory>
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(port: int, proc: subprocess.Popen[bytes], seconds: float = 10) -> None:

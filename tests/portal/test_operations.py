@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 
 from apexdir.config import Settings
-from apexdir.directory.server import free_port
 from apexdir.logs import JsonFormatter, redact_path
 from tests.helpers import Cli
 from tests.portal.conftest import PASSWORD, Browser, Partner, portal_settings
+from tests.ports import free_port
 
 
 def test_sante_ready_and_alive(browser: Browser) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
-import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -29,6 +28,7 @@ from joserfc.jwk import KeySet
 
 from tests.helpers import SIRET, Cli
 from tests.portal.conftest import PASSWORD, Partner, last_code, text_of
+from tests.ports import free_port
 
 SCOPE = (
     "openid given_name usual_name email uid siren siret organizational_unit "
@@ -36,12 +36,6 @@ SCOPE = (
 )
 SUPPORT = "assistance.apex@example.org"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from apexdir.directory.server import free_port
+from tests.ports import free_port
 
 SLOW_CLIENTS = 4
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,9 +63,11 @@ def replicas(_shared_replicas: _Shared) -> Iterator[ReplicaSet]:
     yield providers
     try:
         restore(providers)
-    except (ApexError, OSError):
+    except (ApexError, OSError) as exc:
         # Beyond repair (a provider that will not come back, or will not converge): the
-        # next test starts from a new set rather than from this one's leftovers.
+        # next test starts from a new set rather than from this one's leftovers; the
+        # warning (in the run's summary) says which test left it so.
+        warnings.warn(f"replica set discarded after the test: {exc}", stacklevel=1)
         _shared_replicas.discard()
 
 

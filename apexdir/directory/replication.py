@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,13 +239,19 @@ class ReplicaSet:
         )
         return Directory(ldap)
 
-    def context_csns(self) -> list[frozenset[str] | None]:
-        """Each provider's contextCSN values (None when it does not answer)."""
+    def context_csns(
+        self, directories: Sequence[Directory] | None = None
+    ) -> list[frozenset[str] | None]:
+        """Each provider's contextCSN values (None when it does not answer): through
+        `directories` (one per provider, in order) when given, else a connection each."""
         found: list[frozenset[str] | None] = []
-        for instance in self.instances:
+        for number, instance in enumerate(self.instances):
             try:
-                with self.admin(instance) as directory:
-                    entry = directory.get(self.base_dn, ["contextCSN"])
+                if directories is None:
+                    with self.admin(instance) as directory:
+                        entry = directory.get(self.base_dn, ["contextCSN"])
+                else:
+                    entry = directories[number].get(self.base_dn, ["contextCSN"])
             except ApexError:
                 found.append(None)
                 continue
@@ -254,17 +261,29 @@ class ReplicaSet:
 
     def converged(self) -> bool:
         """Every provider answers and has seen the same changes from every provider."""
-        csns = self.context_csns()
-        return None not in csns and len(set(csns)) == 1
+        return _same(self.context_csns())
 
     def wait_converged(self, timeout: float = 30.0, interval: float = 0.1) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.converged():
-            if time.monotonic() > deadline:
-                raise Unavailable(
-                    f"the providers did not converge within {timeout:g} s: {self.context_csns()}"
-                )
-            time.sleep(interval)
+        # One connection per provider for the whole wait, not one per provider and poll:
+        # connecting and binding at every poll was most of the wait's CPU (the tests wait
+        # after every write they check on the other provider). A connection that breaks
+        # (a provider restarting) is opened again at the next poll by `Directory` itself.
+        directories = [self.admin(instance) for instance in self.instances]
+        try:
+            deadline = time.monotonic() + timeout
+            while not _same(csns := self.context_csns(directories)):
+                if time.monotonic() > deadline:
+                    raise Unavailable(
+                        f"the providers did not converge within {timeout:g} s: {csns}"
+                    )
+                time.sleep(interval)
+        finally:
+            for directory in directories:
+                directory.close()
+
+
+def _same(csns: list[frozenset[str] | None]) -> bool:
+    return None not in csns and len(set(csns)) == 1
 
 
 def _write_secret(path: Path, value: str) -> None:

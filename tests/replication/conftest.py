@@ -40,7 +40,13 @@ class _Shared:
         if self.current is None:
             self.made += 1
             providers = ReplicaSet(self.root / f"set-{self.made}", count=2, dbnosync=True)
-            providers.start()
+            try:
+                providers.start()
+            except BaseException:
+                # The providers started before the one that failed would outlive the run
+                # (slapd runs in a session of its own): seen with an ldapi path too long.
+                providers.destroy()
+                raise
             self.current = providers
         return self.current
 

@@ -197,16 +197,25 @@ def make_structure(config: Path, siret: str = SIRET, name: str = "Banque Exemple
 _CODES: list[bytes] = []
 
 
-def plain_sha256_digests(salt: str) -> set[str]:
-    """The 10^6 six-digit codes hashed as a plain salted SHA-256 (`sha256("<salt>:<code>")`
-    in hexadecimal, the form before issue 12): what an attack on a stored or logged code
-    record without the key tries. The same set as a comprehension of f-strings, at half the
-    cost (the codes are encoded once per process)."""
+def plain_sha256_search(salt: str, digest: str) -> str | None:
+    """The attack on a stored or logged code record without the key: the 10^6 six-digit
+    codes tried as a plain salted SHA-256 (`sha256("<salt>:<code>")` in hexadecimal, the
+    form before issue 12) against its digest; the code it finds, or None. The salt's state
+    is hashed once and copied for each code, and raw digests are compared: 0.44 s of CPU
+    where a set of the 10^6 hexadecimal digests took 1.15 s."""
     if not _CODES:
         _CODES.extend(b"%06d" % code for code in range(10**6))
-    prefix = f"{salt}:".encode()
-    sha256 = hashlib.sha256
-    return {sha256(prefix + code).hexdigest() for code in _CODES}
+    try:
+        wanted = bytes.fromhex(digest)
+    except ValueError:
+        return None  # not a hexadecimal digest: no SHA-256 gives it
+    salted = hashlib.sha256(f"{salt}:".encode())
+    for code in _CODES:
+        attempt = salted.copy()
+        attempt.update(code)
+        if attempt.digest() == wanted:
+            return code.decode()
+    return None
 
 
 _SINKS: dict[str, Path] = {}

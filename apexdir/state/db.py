@@ -198,6 +198,13 @@ def m009_reset_requests(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m010_outbox_topic_order(db: sqlite_utils.Database) -> None:
+    """Whether a message of a topic has a newer one, whatever their statuses: a code
+    superseded under a claim that ended unsent is dropped at the next claim."""
+    db.execute("CREATE INDEX outbox_topic_order ON outbox (topic, id) WHERE topic IS NOT NULL")
+
+
 def iso(moment: datetime) -> str:
     """The one text form of a moment in the store: UTC, to the second.
 

@@ -159,15 +159,7 @@ class Outbox(SpoolAdmin):
             )  # fmt: skip
             assert cursor.lastrowid is not None
             if topic is not None:
-                # A newer code voids the older one in the directory: never deliver the older.
-                # One being sent right now (under a live claim) cannot be stopped.
-                self.db.execute(
-                    "UPDATE outbox SET status = 'dropped', last_error = ?, body_text = NULL,"
-                    " body_html = NULL, claimed_by = NULL, claimed_until = NULL"
-                    " WHERE topic = ? AND id < ? AND (status = 'queued'"
-                    "      OR (status = 'sending' AND claimed_until <= ?))",
-                    [f"superseded by message {cursor.lastrowid}", topic, cursor.lastrowid, now],
-                )
+                self._drop_superseded(now, "topic = ?", topic)
         if priority == URGENT:
             from apexdir.state import wake
 
@@ -200,6 +192,7 @@ class Outbox(SpoolAdmin):
             "limit": -1 if limit is None else limit,
         }
         with guarded(self.db, "claim messages"), immediate(self.db):
+            self._drop_superseded(params["now"])  # released or left to expire since
             rows = self._with_predecessors(list(self.db.query(DUE_SQL, params)), params)
             if rows:
                 ids = [row["id"] for row in rows]
@@ -322,8 +315,6 @@ class Outbox(SpoolAdmin):
             if row is None:
                 raise NotFound(f"no message {id} in the outbox")
             attempts = int(row[0]) + 1
-            if row[2] is not None and self._superseded(id, row[2], attempts):
-                return "dropped"
             if row[1] is not None:
                 delay = timedelta(seconds=brief_seconds)
                 failed = iso(now + delay) >= row[1]
@@ -336,21 +327,31 @@ class Outbox(SpoolAdmin):
                 " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
                 [status, attempts, clip(error), iso(now + delay), id],
             )
+            # Superseded while it was being sent (its claim kept the newer from dropping it):
+            # dropped now rather than when a claim next comes.
+            superseded = status == "queued" and row[2] is not None
+            if superseded and self._drop_superseded(iso(now), "id = ?", id):
+                return "dropped"
         return status
 
-    def _superseded(self, id: int, topic: str, attempts: int) -> bool:
-        """Drop message `id` if a newer message of its topic was queued since."""
-        newer = self.db.execute(
-            "SELECT MIN(id) FROM outbox WHERE topic = ? AND id > ?", [topic, id]
-        ).fetchone()[0]
-        if newer is None:
-            return False
-        self.db.execute(
-            "UPDATE outbox SET status = 'dropped', attempts = ?, last_error = ?, body_text = NULL,"
-            " body_html = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-            [attempts, f"superseded by message {newer}", id],
-        )
-        return True
+    def _drop_superseded(self, now: str, where: str = "1", *params: Any) -> int:
+        """The rule of topics, in one place: a message of a topic with a newer message never
+        goes out (a newer code voids the older one in the directory). Dropped when waiting,
+        or claimed under an expired lease; one under a live claim is being sent and cannot
+        be stopped — its claim ends sent, failed (`mark_retry`), released or expired, and
+        this runs at each of those (enqueue, retry, claim). `where` narrows it."""
+        return self.db.execute(
+            "UPDATE outbox SET status = 'dropped', body_text = NULL, body_html = NULL,"
+            " claimed_by = NULL, claimed_until = NULL, last_error = 'superseded by message '"
+            " || (SELECT MIN(n.id) FROM outbox AS n WHERE n.topic = outbox.topic"
+            "     AND n.id > outbox.id)"
+            " WHERE topic IS NOT NULL"
+            " AND (status = 'queued' OR (status = 'sending' AND claimed_until <= ?))"
+            " AND EXISTS (SELECT 1 FROM outbox AS n WHERE n.topic = outbox.topic"
+            "     AND n.id > outbox.id)"
+            f" AND {where}",
+            [now, *params],
+        ).rowcount
 
     def mark_failed(self, id: int, error: str) -> None:
         """The server refused the message for good (a 5xx): `failed` after this one try."""

@@ -500,3 +500,29 @@ def test_a_code_superseded_while_in_flight_is_never_sent(
     assert run(settings, db, clock)["sent"] == 1
     bodies = [m["body"] for m in captured_mails(sink.directory)]
     assert len(bodies) == 1 and "222222" in bodies[0] and "111111" not in bodies[0]
+
+
+@pytest.mark.parametrize("ending", ["released", "claim expired"])
+def test_a_code_superseded_under_a_claim_that_ends_unsent_is_never_sent(
+    settings: Settings,
+    db: sqlite_utils.Database,
+    outbox: Outbox,
+    clock: FrozenClock,
+    sink: Sinks,
+    ending: str,
+) -> None:
+    """The first code is claimed, the second login queues a newer one (the claim is live:
+    the first cannot be dropped then), and the claim ends without a send: given back at a
+    graceful stop, or left to expire by a daemon that died. Only the newer code arrives."""
+    first = urgent(outbox, "marie@example.org", "111111")
+    [claimed] = outbox.claim_due(None, "worker-a", 60)
+    second = urgent(outbox, "marie@example.org", "222222")
+    if ending == "released":
+        outbox.release([claimed.id])
+    else:
+        clock.advance(seconds=61)
+    assert run(settings, db, clock)["sent"] == 1
+    rows = {r["id"]: r for r in outbox.list()}
+    assert rows[first]["status"] == "dropped" and f"message {second}" in rows[first]["last_error"]
+    bodies = [m["body"] for m in captured_mails(sink.directory)]
+    assert len(bodies) == 1 and "222222" in bodies[0] and "111111" not in bodies[0]

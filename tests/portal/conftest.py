@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -265,5 +266,98 @@ def launched(driver: Driver, executable: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def chromium(playwright_driver: Driver) -> Iterator[Any]:
-    """One browser per worker: a context of its own per test keeps them apart."""
+    """One browser per worker: its tests share one tab (`worker_tab`), cleared between them."""
     yield from launched(playwright_driver, CHROMIUM)
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE_SOURCE = AXE.read_bytes()
+AXE_PATH = "/_tests/axe.min.js"  # served by the tests' live server, not by the portal
+
+
+class Portal:
+    """The WSGI application of the worker's live server: the running test's portal.
+
+    One server, hence one address, per worker (not one per test): the worker's browser
+    context is bound to its origin and reused from test to test (`worker_tab`)."""
+
+    def __init__(self) -> None:
+        self.app: Flask | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ["PATH_INFO"] == AXE_PATH:
+            # Loaded by `axe` from the server and kept by the browser: compiled from
+            # the code cache V8 keeps of a fetched script rather than once per page.
+            start_response("200 OK", [("Content-Type", "text/javascript"),
+                                      ("Cache-Control", "max-age=3600")])  # fmt: skip
+            return [AXE_SOURCE]
+        app = self.app
+        if app is None:  # between tests: nothing of an earlier test's world is served
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"no test running"]
+        return app(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[tuple[str, Portal]]:
+    """The worker's loopback port, served by a threaded WSGI server."""
+    from werkzeug.serving import make_server
+
+    portal = Portal()
+    server = make_server("127.0.0.1", 0, portal, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", portal
+    server.shutdown()
+
+
+def new_context(chromium: Any, live: str) -> Any:
+    """A fresh browser context on the live portal; its CSP bypassed, for `axe` to load
+    axe-core into the page checked (the CSP forbids any script but the portal's own)."""
+    return chromium.new_context(base_url=live, bypass_csp=True, locale="fr-FR")
+
+
+def new_tab(context: Any) -> Any:
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    return tab
+
+
+class WorkerTab:
+    """The worker's tab, handed from test to test with what a test leaves behind cleared.
+
+    A context of its own per test started a renderer process each time (≈ 330 ms of CPU)
+    and loaded every page cold: the DSFR's stylesheets parsed, its script and axe compiled
+    anew. One tab kept in one renderer process reuses what Chromium caches of the same
+    files; a test still starts logged out, on a blank page, at the default size, with no
+    cookie nor storage of the test before."""
+
+    def __init__(self, chromium: Any, live: str) -> None:
+        self.chromium, self.live = chromium, live
+        self.tab = new_tab(new_context(chromium, live))
+
+    def forget(self) -> None:
+        """Clear what the test left; a tab that cannot be cleared is replaced."""
+        try:
+            if self.tab.url.startswith(self.live):  # storage is cleared from its origin
+                self.tab.evaluate("localStorage.clear(); sessionStorage.clear()")
+            self.tab.goto("about:blank")
+            self.tab.context.clear_cookies()
+            self.tab.set_viewport_size(DEFAULT_SIZE)
+        except Exception:  # a test that failed mid-way (a dialog, a time-out): start anew
+            self.tab.context.close()
+            self.tab = new_tab(new_context(self.chromium, self.live))
+
+
+DEFAULT_SIZE = {"width": 1280, "height": 720}  # Playwright's default viewport
+
+
+@pytest.fixture(scope="session")
+def worker_tab(
+    chromium: Any, live_server: tuple[str, Portal], playwright_driver: Driver
+) -> Iterator[WorkerTab]:
+    with playwright_driver.driving():
+        tabs = WorkerTab(chromium, live_server[0])
+    yield tabs
+    with playwright_driver.driving():
+        tabs.tab.context.close()

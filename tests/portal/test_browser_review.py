@@ -6,7 +6,6 @@ to SCREENSHOTS (env APEX_SCREENSHOTS) when set."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,12 @@ import pytest
 
 from tests.helpers import OTHER_SIRET, Cli
 from tests.portal import test_browser as journeys
-from tests.portal.conftest import CHROMIUM
+from tests.portal.conftest import CHROMIUM, WorkerTab
 from tests.portal.test_browser import axe, sign_in, submit
 from tests.portal.test_browser_widths import WIDTHS, at_width, fits, on_screen
 
 app_cli = journeys.app_cli
 live = journeys.live
-new_page = journeys.new_page
 page = journeys.page
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium")
@@ -33,10 +31,13 @@ def shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
-def test_review_page(new_page: Callable[[], Any], live: str, app_cli: Cli, structure: str) -> None:
+def test_review_page(
+    page: Any, worker_tab: WorkerTab, live: str, app_cli: Cli, structure: str
+) -> None:
     """The administrateur opens the review from the menu, confirms one profile with the
     keyboard, withdraws another, submits once and reads the confirmation: at each width,
-    the review of a structure of its own, in a browser of its own."""
+    the review of a structure of its own, in the worker's tab cleared of the other's
+    session (`WorkerTab.forget`: no context, no renderer process started for it)."""
     app_cli.ok("app", "add", APP, "--name", "Fichier des comptes bancaires")
     for profile in ("CONSULTATION", "CONTROLE"):
         app_cli.ok("app", "profile-add", APP, profile)
@@ -50,7 +51,8 @@ def test_review_page(new_page: Callable[[], Any], live: str, app_cli: Cli, struc
         375: open_review(app_cli, other, "anne.admin@example.org", "lucie.dupont@example.org"),
     }
     for size in WIDTHS:
-        page = new_page()
+        worker_tab.forget()
+        page = worker_tab.tab
         admin, mail = reviews[size["width"]]
         with at_width(page, size):
             sign_in(page, live, app_cli, admin, mail)

@@ -4,7 +4,7 @@ clean, and the way back landing at ProConnect with access_denied and the state."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -17,7 +17,6 @@ from tests.portal.test_browser import (  # noqa: F401 - fixtures
     axe,
     live,
     new_page,
-    page,
     pytestmark,
 )
 
@@ -31,6 +30,12 @@ def chromium(playwright_driver: Driver) -> Iterator[Any]:
     shell sends that redirect to the network instead (ERR_NAME_NOT_RESOLVED). Launched by
     the worker's Playwright driver (conftest)."""
     yield from launched(playwright_driver, FULL_CHROMIUM)
+
+
+@pytest.fixture
+def page(new_page: Callable[[], Any]) -> Any:  # noqa: F811
+    """A context of the full chromium (the worker's tab is the headless shell's)."""
+    return new_page()
 
 
 def test_federation_login_page_on_a_phone(page: Any, app_cli: Cli) -> None:  # noqa: F811

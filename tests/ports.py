@@ -16,6 +16,8 @@ import random
 import socket
 from pathlib import Path
 
+from apexdir.dev.process import bindable  # as slapd, gunicorn and Apache bind: SO_REUSEADDR
+
 RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 LOWEST = 10000  # below: well-known and registered services a developer may run
 
@@ -26,18 +28,6 @@ def _ephemeral() -> tuple[int, int]:
     except (OSError, ValueError):
         return 32768, 60999  # Linux's default
     return low, high
-
-
-def bindable(host: str, port: int) -> bool:
-    """Whether a server could listen on the port now. SO_REUSEADDR as slapd, gunicorn and
-    Apache set it: a connection of the last run in TIME_WAIT does not stop them."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -199,7 +199,7 @@ class DevEnv:
 
     def down(self) -> dict[str, object]:
         terminate_all([self.portal_pid(), self.daemon_pid()])  # side by side, before slapd
-        (self.portal_dir / "gunicorn.pid").unlink(missing_ok=True)
+        self.portal_pidfile.unlink(missing_ok=True)
         self.daemon_pidfile.unlink(missing_ok=True)
         for folder in instance_dirs(self.root) or [self.slapd.root]:
             SlapdInstance(folder, base_dn=self.base_dn).stop()
@@ -254,9 +254,13 @@ class DevEnv:
         (self.portal_dir / "port").write_text(str(port))
         return port
 
+    @property
+    def portal_pidfile(self) -> Path:
+        return self.portal_dir / "gunicorn.pid"
+
     def portal_pid(self) -> int | None:
         try:
-            pid = int((self.portal_dir / "gunicorn.pid").read_text().strip())
+            pid = int(self.portal_pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
         return pid if pid_alive(pid) else None
@@ -317,7 +321,7 @@ class DevEnv:
                     "--workers",
                     str(workers),
                     "--pidfile",
-                    str(self.portal_dir / "gunicorn.pid"),
+                    str(self.portal_pidfile),
                 ],
                 stdout=log,
                 stderr=log,
@@ -359,7 +363,7 @@ class DevEnv:
 
     def stop_portal(self) -> None:
         terminate(self.portal_pid())
-        (self.portal_dir / "gunicorn.pid").unlink(missing_ok=True)
+        self.portal_pidfile.unlink(missing_ok=True)
 
     def status(self) -> dict[str, object]:
         providers = self.replica_set().instances

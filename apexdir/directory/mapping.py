@@ -74,9 +74,9 @@ LISTING_ATTRS = [
     "uid", "sn", "givenName", "mail", "apexAccountType", "apexStructureRef", "apexServiceRef",
     "apexStatus", "memberOf", "apexDelegatedProfile", "apexClientApplication", "authTimestamp"
 ]  # fmt: skip
-# What the last administrateur's guard reads of a structure's administrateurs.
 # The active accounts, as slapd filters them (an account without apexStatus is active).
 ACTIVE_ACCOUNT = f.or_(f.eq("apexStatus", "active"), f.not_(f.present("apexStatus")))
+# What the last administrateur's guard reads of a structure's administrateurs.
 GUARD_ATTRS = ["uid", "apexAccountType", "apexStructureRef", "apexStatus"]
 # What the closing and reopening of a structure read of each account: whether it may log
 # in, and why not.

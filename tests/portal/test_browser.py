@@ -135,10 +135,10 @@ def sign_in(
     landing: str | None = "/accueil",
 ) -> None:
     """`page` logged in as `identifier`, on `landing` (None: where the test goes next), for
-    the tests whose subject is not the
-    login: the portal's own login (password, then the code mailed through the sink) through
-    plain HTTP on the live server, its cookies handed to the browser. A real session of the
-    real portal, without the ≈ 4 page loads of the journey, which the login tests drive."""
+    the tests whose subject is not the login: the portal's own login (password, then the
+    code mailed through the sink) through plain HTTP on the live server, its cookies handed
+    to the browser. A real session of the real portal, without the ≈ 4 page loads of the
+    journey, which the login tests drive."""
     jar = CookieJar()
     http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
 

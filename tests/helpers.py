@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -192,6 +193,16 @@ def make_structure(config: Path, siret: str = SIRET, name: str = "Banque Exemple
         return siret
 
     return _in_process(config, build)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> None:
+    """Until `condition()` holds, asked every 50 ms; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 _CODES: list[bytes] = []

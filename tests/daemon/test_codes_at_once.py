@@ -24,9 +24,8 @@ from tests.daemon.test_daemon_process import (  # noqa: F401 (fixtures)
     sink,
     spool,
     start,
-    wait_for,
 )
-from tests.helpers import PASSWORD, SIRET, Cli
+from tests.helpers import PASSWORD, SIRET, Cli, wait_for
 
 CODE = re.compile(r"code de vérification (\d{6}) pour")
 

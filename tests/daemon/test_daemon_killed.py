@@ -35,8 +35,8 @@ from tests.daemon.test_daemon_process import (  # noqa: F401 (fixtures)
     sink,
     spool,
     start,
-    wait_for,
 )
+from tests.helpers import wait_for
 
 TOTAL = 200
 # The claims' renewal (`_Pass._keep_claim`) flushes the marks whenever one more send could

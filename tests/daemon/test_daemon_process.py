@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,10 @@ from apexdir.directory.server import SlapdInstance
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox
 from tests.conftest import admin
+from tests.helpers import wait_for
 
 LEASE_SECONDS = 2
 APEXDIR = Path(sys.executable).with_name("apexdir")
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Daemon:

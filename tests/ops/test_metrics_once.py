@@ -16,7 +16,8 @@ from apexdir.directory.server import SlapdInstance
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox
 from tests.conftest import admin
-from tests.ops.test_systemd import run_unit, wait_for  # noqa: F401 (a fixture)
+from tests.helpers import wait_for
+from tests.ops.test_systemd import run_unit  # noqa: F401 (a fixture)
 from tests.ports import free_port
 
 DAEMON_ONLY = {

@@ -15,7 +15,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from apexdir.directory.server import SlapdInstance
 from apexdir.state.db import open_store
 from apexdir.state.outbox import Outbox
 from tests.conftest import admin
+from tests.helpers import wait_for
 from tests.ports import free_port
 
 UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
@@ -69,15 +69,6 @@ def command(exec_start: str, env: dict[str, str]) -> list[str]:
         words.append(re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env[m.group(1)], word))
     assert words[0] == INSTALLED, "the units run the install of docs/install.md"
     return [str(APEXDIR), *words[1:]]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

@@ -56,11 +56,6 @@ def importtime_output(command: list[str]) -> str:
     return subprocess.run(command, capture_output=True, text=True, env=env).stderr
 
 
-def importtime(command: list[str], top: int = 8) -> list[str]:
-    """The slowest imports of a command (python -X importtime), cumulative."""
-    return slowest_imports(importtime_output(command), top)
-
-
 def slowest_imports(stderr: str, top: int = 8) -> list[str]:
     """The slowest imports in python -X importtime's output, cumulative."""
     rows = []

@@ -106,9 +106,10 @@ def test_every_command_has_help_text() -> None:
 
 def test_dev_up_status_down(tmp_path: Path) -> None:
     """dev up starts slapd and sinks, writes apexdir.toml; up again reuses; down stops all.
-    Then another process takes the portal's port while it is stopped (a client's source port,
-    say): `dev up` moves the portal to a new port and apexdir.toml's base_url follows. (One
-    environment for both: each `dev up` starts slapd, the sinks, the daemon and gunicorn.)"""
+    Then another process takes the port apexdir.toml gives the portal while it is stopped (a
+    client's source port, say): `dev up` moves the portal to a new port and apexdir.toml's
+    base_url follows. (One environment for both: each `dev up` starts slapd, the sinks, the
+    daemon and gunicorn.)"""
     import socket
 
     up = run("--json", "dev", "up", cwd=tmp_path)
@@ -156,12 +157,17 @@ def test_dev_up_status_down(tmp_path: Path) -> None:
     assert json.loads(down.stdout)["running"] is False
     assert not any(pid_alive(pid) for pid in pids)
 
-    port = int(first["portal_url"].rsplit(":", 1)[1])
+    # The portal's own port may still be held by its connections in TIME_WAIT (the server
+    # closed them): another port, written as the one the configuration keeps, is squatted.
+    port = free_port()
+    toml = tmp_path / "apexdir.toml"
+    toml.write_text(toml.read_text().replace(first["portal_url"], f"http://127.0.0.1:{port}"))
     try:
         with socket.socket() as squatter:  # bound, not listening: a client's source port
             squatter.bind(("127.0.0.1", port))
             moved = json.loads(run("--json", "dev", "up", cwd=tmp_path).stdout)
-        assert moved["portal_running"] is True and moved["portal_url"] != first["portal_url"]
+        assert moved["portal_running"] is True
+        assert moved["portal_url"] != f"http://127.0.0.1:{port}"
         config = (tmp_path / "apexdir.toml").read_text()
         assert f'base_url = "{moved["portal_url"]}"' in config
     finally:

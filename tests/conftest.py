@@ -19,6 +19,7 @@ from apexdir.directory.connection import Directory
 from apexdir.directory.provision import initialize
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
+from tests.worlds import dn_key, empty_store, wiped, written_branches
 
 # Property tests check what is accepted, not how fast: on a loaded machine hypothesis's 200 ms
 # deadline turned a slow first example (phonenumbers' metadata loading) into a failure.
@@ -61,7 +62,6 @@ def _share_route_builders() -> None:
 _share_route_builders()
 
 BASE_DN = "dc=apex,dc=dgfip,dc=finances,dc=gouv,dc=fr"
-BRANCHES = ("structures", "people", "applications", "requests")
 TMPFS = Path("/dev/shm")
 
 
@@ -138,33 +138,17 @@ def admin(slapd: SlapdInstance) -> Directory:
 def wipe(slapd: SlapdInstance) -> None:
     """Empty the branches a test writes to: one subtree search of the whole tree (not one
     per branch: this runs after every test), then the deletes, leaves first."""
-    layout = slapd.layout
-    # The OpenID Connect codes and tokens too: a test's leftovers would be purged by
-    # another's housekeeping run, and counted there. The tombstones too: an identifier
-    # retired by one test is free again for the next.
-    bases = [
-        *(f"ou={b},{slapd.base_dn}" for b in BRANCHES),
-        layout.apps_dn,
-        layout.oidc_codes_dn,
-        layout.oidc_tokens_dn,
-        layout.oidc_federation_dn,
-        layout.retired_dn,
-        layout.events_dn,
-        layout.reviews_dn,
-    ]
-    under = tuple("," + _dn_key(base) for base in bases)
+    bases = written_branches(slapd.layout)
+    under = tuple("," + dn_key(base) for base in bases)
     with admin(slapd) as directory:
         doomed = [
             e.dn
             for e in directory.search(slapd.base_dn, "(objectClass=*)", ["1.1"])
-            if _dn_key(e.dn).endswith(under)
+            if dn_key(e.dn).endswith(under)
         ]
         for dn in sorted(doomed, key=lambda d: d.count(","), reverse=True):
             directory.delete(dn)
-
-
-def _dn_key(dn: str) -> str:
-    return dn.replace(", ", ",").lower()
+    wiped()
 
 
 @pytest.fixture(scope="session")
@@ -174,6 +158,7 @@ def _initialized(
     settings = make_settings(slapd, sinks, tmp_path_factory.mktemp("init") / "state.db")
     with Directory(settings.ldap) as directory:
         initialize(directory, Runtime(settings).layout, settings.policy)
+    wiped()
 
 
 @pytest.fixture(scope="session")
@@ -184,6 +169,7 @@ def _state_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
     path = tmp_path_factory.mktemp("state-template") / "state.db"
     open_store(path).close()
+    empty_store(path.read_bytes())
     return path.read_bytes()
 
 
@@ -258,3 +244,13 @@ def app_cli(config_file: Path, sinks: Any) -> Any:
 
     register_sinks(config_file, sinks.directory)
     return Cli(config_file)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """`TEST_WORLDS=report`: what each worker did with its worlds (tests/worlds.py)."""
+    import sys
+
+    from tests.worlds import WORLDS
+
+    if os.environ.get("TEST_WORLDS") == "report":
+        print(f"worlds of process {os.getpid()}: {WORLDS.counts}", file=sys.stderr)

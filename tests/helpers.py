@@ -174,7 +174,8 @@ def make_account(
                              password=PASSWORD, confirmation=PASSWORD, submit=True)  # fmt: skip
         return str(precreation.validate(rt, resolve_actor(rt, validator), request_id).identifier)
 
-    return _in_process(config, build)
+    call = ("account", siret, kind, mail, first, last, service, inviter, validator, mobile)
+    return _world(config, call, build)
 
 
 def make_structure(config: Path, siret: str = SIRET, name: str = "Banque Exemple",
@@ -192,7 +193,62 @@ def make_structure(config: Path, siret: str = SIRET, name: str = "Banque Exemple
             create_service(rt, agent, siret, service)
         return siret
 
-    return _in_process(config, build)
+    call = ("structure", siret, name, *services, category, *sorted(fields.items()))
+    return _world(config, call, build)
+
+
+def make_catalogue(config: Path, code: str, name: str, *profiles: str) -> str:
+    """An application and its profiles, added by an agent (`app add`, `app profile-add`:
+    tests/cli/test_catalogue.py drives those commands). The application's code."""
+    from apexdir.workflows.actors import resolve_actor
+    from apexdir.workflows.catalogue import add_application, add_profile
+
+    def build(rt: Runtime) -> str:
+        agent = resolve_actor(rt, None)
+        add_application(rt, agent, code, name)
+        for profile in profiles:
+            add_profile(rt, agent, code, profile)
+        return code
+
+    return _world(config, ("catalogue", code, name, *profiles), build)
+
+
+def make_service(config: Path, siret: str, name: str) -> str:
+    """A service of the structure, created by an agent (`service create`). Its name."""
+    from apexdir.workflows.actors import resolve_actor
+    from apexdir.workflows.services import create_service
+
+    def build(rt: Runtime) -> str:
+        create_service(rt, resolve_actor(rt, None), siret, name)
+        return name
+
+    return _world(config, ("service", siret, name), build)
+
+
+def make_right(config: Path, change: str, identifier: str, app: str, profile: str,
+               as_: str | None = None) -> str:  # fmt: skip
+    """`change` ("grant" or "delegate") of `app`/`profile` to `identifier` by `as_` (None:
+    an agent), as `apexdir grant|delegate` does it (tests/cli/test_rights_flow.py drives
+    those commands). The identifier."""
+    from apexdir.workflows import rights
+    from apexdir.workflows.actors import resolve_actor
+
+    run = {"grant": rights.grant, "delegate": rights.delegate}[change]
+
+    def build(rt: Runtime) -> str:
+        run(rt, resolve_actor(rt, as_), identifier, app, profile)
+        return identifier
+
+    return _world(config, ("right", change, identifier, app, profile, as_), build)
+
+
+def _world(config: Path, call: tuple[Any, ...], build: Callable[[Runtime], str]) -> str:
+    """`build` run for real, or its world put back (tests/worlds.py)."""
+    from tests.worlds import built
+
+    text = config.read_text(encoding="utf-8")
+    sinks = _SINKS.get(str(config))
+    return _in_process(config, lambda rt: built(rt, sinks, text, call, build))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> None:

@@ -15,7 +15,15 @@ from typing import Any
 from apexdir.directory.connection import Entry
 from apexdir.directory.server import SlapdInstance
 from tests.conftest import admin
-from tests.helpers import OTHER_SIRET, PASSWORD, SIRET, Cli, make_account
+from tests.helpers import (
+    OTHER_SIRET,
+    PASSWORD,
+    SIRET,
+    Cli,
+    make_account,
+    make_catalogue,
+    make_right,
+)
 
 APP = "APPDGFIP"
 APP_NAME = "App DGFIP"
@@ -40,9 +48,7 @@ SUBJECTS = {
 
 def catalogue(cli: Cli) -> None:
     """One application with three profiles."""
-    cli.ok("app", "add", APP, "--name", APP_NAME)
-    for profile in (READ, WRITE, EXTRA):
-        cli.ok("app", "profile-add", APP, profile)
+    make_catalogue(cli.config, APP, APP_NAME, READ, WRITE, EXTRA)
 
 
 def structure(cli: Cli, siret: str = SIRET, name: str = "Banque Exemple", *services: str) -> None:
@@ -113,8 +119,8 @@ def world(cli: Cli) -> World:
     w.adm_a = account(cli, SIRET, "administrateur", "adm.a@example.org", "Marie", "Martin")
     w.adm_b = account(cli, OTHER_SIRET, "administrateur", "adm.b@example.org", "Paul", "Durand")
     for adm in (w.adm_a, w.adm_b):
-        cli.ok("grant", adm, APP, READ)
-        cli.ok("grant", adm, APP, WRITE)
+        make_right(cli.config, "grant", adm, APP, READ)
+        make_right(cli.config, "grant", adm, APP, WRITE)
     a = w.adm_a
     w.resp1 = account(
         cli,
@@ -138,7 +144,7 @@ def world(cli: Cli) -> World:
         inviter=a,
         validator=a,
     )
-    cli.ok("delegate", w.resp1, APP, READ, as_=a)
+    make_right(cli.config, "delegate", w.resp1, APP, READ, as_=a)
     w.collab1 = account(
         cli,
         SIRET,

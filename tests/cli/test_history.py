@@ -13,7 +13,7 @@ from apexdir.directory.events import EventStore
 from apexdir.models import Event
 from apexdir.rules.history import new_event_id
 from apexdir.runtime import Runtime
-from tests.helpers import OTHER_SIRET, Cli
+from tests.helpers import OTHER_SIRET, Cli, make_catalogue, make_right, make_service, make_structure
 
 APP = "FICOBA"
 
@@ -29,15 +29,14 @@ class World:
 
 @pytest.fixture
 def world(app_cli: Cli) -> World:
-    siret = app_cli.ok("structure", "create", "--siret", "73282932000074", "--category",
-                       "Banques", "--name", "Banque Exemple")["siret"]  # fmt: skip
-    app_cli.ok("app", "add", APP, "--name", "Fichier des comptes bancaires")
-    app_cli.ok("app", "profile-add", APP, "CONSULTATION")
+    config = app_cli.config
+    siret = make_structure(config, "73282932000074", "Banque Exemple")
+    make_catalogue(config, APP, "Fichier des comptes bancaires", "CONSULTATION")
     for name in ("Comptabilité", "Paie"):
-        app_cli.ok("service", "create", siret, name)
+        make_service(config, siret, name)
     admin = app_cli.create_account(siret, "administrateur", "alice.admin@example.org", "Alice",
                                    "Admin")  # fmt: skip
-    app_cli.ok("grant", admin, APP, "CONSULTATION")
+    make_right(config, "grant", admin, APP, "CONSULTATION")
     kw = {"as_": admin}
     resp = app_cli.create_account(siret, "responsable", "remi.resp@example.org", "Remi", "Resp",
                                   service="Comptabilité", **kw)  # fmt: skip
@@ -45,8 +44,8 @@ def world(app_cli: Cli) -> World:
                                     "Colette", "Collab", service="Comptabilité", **kw)  # fmt: skip
     paie = app_cli.create_account(siret, "collaborateur", "paul.paie@example.org", "Paul",
                                   "Paie", service="Paie", **kw)  # fmt: skip
-    app_cli.ok("grant", collab, APP, "CONSULTATION", as_=admin)
-    app_cli.ok("grant", paie, APP, "CONSULTATION", as_=admin)
+    make_right(config, "grant", collab, APP, "CONSULTATION", as_=admin)
+    make_right(config, "grant", paie, APP, "CONSULTATION", as_=admin)
     return World(siret, admin, resp, collab, paie)
 
 

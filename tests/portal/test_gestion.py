@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from apexdir.rules.permissions import is_allowed
-from tests.helpers import OTHER_SIRET, Cli
+from tests.helpers import OTHER_SIRET, Cli, make_catalogue, make_right, make_service
 from tests.portal.conftest import Browser, text_of
 
 APP = "FICOBA"
@@ -34,15 +34,15 @@ def mail_of(identifier: str) -> str:
 
 @pytest.fixture
 def world(app_cli: Cli, structure: str) -> World:
-    app_cli.ok("app", "add", APP, "--name", "Fichier des comptes bancaires")
-    for profile in ("CONSULTATION", "CONTROLE", "ARCHIVES"):
-        app_cli.ok("app", "profile-add", APP, profile)
-    app_cli.ok("service", "create", structure, "Paie")
+    config = app_cli.config
+    profiles = ("CONSULTATION", "CONTROLE", "ARCHIVES")
+    make_catalogue(config, APP, "Fichier des comptes bancaires", *profiles)
+    make_service(config, structure, "Paie")
     admin = app_cli.create_account(
         structure, "administrateur", "alice.admin@example.org", "Alice", "Admin"
     )
-    app_cli.ok("grant", admin, APP, "CONSULTATION")
-    app_cli.ok("grant", admin, APP, "CONTROLE")
+    make_right(config, "grant", admin, APP, "CONSULTATION")
+    make_right(config, "grant", admin, APP, "CONTROLE")
     resp = app_cli.create_account(
         structure,
         "responsable",

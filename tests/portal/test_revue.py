@@ -11,7 +11,7 @@ from apexdir.directory.repository import Repository
 from apexdir.runtime import Runtime
 from apexdir.workflows import review
 from apexdir.workflows.actors import AGENT
-from tests.helpers import Cli
+from tests.helpers import Cli, make_right
 from tests.portal import test_gestion
 from tests.portal.conftest import text_of
 from tests.portal.test_gestion import APP, World
@@ -25,9 +25,10 @@ def field(identifier: str, profile: str) -> str:
 
 
 def grants(app_cli: Cli, world: World) -> None:
-    app_cli.ok("grant", world.resp, APP, "CONSULTATION", as_=world.admin)
-    app_cli.ok("grant", world.collab, APP, "CONSULTATION", as_=world.admin)
-    app_cli.ok("grant", world.collab, APP, "CONTROLE", as_=world.admin)
+    config, admin = app_cli.config, world.admin
+    make_right(config, "grant", world.resp, APP, "CONSULTATION", as_=admin)
+    make_right(config, "grant", world.collab, APP, "CONSULTATION", as_=admin)
+    make_right(config, "grant", world.collab, APP, "CONTROLE", as_=admin)
 
 
 def test_menu_and_notice_only_while_a_review_is_open(

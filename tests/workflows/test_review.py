@@ -22,7 +22,15 @@ from apexdir.runtime import Runtime
 from apexdir.workflows import history, review
 from apexdir.workflows.actors import AGENT, resolve_actor
 from tests.conftest import admin as root_directory
-from tests.helpers import OTHER_SIRET, SIRET, Cli
+from tests.helpers import (
+    OTHER_SIRET,
+    SIRET,
+    Cli,
+    make_catalogue,
+    make_right,
+    make_service,
+    make_structure,
+)
 
 APP = "FICOBA"
 
@@ -37,17 +45,16 @@ class World:
 
 @pytest.fixture
 def world(app_cli: Cli) -> World:
+    config = app_cli.config
     for siret, name in ((SIRET, "Banque Exemple"), (OTHER_SIRET, "La Poste Exemple")):
-        app_cli.ok("structure", "create", "--siret", siret, "--category", "Banques", "--name", name)
-    app_cli.ok("service", "create", SIRET, "Comptabilité")
-    app_cli.ok("app", "add", APP, "--name", "Fichier des comptes bancaires")
-    for profile in ("CONSULTATION", "CONTROLE"):
-        app_cli.ok("app", "profile-add", APP, profile)
+        make_structure(config, siret, name)
+    make_service(config, SIRET, "Comptabilité")
+    make_catalogue(config, APP, "Fichier des comptes bancaires", "CONSULTATION", "CONTROLE")
     admin = app_cli.create_account(
         SIRET, "administrateur", "alice.admin@example.org", "Alice", "Admin"
     )
-    app_cli.ok("grant", admin, APP, "CONSULTATION")
-    app_cli.ok("grant", admin, APP, "CONTROLE")
+    make_right(config, "grant", admin, APP, "CONSULTATION")
+    make_right(config, "grant", admin, APP, "CONTROLE")
     resp = app_cli.create_account(
         SIRET,
         "responsable",
@@ -66,9 +73,9 @@ def world(app_cli: Cli) -> World:
         service="Comptabilité",
         as_=admin,
     )
-    app_cli.ok("grant", resp, APP, "CONSULTATION", as_=admin)
-    app_cli.ok("grant", collab, APP, "CONSULTATION", as_=admin)
-    app_cli.ok("grant", collab, APP, "CONTROLE", as_=admin)
+    make_right(config, "grant", resp, APP, "CONSULTATION", as_=admin)
+    make_right(config, "grant", collab, APP, "CONSULTATION", as_=admin)
+    make_right(config, "grant", collab, APP, "CONTROLE", as_=admin)
     other = app_cli.create_account(
         OTHER_SIRET, "administrateur", "oscar.other@example.org", "Oscar", "Other"
     )

@@ -18,6 +18,8 @@ from ldap3.core import connection as ldap3_connection
 from ldap3.strategy import base as ldap3_base
 from pyasn1.type.base import noValue
 
+from apexdir.directory import write_requests
+
 # ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's BER encoder,
 # in pure Python: for the short reads of a web request (an account, an OIDC client, a code)
 # that was most of the client's CPU — more than slapd's for the same read. A search is built
@@ -111,6 +113,9 @@ def _encode_message(message: Any) -> bytes:
     """pyasn1's encoding of an LDAPMessage; for this thread's search under way, the bytes
     made for it, in an envelope encoded here (its controls by pyasn1)."""
     op = message.getComponentByPosition(1).getComponent()
+    written = write_requests.sent(op)
+    if written is not None:
+        return _envelope(message, written)
     search = _sent(op)
     if search is None:
         if any(op is kept[0] for kept in list(_SHAPES.values())):
@@ -119,11 +124,17 @@ def _encode_message(message: Any) -> bytes:
             raise RuntimeError("a kept LDAP search request sent without its own bytes")
         return bytes(_encode(message))
     _SENT.search = None
+    return _envelope(message, search[1])
+
+
+def _envelope(message: Any, operation: bytes) -> bytes:
+    """LDAPMessage ::= SEQUENCE { messageID, protocolOp, controls [0] OPTIONAL }, around the
+    operation's bytes made here (the controls by pyasn1)."""
     number = int(message.getComponentByPosition(0))
     ident = number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
     controls = message.getComponentByPosition(2, instantiate=False)
     after = b"" if controls is noValue else bytes(_encode(controls))
-    return _tlv(0x30, _tlv(0x02, ident) + search[1] + after)
+    return _tlv(0x30, _tlv(0x02, ident) + operation + after)
 
 
 def _search_request_to_dict(request: Any) -> dict[str, Any]:
@@ -148,3 +159,4 @@ def install() -> None:
     ldap3_connection.search_operation = _search_operation
     ldap3_base.encode = _encode_message
     ldap3_base.search_request_to_dict = _search_request_to_dict
+    write_requests.install()

@@ -13,6 +13,7 @@ from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 
 from apexdir.directory import connection as c
 from apexdir.directory import kept_requests as k
+from apexdir.directory import write_requests as w
 
 BASES = [
     "dc=e",
@@ -80,3 +81,85 @@ def test_entry_names_in_any_case() -> None:
     assert entry.all("mail") == []
     entry.attrs["mail"] = ["m@x"]
     assert entry.get("MAIL") == "m@x"
+
+
+# -- writes (apexdir.directory.write_requests) ----------------------------------------------
+
+LONG = "é" * 200  # a length over 255 once encoded
+VALUES: list[Any] = [
+    "Marie",
+    ["a", "b", "c"],
+    b"{ARGON2}$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA\x00\x07",  # bytes, a NUL
+    LONG,
+    ["x" * 70_000],  # a length over 65535
+    42,
+    [],
+]
+DNS = ["uid=marie.martin-px,ou=people,dc=e", "cn=é " + "z" * 300 + ",dc=e", ""]
+
+
+def write_message(kind: str, request: Any, number: int, controls: Any = None) -> Any:
+    out = LDAPMessage()
+    out["messageID"] = MessageID(number)
+    out["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
+    built = build_controls_list(controls)
+    if built is not None:
+        out["controls"] = built
+    return out
+
+
+def test_adds_are_sent_as_ldap3_would() -> None:
+    for dn in DNS:
+        for size in (1, 3, 40):  # attribute lists short, and over 127 bytes
+            attributes = {"objectClass": ["top", "apexPerson"]}
+            attributes.update({f"attr{i}": VALUES[i % 6] for i in range(size)})
+            for number in (1, 128, 40_000):
+                made = w._add_operation(dn, attributes, True, None, None, False)
+                assert made is w._ADD
+                sent = k._encode_message(write_message("addRequest", made, number))
+                built = w._build_add(dn, attributes, True, None, None, False)
+                assert sent == bytes(k._encode(write_message("addRequest", built, number)))
+
+
+def test_modifies_and_deletes_are_sent_as_ldap3_would() -> None:
+    operations = [
+        ldap3.MODIFY_ADD,
+        ldap3.MODIFY_DELETE,
+        ldap3.MODIFY_REPLACE,
+        ldap3.MODIFY_INCREMENT,
+    ]
+    for dn in DNS:
+        for i, operation in enumerate(operations):
+            changes = {
+                "sn": [(operation, VALUES[i])],
+                "mail": [(ldap3.MODIFY_DELETE, ["old@x"]), (ldap3.MODIFY_ADD, ["new@x"])],
+                "description": [(operation, VALUES[(i + 3) % len(VALUES)])],
+            }
+            for number, controls in ((1, None), (300, [("1.3.6.1.1.12", True, None)])):
+                made = w._modify_operation(dn, changes, True, None, None, False)
+                assert made is w._MODIFY
+                sent = k._encode_message(write_message("modifyRequest", made, number, controls))
+                built = w._build_modify(dn, changes, True, None, None, False)
+                want = write_message("modifyRequest", built, number, controls)
+                assert sent == bytes(k._encode(want))
+        for number in (1, 128, 2**31 - 1):
+            made = w._delete_operation(dn)
+            sent = k._encode_message(write_message("delRequest", made, number))
+            built = w._build_delete(dn)
+            assert sent == bytes(k._encode(write_message("delRequest", built, number)))
+
+
+def test_a_write_placeholder_is_never_sent_without_its_bytes() -> None:
+    made = w._delete_operation("uid=a,dc=e")
+    k._encode_message(write_message("delRequest", made, 1))  # its bytes, once
+    with pytest.raises(RuntimeError):
+        k._encode_message(write_message("delRequest", made, 2))
+
+
+def test_a_value_ldap3_would_refuse_takes_ldap3s_way() -> None:
+    odd = {"objectClass": ["top"], "when": [object()]}
+    with pytest.raises(Exception) as made:
+        w._add_operation("uid=a,dc=e", odd, True, None, None, False)
+    with pytest.raises(Exception) as built:
+        w._build_add("uid=a,dc=e", odd, True, None, None, False)
+    assert type(made.value) is type(built.value)

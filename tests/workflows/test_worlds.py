@@ -63,6 +63,7 @@ def test_a_kept_world_is_the_one_the_flows_built(
     _state_template: bytes,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("TEST_WORLDS", raising=False)  # this test is about keeping them
     name = f"Banque {secrets.token_hex(4)}"  # a world no other test of this worker built
     first, config = _fresh(settings, sinks, slapd, tmp_path / "first", _state_template)
     before = dict(WORLDS.counts)

@@ -40,15 +40,26 @@ def _compiler() -> str:
     return cc
 
 
-def _fingerprint() -> str:
-    return hashlib.sha256(SOURCE.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()
+def _fingerprint(compiler: str = "") -> str:
+    text = SOURCE.read_bytes() + " ".join([compiler, *CFLAGS]).encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+def _cache() -> Path:
+    """Where this user keeps the modules already compiled, by fingerprint: every private
+    slapd (`dev up`, its replicas, a test's) would compile the same file again (≈ 0.15 s
+    of compiler a time, 36 times in a run of the tests)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "apexdir" / "pwcheck"
 
 
 def build(dest_dir: Path) -> Path:
     """Compile the module into `dest_dir` (once per source version); return its path.
 
     The new file replaces the old one by rename: a running slapd that has the old one
-    mapped keeps a valid copy, and no slapd ever loads a half-written file.
+    mapped keeps a valid copy, and no slapd ever loads a half-written file. A copy compiled
+    earlier by this user from the same source, flags and compiler is taken from the cache
+    (owner-only) instead of compiling again; a cache that cannot be used is skipped.
     """
     dest_dir = Path(dest_dir)
     target = dest_dir / MODULE_NAME
@@ -57,19 +68,49 @@ def build(dest_dir: Path) -> Path:
     if target.exists() and stamp.exists() and stamp.read_text().strip() == fingerprint:
         return target
     dest_dir.mkdir(parents=True, exist_ok=True)
+    compiler = _compiler()
+    cached = _cache() / f"{_fingerprint(compiler)}.so"
     fd, tmp = tempfile.mkstemp(prefix=".apex_pwcheck.", suffix=".so", dir=dest_dir)
     os.close(fd)
     try:
-        result = subprocess.run(
-            [_compiler(), *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            raise Unavailable(
-                f"cannot build the slapd password check module: {result.stderr.strip()}"
-            )
+        if not _copy(cached, Path(tmp)):
+            _compile(compiler, tmp)
+            _keep(Path(tmp), cached)
         os.chmod(tmp, 0o755)
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
     stamp.write_text(fingerprint + "\n")
     return target
+
+
+def _compile(compiler: str, output: str) -> None:
+    result = subprocess.run([compiler, *CFLAGS, "-o", output, str(SOURCE)], capture_output=True,
+                            text=True)  # fmt: skip
+    if result.returncode != 0:
+        raise Unavailable(f"cannot build the slapd password check module: {result.stderr.strip()}")
+
+
+def _copy(cached: Path, output: Path) -> bool:
+    try:
+        shutil.copyfile(cached, output)
+    except OSError:
+        return False
+    return True
+
+
+def _keep(built: Path, cached: Path) -> None:
+    """A copy of `built` in the cache, written whole then renamed (best effort)."""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".so", dir=cached.parent)
+    except OSError:
+        return
+    os.close(fd)
+    try:
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, cached)
+    except OSError:
+        pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)

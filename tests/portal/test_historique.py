@@ -11,7 +11,7 @@ from typing import Any
 from apexdir.directory.events import EventStore
 from apexdir.logs import request_source
 from apexdir.models import Event
-from apexdir.rules.history import new_event_id
+from apexdir.rules.history import PARIS, new_event_id
 from apexdir.runtime import Runtime
 from tests.portal import test_gestion
 from tests.portal.conftest import text_of
@@ -83,8 +83,11 @@ def test_filters(world: World, login: Any) -> None:
     assert len(grants) == 2 and all("Profil applicatif attribué" in g for g in grants)
     future = admin.get("/structure/historique", query_string={"du": "2999-01-01"})
     assert rows(future.text) == [] and "Aucune action ne correspond à ces filtres" in future.text
-    today = datetime.now(UTC).date().isoformat()
-    assert rows(admin.get("/structure/historique", query_string={"du": today, "au": today}).text)
+    # The days are Paris days (around midnight there, UTC's date is the day before), and a
+    # kept world's events may be a few minutes old (tests/worlds.py): yesterday and today.
+    today = datetime.now(PARIS).date()
+    period = {"du": (today - timedelta(days=1)).isoformat(), "au": today.isoformat()}
+    assert rows(admin.get("/structure/historique", query_string=period).text)
     backwards = {"du": "2026-02-01", "au": "2026-01-01"}
     wrong = admin.get("/structure/historique", query_string=backwards)
     assert wrong.status_code == 200

@@ -175,7 +175,7 @@ def make_account(
         return str(precreation.validate(rt, resolve_actor(rt, validator), request_id).identifier)
 
     call = ("account", siret, kind, mail, first, last, service, inviter, validator, mobile)
-    return _world(config, call, build)
+    return make_world(config, call, build)
 
 
 def make_structure(config: Path, siret: str = SIRET, name: str = "Banque Exemple",
@@ -194,7 +194,7 @@ def make_structure(config: Path, siret: str = SIRET, name: str = "Banque Exemple
         return siret
 
     call = ("structure", siret, name, *services, category, *sorted(fields.items()))
-    return _world(config, call, build)
+    return make_world(config, call, build)
 
 
 def make_catalogue(config: Path, code: str, name: str, *profiles: str) -> str:
@@ -210,7 +210,7 @@ def make_catalogue(config: Path, code: str, name: str, *profiles: str) -> str:
             add_profile(rt, agent, code, profile)
         return code
 
-    return _world(config, ("catalogue", code, name, *profiles), build)
+    return make_world(config, ("catalogue", code, name, *profiles), build)
 
 
 def make_service(config: Path, siret: str, name: str) -> str:
@@ -222,7 +222,7 @@ def make_service(config: Path, siret: str, name: str) -> str:
         create_service(rt, resolve_actor(rt, None), siret, name)
         return name
 
-    return _world(config, ("service", siret, name), build)
+    return make_world(config, ("service", siret, name), build)
 
 
 def make_right(config: Path, change: str, identifier: str, app: str, profile: str,
@@ -239,11 +239,12 @@ def make_right(config: Path, change: str, identifier: str, app: str, profile: st
         run(rt, resolve_actor(rt, as_), identifier, app, profile)
         return identifier
 
-    return _world(config, ("right", change, identifier, app, profile, as_), build)
+    return make_world(config, ("right", change, identifier, app, profile, as_), build)
 
 
-def _world(config: Path, call: tuple[Any, ...], build: Callable[[Runtime], str]) -> str:
-    """`build` run for real, or its world put back (tests/worlds.py)."""
+def make_world(config: Path, call: tuple[Any, ...], build: Callable[[Runtime], str]) -> str:
+    """`build(rt)`, a step of a test's world named `call`, run for real or its world put
+    back (tests/worlds.py). `call` names everything `build` depends on."""
     from tests.worlds import built
 
     text = config.read_text(encoding="utf-8")

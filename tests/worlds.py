@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout
 from apexdir.runtime import Runtime
 from tests.writes import mark, written_since
@@ -139,7 +140,7 @@ def _where(rt: Runtime, sinks: Path, state: str) -> tuple[str, ...] | None:
         since, digest, counts, key = place.since, place.state, place.sinks, place.key
     if _counts(sinks) != counts or _store_digest(state) != digest:
         return None
-    if written_since(rt.directory, since):
+    if written_since(_directory(rt), since):
         return None
     return key
 
@@ -147,12 +148,27 @@ def _where(rt: Runtime, sinks: Path, state: str) -> tuple[str, ...] | None:
 # -- what a world is made of -------------------------------------------------------------
 
 
+_DIRECTORIES: dict[tuple[Any, ...], Directory] = {}
+
+
+def _directory(rt: Runtime) -> Directory:
+    """One connection as apexdir's account per directory for this worker's worlds, kept
+    open: a connection and a bind for every call (each call has a runtime of its own) were
+    half of what a kept world cost."""
+    ldap = rt.settings.ldap
+    key = (tuple(ldap.uris), ldap.bind_dn, ldap.password())
+    if key not in _DIRECTORIES:
+        _DIRECTORIES[key] = Directory(ldap)
+    return _DIRECTORIES[key]
+
+
 def _entries(rt: Runtime) -> Entries:
     """The entries under the written branches (not the branches), user attributes as slapd
     holds them: one search of the whole tree, as tests/conftest.wipe does."""
     under = tuple("," + dn_key(base) for base in _bases(rt))
     found: Entries = {}
-    tree = rt.directory._results(rt.layout.base_dn, "(objectClass=*)", ["*"], "sub", True, "world")
+    directory = _directory(rt)
+    tree = directory._results(rt.layout.base_dn, "(objectClass=*)", ["*"], "sub", True, "world")
     for item in tree:
         if dn_key(item["dn"]).endswith(under):
             found[item["dn"]] = {k: list(v) for k, v in item["raw_attributes"].items() if v}
@@ -188,7 +204,7 @@ def _capture(rt: Runtime, sinks: Path, result: str) -> Kept:
 
 
 def _put_back(rt: Runtime, sinks: Path, before: Kept, after: Kept) -> None:
-    directory = rt.directory
+    directory = _directory(rt)
     now = before.entries  # what the directory holds: nothing was written since (_where)
     for dn in sorted(set(now) - set(after.entries), key=_depth, reverse=True):
         directory.delete(dn)

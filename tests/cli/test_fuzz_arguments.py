@@ -28,7 +28,7 @@ from apexdir.config import Settings
 from apexdir.directory.accesslog import Change
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
-from tests.helpers import SIRET
+from tests.helpers import SIRET, Cli, make_world
 from tests.writes import log_reader, mark, written_since
 from tests.writes import shown as writes
 
@@ -65,9 +65,14 @@ COMMANDS = dict(_walk(cli, ()))
 
 
 @pytest.fixture
-def world(rt: Runtime, slapd: SlapdInstance) -> dict[str, str]:
+def world(app_cli: Cli) -> dict[str, str]:
     """A small population written directly (fast), so that fuzzed commands can reach past
-    their lookups: a structure, a service, a profile, an account and a pending request."""
+    their lookups: a structure, a service, a profile, an account and a pending request
+    (a world kept for the next test: tests/worlds.py)."""
+    return {"request": make_world(app_cli.config, ("fuzz",), _populate)}
+
+
+def _populate(rt: Runtime) -> str:
     from apexdir.workflows.actors import AGENT
     from apexdir.workflows.catalogue import add_application, add_profile
     from apexdir.workflows.precreation import invite
@@ -94,7 +99,7 @@ def world(rt: Runtime, slapd: SlapdInstance) -> dict[str, str]:
         },
     )
     request = invite(rt, AGENT, siret=SIRET, account_type="administrateur", mail="new@example.org")
-    return {"request": request.id}
+    return request.id
 
 
 def _decoy_try(change: Change) -> bool:

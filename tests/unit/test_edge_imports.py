@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@functools.cache
+def _nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of a module, parsed once per worker for the checks below."""
+    return tuple(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+
+
 def _imports(path: Path) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _nodes(path):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -77,7 +84,7 @@ def test_no_product_function_over_60_lines() -> None:
         f"{path.relative_to(ROOT)}:{node.name}": n
         for edge in ("apexdir", "portal", "daemon", "cli")
         for path in (ROOT / edge).rglob("*.py")
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for node in _nodes(path)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and (n := (node.end_lineno or node.lineno) - node.lineno + 1) > 60
     }
@@ -93,7 +100,7 @@ def _directory_calls(path: Path) -> list[str]:
     """`….directory.<method>(…)` calls of a module, as `line:method`."""
     return [
         f"{node.lineno}:{node.func.attr}"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for node in _nodes(path)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and isinstance(node.func.value, ast.Attribute)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -125,14 +126,30 @@ class Cli:
         return make_structure(self.config, siret, name, *services, **fields)
 
 
+_SETTINGS: dict[tuple[Any, ...], Any] = {}
+
+
+def _settings(config: Path) -> Any:
+    """`load_settings(config)`, read again only when the file (its time and size) or the
+    `APEXDIR_*` variables changed: the worlds and deliveries read the same file hundreds
+    of times."""
+    from apexdir.config import ENV_PREFIX, load_settings
+
+    stat = config.stat()
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
+    key = (str(config), stat.st_mtime_ns, stat.st_size, env)
+    if key not in _SETTINGS:
+        _SETTINGS[key] = load_settings(str(config))
+    return _SETTINGS[key]
+
+
 def _in_process(config: Path, step: Callable[[Runtime], T]) -> T:
     """Run `step` on a runtime of `config`'s settings, as one CLI command would (same
     settings, same operator), in a thread of its own: Playwright's sync API keeps an
     asyncio loop running in the browser tests' thread, and the outbox delivery runs one."""
-    from apexdir.config import load_settings
 
     def run() -> T:
-        runtime = Runtime(load_settings(str(config)))
+        runtime = Runtime(_settings(config))
         try:
             return step(runtime)
         finally:

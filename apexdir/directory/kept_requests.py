@@ -19,6 +19,7 @@ from ldap3.strategy import base as ldap3_base
 from pyasn1.type.base import noValue
 
 from apexdir.directory import write_requests
+from apexdir.directory.ber import tlv
 
 # ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's BER encoder,
 # in pure Python: for the short reads of a web request (an account, an OIDC client, a code)
@@ -37,17 +38,6 @@ _SENT = threading.local()
 _build_search = ldap3_connection.search_operation
 _encode = ldap3_base.encode
 _to_dict = ldap3_base.search_request_to_dict
-
-
-def _ber_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(size),)) + size
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes((tag,)) + _ber_length(len(value)) + value
 
 
 def _after_base(encoded: bytes) -> bytes:
@@ -98,7 +88,7 @@ def _search_operation(
     else:
         request, tail, first = kept
         # As ldap3's LDAPDN encodes it (UTF-8; what cannot be encoded fails here, as there).
-        encoded = _tlv(0x63, _tlv(0x04, base.encode("utf-8")) + tail)
+        encoded = tlv(0x63, tlv(0x04, base.encode("utf-8")) + tail)
         done = dict(first, base=base)
     _SENT.search = (request, encoded, done)
     return request
@@ -134,7 +124,7 @@ def _envelope(message: Any, operation: bytes) -> bytes:
     ident = number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
     controls = message.getComponentByPosition(2, instantiate=False)
     after = b"" if controls is noValue else bytes(_encode(controls))
-    return _tlv(0x30, _tlv(0x02, ident) + operation + after)
+    return tlv(0x30, tlv(0x02, ident) + operation + after)
 
 
 def _search_request_to_dict(request: Any) -> dict[str, Any]:

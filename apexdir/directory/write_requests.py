@@ -26,6 +26,8 @@ from ldap3.operation import modify as ldap3_modify
 from ldap3.protocol.convert import prepare_for_sending, validate_attribute_value
 from ldap3.strategy import base as ldap3_base
 
+from apexdir.directory.ber import octets, tlv
+
 _build_add = ldap3_add.add_operation
 _build_modify = ldap3_modify.modify_operation
 _build_delete = ldap3_delete.delete_operation
@@ -40,21 +42,6 @@ _DELETE = _build_delete("")
 PLACEHOLDERS = (_ADD, _MODIFY, _DELETE)
 # .write: (request object, the request's BER encoding, what ldap3 keeps of it)
 _SENT = threading.local()
-
-
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(size),)) + size
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes((tag,)) + _length(len(value)) + value
-
-
-def _octets(value: bytes) -> bytes:
-    return b"\x04" + _length(len(value)) + value
 
 
 def _values(name: str, values: Any, auto_encode: Any, check_names: Any) -> list[bytes] | None:
@@ -74,7 +61,7 @@ def _values(name: str, values: Any, auto_encode: Any, check_names: Any) -> list[
 
 def _attribute(name: str, values: list[bytes]) -> bytes:
     """PartialAttribute ::= SEQUENCE { type, vals SET OF value }."""
-    return _tlv(0x30, _octets(name.encode("utf-8")) + _tlv(0x31, b"".join(map(_octets, values))))
+    return tlv(0x30, octets(name.encode("utf-8")) + tlv(0x31, b"".join(map(octets, values))))
 
 
 def _keep(placeholder: Any, encoded: bytes, as_dict: dict[str, Any]) -> Any:
@@ -95,8 +82,8 @@ def _add_operation(dn: Any, attributes: Any, auto_encode: Any, schema: Any = Non
             parts.append(_attribute(name, values))
             kept[name] = values
         else:
-            body = _octets(dn.encode("utf-8")) + _tlv(0x30, b"".join(parts))
-            return _keep(_ADD, _tlv(0x68, body), {"entry": dn, "attributes": kept})
+            body = octets(dn.encode("utf-8")) + tlv(0x30, b"".join(parts))
+            return _keep(_ADD, tlv(0x68, body), {"entry": dn, "attributes": kept})
     return _build_add(dn, attributes, auto_encode, schema, validator, check_names)
 
 
@@ -113,10 +100,10 @@ def _modify_operation(dn: Any, changes: Mapping[str, Any], auto_encode: Any, sch
                 values = _values(name, given, auto_encode, check_names)
                 if code is None or values is None:
                     return _build_modify(dn, changes, auto_encode, schema, validator, check_names)
-                parts.append(_tlv(0x30, b"\x0a\x01" + bytes((code,)) + _attribute(name, values)))
+                parts.append(tlv(0x30, b"\x0a\x01" + bytes((code,)) + _attribute(name, values)))
                 kept.append({"operation": code, "attribute": {"type": name, "value": values}})
-        body = _octets(dn.encode("utf-8")) + _tlv(0x30, b"".join(parts))
-        return _keep(_MODIFY, _tlv(0x66, body), {"entry": dn, "changes": kept})
+        body = octets(dn.encode("utf-8")) + tlv(0x30, b"".join(parts))
+        return _keep(_MODIFY, tlv(0x66, body), {"entry": dn, "changes": kept})
     return _build_modify(dn, changes, auto_encode, schema, validator, check_names)
 
 
@@ -124,7 +111,7 @@ def _delete_operation(dn: Any) -> Any:
     """ldap3's `delete_operation`: DelRequest ::= [APPLICATION 10] LDAPDN."""
     _SENT.write = None
     if isinstance(dn, str):
-        return _keep(_DELETE, _tlv(0x4A, dn.encode("utf-8")), {"entry": dn})
+        return _keep(_DELETE, tlv(0x4A, dn.encode("utf-8")), {"entry": dn})
     return _build_delete(dn)
 
 

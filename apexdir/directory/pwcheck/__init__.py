@@ -49,7 +49,12 @@ def _cache() -> Path:
     """Where this user keeps the modules already compiled, by fingerprint: every private
     slapd (`dev up`, its replicas, a test's) would compile the same file again (≈ 0.15 s
     of compiler a time, 36 times in a run of the tests)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no home to find: a folder that cannot be made
+            base = "/nonexistent"
     return Path(base) / "apexdir" / "pwcheck"
 
 

@@ -28,9 +28,9 @@ makes the call run for real, untracked. `TEST_WORLDS=build` builds every world f
 `TEST_WORLDS=report` prints how many each worker built, put back and left untracked.
 
 What differs from a build: the times the flows wrote (a validation, a journal line, an event)
-are those of the first build, up to the worker's lifetime ago; slapd's own (createTimestamp,
-pwdChangedTime) are new. A test comparing with "now" allows for minutes, as one crossing
-midnight has to anyway.
+are those of the first build, up to the worker's lifetime ago, but always of the same day (in
+UTC and in Paris: worlds kept on another day are forgotten); slapd's own (createTimestamp,
+pwdChangedTime) are new. A test comparing with "now" allows for minutes.
 
 The creation flows themselves are tested where they are the subject (tests/cli/
 test_creation_flow.py, the portal's journeys), never through this cache.
@@ -43,11 +43,13 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from apexdir.directory.connection import Directory
 from apexdir.directory.layout import Layout
+from apexdir.rules.history import PARIS
 from apexdir.runtime import Runtime
 from tests.writes import mark, written_since
 
@@ -89,6 +91,7 @@ class Worlds:
     template: bytes = b""  # digest of the empty state store
     kept: dict[tuple[str, ...], Kept] = field(default_factory=dict)
     places: dict[str, Place] = field(default_factory=dict)
+    day: tuple[date, date] | None = None  # the days (UTC, Paris) the worlds were kept
     counts: dict[str, int] = field(default_factory=lambda: {"built": 0, "kept": 0, "untracked": 0})
 
 
@@ -114,6 +117,7 @@ def built(
 ) -> str:
     """The result of `build(rt)`, the call `call` on this test's world: run for real, or put
     back from what the same call on the same world left earlier in this worker."""
+    _new_day()
     state = str(rt.settings.state.path)
     off = sinks is None or os.environ.get("TEST_WORLDS") == "build"
     key = None if off else _where(rt, sinks, state)  # type: ignore[arg-type]
@@ -125,15 +129,27 @@ def built(
         key = (config_text.replace(state, "<state>"),)
     key = (*key, repr(call))
     kept = WORLDS.kept.get(key)
-    if kept is None:
+    before = NOTHING if len(key) == 2 else WORLDS.kept.get(key[:-1])
+    if kept is None or before is None:
         result = build(rt)
         WORLDS.counts["built"] += 1
         kept = WORLDS.kept[key] = _capture(rt, sinks, result)
     else:
         WORLDS.counts["kept"] += 1
-        _put_back(rt, sinks, WORLDS.kept.get(key[:-1], NOTHING), kept)
+        _put_back(rt, sinks, before, kept)
     WORLDS.places[state] = Place(key, mark(), _store_digest(state), _counts(sinks))
     return kept.result
+
+
+def _new_day() -> None:
+    """Worlds kept on another day (in UTC or in Paris, the portal's days) are forgotten, and
+    the worlds under way with them: a date the flows wrote yesterday is not today's."""
+    now = datetime.now(UTC)
+    day = (now.date(), now.astimezone(PARIS).date())
+    if WORLDS.day != day:
+        WORLDS.kept.clear()
+        WORLDS.places.clear()
+        WORLDS.day = day
 
 
 def _where(rt: Runtime, sinks: Path, state: str) -> tuple[str, ...] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,13 @@ def test_a_kept_world_is_the_one_the_flows_built(
     assert kept[1] == built[1]  # the state store: queued mails, journal, keys
     assert kept[2] == built[2]  # the mails and texts received
     assert all(bind(slapd, identifier) for identifier in identifiers)  # slapd checks the hash
+
+    # Kept on another day: forgotten, built again (dates the flows wrote would be stale).
+    WORLDS.day = (date(2000, 1, 1), date(2000, 1, 1))
+    _, config = _fresh(settings, sinks, slapd, tmp_path / "later", _state_template)
+    built_before = WORLDS.counts["built"]
+    assert _world(config, name) == identifiers
+    assert WORLDS.counts["built"] == built_before + 3
 
     # The control: built for real once more, the world is the same but for what the flows
     # draw at random (the requests' identifiers), so the comparisons above can fail.

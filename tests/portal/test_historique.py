@@ -83,8 +83,8 @@ def test_filters(world: World, login: Any) -> None:
     assert len(grants) == 2 and all("Profil applicatif attribué" in g for g in grants)
     future = admin.get("/structure/historique", query_string={"du": "2999-01-01"})
     assert rows(future.text) == [] and "Aucune action ne correspond à ces filtres" in future.text
-    # The days are Paris days (around midnight there, UTC's date is the day before), and a
-    # kept world's events may be a few minutes old (tests/worlds.py): yesterday and today.
+    # The days are Paris days (around midnight there, UTC's date is the day before), and the
+    # world may have been made just before midnight: yesterday and today.
     today = datetime.now(PARIS).date()
     period = {"du": (today - timedelta(days=1)).isoformat(), "au": today.isoformat()}
     assert rows(admin.get("/structure/historique", query_string=period).text)

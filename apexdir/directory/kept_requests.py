@@ -18,7 +18,7 @@ from ldap3.core import connection as ldap3_connection
 from ldap3.strategy import base as ldap3_base
 from pyasn1.type.base import noValue
 
-from apexdir.directory import write_requests
+from apexdir.directory import search_ber, write_requests
 from apexdir.directory.ber import tlv
 
 # ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's BER encoder,
@@ -38,6 +38,9 @@ _SENT = threading.local()
 _build_search = ldap3_connection.search_operation
 _encode = ldap3_base.encode
 _to_dict = ldap3_base.search_request_to_dict
+# The one request object ldap3 is handed for the shapes `search_ber` writes (it only places
+# it in its message: the bytes sent are this search's own, from `_SENT`).
+_PLACEHOLDER = _build_search("", "(objectClass=*)", 0, 0, ["1.1"], 0, 0, False, True, None)
 
 
 def _after_base(encoded: bytes) -> bytes:
@@ -78,20 +81,38 @@ def _search_operation(
     shape = (*args[1:4], names, *args[5:], check_names)
     kept = _SHAPES.get(shape)
     if kept is None:
-        request = _build_search(*args, None, None, check_names)
-        encoded = bytes(_encode(request))
-        done = _to_dict(request)
+        kept = _new_shape(args, check_names)
         with _requests_lock:
             if len(_SHAPES) >= _SHAPES_KEPT:
                 _SHAPES.clear()
-            _SHAPES[shape] = (request, _after_base(encoded), done)
-    else:
-        request, tail, first = kept
-        # As ldap3's LDAPDN encodes it (UTF-8; what cannot be encoded fails here, as there).
-        encoded = tlv(0x63, tlv(0x04, base.encode("utf-8")) + tail)
-        done = dict(first, base=base)
-    _SENT.search = (request, encoded, done)
+            _SHAPES[shape] = kept
+    request, tail, first = kept
+    # As ldap3's LDAPDN encodes it (UTF-8; what cannot be encoded fails here, as there).
+    encoded = tlv(0x63, tlv(0x04, base.encode("utf-8")) + tail)
+    _SENT.search = (request, encoded, dict(first, base=base))
     return request
+
+
+def _new_shape(args: tuple[Any, ...], check_names: Any) -> tuple[Any, bytes, dict[str, Any]]:
+    """A shape's request object, its bytes after the base, what ldap3 keeps of it: written
+    by `search_ber` (the one request object it hands ldap3 is `_PLACEHOLDER`), or built and
+    encoded by ldap3 and pyasn1 for what `search_ber` leaves to them."""
+    _, search_filter, scope, deref, attributes, size, time, types_only, escape, encode = args
+    if _limit(size) and _limit(time) and isinstance(search_filter, str):
+        try:
+            limits = (size, time, types_only)
+            options = (escape, encode, check_names)
+            tail, done = search_ber.after_base(search_filter, scope, deref, attributes, *limits,
+                                               *options)  # fmt: skip
+            return _PLACEHOLDER, tail, done
+        except search_ber.Unsupported:
+            pass
+    request = _build_search(*args, None, None, check_names)
+    return request, _after_base(bytes(_encode(request))), _to_dict(request)
+
+
+def _limit(n: Any) -> bool:
+    return type(n) is int and 0 <= n < 2**31
 
 
 def _sent(request: Any) -> tuple[Any, bytes, dict[str, Any]] | None:

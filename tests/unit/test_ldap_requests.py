@@ -163,3 +163,54 @@ def test_a_value_ldap3_would_refuse_takes_ldap3s_way() -> None:
     with pytest.raises(Exception) as built:
         w._build_add("uid=a,dc=e", odd, True, None, None, False)
     assert type(made.value) is type(built.value)
+
+
+# -- searches whose shape is new (apexdir.directory.search_ber) -----------------------------
+
+MORE_FILTERS = [
+    "(uid=marie.martin-px)",
+    "(mail=é" + "x" * 300 + "@example.org)",  # a value over 255 bytes once encoded
+    r"(cn=a\2a\28\29\5cb\00)",  # escaped specials and NUL
+    "(cn=*)",
+    "(cn=ab*)",
+    "(cn=*ab)",
+    "(cn=a*b*c*d)",
+    "(cn=*b*c*)",
+    "(entryCSN>=20261206194356.000007Z#000000#000#000000)",
+    "(apexExpiresAt<=20261206)",
+    "(sn~=martin)",
+    "(!(apexStatus=deleted))",
+    "(|(uid=a)(mail=b)(&(objectClass=apexAccount)(!(cn=c*))))",
+    "(&" + "(uid=u)" * 40 + ")",  # a filter over 255 bytes
+]
+
+
+@pytest.mark.parametrize("search_filter", MORE_FILTERS)
+def test_new_shapes_are_sent_as_ldap3_would(search_filter: str) -> None:
+    for attributes in ATTRIBUTES:
+        for scope, deref in ((ldap3.BASE, ldap3.DEREF_NEVER), (ldap3.SUBTREE, ldap3.DEREF_ALWAYS)):
+            for limits in ((0, 0, False), (500, 30, True), (2**31 - 1, 127, False)):
+                args = ("uid=a,dc=e", search_filter, scope, deref, attributes, *limits, True, None)
+                k._SHAPES.clear()
+                made = k._search_operation(*args, validator=None, check_names=True)
+                assert made is k._PLACEHOLDER  # written here, not by pyasn1
+                built = k._build_search(*args, None, None, check_names=True)
+                # ldap3's order: the request, what it keeps of it (the filter as given
+                # here), then its encoding.
+                kept = k._search_request_to_dict(made)
+                assert {**kept, "filter": None} == {**k._to_dict(built), "filter": None}
+                assert kept["filter"] == search_filter
+                sent = k._encode_message(message(made, 7))
+                assert sent == bytes(k._encode(message(built, 7)))
+
+
+def test_what_search_ber_leaves_to_ldap3() -> None:
+    k._SHAPES.clear()
+    args = ("dc=e", "(cn:caseExactMatch:=Marie)", ldap3.BASE, ldap3.DEREF_NEVER, ["cn"], 0, 0)
+    made = k._search_operation(*args, False, True, None, validator=None, check_names=True)
+    assert made is not k._PLACEHOLDER  # an extensible match: ldap3 and pyasn1 encode it
+    built = k._build_search(*args, False, True, None, None, None, check_names=True)
+    assert k._encode_message(message(made, 1)) == bytes(k._encode(message(built, 1)))
+    for bad in ("(cn=x", "cn=x)", "(&(cn=x)"):  # ldap3's own refusal, whichever way
+        with pytest.raises(ldap3.core.exceptions.LDAPInvalidFilterError):
+            k._search_operation("dc=e", bad, *args[2:], False, True, None, validator=None)

@@ -129,7 +129,7 @@ def _encode_message(message: Any) -> bytes:
         return _envelope(message, written)
     search = _sent(op)
     if search is None:
-        if any(op is kept[0] for kept in list(_SHAPES.values())):
+        if op is _PLACEHOLDER or any(op is kept[0] for kept in list(_SHAPES.values())):
             # A kept request carries the base of its shape's first search: sent without
             # the bytes made for it, it would read another entry. Never, by ldap3's order.
             raise RuntimeError("a kept LDAP search request sent without its own bytes")

@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ldap3 import BASE, DEREF_ALWAYS, DEREF_BASE, DEREF_NEVER, DEREF_SEARCH, LEVEL, SUBTREE
+from ldap3 import (
+    BASE,
+    DEREF_ALWAYS,
+    DEREF_BASE,
+    DEREF_NEVER,
+    DEREF_SEARCH,
+    LEVEL,
+    SEQUENCE_TYPES,
+    SUBTREE,
+)
 from ldap3.operation import search as ldap3_search
 from ldap3.protocol.convert import prepare_filter_for_sending
 
@@ -92,7 +101,7 @@ def after_base(
         raise Unsupported("scope")  # ldap3 raises its own error
     parse = ldap3_search.parse_filter
     root = parse(search_filter, None, auto_escape, auto_encode, None, check_names)
-    names = list(attributes) if isinstance(attributes, list | tuple) else ["1.1"]
+    names = list(attributes) if isinstance(attributes, SEQUENCE_TYPES) else ["1.1"]
     tail = (
         _integer(0x0A, _SCOPES[scope])
         + _integer(0x0A, _DEREFS[deref])

@@ -204,6 +204,16 @@ def test_new_shapes_are_sent_as_ldap3_would(search_filter: str) -> None:
                 assert sent == bytes(k._encode(message(built, 7)))
 
 
+def test_a_placeholder_is_never_sent_without_its_bytes() -> None:
+    k._SHAPES.clear()
+    args = ("dc=e", "(uid=x)", ldap3.BASE, ldap3.DEREF_NEVER, ["cn"], 0, 0, False, True, None)
+    made = k._search_operation(*args, validator=None)
+    k._SENT.search = None  # as if its bytes were lost: refused, not sent as the placeholder
+    k._SHAPES.clear()
+    with pytest.raises(RuntimeError):
+        k._encode_message(message(made, 1))
+
+
 def test_what_search_ber_leaves_to_ldap3() -> None:
     k._SHAPES.clear()
     args = ("dc=e", "(cn:caseExactMatch:=Marie)", ldap3.BASE, ldap3.DEREF_NEVER, ["cn"], 0, 0)

@@ -19,3 +19,8 @@ def tlv(tag: int, value: bytes) -> bytes:
 def octets(value: bytes) -> bytes:
     """An OCTET STRING (universal tag 4): LDAP's strings and DNs."""
     return tlv(0x04, value)
+
+
+def integer(tag: int, n: int) -> bytes:
+    """An INTEGER or ENUMERATED (`tag`): two's complement in the fewest bytes."""
+    return tlv(tag, n.to_bytes((n.bit_length() + 8) // 8, "big", signed=True))

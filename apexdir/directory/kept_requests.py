@@ -19,7 +19,7 @@ from ldap3.strategy import base as ldap3_base
 from pyasn1.type.base import noValue
 
 from apexdir.directory import search_ber, write_requests
-from apexdir.directory.ber import tlv
+from apexdir.directory.ber import integer, tlv
 
 # ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's BER encoder,
 # in pure Python: for the short reads of a web request (an account, an OIDC client, a code)
@@ -141,11 +141,10 @@ def _encode_message(message: Any) -> bytes:
 def _envelope(message: Any, operation: bytes) -> bytes:
     """LDAPMessage ::= SEQUENCE { messageID, protocolOp, controls [0] OPTIONAL }, around the
     operation's bytes made here (the controls by pyasn1)."""
-    number = int(message.getComponentByPosition(0))
-    ident = number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
+    number = integer(0x02, int(message.getComponentByPosition(0)))
     controls = message.getComponentByPosition(2, instantiate=False)
     after = b"" if controls is noValue else bytes(_encode(controls))
-    return tlv(0x30, tlv(0x02, ident) + operation + after)
+    return tlv(0x30, number + operation + after)
 
 
 def _search_request_to_dict(request: Any) -> dict[str, Any]:

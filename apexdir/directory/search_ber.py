@@ -27,7 +27,7 @@ from ldap3 import (
 from ldap3.operation import search as ldap3_search
 from ldap3.protocol.convert import prepare_filter_for_sending
 
-from apexdir.directory.ber import octets, tlv
+from apexdir.directory.ber import integer, octets, tlv
 
 _SCOPES = {BASE: 0, LEVEL: 1, SUBTREE: 2, 0: 0, 1: 1, 2: 2}
 _DEREFS = {DEREF_NEVER: 0, DEREF_SEARCH: 1, DEREF_BASE: 2, DEREF_ALWAYS: 3, 0: 0, 1: 1, 2: 2, 3: 3}
@@ -42,10 +42,6 @@ _MATCHES = {
 
 class Unsupported(Exception):
     """A filter this module does not write (an extensible match): ldap3 encodes it."""
-
-
-def _integer(tag: int, n: int) -> bytes:
-    return tlv(tag, n.to_bytes((n.bit_length() + 8) // 8, "big", signed=True))
 
 
 def _value(text: Any) -> bytes:
@@ -103,10 +99,10 @@ def after_base(
     root = parse(search_filter, None, auto_escape, auto_encode, None, check_names)
     names = list(attributes) if isinstance(attributes, SEQUENCE_TYPES) else ["1.1"]
     tail = (
-        _integer(0x0A, _SCOPES[scope])
-        + _integer(0x0A, _DEREFS[deref])
-        + _integer(0x02, size_limit)
-        + _integer(0x02, time_limit)
+        integer(0x0A, _SCOPES[scope])
+        + integer(0x0A, _DEREFS[deref])
+        + integer(0x02, size_limit)
+        + integer(0x02, time_limit)
         + tlv(0x01, b"\xff" if types_only else b"\x00")
         + filter_ber(root.elements[0])
         + tlv(0x30, b"".join(octets(str(n).encode("utf-8")) for n in names))

@@ -26,7 +26,7 @@ from ldap3.operation import modify as ldap3_modify
 from ldap3.protocol.convert import prepare_for_sending, validate_attribute_value
 from ldap3.strategy import base as ldap3_base
 
-from apexdir.directory.ber import octets, tlv
+from apexdir.directory.ber import integer, octets, tlv
 
 _build_add = ldap3_add.add_operation
 _build_modify = ldap3_modify.modify_operation
@@ -100,7 +100,7 @@ def _modify_operation(dn: Any, changes: Mapping[str, Any], auto_encode: Any, sch
                 values = _values(name, given, auto_encode, check_names)
                 if code is None or values is None:
                     return _build_modify(dn, changes, auto_encode, schema, validator, check_names)
-                parts.append(tlv(0x30, b"\x0a\x01" + bytes((code,)) + _attribute(name, values)))
+                parts.append(tlv(0x30, integer(0x0A, code) + _attribute(name, values)))
                 kept.append({"operation": code, "attribute": {"type": name, "value": values}})
         body = octets(dn.encode("utf-8")) + tlv(0x30, b"".join(parts))
         return _keep(_MODIFY, tlv(0x66, body), {"entry": dn, "changes": kept})

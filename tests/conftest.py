@@ -181,8 +181,9 @@ def _state_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
     path = tmp_path_factory.mktemp("state-template") / "state.db"
     open_store(path).close()
-    empty_store(path.read_bytes())
-    return path.read_bytes()
+    template = path.read_bytes()
+    empty_store(template)
+    return template
 
 
 def fresh_store(path: Path, template: bytes) -> Path:

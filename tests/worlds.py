@@ -188,7 +188,7 @@ def _directory(rt: Runtime) -> Directory:
 def _entries(rt: Runtime) -> Entries:
     """The entries under the written branches (not the branches), user attributes as slapd
     holds them: one search of the whole tree, as tests/conftest.wipe does."""
-    under = tuple("," + dn_key(base) for base in _bases(rt))
+    under = tuple("," + dn_key(base) for base in written_branches(rt.layout))
     found: Entries = {}
     directory = _directory(rt)
     tree = directory._results(rt.layout.base_dn, "(objectClass=*)", ["*"], "sub", True, "world")
@@ -196,10 +196,6 @@ def _entries(rt: Runtime) -> Entries:
         if dn_key(item["dn"]).endswith(under):
             found[item["dn"]] = {k: list(v) for k, v in item["raw_attributes"].items() if v}
     return found
-
-
-def _bases(rt: Runtime) -> list[str]:
-    return written_branches(rt.layout)
 
 
 def written_branches(layout: Layout) -> list[str]:

@@ -26,10 +26,11 @@ FILTERS = ["(objectClass=*)", "(&(objectClass=apexOidcGrant)(apexExpiresAt<=2026
 ATTRIBUTES: list[Any] = [["1.1"], ["uid", "cn"] * 40, ["*"], None]
 
 
-def message(request: Any, number: int, controls: Any = None) -> Any:
+def message(request: Any, number: int, controls: Any = None, kind: str = "searchRequest") -> Any:
+    """An LDAPMessage of ldap3's making around `request` (a `kind` of protocolOp)."""
     out = LDAPMessage()
     out["messageID"] = MessageID(number)
-    out["protocolOp"] = ProtocolOp().setComponentByName("searchRequest", request)
+    out["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
     built = build_controls_list(controls)
     if built is not None:
         out["controls"] = built
@@ -98,16 +99,6 @@ VALUES: list[Any] = [
 DNS = ["uid=marie.martin-px,ou=people,dc=e", "cn=é " + "z" * 300 + ",dc=e", ""]
 
 
-def write_message(kind: str, request: Any, number: int, controls: Any = None) -> Any:
-    out = LDAPMessage()
-    out["messageID"] = MessageID(number)
-    out["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
-    built = build_controls_list(controls)
-    if built is not None:
-        out["controls"] = built
-    return out
-
-
 def test_adds_are_sent_as_ldap3_would() -> None:
     for dn in DNS:
         for size in (1, 3, 40):  # attribute lists short, and over 127 bytes
@@ -116,9 +107,9 @@ def test_adds_are_sent_as_ldap3_would() -> None:
             for number in (1, 128, 40_000):
                 made = w._add_operation(dn, attributes, True, None, None, False)
                 assert made is w._ADD
-                sent = k._encode_message(write_message("addRequest", made, number))
+                sent = k._encode_message(message(made, number, kind="addRequest"))
                 built = w._build_add(dn, attributes, True, None, None, False)
-                assert sent == bytes(k._encode(write_message("addRequest", built, number)))
+                assert sent == bytes(k._encode(message(built, number, kind="addRequest")))
 
 
 def test_modifies_and_deletes_are_sent_as_ldap3_would() -> None:
@@ -138,22 +129,22 @@ def test_modifies_and_deletes_are_sent_as_ldap3_would() -> None:
             for number, controls in ((1, None), (300, [("1.3.6.1.1.12", True, None)])):
                 made = w._modify_operation(dn, changes, True, None, None, False)
                 assert made is w._MODIFY
-                sent = k._encode_message(write_message("modifyRequest", made, number, controls))
+                sent = k._encode_message(message(made, number, controls, kind="modifyRequest"))
                 built = w._build_modify(dn, changes, True, None, None, False)
-                want = write_message("modifyRequest", built, number, controls)
+                want = message(built, number, controls, kind="modifyRequest")
                 assert sent == bytes(k._encode(want))
         for number in (1, 128, 2**31 - 1):
             made = w._delete_operation(dn)
-            sent = k._encode_message(write_message("delRequest", made, number))
+            sent = k._encode_message(message(made, number, kind="delRequest"))
             built = w._build_delete(dn)
-            assert sent == bytes(k._encode(write_message("delRequest", built, number)))
+            assert sent == bytes(k._encode(message(built, number, kind="delRequest")))
 
 
 def test_a_write_placeholder_is_never_sent_without_its_bytes() -> None:
     made = w._delete_operation("uid=a,dc=e")
-    k._encode_message(write_message("delRequest", made, 1))  # its bytes, once
+    k._encode_message(message(made, 1, kind="delRequest"))  # its bytes, once
     with pytest.raises(RuntimeError):
-        k._encode_message(write_message("delRequest", made, 2))
+        k._encode_message(message(made, 2, kind="delRequest"))
 
 
 def test_a_value_ldap3_would_refuse_takes_ldap3s_way() -> None:

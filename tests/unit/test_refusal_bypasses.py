@@ -96,8 +96,12 @@ def test_plain_reasons_still_pass(value: str) -> None:
 DOT_LIKES = "·\u2027\u0387\u2e31\u2024\ufe52\u30fb\uff65\u2219\u22c5\u3002\uff0e\uff61."
 DEFANGS = ["[.]", "(.)", "{.}", "[dot]", "(dot)", " dot ", " point ", " [.] ", " . "]
 TLDS = ["com", "fr", "net", "org", "io", "eu", "info"]
-labels = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12).map(
-    lambda s: "x" + s
+# A label with a long run of digits reads as a phone number, which is refused first, rightly
+# (Hypothesis drew « x001000000 »): the labels keep fewer than six digits.
+labels = (
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
+    .filter(lambda s: sum(c.isdigit() for c in s) < 6)
+    .map(lambda s: "x" + s)
 )
 around = st.sampled_from(["", "Voir ", "Allez sur ", "(", "« "])
 

@@ -97,7 +97,11 @@ def axe(page: Any) -> None:
     checked); fetched, the browser keeps it and compiles it from V8's code cache.
     Only the violations are collected (`resultTypes`): the passes, incomplete and
     inapplicable results are what axe spends most of its time serialising, and are not read;
-    every rule of TAGS still runs on every node."""
+    every rule of TAGS still runs on every node.
+
+    The page is checked once loaded: right after a click on a link, the new document may
+    not have its head yet (seen under load: « Cannot read properties of null »)."""
+    page.wait_for_load_state()
     violations = page.evaluate(
         """async ([tags, src]) => {
             if (!window.axe) {

@@ -52,7 +52,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import apexdir, pytest, xdist, flask, playwright, aiosmtpd" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
     echo "==> installing apexdir and its dependencies"
-    .venv/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
+    # With uv (from PyPI, into the virtualenv) when it can: it resolves and installs the same
+    # versions as pip, in parallel — a fresh install took 35 s with pip, 5 s with uv (issue
+    # 20 item 9: the set-up of a fresh clone is part of what CI waits for). uv reads neither
+    # pip's configuration nor its mirrors: where PyPI is only reachable through them, pip
+    # does it, as before.
+    if ! { .venv/bin/pip install -q --disable-pip-version-check uv >/dev/null 2>&1 \
+            && .venv/bin/uv pip install -q --python .venv/bin/python -e '.[test,dev]'; }; then
+        .venv/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
+    fi
     touch .venv/.installed
 fi
 

@@ -18,7 +18,7 @@ from ldap3.core import connection as ldap3_connection
 from ldap3.strategy import base as ldap3_base
 from pyasn1.type.base import noValue
 
-from apexdir.directory import search_ber, write_requests
+from apexdir.directory import search_ber, underway, write_requests
 from apexdir.directory.ber import integer, tlv
 
 # ldap3 builds every request as pyasn1 objects and encodes them with pyasn1's BER encoder,
@@ -27,19 +27,17 @@ from apexdir.directory.ber import integer, tlv
 # and encoded in full once per shape (filter, scope, attributes, limits: what apexdir's code
 # writes, whatever the base). The next search of that shape hands ldap3 the first request
 # object, and what goes on the wire is the first one's bytes with the new base in place
-# (`_SENT`, this thread's search under way: ldap3 sends a request as soon as it is built).
+# (`underway`: ldap3 sends a request as soon as it is built).
 # Only requests are kept, never an answer: every read still goes to the directory.
 # shape → (first request, its encoding after the base, what ldap3 keeps of it)
 _SHAPES: dict[tuple[Any, ...], tuple[Any, bytes, dict[str, Any]]] = {}
 _SHAPES_KEPT = 512
 _requests_lock = threading.Lock()
-# .search: (request object, the request's BER encoding, what ldap3 keeps of it)
-_SENT = threading.local()
 _build_search = ldap3_connection.search_operation
 _encode = ldap3_base.encode
 _to_dict = ldap3_base.search_request_to_dict
 # The one request object ldap3 is handed for the shapes `search_ber` writes (it only places
-# it in its message: the bytes sent are this search's own, from `_SENT`).
+# it in its message: the bytes sent are this search's own, from `underway`).
 _PLACEHOLDER = _build_search("", "(objectClass=*)", 0, 0, ["1.1"], 0, 0, False, True, None)
 
 
@@ -71,8 +69,8 @@ def _search_operation(
     check_names: Any = False,
 ) -> Any:
     """ldap3's `search_operation`: the first request of the same shape, its bytes for this
-    base in `_SENT` (no schema nor validator: apexdir's servers carry none)."""
-    _SENT.search = None
+    base held in `underway` (no schema nor validator: apexdir's servers carry none)."""
+    underway.clear()
     args: tuple[Any, ...] = (base, search_filter, scope, deref, attributes, size_limit)
     args += (time_limit, types_only, auto_escape, auto_encode)
     if schema is not None or validator is not None or not isinstance(base, str):
@@ -89,8 +87,7 @@ def _search_operation(
     request, tail, first = kept
     # As ldap3's LDAPDN encodes it (UTF-8; what cannot be encoded fails here, as there).
     encoded = tlv(0x63, tlv(0x04, base.encode("utf-8")) + tail)
-    _SENT.search = (request, encoded, dict(first, base=base))
-    return request
+    return underway.hold(request, encoded, dict(first, base=base))
 
 
 def _new_shape(args: tuple[Any, ...], check_names: Any) -> tuple[Any, bytes, dict[str, Any]]:
@@ -115,27 +112,25 @@ def _limit(n: Any) -> bool:
     return type(n) is int and 0 <= n < 2**31
 
 
-def _sent(request: Any) -> tuple[Any, bytes, dict[str, Any]] | None:
-    search = getattr(_SENT, "search", None)
-    return search if search is not None and search[0] is request else None
-
-
 def _encode_message(message: Any) -> bytes:
-    """pyasn1's encoding of an LDAPMessage; for this thread's search under way, the bytes
+    """pyasn1's encoding of an LDAPMessage; for this thread's request under way, the bytes
     made for it, in an envelope encoded here (its controls by pyasn1)."""
     op = message.getComponentByPosition(1).getComponent()
-    written = write_requests.sent(op)
-    if written is not None:
-        return _envelope(message, written)
-    search = _sent(op)
-    if search is None:
-        if op is _PLACEHOLDER or any(op is kept[0] for kept in list(_SHAPES.values())):
-            # A kept request carries the base of its shape's first search: sent without
-            # the bytes made for it, it would read another entry. Never, by ldap3's order.
-            raise RuntimeError("a kept LDAP search request sent without its own bytes")
-        return bytes(_encode(message))
-    _SENT.search = None
-    return _envelope(message, search[1])
+    encoded = underway.take(op)
+    if encoded is not None:
+        return _envelope(message, encoded)
+    if _stands_in(op):
+        # A kept search carries the base of its shape's first search, a placeholder no
+        # request at all: sent without the bytes made for it, it would read another entry
+        # or write nothing asked for. Never, by ldap3's order.
+        raise RuntimeError("an LDAP request apexdir encodes sent without its own bytes")
+    return bytes(_encode(message))
+
+
+def _stands_in(op: Any) -> bool:
+    """`op` is a request object handed to ldap3 for others: a placeholder or a kept shape's."""
+    placeholders = (_PLACEHOLDER, *write_requests.PLACEHOLDERS)
+    return any(op is p for p in placeholders) or any(op is k[0] for k in list(_SHAPES.values()))
 
 
 def _envelope(message: Any, operation: bytes) -> bytes:
@@ -147,11 +142,9 @@ def _envelope(message: Any, operation: bytes) -> bytes:
     return tlv(0x30, number + operation + after)
 
 
-def _search_request_to_dict(request: Any) -> dict[str, Any]:
-    """What ldap3 keeps of a request it sends (`decode_request`), for this thread's search
-    under way the one made with it."""
-    search = _sent(request)
-    return dict(search[2]) if search is not None else _to_dict(request)  # type: ignore[no-any-return]
+# What ldap3 keeps of a request it sends (`decode_request`): for this thread's search under
+# way, the one made with it.
+_search_request_to_dict = underway.to_dict(_to_dict)
 
 
 _parse_dn = ldap3_connection.safe_dn

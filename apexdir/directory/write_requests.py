@@ -6,15 +6,14 @@ account's creation cost 1.9 ms of building and 1.5 ms of encoding, more than sla
 write it. The BER of these three requests is short (RFC 4511 §4.6–4.8), so it is written
 here, from the values ldap3 itself would have sent (its own `validate_attribute_value` and
 `prepare_for_sending`): ldap3 is handed one request object per kind, made once, and what
-goes on the wire is the bytes made for this request (`_SENT`, this thread's write under way,
-as `kept_requests` does for searches). A value this encoding does not know (not bytes once
-ldap3 has converted it) takes ldap3's own way, errors included.
+goes on the wire is the bytes made for this request (`underway`, as for searches). A value
+this encoding does not know (not bytes once ldap3 has converted it) takes ldap3's own way,
+errors included.
 `tests/unit/test_ldap_requests.py` checks the bytes against pyasn1's own encoding.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from ldap3.operation import modify as ldap3_modify
 from ldap3.protocol.convert import prepare_for_sending, validate_attribute_value
 from ldap3.strategy import base as ldap3_base
 
+from apexdir.directory import underway
 from apexdir.directory.ber import integer, octets, tlv
 
 _build_add = ldap3_add.add_operation
@@ -35,13 +35,12 @@ _add_to_dict = ldap3_add.add_request_to_dict
 _modify_to_dict = ldap3_modify.modify_request_to_dict
 _delete_to_dict = ldap3_delete.delete_request_to_dict
 
-# The one request object of each kind ldap3 is handed (it only places it in its message).
+# The one request object of each kind ldap3 is handed (it only places it in its message;
+# `kept_requests` refuses to send one without the bytes held for it).
 _ADD = _build_add("", {"objectClass": [b"top"]}, False)
 _MODIFY = _build_modify("", {"cn": [(ldap3_modify.MODIFY_REPLACE, [b"x"])]}, False)
 _DELETE = _build_delete("")
 PLACEHOLDERS = (_ADD, _MODIFY, _DELETE)
-# .write: (request object, the request's BER encoding, what ldap3 keeps of it)
-_SENT = threading.local()
 
 
 def _values(name: str, values: Any, auto_encode: Any, check_names: Any) -> list[bytes] | None:
@@ -64,15 +63,10 @@ def _attribute(name: str, values: list[bytes]) -> bytes:
     return tlv(0x30, octets(name.encode("utf-8")) + tlv(0x31, b"".join(map(octets, values))))
 
 
-def _keep(placeholder: Any, encoded: bytes, as_dict: dict[str, Any]) -> Any:
-    _SENT.write = (placeholder, encoded, as_dict)
-    return placeholder
-
-
 def _add_operation(dn: Any, attributes: Any, auto_encode: Any, schema: Any = None,
                    validator: Any = None, check_names: Any = False) -> Any:  # fmt: skip
     """ldap3's `add_operation`: AddRequest ::= [APPLICATION 8] SEQUENCE { entry, attributes }."""
-    _SENT.write = None
+    underway.clear()
     if schema is None and validator is None and isinstance(dn, str):
         parts, kept = [], {}
         for name in attributes:
@@ -83,7 +77,7 @@ def _add_operation(dn: Any, attributes: Any, auto_encode: Any, schema: Any = Non
             kept[name] = values
         else:
             body = octets(dn.encode("utf-8")) + tlv(0x30, b"".join(parts))
-            return _keep(_ADD, tlv(0x68, body), {"entry": dn, "attributes": kept})
+            return underway.hold(_ADD, tlv(0x68, body), {"entry": dn, "attributes": kept})
     return _build_add(dn, attributes, auto_encode, schema, validator, check_names)
 
 
@@ -91,7 +85,7 @@ def _modify_operation(dn: Any, changes: Mapping[str, Any], auto_encode: Any, sch
                       validator: Any = None, check_names: Any = False) -> Any:  # fmt: skip
     """ldap3's `modify_operation`: ModifyRequest ::= [APPLICATION 6] SEQUENCE { object,
     changes SEQUENCE OF SEQUENCE { operation ENUMERATED, modification PartialAttribute } }."""
-    _SENT.write = None
+    underway.clear()
     if schema is None and validator is None and isinstance(dn, str):
         parts, kept = [], []
         for name in changes:
@@ -103,38 +97,16 @@ def _modify_operation(dn: Any, changes: Mapping[str, Any], auto_encode: Any, sch
                 parts.append(tlv(0x30, integer(0x0A, code) + _attribute(name, values)))
                 kept.append({"operation": code, "attribute": {"type": name, "value": values}})
         body = octets(dn.encode("utf-8")) + tlv(0x30, b"".join(parts))
-        return _keep(_MODIFY, tlv(0x66, body), {"entry": dn, "changes": kept})
+        return underway.hold(_MODIFY, tlv(0x66, body), {"entry": dn, "changes": kept})
     return _build_modify(dn, changes, auto_encode, schema, validator, check_names)
 
 
 def _delete_operation(dn: Any) -> Any:
     """ldap3's `delete_operation`: DelRequest ::= [APPLICATION 10] LDAPDN."""
-    _SENT.write = None
+    underway.clear()
     if isinstance(dn, str):
-        return _keep(_DELETE, tlv(0x4A, dn.encode("utf-8")), {"entry": dn})
+        return underway.hold(_DELETE, tlv(0x4A, dn.encode("utf-8")), {"entry": dn})
     return _build_delete(dn)
-
-
-def sent(request: Any) -> bytes | None:
-    """The bytes made for `request`, this thread's write under way (then forgotten); None
-    for any other request. A placeholder without them is never sent."""
-    write = getattr(_SENT, "write", None)
-    if write is not None and write[0] is request:
-        _SENT.write = None
-        return write[1]  # type: ignore[no-any-return]
-    if any(request is placeholder for placeholder in PLACEHOLDERS):
-        raise RuntimeError("an LDAP write placeholder sent without its own bytes")
-    return None
-
-
-def _as_dict(original: Any) -> Any:
-    def as_dict(request: Any) -> dict[str, Any]:
-        write = getattr(_SENT, "write", None)
-        if write is not None and write[0] is request:
-            return dict(write[2])
-        return original(request)  # type: ignore[no-any-return]
-
-    return as_dict
 
 
 def install() -> None:
@@ -142,6 +114,6 @@ def install() -> None:
     ldap3_connection.add_operation = _add_operation
     ldap3_connection.modify_operation = _modify_operation
     ldap3_connection.delete_operation = _delete_operation
-    ldap3_base.add_request_to_dict = _as_dict(_add_to_dict)
-    ldap3_base.modify_request_to_dict = _as_dict(_modify_to_dict)
-    ldap3_base.delete_request_to_dict = _as_dict(_delete_to_dict)
+    ldap3_base.add_request_to_dict = underway.to_dict(_add_to_dict)
+    ldap3_base.modify_request_to_dict = underway.to_dict(_modify_to_dict)
+    ldap3_base.delete_request_to_dict = underway.to_dict(_delete_to_dict)

@@ -13,6 +13,7 @@ from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 
 from apexdir.directory import connection as c
 from apexdir.directory import kept_requests as k
+from apexdir.directory import underway
 from apexdir.directory import write_requests as w
 
 BASES = [
@@ -51,7 +52,7 @@ def test_kept_searches_are_sent_as_ldap3_would(number: int) -> None:
                     assert k._search_request_to_dict(kept) == k._to_dict(built)
                     sent = k._encode_message(message(kept, number, controls))
                     assert sent == bytes(k._encode(message(built, number, controls)))
-                    assert k._SENT.search is None  # forgotten once sent
+                    assert underway.held() is None  # forgotten once sent
 
 
 def test_a_kept_request_is_never_sent_with_another_base() -> None:
@@ -60,7 +61,7 @@ def test_a_kept_request_is_never_sent_with_another_base() -> None:
     k._encode_message(message(first, 1))
     kept = k._search_operation("uid=b,dc=e", *args[1:], False, True, None, None, validator=None)
     assert kept is first
-    k._SENT.search = None  # as if its bytes were lost: refused, not sent with uid=a
+    underway.clear()  # as if its bytes were lost: refused, not sent with uid=a
     with pytest.raises(RuntimeError):
         k._encode_message(message(kept, 2))
 
@@ -199,7 +200,7 @@ def test_a_placeholder_is_never_sent_without_its_bytes() -> None:
     k._SHAPES.clear()
     args = ("dc=e", "(uid=x)", ldap3.BASE, ldap3.DEREF_NEVER, ["cn"], 0, 0, False, True, None)
     made = k._search_operation(*args, validator=None)
-    k._SENT.search = None  # as if its bytes were lost: refused, not sent as the placeholder
+    underway.clear()  # as if its bytes were lost: refused, not sent as the placeholder
     k._SHAPES.clear()
     with pytest.raises(RuntimeError):
         k._encode_message(message(made, 1))

@@ -19,7 +19,7 @@ from apexdir.directory.connection import Directory
 from apexdir.directory.provision import initialize
 from apexdir.directory.server import SlapdInstance
 from apexdir.runtime import Runtime
-from tests.worlds import dn_key, empty_store, wiped, written_branches
+from tests.worlds import depth, empty_store, in_written_branches, wiped
 
 # Property tests check what is accepted, not how fast: on a loaded machine hypothesis's 200 ms
 # deadline turned a slow first example (phonenumbers' metadata loading) into a failure.
@@ -138,15 +138,11 @@ def admin(slapd: SlapdInstance) -> Directory:
 def wipe(slapd: SlapdInstance) -> None:
     """Empty the branches a test writes to: one subtree search of the whole tree (not one
     per branch: this runs after every test), then the deletes, leaves first."""
-    bases = written_branches(slapd.layout)
-    under = tuple("," + dn_key(base) for base in bases)
+    written = in_written_branches(slapd.layout)
     directory = _wiper(slapd)
-    doomed = [
-        e.dn
-        for e in directory.search(slapd.base_dn, "(objectClass=*)", ["1.1"])
-        if dn_key(e.dn).endswith(under)
-    ]
-    for dn in sorted(doomed, key=lambda d: d.count(","), reverse=True):
+    found = directory.search(slapd.base_dn, "(objectClass=*)", ["1.1"])
+    doomed = [e.dn for e in found if written(e.dn)]
+    for dn in sorted(doomed, key=depth, reverse=True):
         directory.delete(dn)
     wiped()
 

@@ -126,20 +126,20 @@ class Cli:
         return make_structure(self.config, siret, name, *services, **fields)
 
 
-_SETTINGS: dict[tuple[Any, ...], Any] = {}
+_SETTINGS: dict[tuple[Any, ...], tuple[Any, str]] = {}
 
 
-def _settings(config: Path) -> Any:
-    """`load_settings(config)`, read again only when the file (its time and size) or the
-    `APEXDIR_*` variables changed: the worlds and deliveries read the same file hundreds
-    of times."""
+def _configuration(config: Path) -> tuple[Any, str]:
+    """`load_settings(config)` and the file's text, read again only when the file (its time
+    and size) or the `APEXDIR_*` variables changed: the worlds and deliveries read the same
+    file hundreds of times."""
     from apexdir.config import ENV_PREFIX, load_settings
 
     stat = config.stat()
     env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
     key = (str(config), stat.st_mtime_ns, stat.st_size, env)
     if key not in _SETTINGS:
-        _SETTINGS[key] = load_settings(str(config))
+        _SETTINGS[key] = (load_settings(str(config)), config.read_text(encoding="utf-8"))
     return _SETTINGS[key]
 
 
@@ -149,7 +149,7 @@ def _in_process(config: Path, step: Callable[[Runtime], T]) -> T:
     asyncio loop running in the browser tests' thread, and the outbox delivery runs one."""
 
     def run() -> T:
-        runtime = Runtime(_settings(config))
+        runtime = Runtime(_configuration(config)[0])
         try:
             return step(runtime)
         finally:
@@ -264,7 +264,7 @@ def make_world(config: Path, call: tuple[Any, ...], build: Callable[[Runtime], s
     back (tests/worlds.py). `call` names everything `build` depends on."""
     from tests.worlds import built
 
-    text = config.read_text(encoding="utf-8")
+    text = _configuration(config)[1]
     sinks = _SINKS.get(str(config))
     return _in_process(config, lambda rt: built(rt, sinks, text, call, build))
 

@@ -188,12 +188,12 @@ def _directory(rt: Runtime) -> Directory:
 def _entries(rt: Runtime) -> Entries:
     """The entries under the written branches (not the branches), user attributes as slapd
     holds them: one search of the whole tree, as tests/conftest.wipe does."""
-    under = tuple("," + dn_key(base) for base in written_branches(rt.layout))
+    written = in_written_branches(rt.layout)
     found: Entries = {}
     directory = _directory(rt)
     tree = directory._results(rt.layout.base_dn, "(objectClass=*)", ["*"], "sub", True, "world")
     for item in tree:
-        if dn_key(item["dn"]).endswith(under):
+        if written(item["dn"]):
             found[item["dn"]] = {k: list(v) for k, v in item["raw_attributes"].items() if v}
     return found
 
@@ -215,6 +215,12 @@ def written_branches(layout: Layout) -> list[str]:
     ]
 
 
+def in_written_branches(layout: Layout) -> Callable[[str], bool]:
+    """Whether a DN lies under one of `written_branches` (the branches themselves stay)."""
+    under = tuple("," + dn_key(base) for base in written_branches(layout))
+    return lambda dn: dn_key(dn).endswith(under)
+
+
 def _capture(rt: Runtime, sinks: Path, result: str) -> Kept:
     with sqlite3.connect(str(rt.settings.state.path)) as conn:
         state = conn.serialize()
@@ -225,9 +231,9 @@ def _capture(rt: Runtime, sinks: Path, result: str) -> Kept:
 def _put_back(rt: Runtime, sinks: Path, before: Kept, after: Kept) -> None:
     directory = _directory(rt)
     now = before.entries  # what the directory holds: nothing was written since (_where)
-    for dn in sorted(set(now) - set(after.entries), key=_depth, reverse=True):
+    for dn in sorted(set(now) - set(after.entries), key=depth, reverse=True):
         directory.delete(dn)
-    for dn in sorted(after.entries, key=_depth):
+    for dn in sorted(after.entries, key=depth):
         wanted = after.entries[dn]
         if dn not in now:
             directory.add(dn, wanted)
@@ -249,11 +255,12 @@ def _put_back(rt: Runtime, sinks: Path, before: Kept, after: Kept) -> None:
 
 
 def dn_key(dn: str) -> str:
-    """A DN as compared here and by tests/conftest.wipe."""
+    """A DN as compared with the written branches (spaces after commas, case)."""
     return dn.replace(", ", ",").lower()
 
 
-def _depth(dn: str) -> int:
+def depth(dn: str) -> int:
+    """How deep a DN lies: parents are added before, and deleted after, their children."""
     return dn.count(",")
 
 
